@@ -1,0 +1,366 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry/remote/errcode"
+
+	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/contrib"
+	"github.com/tierpack/tierpack/pkg/plugin"
+	"github.com/tierpack/tierpack/pkg/target"
+	"github.com/tierpack/tierpack/pkg/tier"
+)
+
+// Exit codes. Scripts can rely on them; they are listed in `tierpack --help`.
+const (
+	exitOK          = 0
+	exitError       = 1 // anything not listed below
+	exitUsage       = 2 // bad command line
+	exitInvalid     = 3 // the contribution failed validation
+	exitTierRefused = 4 // below the requested tier, or a tier requirement unmet
+	exitNotFound    = 5 // no such artifact, tag or plugin
+	exitAuth        = 6 // the registry refused the credentials
+	exitPlugin      = 7 // a plugin crashed, hung or is not a plugin
+	exitInterrupted = 130
+)
+
+var version = "" // set with -ldflags "-X main.version=v1.2.3"
+
+func tierpackVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+const helpExitCodes = `EXIT CODES:
+   0    success
+   1    error not covered below
+   2    usage error (unknown flag, missing argument)
+   3    the contribution failed validation
+   4    refused by tier: the artifact is below --tier, or the tier's requirements are unmet
+   5    not found: no such artifact, tag, or plugin for the type
+   6    the registry refused the credentials (run tierpack login)
+   7    a plugin crashed, hung, or is not a tierpack plugin
+   130  interrupted`
+
+const helpReferences = `REFERENCES:
+   NAME[:TAG]                  the local store, no server needed (e.g. falco-quickstart:0.1.0)
+   oci:PATH[:TAG]              an OCI image layout folder
+   HOST[:PORT]/REPO[:TAG]      a registry (e.g. ghcr.io/org/contrib/falco-quickstart:0.1.0)
+   Any of them may end in @sha256:DIGEST instead of :TAG.`
+
+func newApp() *cli.App {
+	app := &cli.App{
+		Name:    "tierpack",
+		Usage:   "publish and pull tiered community contributions as OCI artifacts",
+		Version: tierpackVersion(),
+		Description: `tierpack packages contributions — scripts, Helm charts, exporters, and any type a
+plugin adds — as OCI artifacts stamped with their support tier, and moves them through
+any OCI registry or a local store:
+
+   contrib      use at your own risk: scripts, YAML, markdown
+   repository   its own repository, a build and a release, an OWNERS file
+   official     released and supported by core maintainers
+
+Start with:
+   tierpack init --type script ./my-script      create a contribution
+   tierpack validate ./my-script                check it
+   tierpack push ./my-script my-script          store it locally (or push HOST/REPO:TAG)
+   tierpack pull my-script:0.1.0 --tier contrib fetch it back
+
+` + helpReferences + `
+
+ENVIRONMENT:
+   TIERPACK_HOME          data folder (local store, plugins); default ~/.local/share/tierpack
+   TIERPACK_PLUGINS_DIR   an extra folder searched for tierpack-plugin-<type> binaries
+   DOCKER_CONFIG          where registry credentials live (shared with docker and oras)
+   SOURCE_DATE_EPOCH      timestamp for org.opencontainers.image.created (else omitted,
+                          so the same content always gives the same digest)
+
+` + helpExitCodes,
+		EnableBashCompletion:   true,
+		HideHelpCommand:        true,
+		Suggest:                true,
+		UseShortOptionHandling: false,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log `LEVEL` for tierpack and its plugins: debug, info, warn, error", EnvVars: []string{"TIERPACK_LOG_LEVEL"}},
+			&cli.DurationFlag{Name: "plugin-timeout", Value: plugin.DefaultCallTimeout, Usage: "stop a plugin that takes longer than `DURATION` for one call", EnvVars: []string{"TIERPACK_PLUGIN_TIMEOUT"}},
+		},
+		Commands: []*cli.Command{
+			initCommand(),
+			validateCommand(),
+			packageCommand(),
+			pushCommand(),
+			pullCommand(),
+			inspectCommand(),
+			pluginCommand(),
+			loginCommand(),
+			logoutCommand(),
+			versionCommand(),
+		},
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usageError{err}
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // run() reports errors
+	}
+	for _, c := range app.Commands {
+		setUsageError(c)
+	}
+	return app
+}
+
+func setUsageError(c *cli.Command) {
+	c.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
+	for _, s := range c.Subcommands {
+		setUsageError(s)
+	}
+}
+
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
+
+// usagef reports a usage problem with a command's arguments.
+func usagef(c *cli.Context, format string, args ...any) error {
+	return usageError{fmt.Errorf("%s: %s (see `tierpack %s --help`)", c.Command.FullName(), fmt.Sprintf(format, args...), c.Command.FullName())}
+}
+
+// exitCode maps an error to the documented exit codes.
+func exitCode(err error, interrupted bool) int {
+	var ue usageError
+	var ve *artifact.ValidationError
+	var me contrib.Errors
+	var ec cli.ExitCoder
+	var rerr *errcode.ErrorResponse
+	switch {
+	case err == nil:
+		return exitOK
+	case interrupted || errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.As(err, &ve), errors.As(err, &me), errors.Is(err, contrib.ErrInvalid), errors.Is(err, artifact.ErrValidation):
+		return exitInvalid
+	case errors.Is(err, tier.ErrBelow):
+		return exitTierRefused
+	case errors.Is(err, plugin.ErrNotFound), errors.Is(err, errdef.ErrNotFound):
+		return exitNotFound
+	case errors.As(err, &rerr) && (rerr.StatusCode == http.StatusUnauthorized || rerr.StatusCode == http.StatusForbidden):
+		return exitAuth
+	case errors.As(err, &rerr) && rerr.StatusCode == http.StatusNotFound:
+		return exitNotFound
+	case errors.Is(err, plugin.ErrCrashed), errors.Is(err, plugin.ErrTimeout), errors.Is(err, plugin.ErrHandshake), errors.Is(err, plugin.ErrProtocol):
+		return exitPlugin
+	case errors.As(err, &ec):
+		return ec.ExitCode()
+	}
+	if strings.Contains(err.Error(), "basic credential not found") {
+		return exitAuth
+	}
+	return exitError
+}
+
+// reportError prints err for humans on stderr (and as JSON on stdout when
+// --output json was asked for) and returns the exit code.
+func reportError(app *cli.App, err error, interrupted bool) int {
+	code := exitCode(err, interrupted)
+	if err == nil {
+		return code
+	}
+	var ec cli.ExitCoder
+	msg := err.Error()
+	if errors.As(err, &ec) && msg == "" {
+		return code
+	}
+	if code == exitInterrupted {
+		msg = "interrupted; nothing was left half-written"
+	}
+	if code == exitAuth && !strings.Contains(msg, "tierpack login") {
+		msg += "\n  (log in with `tierpack login REGISTRY`, or check the credentials in your Docker config)"
+	}
+	fmt.Fprintf(app.ErrWriter, "tierpack: error: %s\n", msg)
+	if jsonRequested {
+		_ = json.NewEncoder(app.Writer).Encode(map[string]any{"error": msg, "exitCode": code})
+	}
+	return code
+}
+
+// jsonRequested is set once a command has parsed --output json, so errors
+// are reported in JSON too.
+var jsonRequested bool
+
+// outputFlag is the --output flag shared by every command that prints data.
+func outputFlag() cli.Flag {
+	return &cli.StringFlag{Name: "output", Value: "text", Usage: "output `FORMAT`: text or json (json goes to stdout, one document)"}
+}
+
+func wantJSON(c *cli.Context) (bool, error) {
+	switch o := c.String("output"); o {
+	case "json":
+		jsonRequested = true
+		return true, nil
+	case "text", "":
+		return false, nil
+	default:
+		return false, usagef(c, "--output %q: use text or json", o)
+	}
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// registryFlags are shared by every command that talks to a registry.
+func registryFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "plain-http", Usage: "talk plain HTTP to the registry (default only for localhost and 127.0.0.0/8)"},
+		&cli.BoolFlag{Name: "force-tls", Usage: "use HTTPS even for a loopback registry"},
+	}
+}
+
+func targetOptions(c *cli.Context, readOnly bool) target.Options {
+	return target.Options{
+		PlainHTTP: c.Bool("plain-http"),
+		ForceTLS:  c.Bool("force-tls"),
+		UserAgent: "tierpack/" + tierpackVersion(),
+		ReadOnly:  readOnly,
+	}
+}
+
+// openRef parses and opens a reference.
+func openRef(c *cli.Context, s string, readOnly bool) (*target.Target, error) {
+	ref, err := target.Parse(s)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return target.Open(c.Context, ref, targetOptions(c, readOnly))
+}
+
+// pluginManager builds the Manager for this invocation; the caller closes it.
+func pluginManager(c *cli.Context) (*plugin.Manager, error) {
+	var dirs []string
+	if d := os.Getenv(plugin.DirEnv); d != "" {
+		dirs = append(dirs, filepath.SplitList(d)...)
+	}
+	if d, err := target.DataDir(); err == nil {
+		dirs = append(dirs, filepath.Join(d, "plugins"))
+	}
+	return plugin.NewManager(plugin.Options{
+		Builtins:    builtinTypes(),
+		Dirs:        dirs,
+		CallTimeout: c.Duration("plugin-timeout"),
+		LogLevel:    c.String("log-level"),
+	})
+}
+
+// sourceDateEpoch reads SOURCE_DATE_EPOCH (reproducible-builds.org).
+func sourceDateEpoch() (time.Time, error) {
+	v := os.Getenv("SOURCE_DATE_EPOCH")
+	if v == "" {
+		return time.Time{}, nil
+	}
+	var sec int64
+	if _, err := fmt.Sscan(v, &sec); err != nil || sec < 0 {
+		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds since 1970", v)
+	}
+	return time.Unix(sec, 0).UTC(), nil
+}
+
+// reorderArgs moves a command's flags in front of its positional arguments,
+// so `tierpack pull REF -o DIR` works like `tierpack pull -o DIR REF`
+// (urfave/cli v2 stops parsing flags at the first positional argument).
+func reorderArgs(app *cli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	out := []string{args[0]}
+	i := 1
+	// Global flags come before the command name.
+	valueFlags := takesValue(app.Flags)
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
+		out = append(out, args[i])
+		if needsValue(args[i], valueFlags) && i+1 < len(args) {
+			i++
+			out = append(out, args[i])
+		}
+		i++
+	}
+	cmds := app.Commands
+	var cmd *cli.Command
+	for i < len(args) {
+		var next *cli.Command
+		for _, c := range cmds {
+			if c.HasName(args[i]) {
+				next = c
+			}
+		}
+		if next == nil {
+			break
+		}
+		cmd = next
+		out = append(out, args[i])
+		i++
+		cmds = cmd.Subcommands
+	}
+	if cmd == nil || len(cmd.Subcommands) > 0 {
+		return append(out, args[i:]...)
+	}
+	valueFlags = takesValue(cmd.Flags)
+	var flags, pos []string
+	for ; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			pos = append(pos, args[i:]...)
+			i = len(args)
+		case strings.HasPrefix(a, "-") && a != "-":
+			flags = append(flags, a)
+			if needsValue(a, valueFlags) && i+1 < len(args) {
+				i++
+				flags = append(flags, args[i])
+			}
+		default:
+			pos = append(pos, a)
+		}
+	}
+	out = append(out, flags...)
+	return append(out, pos...)
+}
+
+func takesValue(flags []cli.Flag) map[string]bool {
+	m := map[string]bool{}
+	for _, f := range flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			m[n] = !isBool
+		}
+	}
+	return m
+}
+
+func needsValue(arg string, valueFlags map[string]bool) bool {
+	name := strings.TrimLeft(arg, "-")
+	if strings.Contains(name, "=") {
+		return false
+	}
+	return valueFlags[name]
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/urfave/cli/v2"
+
+	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/tier"
+)
+
+func pullCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "pull",
+		Usage:     "pull a contribution, refusing anything below --tier",
+		ArgsUsage: "REF",
+		Description: `Fetches REF, checks its tier, verifies every blob against its digest, and has the
+type's plugin unpack it into a folder (default ./NAME). The folder appears complete or
+not at all: a failed or interrupted pull leaves nothing behind and any previous
+content untouched.
+
+--tier T refuses an artifact whose tier is below T (contrib < repository < official);
+artifacts with no tier (pushed by other tools) count as below contrib.
+
+` + helpReferences + `
+
+EXAMPLES:
+   tierpack pull falco-quickstart:0.1.0
+   tierpack pull localhost:5000/contrib/falco-quickstart:0.1.0 -o ./qs --tier repository
+   tierpack pull --output json oci:./layout:0.1.0 -o ./out --force`,
+		Flags: append([]cli.Flag{
+			outputFlag(),
+			&cli.StringFlag{Name: "dir", Aliases: []string{"o"}, Usage: "unpack into `DIR` (default ./NAME)"},
+			&cli.StringFlag{Name: "tier", Usage: "refuse artifacts below `TIER`: contrib, repository, official"},
+			&cli.BoolFlag{Name: "force", Usage: "replace DIR if it exists and is not empty (atomically)"},
+			&cli.StringFlag{Name: "platform", Usage: "`OS/ARCH` to pull from a multi-platform artifact (default: this machine's)"},
+			&cli.StringSliceFlag{Name: "option", Usage: "`KEY=VALUE` passed to the type's plugin (repeatable)"},
+		}, registryFlags()...),
+		Action: func(c *cli.Context) error {
+			asJSON, err := wantJSON(c)
+			if err != nil {
+				return err
+			}
+			if c.NArg() != 1 {
+				return usagef(c, "needs exactly one reference")
+			}
+			opts := artifact.PullOptions{OutputDir: c.String("dir"), Force: c.Bool("force"), Options: map[string]string{}}
+			if s := c.String("tier"); s != "" {
+				if opts.MinTier, err = tier.Parse(s); err != nil {
+					return usageError{err}
+				}
+			}
+			if s := c.String("platform"); s != "" {
+				p, err := parsePlatform(s)
+				if err != nil {
+					return usagef(c, "%v", err)
+				}
+				opts.Platform = &p
+			}
+			for _, kv := range c.StringSlice("option") {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok {
+					return usagef(c, "--option %q: use KEY=VALUE", kv)
+				}
+				opts.Options[k] = v
+			}
+			t, err := openRef(c, c.Args().First(), true)
+			if err != nil {
+				return err
+			}
+			defer t.Close()
+			plugins, err := pluginManager(c)
+			if err != nil {
+				return err
+			}
+			defer plugins.Close()
+			res, err := artifact.Pull(c.Context, plugins, t, opts)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(c.App.Writer, res)
+			}
+			fmt.Fprintf(c.App.ErrWriter, "pulled %s %s %s (%s) into %s: %d file(s)\n",
+				res.Info.Tier, res.Info.Type, t.Ref, res.Info.Digest, res.OutputDir, len(res.Files))
+			fmt.Fprintln(c.App.Writer, res.OutputDir)
+			return nil
+		},
+	}
+}
+
+func parsePlatform(s string) (ocispec.Platform, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return ocispec.Platform{}, fmt.Errorf("--platform %q: use OS/ARCH[/VARIANT], e.g. linux/amd64", s)
+	}
+	p := ocispec.Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return p, nil
+}

@@ -1,0 +1,358 @@
+// Package artifact turns contributions into OCI artifacts and back.
+//
+// Pack asks the type's plugin to validate and package a contribution into a
+// staging directory, re-hashes every file the plugin wrote (a plugin is not
+// trusted with digests), and builds the OCI manifest — or, for
+// multi-platform types, an image index — annotated with the tier and type.
+// Push copies a packed artifact to any oras-go target, uploading only blobs
+// the target lacks and tagging last, so a failed push never leaves a tag
+// pointing at missing content. Pull runs the flow backwards into a staging
+// directory that is renamed into place only when everything succeeded.
+package artifact
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/tierpack/tierpack/pkg/contrib"
+	"github.com/tierpack/tierpack/pkg/plugin"
+	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/sdk"
+)
+
+// Annotation keys tierpack sets on every manifest, besides tier.Annotation
+// and the org.opencontainers.image.* keys.
+const (
+	// AnnotationType is the contribution type, which names the plugin that
+	// unpacks the artifact.
+	AnnotationType = "dev.tierpack.type"
+	// AnnotationName is the contribution's name from tierpack.yaml.
+	AnnotationName = "dev.tierpack.name"
+)
+
+// ErrValidation is wrapped by ValidationError.
+var ErrValidation = errors.New("contribution is not valid")
+
+// ValidationError carries the diagnostics that stopped a Pack.
+type ValidationError struct {
+	Name        string
+	Diagnostics []sdk.Diagnostic
+}
+
+// Error lists the error diagnostics.
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	n := sdk.Count(e.Diagnostics, sdk.SeverityError)
+	fmt.Fprintf(&b, "contribution %q has %d error(s):", e.Name, n)
+	for _, d := range e.Diagnostics {
+		if d.Severity == sdk.SeverityError {
+			b.WriteString("\n  " + d.String())
+		}
+	}
+	return b.String()
+}
+
+// Unwrap returns ErrValidation.
+func (e *ValidationError) Unwrap() error { return ErrValidation }
+
+// Validate checks a contribution with its type's plugin. Manifest problems
+// were already reported by contrib.Load; this adds the plugin's findings.
+func Validate(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest) ([]sdk.Diagnostic, error) {
+	p, err := plugins.Get(ctx, m.Type)
+	if err != nil {
+		return nil, err
+	}
+	c, err := m.Contribution()
+	if err != nil {
+		return nil, err
+	}
+	return p.Validate(ctx, sdk.ValidateRequest{Dir: m.Dir, Contribution: c})
+}
+
+// PackOptions tune Pack. The zero value is ready to use.
+type PackOptions struct {
+	// Created stamps org.opencontainers.image.created and archive mtimes;
+	// zero leaves the annotation out and uses the epoch in archives, so the
+	// same content always gives the same digest. The CLI sets it from
+	// SOURCE_DATE_EPOCH.
+	Created time.Time
+	// StagingParent is where the staging directory is made; empty means
+	// the system temp dir.
+	StagingParent string
+}
+
+// Blob is a content-addressed file or byte slice ready to push.
+type Blob struct {
+	Desc ocispec.Descriptor
+	// Path is the file holding the content, or empty when Data holds it.
+	Path string
+	Data []byte
+}
+
+// Open returns the blob's content.
+func (b Blob) Open() (io.ReadCloser, error) {
+	if b.Path == "" {
+		return io.NopCloser(strings.NewReader(string(b.Data))), nil
+	}
+	return os.Open(b.Path)
+}
+
+// Packed is a built artifact waiting in a staging directory. Close removes
+// the directory.
+type Packed struct {
+	Manifest *contrib.Manifest
+	// Root is the top-level manifest or index.
+	Root ocispec.Descriptor
+	// Blobs lists every blob in push order: configs and layers, then child
+	// manifests, then Root last.
+	Blobs       []Blob
+	Plugin      sdk.Description
+	Diagnostics []sdk.Diagnostic
+	staging     string
+}
+
+// Close removes the staging directory.
+func (p *Packed) Close() error { return os.RemoveAll(p.staging) }
+
+// Pack validates and packages the contribution m with its plugin.
+func Pack(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest, opts PackOptions) (*Packed, error) {
+	p, err := plugins.Get(ctx, m.Type)
+	if err != nil {
+		return nil, err
+	}
+	c, err := m.Contribution()
+	if err != nil {
+		return nil, err
+	}
+	diags, err := p.Validate(ctx, sdk.ValidateRequest{Dir: m.Dir, Contribution: c})
+	if err != nil {
+		return nil, err
+	}
+	if sdk.Count(diags, sdk.SeverityError) > 0 {
+		return nil, &ValidationError{Name: m.Name, Diagnostics: diags}
+	}
+	staging, err := os.MkdirTemp(opts.StagingParent, "tierpack-pack-")
+	if err != nil {
+		return nil, err
+	}
+	packed := &Packed{Manifest: m, Plugin: p.Describe(), Diagnostics: diags, staging: staging}
+	ok := false
+	defer func() {
+		if !ok {
+			packed.Close()
+		}
+	}()
+	out := filepath.Join(staging, "out")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		return nil, err
+	}
+	var epoch int64
+	if !opts.Created.IsZero() {
+		epoch = opts.Created.Unix()
+	}
+	res, err := p.Package(ctx, sdk.PackageRequest{Dir: m.Dir, Contribution: c, StagingDir: out, SourceDateEpoch: epoch})
+	if err != nil {
+		return nil, err
+	}
+	packed.Diagnostics = append(packed.Diagnostics, res.Diagnostics...)
+	if sdk.Count(res.Diagnostics, sdk.SeverityError) > 0 {
+		return nil, &ValidationError{Name: m.Name, Diagnostics: res.Diagnostics}
+	}
+	if err := packed.build(out, res, opts); err != nil {
+		return nil, fmt.Errorf("%s plugin output: %w", m.Type, err)
+	}
+	ok = true
+	return packed, nil
+}
+
+// Annotations returns the manifest annotations tierpack derives from m.
+func Annotations(m *contrib.Manifest, created time.Time) map[string]string {
+	a := map[string]string{
+		tier.Annotation:               m.Tier.String(),
+		AnnotationType:                m.Type,
+		AnnotationName:                m.Name,
+		ocispec.AnnotationTitle:       m.Name,
+		ocispec.AnnotationVersion:     m.Version,
+		ocispec.AnnotationDescription: m.Description,
+		ocispec.AnnotationSource:      m.Source.URL,
+		ocispec.AnnotationRevision:    m.Source.Revision,
+		ocispec.AnnotationLicenses:    m.License,
+		ocispec.AnnotationAuthors:     strings.Join(m.Authors, ", "),
+		ocispec.AnnotationURL:         m.Homepage,
+	}
+	if !created.IsZero() {
+		a[ocispec.AnnotationCreated] = created.UTC().Format(time.RFC3339)
+	}
+	for k, v := range a {
+		if v == "" {
+			delete(a, k)
+		}
+	}
+	return a
+}
+
+func (p *Packed) build(out string, res sdk.PackageResult, opts PackOptions) error {
+	if len(res.Manifests) == 0 {
+		return errors.New("the plugin packaged nothing (no manifests)")
+	}
+	root, err := os.OpenRoot(out)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	ann := map[string]string{}
+	for k, v := range res.Annotations {
+		ann[k] = v
+	}
+	for k, v := range Annotations(p.Manifest, opts.Created) {
+		ann[k] = v // the host's annotations win over the plugin's
+	}
+	artifactType := p.Plugin.ArtifactType
+
+	seen := map[digest.Digest]bool{}
+	addBlob := func(b Blob) {
+		if !seen[b.Desc.Digest] {
+			seen[b.Desc.Digest] = true
+			p.Blobs = append(p.Blobs, b)
+		}
+	}
+	var manifests []Blob
+	for i, pm := range res.Manifests {
+		if len(res.Manifests) > 1 && pm.Platform == nil {
+			return fmt.Errorf("manifest %d of %d has no platform: a multi-manifest artifact is an image index and needs one per manifest", i+1, len(res.Manifests))
+		}
+		cfg := ocispec.DescriptorEmptyJSON
+		if pm.Config != nil {
+			b, err := hashFile(root, out, *pm.Config)
+			if err != nil {
+				return err
+			}
+			cfg = b.Desc
+			addBlob(b)
+		} else {
+			addBlob(Blob{Desc: ocispec.DescriptorEmptyJSON, Data: ocispec.DescriptorEmptyJSON.Data})
+		}
+		cfg.Data = nil
+		man := ocispec.Manifest{
+			Versioned: specs.Versioned{SchemaVersion: 2},
+			MediaType: ocispec.MediaTypeImageManifest,
+			Config:    cfg,
+			Layers:    []ocispec.Descriptor{},
+		}
+		switch {
+		case pm.ArtifactType == "-":
+		case pm.ArtifactType != "":
+			man.ArtifactType = pm.ArtifactType
+		case pm.Config == nil:
+			man.ArtifactType = artifactType
+		}
+		for _, l := range pm.Layers {
+			b, err := hashFile(root, out, l)
+			if err != nil {
+				return err
+			}
+			man.Layers = append(man.Layers, b.Desc)
+			addBlob(b)
+		}
+		if len(man.Layers) == 0 {
+			// image-spec: an artifact with no layers should have one empty layer.
+			man.Layers = append(man.Layers, ocispec.DescriptorEmptyJSON)
+			man.Layers[0].Data = nil
+			addBlob(Blob{Desc: ocispec.DescriptorEmptyJSON, Data: ocispec.DescriptorEmptyJSON.Data})
+		}
+		man.Annotations = map[string]string{}
+		for k, v := range pm.Annotations {
+			man.Annotations[k] = v
+		}
+		// Every manifest carries the tier, also each platform's in an index,
+		// so a runtime that resolves one platform still sees it.
+		for k, v := range ann {
+			man.Annotations[k] = v
+		}
+		data, err := json.Marshal(man)
+		if err != nil {
+			return err
+		}
+		d := ocispec.Descriptor{MediaType: man.MediaType, Digest: digest.FromBytes(data), Size: int64(len(data)), ArtifactType: man.ArtifactType}
+		if pm.Platform != nil {
+			d.Platform = &ocispec.Platform{OS: pm.Platform.OS, Architecture: pm.Platform.Architecture, Variant: pm.Platform.Variant}
+		}
+		manifests = append(manifests, Blob{Desc: d, Data: data})
+	}
+	if len(manifests) == 1 {
+		p.Root = manifests[0].Desc
+		p.Root.Platform = nil
+		p.Blobs = append(p.Blobs, Blob{Desc: p.Root, Data: manifests[0].Data})
+		return nil
+	}
+	idx := ocispec.Index{
+		Versioned:    specs.Versioned{SchemaVersion: 2},
+		MediaType:    ocispec.MediaTypeImageIndex,
+		ArtifactType: artifactType,
+		Annotations:  ann,
+	}
+	for _, mb := range manifests {
+		p.Blobs = append(p.Blobs, mb)
+		d := mb.Desc
+		d.ArtifactType = ""
+		idx.Manifests = append(idx.Manifests, d)
+	}
+	data, err := json.Marshal(idx)
+	if err != nil {
+		return err
+	}
+	p.Root = ocispec.Descriptor{MediaType: idx.MediaType, Digest: digest.FromBytes(data), Size: int64(len(data)), ArtifactType: artifactType}
+	p.Blobs = append(p.Blobs, Blob{Desc: p.Root, Data: data})
+	return nil
+}
+
+// hashFile hashes a file the plugin wrote, refusing paths that leave the
+// staging directory and anything but regular files.
+func hashFile(root *os.Root, dir string, b sdk.Blob) (Blob, error) {
+	if b.MediaType == "" {
+		return Blob{}, fmt.Errorf("blob %q has no media type", b.Path)
+	}
+	if err := contrib.CheckRelPath(b.Path); err != nil {
+		return Blob{}, fmt.Errorf("blob path: %w", err)
+	}
+	f, err := root.Open(filepath.FromSlash(b.Path))
+	if err != nil {
+		return Blob{}, fmt.Errorf("blob %q: %w", b.Path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return Blob{}, err
+	}
+	if !st.Mode().IsRegular() {
+		return Blob{}, fmt.Errorf("blob %q is not a regular file", b.Path)
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return Blob{}, fmt.Errorf("hashing %q: %w", b.Path, err)
+	}
+	desc := ocispec.Descriptor{
+		MediaType:   b.MediaType,
+		Digest:      digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(h.Sum(nil))),
+		Size:        n,
+		Annotations: b.Annotations,
+	}
+	if len(desc.Annotations) == 0 {
+		desc.Annotations = nil
+	}
+	return Blob{Desc: desc, Path: filepath.Join(dir, filepath.FromSlash(b.Path))}, nil
+}

@@ -1,0 +1,418 @@
+package artifact
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/errdef"
+
+	"github.com/tierpack/tierpack/pkg/plugin"
+	"github.com/tierpack/tierpack/pkg/target"
+	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/sdk"
+)
+
+// MaxManifestSize bounds a manifest or index tierpack will read (4 MiB, the
+// limit registries commonly enforce).
+const MaxManifestSize = 4 << 20
+
+// ErrExists is returned when the output folder exists and Force is off.
+var ErrExists = errors.New("output folder exists")
+
+// Helm's media types, so charts pushed by `helm push` are recognised.
+const (
+	HelmConfigMediaType = "application/vnd.cncf.helm.config.v1+json"
+	HelmChartMediaType  = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+)
+
+// Info describes a resolved artifact, for inspect and pull.
+type Info struct {
+	Reference    string            `json:"reference"`
+	Digest       string            `json:"digest"`
+	MediaType    string            `json:"mediaType"`
+	ArtifactType string            `json:"artifactType,omitempty"`
+	Size         int64             `json:"size"`
+	Tier         tier.Tier         `json:"tier"`
+	Type         string            `json:"type,omitempty"`
+	Name         string            `json:"name,omitempty"`
+	Version      string            `json:"version,omitempty"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	// Config and Layers are those of the image manifest (for an index: of
+	// the platform selected, if any).
+	Config *ocispec.Descriptor  `json:"config,omitempty"`
+	Layers []ocispec.Descriptor `json:"layers,omitempty"`
+	// Manifests lists an index's entries.
+	Manifests []ocispec.Descriptor `json:"manifests,omitempty"`
+	// Platform is the platform selected from an index.
+	Platform *ocispec.Platform `json:"platform,omitempty"`
+
+	root     ocispec.Descriptor
+	manifest *ocispec.Manifest
+}
+
+// Root returns the descriptor of the resolved manifest or index.
+func (i *Info) Root() ocispec.Descriptor { return i.root }
+
+// Resolve resolves t's reference and reads its manifest (and, for an index,
+// the manifest for platform, when platform is not nil). Every byte read is
+// checked against its digest.
+func Resolve(ctx context.Context, t *target.Target, platform *ocispec.Platform) (*Info, error) {
+	ref := t.Ref.Reference()
+	if ref == "" {
+		return nil, fmt.Errorf("%s names no tag or digest: add :TAG or @sha256:…", t.Ref)
+	}
+	desc, err := t.Store.Resolve(ctx, ref)
+	if err != nil {
+		if errors.Is(err, errdef.ErrNotFound) {
+			return nil, fmt.Errorf("%s: %w (check the name and tag; `tierpack inspect` or `oras repo tags` lists what exists)", t.Ref, errdef.ErrNotFound)
+		}
+		return nil, fmt.Errorf("resolving %s: %w", t.Ref, err)
+	}
+	info := &Info{Reference: t.Ref.String(), root: desc, Digest: desc.Digest.String(), MediaType: desc.MediaType, Size: desc.Size}
+	data, err := fetchManifest(ctx, t, desc)
+	if err != nil {
+		return nil, err
+	}
+	switch desc.MediaType {
+	case ocispec.MediaTypeImageIndex, "application/vnd.docker.distribution.manifest.list.v2+json":
+		var idx ocispec.Index
+		if err := json.Unmarshal(data, &idx); err != nil {
+			return nil, fmt.Errorf("%s: malformed image index: %w", t.Ref, err)
+		}
+		info.ArtifactType, info.Annotations, info.Manifests = idx.ArtifactType, idx.Annotations, idx.Manifests
+		if platform != nil {
+			md, err := selectPlatform(idx.Manifests, *platform)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", t.Ref, err)
+			}
+			mdata, err := fetchManifest(ctx, t, md)
+			if err != nil {
+				return nil, err
+			}
+			var m ocispec.Manifest
+			if err := json.Unmarshal(mdata, &m); err != nil {
+				return nil, fmt.Errorf("%s (%s): malformed manifest: %w", t.Ref, md.Digest, err)
+			}
+			info.setManifest(&m)
+			info.Platform = md.Platform
+		}
+	case ocispec.MediaTypeImageManifest, "application/vnd.docker.distribution.manifest.v2+json":
+		var m ocispec.Manifest
+		if err := json.Unmarshal(data, &m); err != nil {
+			return nil, fmt.Errorf("%s: malformed manifest: %w", t.Ref, err)
+		}
+		info.ArtifactType, info.Annotations = m.ArtifactType, m.Annotations
+		if info.ArtifactType == "" {
+			info.ArtifactType = m.Config.MediaType
+		}
+		info.setManifest(&m)
+	default:
+		return nil, fmt.Errorf("%s has media type %q, which is not an OCI manifest or index", t.Ref, desc.MediaType)
+	}
+	info.Tier, err = tier.FromAnnotations(info.Annotations)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Ref, err)
+	}
+	info.Type = info.Annotations[AnnotationType]
+	if info.Type == "" && info.manifest != nil && info.manifest.Config.MediaType == HelmConfigMediaType {
+		info.Type = "chart" // pushed by helm push: an untiered chart
+	}
+	info.Name = info.Annotations[AnnotationName]
+	if info.Name == "" {
+		info.Name = info.Annotations[ocispec.AnnotationTitle]
+	}
+	info.Version = info.Annotations[ocispec.AnnotationVersion]
+	return info, nil
+}
+
+func (i *Info) setManifest(m *ocispec.Manifest) {
+	i.manifest = m
+	cfg := m.Config
+	i.Config = &cfg
+	i.Layers = m.Layers
+	for k, v := range m.Annotations {
+		if i.Annotations == nil {
+			i.Annotations = map[string]string{}
+		}
+		if _, ok := i.Annotations[k]; !ok {
+			i.Annotations[k] = v
+		}
+	}
+}
+
+func fetchManifest(ctx context.Context, t *target.Target, desc ocispec.Descriptor) ([]byte, error) {
+	if desc.Size > MaxManifestSize {
+		return nil, fmt.Errorf("%s: manifest %s is %d bytes, more than the %d tierpack reads", t.Ref, desc.Digest, desc.Size, MaxManifestSize)
+	}
+	data, err := content.FetchAll(ctx, t.Store, desc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: fetching manifest %s: %w", t.Ref, desc.Digest, err)
+	}
+	return data, nil
+}
+
+// CurrentPlatform is the platform tierpack runs on.
+func CurrentPlatform() ocispec.Platform {
+	return ocispec.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
+}
+
+func selectPlatform(ms []ocispec.Descriptor, want ocispec.Platform) (ocispec.Descriptor, error) {
+	var have []string
+	for _, m := range ms {
+		if m.Platform == nil {
+			continue
+		}
+		have = append(have, m.Platform.OS+"/"+m.Platform.Architecture)
+		if m.Platform.OS == want.OS && m.Platform.Architecture == want.Architecture &&
+			(want.Variant == "" || m.Platform.Variant == want.Variant) {
+			return m, nil
+		}
+	}
+	return ocispec.Descriptor{}, fmt.Errorf("no manifest for platform %s/%s; it has %s (choose one with --platform)",
+		want.OS, want.Architecture, strings.Join(have, ", "))
+}
+
+// PullOptions tune Pull.
+type PullOptions struct {
+	// OutputDir is where the contribution goes; empty means ./NAME where
+	// NAME is the last element of the repository.
+	OutputDir string
+	// MinTier refuses artifacts below it; None accepts everything.
+	MinTier tier.Tier
+	// Force replaces an existing, non-empty OutputDir (atomically).
+	Force bool
+	// Platform selects from an index; nil means the current platform.
+	Platform *ocispec.Platform
+	// Options are passed to the plugin's Unpack.
+	Options map[string]string
+	// Concurrency bounds parallel blob downloads; zero means DefaultConcurrency.
+	Concurrency int
+	// Progress, if set, is told about each blob.
+	Progress Progress
+	// Check, if set, runs after the tier check and before any blob is
+	// fetched; an error stops the pull (signature and policy checks).
+	Check func(ctx context.Context, info *Info) error
+}
+
+// PullResult reports what Pull wrote.
+type PullResult struct {
+	Info      *Info    `json:"artifact"`
+	OutputDir string   `json:"outputDir"`
+	Files     []string `json:"files"`
+}
+
+// Pull fetches the artifact t names, checks its tier, and has its type's
+// plugin unpack it into opts.OutputDir. The folder appears complete or not
+// at all: everything happens in a staging folder beside it that is renamed
+// into place last; on failure the staging folder is removed and any previous
+// content of OutputDir is left as it was.
+func Pull(ctx context.Context, plugins *plugin.Manager, t *target.Target, opts PullOptions) (*PullResult, error) {
+	plat := opts.Platform
+	if plat == nil {
+		p := CurrentPlatform()
+		plat = &p
+	}
+	info, err := Resolve(ctx, t, plat)
+	if err != nil {
+		return nil, err
+	}
+	if err := tier.Require(t.Ref.String(), info.Tier, opts.MinTier); err != nil {
+		return nil, err
+	}
+	if opts.Check != nil {
+		if err := opts.Check(ctx, info); err != nil {
+			return nil, err
+		}
+	}
+	if info.Type == "" {
+		return nil, fmt.Errorf("%s is not a tierpack artifact: it has no %s annotation (artifactType %q); fetch it with `oras pull` instead",
+			t.Ref, AnnotationType, info.ArtifactType)
+	}
+	if info.manifest == nil {
+		return nil, fmt.Errorf("%s is an index without a manifest for %s/%s", t.Ref, plat.OS, plat.Architecture)
+	}
+	out := opts.OutputDir
+	if out == "" {
+		repo := t.Ref.Repository
+		if repo == "" {
+			repo = info.Name
+		}
+		out = path.Base(repo)
+	}
+	out, err = filepath.Abs(out)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOutput(out, opts.Force); err != nil {
+		return nil, err
+	}
+	p, err := plugins.Get(ctx, info.Type)
+	if err != nil {
+		return nil, fmt.Errorf("%s is of type %q: %w", t.Ref, info.Type, err)
+	}
+
+	parent := filepath.Dir(out)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, err
+	}
+	staging, err := os.MkdirTemp(parent, ".tierpack-pull-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(staging)
+	blobsDir := filepath.Join(staging, "blobs")
+	unpackDir := filepath.Join(staging, "out")
+	for _, d := range []string{blobsDir, unpackDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+
+	req := sdk.UnpackRequest{BlobsDir: blobsDir, Annotations: info.Annotations, OutputDir: unpackDir, Options: opts.Options}
+	var fetch []ocispec.Descriptor
+	if cfg := info.manifest.Config; cfg.MediaType != ocispec.MediaTypeEmptyJSON {
+		fetch = append(fetch, cfg)
+		b := sdkBlob(cfg, info.Platform)
+		req.Config = &b
+	}
+	for _, l := range info.manifest.Layers {
+		if l.MediaType == ocispec.MediaTypeEmptyJSON {
+			continue
+		}
+		fetch = append(fetch, l)
+		req.Layers = append(req.Layers, sdkBlob(l, info.Platform))
+	}
+	if err := fetchBlobs(ctx, t, fetch, blobsDir, opts); err != nil {
+		return nil, err
+	}
+	res, err := p.Unpack(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := replaceDir(unpackDir, out, opts.Force); err != nil {
+		return nil, err
+	}
+	return &PullResult{Info: info, OutputDir: out, Files: res.Files}, nil
+}
+
+func sdkBlob(d ocispec.Descriptor, p *ocispec.Platform) sdk.Blob {
+	b := sdk.Blob{MediaType: d.MediaType, Path: d.Digest.Encoded(), Annotations: d.Annotations, Digest: d.Digest.String(), Size: d.Size}
+	if p != nil {
+		b.Platform = &sdk.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}
+	}
+	return b
+}
+
+func checkOutput(out string, force bool) error {
+	entries, err := os.ReadDir(out)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		if st, serr := os.Stat(out); serr == nil && !st.IsDir() {
+			return fmt.Errorf("%w: %s is a file, not a folder; choose another with -o", ErrExists, out)
+		}
+		return err
+	case len(entries) > 0 && !force:
+		return fmt.Errorf("%w: %s is not empty; pass --force to replace it, or choose another folder with -o", ErrExists, out)
+	}
+	return nil
+}
+
+// replaceDir moves src to dst. An existing dst is moved aside first and
+// removed only after src is in place, so dst is never half-written.
+func replaceDir(src, dst string, force bool) error {
+	if err := checkOutput(dst, force); err != nil {
+		return err
+	}
+	var aside string
+	if _, err := os.Lstat(dst); err == nil {
+		aside = filepath.Join(filepath.Dir(dst), ".tierpack-old-"+randSuffix())
+		if err := os.Rename(dst, aside); err != nil {
+			return fmt.Errorf("moving the old %s aside: %w", dst, err)
+		}
+	}
+	if err := os.Rename(src, dst); err != nil {
+		if aside != "" {
+			_ = os.Rename(aside, dst)
+		}
+		return fmt.Errorf("moving the pulled content into %s: %w", dst, err)
+	}
+	if aside != "" {
+		_ = os.RemoveAll(aside)
+	}
+	return nil
+}
+
+func randSuffix() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func fetchBlobs(ctx context.Context, t *target.Target, descs []ocispec.Descriptor, dir string, opts PullOptions) error {
+	conc := opts.Concurrency
+	if conc <= 0 {
+		conc = DefaultConcurrency
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(conc)
+	seen := map[digest.Digest]bool{}
+	for _, d := range descs {
+		if seen[d.Digest] {
+			continue
+		}
+		seen[d.Digest] = true
+		g.Go(func() error { return fetchBlob(gctx, t, d, filepath.Join(dir, d.Digest.Encoded()), opts.Progress) })
+	}
+	return g.Wait()
+}
+
+func fetchBlob(ctx context.Context, t *target.Target, d ocispec.Descriptor, dst string, progress Progress) (err error) {
+	if err := d.Digest.Validate(); err != nil {
+		return fmt.Errorf("%s: layer has an invalid digest %q: %w", t.Ref, d.Digest, err)
+	}
+	if progress != nil {
+		progress.Start(d, false)
+		defer func() { progress.Done(d, err) }()
+	}
+	rc, err := t.Store.Fetch(ctx, d)
+	if err != nil {
+		return fmt.Errorf("%s: fetching %s: %w", t.Ref, d.Digest, err)
+	}
+	defer rc.Close()
+	f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	var r io.Reader = rc
+	if progress != nil {
+		r = progress.Wrap(d, r)
+	}
+	vr := content.NewVerifyReader(r, d)
+	_, err = io.Copy(f, vr)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = vr.Verify()
+	}
+	if err != nil {
+		return fmt.Errorf("%s: fetching %s: %w", t.Ref, d.Digest, err)
+	}
+	return nil
+}

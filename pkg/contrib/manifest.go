@@ -1,0 +1,393 @@
+// Package contrib reads and checks a contribution's manifest, tierpack.yaml.
+//
+// The manifest is the one file every contribution has, whatever its type:
+//
+//	apiVersion: tierpack.dev/v1
+//	name: falco-quickstart        # OCI repository name component
+//	version: 0.1.0                # becomes the tag ('+' becomes '_')
+//	type: script                  # the plugin that packages it
+//	tier: contrib                 # contrib | repository | official
+//	description: One-line summary.
+//	license: Apache-2.0           # SPDX identifier
+//	source:
+//	  url: https://github.com/falcosecurity/contrib
+//	  revision: 3f2a1c0
+//	owners: OWNERS                # Kubernetes-style OWNERS file
+//	authors: ["Jane Doe <jane@example.org>"]
+//	files: [install.sh, README.md]  # default: every non-hidden file
+//	spec: {}                      # type-specific, checked by the plugin
+//
+// Errors name the file, the line, the field and what is allowed.
+package contrib
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/sdk"
+)
+
+// FileName is the manifest's file name inside a contribution folder.
+const FileName = "tierpack.yaml"
+
+// APIVersion is the manifest schema version this package reads.
+const APIVersion = "tierpack.dev/v1"
+
+// Manifest is a parsed tierpack.yaml.
+type Manifest struct {
+	APIVersion  string    `yaml:"apiVersion,omitempty" json:"apiVersion,omitempty"`
+	Name        string    `yaml:"name" json:"name"`
+	Version     string    `yaml:"version" json:"version"`
+	Type        string    `yaml:"type" json:"type"`
+	Tier        tier.Tier `yaml:"-" json:"tier"`
+	TierName    string    `yaml:"tier" json:"-"`
+	Description string    `yaml:"description,omitempty" json:"description,omitempty"`
+	License     string    `yaml:"license,omitempty" json:"license,omitempty"`
+	Source      Source    `yaml:"source,omitempty" json:"source,omitzero"`
+	Owners      string    `yaml:"owners,omitempty" json:"owners,omitempty"`
+	Authors     []string  `yaml:"authors,omitempty" json:"authors,omitempty"`
+	Homepage    string    `yaml:"homepage,omitempty" json:"homepage,omitempty"`
+	Keywords    []string  `yaml:"keywords,omitempty" json:"keywords,omitempty"`
+	Files       []string  `yaml:"files,omitempty" json:"files,omitempty"`
+	Spec        yaml.Node `yaml:"spec,omitempty" json:"-"`
+
+	// Dir is the absolute path of the contribution folder.
+	Dir string `yaml:"-" json:"-"`
+	// Raw is the file's bytes.
+	Raw []byte `yaml:"-" json:"-"`
+	// lines maps a field path ("name", "source.url") to its line.
+	lines map[string]int
+}
+
+// Source says where a contribution's code lives.
+type Source struct {
+	URL      string `yaml:"url,omitempty" json:"url,omitempty"`
+	Revision string `yaml:"revision,omitempty" json:"revision,omitempty"`
+}
+
+// ErrInvalid is wrapped by every error about a manifest's content.
+var ErrInvalid = errors.New("invalid contribution manifest")
+
+// FieldError is one problem with one field of a manifest.
+type FieldError struct {
+	File    string
+	Line    int
+	Field   string
+	Message string
+}
+
+// Error formats the problem as file:line: field: message.
+func (e *FieldError) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
+	}
+	if e.Field == "" {
+		return fmt.Sprintf("%s: %s", loc, e.Message)
+	}
+	return fmt.Sprintf("%s: %s: %s", loc, e.Field, e.Message)
+}
+
+// Diagnostic converts the error to an sdk diagnostic.
+func (e *FieldError) Diagnostic() sdk.Diagnostic {
+	msg := e.Message
+	if e.Field != "" {
+		msg = e.Field + ": " + msg
+	}
+	return sdk.Diagnostic{Severity: sdk.SeverityError, File: FileName, Line: e.Line, Message: msg}
+}
+
+// Errors is every problem found in a manifest.
+type Errors []*FieldError
+
+// Error lists the problems, one per line.
+func (es Errors) Error() string {
+	var b strings.Builder
+	for i, e := range es {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+// Unwrap lets errors.Is find ErrInvalid.
+func (es Errors) Unwrap() error { return ErrInvalid }
+
+var (
+	nameRE    = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
+	typeRE    = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
+	tagRE     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
+	semverRE  = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
+	licenseRE = regexp.MustCompile(`^[A-Za-z0-9.+-]+(?:\s+(?:AND|OR|WITH)\s+[A-Za-z0-9.+-]+)*$`)
+)
+
+// IsSemver reports whether v is a semantic version (2.0.0), without a
+// leading "v".
+func IsSemver(v string) bool { return semverRE.MatchString(v) }
+
+// Load reads dir/tierpack.yaml and checks it. The error, if any, is Errors
+// (every problem at once) or an I/O error.
+func Load(dir string) (*Manifest, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("contribution folder %s does not exist", dir)
+		}
+		return nil, err
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%s is not a folder: pass the contribution's folder, the one holding %s", dir, FileName)
+	}
+	raw, err := os.ReadFile(filepath.Join(abs, FileName))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s has no %s: create one with `tierpack init --type TYPE %s`", dir, FileName, dir)
+		}
+		return nil, err
+	}
+	m, err := Parse(raw)
+	if m != nil {
+		m.Dir = abs
+	}
+	if err != nil {
+		return m, err
+	}
+	if err := m.resolveFiles(); err != nil {
+		return m, err
+	}
+	return m, nil
+}
+
+// Parse parses and checks manifest bytes. It reports every problem at once.
+func Parse(raw []byte) (*Manifest, error) {
+	m := &Manifest{Raw: raw, lines: map[string]int{}}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, Errors{{File: FileName, Message: "is empty: it needs at least name, version, type and tier"}}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(m); err != nil {
+		return nil, yamlError(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err == nil {
+		recordLines(&doc, "", m.lines)
+	}
+	if errs := m.check(); len(errs) > 0 {
+		return m, errs
+	}
+	return m, nil
+}
+
+var yamlLineRE = regexp.MustCompile(`line (\d+): (.*)`)
+
+func yamlError(err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		var es Errors
+		for _, msg := range te.Errors {
+			es = append(es, lineError(msg))
+		}
+		return es
+	}
+	return Errors{lineError(strings.TrimPrefix(err.Error(), "yaml: "))}
+}
+
+func lineError(msg string) *FieldError {
+	e := &FieldError{File: FileName, Message: msg}
+	if sm := yamlLineRE.FindStringSubmatch(msg); sm != nil {
+		fmt.Sscan(sm[1], &e.Line)
+		e.Message = sm[2]
+		if f, ok := strings.CutPrefix(e.Message, "field "); ok {
+			if name, ok := strings.CutSuffix(f, " not found in type contrib.Manifest"); ok {
+				e.Field = name
+				e.Message = "unknown field: allowed are apiVersion, name, version, type, tier, description, license, source, owners, authors, homepage, keywords, files, spec"
+			}
+		}
+	}
+	return e
+}
+
+// recordLines walks a YAML mapping and notes the line of each key path.
+func recordLines(n *yaml.Node, prefix string, lines map[string]int) {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		recordLines(n.Content[0], prefix, lines)
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		p := k.Value
+		if prefix != "" {
+			p = prefix + "." + k.Value
+		}
+		lines[p] = k.Line
+		if v.Kind == yaml.SequenceNode {
+			for j, item := range v.Content {
+				lines[fmt.Sprintf("%s[%d]", p, j)] = item.Line
+			}
+		}
+		if p != "spec" {
+			recordLines(v, p, lines)
+		}
+	}
+}
+
+// Line returns the line of a field path such as "source.url", or 0.
+func (m *Manifest) Line(field string) int { return m.lines[field] }
+
+func (m *Manifest) fieldErr(field, format string, args ...any) *FieldError {
+	return &FieldError{File: FileName, Line: m.lines[field], Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+func (m *Manifest) check() Errors {
+	var es Errors
+	add := func(field, format string, args ...any) { es = append(es, m.fieldErr(field, format, args...)) }
+	if m.APIVersion != "" && m.APIVersion != APIVersion {
+		add("apiVersion", "%q is not supported: use %q", m.APIVersion, APIVersion)
+	}
+	switch {
+	case m.Name == "":
+		add("name", "is required: a lower-case name such as falco-quickstart")
+	case len(m.Name) > 128 || !nameRE.MatchString(m.Name):
+		add("name", "%q is not allowed: use lower-case letters, digits and single '.', '_' or '-' between them (it becomes part of an OCI repository name)", m.Name)
+	}
+	switch {
+	case m.Version == "":
+		add("version", "is required: a semantic version such as 0.1.0")
+	case !tagRE.MatchString(TagFor(m.Version)):
+		add("version", "%q cannot be an OCI tag: use a semantic version such as 1.2.3", m.Version)
+	}
+	switch {
+	case m.Type == "":
+		add("type", "is required: script, chart, exporter, or a type an installed plugin provides (see `tierpack plugin list`)")
+	case len(m.Type) > 32 || !typeRE.MatchString(m.Type):
+		add("type", "%q is not allowed: use lower-case letters, digits and '-'", m.Type)
+	}
+	if m.TierName == "" {
+		add("tier", "is required: contrib, repository or official")
+	} else if t, err := tier.Parse(m.TierName); err != nil {
+		add("tier", "%q is not a tier: use contrib, repository or official", m.TierName)
+	} else {
+		m.Tier = t
+	}
+	if m.License != "" && !licenseRE.MatchString(m.License) {
+		add("license", "%q is not an SPDX license expression, e.g. Apache-2.0 or MIT OR Apache-2.0", m.License)
+	}
+	if m.Source.URL != "" && !strings.Contains(m.Source.URL, "://") {
+		add("source.url", "%q is not a URL: use e.g. https://github.com/org/repo", m.Source.URL)
+	}
+	for i, f := range m.Files {
+		field := fmt.Sprintf("files[%d]", i)
+		if err := CheckRelPath(f); err != nil {
+			add(field, "%v", err)
+		}
+	}
+	if m.Owners != "" {
+		if err := CheckRelPath(m.Owners); err != nil {
+			add("owners", "%v", err)
+		}
+	}
+	return es
+}
+
+// CheckRelPath checks that p is a clean, slash-separated path inside the
+// contribution folder.
+func CheckRelPath(p string) error {
+	switch {
+	case p == "":
+		return errors.New("empty path")
+	case strings.Contains(p, `\`):
+		return fmt.Errorf("%q: use '/' to separate path elements", p)
+	case path.IsAbs(p) || filepath.IsAbs(p) || filepath.VolumeName(p) != "":
+		return fmt.Errorf("%q is absolute: paths are relative to the contribution folder", p)
+	}
+	for _, el := range strings.Split(p, "/") {
+		if el == ".." {
+			return fmt.Errorf("%q leaves the contribution folder: paths must stay inside it", p)
+		}
+	}
+	return nil
+}
+
+// TagFor returns the OCI tag for a version: '+' is not allowed in tags, so
+// it becomes '_', as Helm does.
+func TagFor(version string) string { return strings.ReplaceAll(version, "+", "_") }
+
+// resolveFiles fills Files with every non-hidden top-level entry of the
+// folder when the manifest lists none, and checks listed files exist.
+func (m *Manifest) resolveFiles() error {
+	if len(m.Files) > 0 {
+		var es Errors
+		for i, f := range m.Files {
+			if _, err := os.Lstat(filepath.Join(m.Dir, filepath.FromSlash(f))); err != nil {
+				es = append(es, m.fieldErr(fmt.Sprintf("files[%d]", i), "%q does not exist in %s", f, m.Dir))
+			}
+		}
+		if len(es) > 0 {
+			return es
+		}
+		return nil
+	}
+	entries, err := os.ReadDir(m.Dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if strings.HasPrefix(n, ".") || n == FileName {
+			continue
+		}
+		m.Files = append(m.Files, n)
+	}
+	sort.Strings(m.Files)
+	return nil
+}
+
+// SpecJSON returns the spec section as JSON, or nil when there is none.
+func (m *Manifest) SpecJSON() ([]byte, error) {
+	if m.Spec.Kind == 0 {
+		return nil, nil
+	}
+	var v any
+	if err := m.Spec.Decode(&v); err != nil {
+		return nil, m.fieldErr("spec", "%v", err)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, m.fieldErr("spec", "cannot be represented as JSON: %v (use string keys)", err)
+	}
+	return b, nil
+}
+
+// Contribution returns what a plugin is told about this manifest.
+func (m *Manifest) Contribution() (sdk.Contribution, error) {
+	spec, err := m.SpecJSON()
+	if err != nil {
+		return sdk.Contribution{}, err
+	}
+	return sdk.Contribution{
+		Name: m.Name, Version: m.Version, Type: m.Type, Tier: m.Tier.String(),
+		Description: m.Description, License: m.License, Files: m.Files,
+		SpecJSON: spec, ManifestYAML: m.Raw,
+	}, nil
+}

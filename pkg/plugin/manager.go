@@ -1,0 +1,355 @@
+// Package plugin finds, starts and talks to tierpack's type plugins.
+//
+// Every contribution type is served by a plugin process speaking the
+// tierpack.plugin.v1 gRPC protocol through hashicorp/go-plugin. Built-in
+// types (script, chart, exporter) are served by the tierpack binary itself,
+// re-executed with a hidden argument, so one `go install` gives a working
+// tool while plugins still run out of process. Third-party plugins are
+// executables named tierpack-plugin-<type> in the plugin directories.
+//
+// A Manager starts each plugin at most once, bounds every call with a
+// timeout, and turns go-plugin's failure modes — a crash, a hang, a binary
+// that is not a plugin or that writes to stdout before its handshake, a
+// protocol version mismatch — into errors that say what happened and what to
+// do. Close stops every plugin it started, and their child processes.
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+
+	"github.com/tierpack/tierpack/sdk"
+)
+
+// BinaryPrefix is the file name prefix of a third-party plugin executable.
+const BinaryPrefix = "tierpack-plugin-"
+
+// BuiltinArg is the hidden first argument with which the tierpack binary
+// serves one of its built-in plugins: `tierpack __plugin script`.
+const BuiltinArg = "__plugin"
+
+// DirEnv names an extra plugin directory, searched before the user's.
+const DirEnv = "TIERPACK_PLUGINS_DIR"
+
+// Default timeouts; see Options.
+const (
+	DefaultStartTimeout = 10 * time.Second
+	DefaultCallTimeout  = 5 * time.Minute
+)
+
+// Sentinel errors, wrapped by the errors the Manager returns.
+var (
+	// ErrNotFound: no plugin provides the requested type.
+	ErrNotFound = errors.New("no plugin for this type")
+	// ErrTimeout: the plugin did not answer in time and was stopped.
+	ErrTimeout = errors.New("plugin timed out")
+	// ErrCrashed: the plugin process died.
+	ErrCrashed = errors.New("plugin crashed")
+	// ErrHandshake: the binary did not complete go-plugin's handshake.
+	ErrHandshake = errors.New("plugin handshake failed")
+	// ErrProtocol: the plugin speaks a protocol version this host does not.
+	ErrProtocol = errors.New("incompatible plugin protocol")
+)
+
+// Source says where a plugin comes from.
+type Source struct {
+	// Type is the contribution type, from the file name or the built-in
+	// table; Describe confirms it.
+	Type string `json:"type"`
+	// Path is the executable.
+	Path string `json:"path"`
+	// Args are passed to it (the hidden argument for built-ins).
+	Args []string `json:"-"`
+	// Builtin is true for types served by the tierpack binary itself.
+	Builtin bool `json:"builtin"`
+	// Shadowed lists third-party binaries for the same type that were not
+	// used, so `plugin list` can say so.
+	Shadowed []string `json:"shadowed,omitempty"`
+}
+
+// Options configure a Manager. The zero value of each field has the
+// documented default.
+type Options struct {
+	// Self is the path of the tierpack executable that serves the
+	// built-ins; empty means os.Executable().
+	Self string
+	// Builtins lists the built-in types; nil means none.
+	Builtins []string
+	// Dirs are searched in order for tierpack-plugin-<type> executables;
+	// nil means $TIERPACK_PLUGINS_DIR (if set) then DataDir/plugins.
+	Dirs []string
+	// StartTimeout bounds exec plus handshake; zero means DefaultStartTimeout.
+	StartTimeout time.Duration
+	// CallTimeout bounds each Validate, Package or Unpack call; zero means
+	// DefaultCallTimeout. Describe gets StartTimeout.
+	CallTimeout time.Duration
+	// LogLevel for plugin log lines ("debug", "info", "warn", "error");
+	// empty means "warn".
+	LogLevel string
+	// Reattach maps a type to a plugin already running in debug mode; nil
+	// means read sdk.ReattachEnv.
+	Reattach map[string]sdk.ReattachInfo
+}
+
+// Manager starts plugins on demand and stops them all on Close. It is safe
+// for concurrent use.
+type Manager struct {
+	opts Options
+
+	mu      sync.Mutex
+	started map[string]*Plugin
+	sources map[string]Source
+	closed  bool
+}
+
+// NewManager returns a Manager; it starts nothing until Get.
+func NewManager(opts Options) (*Manager, error) {
+	if opts.Self == "" && len(opts.Builtins) > 0 {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("finding the tierpack executable to serve built-in plugins: %w", err)
+		}
+		opts.Self = self
+	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = DefaultStartTimeout
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = DefaultCallTimeout
+	}
+	if opts.LogLevel == "" {
+		opts.LogLevel = "warn"
+	}
+	if opts.Reattach == nil {
+		r, err := reattachFromEnv()
+		if err != nil {
+			return nil, err
+		}
+		opts.Reattach = r
+	}
+	return &Manager{opts: opts, started: map[string]*Plugin{}}, nil
+}
+
+// Dirs returns the directories searched for third-party plugins.
+func (m *Manager) Dirs() []string { return m.opts.Dirs }
+
+// Sources lists every plugin the Manager can start, by type.
+func (m *Manager) Sources() ([]Source, error) {
+	srcs, err := m.discover()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Source, 0, len(srcs))
+	for _, s := range srcs {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
+	return out, nil
+}
+
+func (m *Manager) discover() (map[string]Source, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sources != nil {
+		return m.sources, nil
+	}
+	srcs := map[string]Source{}
+	for _, t := range m.opts.Builtins {
+		srcs[t] = Source{Type: t, Path: m.opts.Self, Args: []string{BuiltinArg, t}, Builtin: true}
+	}
+	for _, dir := range m.opts.Dirs {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return nil, fmt.Errorf("reading plugin directory: %w", err)
+		}
+		for _, e := range entries {
+			typ, ok := typeFromFileName(e.Name())
+			if !ok || e.IsDir() {
+				continue
+			}
+			p := filepath.Join(dir, e.Name())
+			if s, dup := srcs[typ]; dup {
+				// Built-ins and earlier directories win: a binary dropped in a
+				// later directory must not silently replace a trusted one.
+				s.Shadowed = append(s.Shadowed, p)
+				srcs[typ] = s
+				continue
+			}
+			srcs[typ] = Source{Type: typ, Path: p}
+		}
+	}
+	m.sources = srcs
+	return srcs, nil
+}
+
+func typeFromFileName(name string) (string, bool) {
+	rest, ok := strings.CutPrefix(name, BinaryPrefix)
+	if !ok {
+		return "", false
+	}
+	rest = strings.TrimSuffix(rest, ".exe")
+	if rest == "" || strings.ContainsAny(rest, ". ") {
+		return "", false
+	}
+	return rest, true
+}
+
+// Get returns the running plugin for typ, starting it on first use.
+func (m *Manager) Get(ctx context.Context, typ string) (*Plugin, error) {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, errors.New("plugin manager is closed")
+	}
+	if p, ok := m.started[typ]; ok {
+		m.mu.Unlock()
+		return p, nil
+	}
+	m.mu.Unlock()
+
+	var src Source
+	if r, ok := m.opts.Reattach[typ]; ok {
+		src = Source{Type: typ, Path: fmt.Sprintf("reattach pid %d", r.Pid)}
+	} else {
+		srcs, err := m.discover()
+		if err != nil {
+			return nil, err
+		}
+		s, ok := srcs[typ]
+		if !ok {
+			return nil, m.notFound(typ, srcs)
+		}
+		src = s
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p, ok := m.started[typ]; ok { // started concurrently
+		return p, nil
+	}
+	p, err := m.start(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	m.started[typ] = p
+	return p, nil
+}
+
+func (m *Manager) notFound(typ string, srcs map[string]Source) error {
+	var have []string
+	for t := range srcs {
+		have = append(have, t)
+	}
+	sort.Strings(have)
+	where := "no plugin directories are configured"
+	if len(m.opts.Dirs) > 0 {
+		where = "looked for " + BinaryPrefix + typ + " in " + strings.Join(m.opts.Dirs, ", ")
+	}
+	return fmt.Errorf("%w %q: %s; available types: %s. Install one with `tierpack plugin install REF` or put the binary in $%s",
+		ErrNotFound, typ, where, strings.Join(have, ", "), DirEnv)
+}
+
+func (m *Manager) start(ctx context.Context, src Source) (*Plugin, error) {
+	stderr := newTail(20)
+	cfg := &goplugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		VersionedPlugins: sdk.PluginSets(nil),
+		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
+		Managed:          true,
+		StartTimeout:     m.opts.StartTimeout,
+		Stderr:           stderr,
+		Logger: hclog.New(&hclog.LoggerOptions{
+			Name:   "plugin." + src.Type,
+			Output: os.Stderr,
+			Level:  hclog.LevelFromString(m.opts.LogLevel),
+		}),
+	}
+	if r, ok := m.opts.Reattach[src.Type]; ok {
+		rc, err := reattachConfig(r)
+		if err != nil {
+			return nil, fmt.Errorf("%s for %q: %w", sdk.ReattachEnv, src.Type, err)
+		}
+		cfg.Reattach = rc
+		cfg.Managed = false
+	} else {
+		cmd := exec.Command(src.Path, src.Args...)
+		setProcessGroup(cmd)
+		cfg.Cmd = cmd
+	}
+	client := goplugin.NewClient(cfg)
+	p := &Plugin{Source: src, client: client, stderr: stderr, callTimeout: m.opts.CallTimeout}
+	rpc, err := client.Client()
+	if err != nil {
+		p.kill()
+		return nil, p.startError(err)
+	}
+	raw, err := rpc.Dispense(sdk.PluginName)
+	if err != nil {
+		p.kill()
+		return nil, fmt.Errorf("%w: plugin %q (%s): %v", ErrHandshake, src.Type, src.Path, err)
+	}
+	impl, ok := raw.(sdk.Packager)
+	if !ok {
+		p.kill()
+		return nil, fmt.Errorf("%w: plugin %q (%s) does not serve a tierpack Packager", ErrHandshake, src.Type, src.Path)
+	}
+	p.impl = impl
+	if p.pid = pidOf(client); p.pid > 0 {
+		p.pgid = p.pid
+	}
+
+	dctx, cancel := context.WithTimeout(ctx, m.opts.StartTimeout)
+	defer cancel()
+	d, err := p.describe(dctx)
+	if err != nil {
+		p.kill()
+		return nil, err
+	}
+	if d.Type != src.Type {
+		p.kill()
+		return nil, fmt.Errorf("plugin %s describes itself as type %q, but its name says %q: rename it %s%s",
+			src.Path, d.Type, src.Type, BinaryPrefix, d.Type)
+	}
+	p.Description = d
+	return p, nil
+}
+
+// Close stops every plugin the Manager started and waits for them to exit.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	m.closed = true
+	ps := make([]*Plugin, 0, len(m.started))
+	for _, p := range m.started {
+		ps = append(ps, p)
+	}
+	m.started = map[string]*Plugin{}
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.kill() }()
+	}
+	wg.Wait()
+}
+
+func pidOf(c *goplugin.Client) int {
+	if rc := c.ReattachConfig(); rc != nil {
+		return rc.Pid
+	}
+	return 0
+}

@@ -1,0 +1,9 @@
+//go:build !unix
+
+package plugin
+
+import "os/exec"
+
+func setProcessGroup(*exec.Cmd) {}
+
+func killGroup(int) {}

@@ -1,0 +1,175 @@
+// Package target resolves tierpack references to OCI targets: the embedded
+// local store, an explicit OCI image layout, or a remote registry.
+//
+// Reference forms:
+//
+//	NAME[:TAG|@DIGEST]                 the local store (no server), e.g. falco-quickstart:0.1.0
+//	oci:PATH[:TAG|@DIGEST]             an OCI image layout folder at PATH
+//	HOST[:PORT]/REPO[:TAG|@DIGEST]     a registry, e.g. ghcr.io/falcosecurity/contrib/x:1.0.0
+//
+// As with Docker, the first path element names a registry only when it
+// contains a '.' or a ':' or is "localhost"; otherwise the whole reference
+// names a repository in the local store. Unlike Docker, tierpack never
+// silently sends a bare name to Docker Hub.
+package target
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"oras.land/oras-go/v2/registry"
+)
+
+// Kind says where a reference points.
+type Kind int
+
+// Reference kinds.
+const (
+	// Local is the embedded local store in the user data directory.
+	Local Kind = iota
+	// Layout is an explicit OCI image layout folder (oci:PATH).
+	Layout
+	// Remote is a registry.
+	Remote
+)
+
+// String names the kind.
+func (k Kind) String() string {
+	switch k {
+	case Local:
+		return "local"
+	case Layout:
+		return "oci-layout"
+	case Remote:
+		return "registry"
+	}
+	return "unknown"
+}
+
+// ErrInvalidReference is wrapped by every reference parsing error.
+var ErrInvalidReference = errors.New("invalid reference")
+
+// Ref is a parsed tierpack reference.
+type Ref struct {
+	Kind Kind
+	// Registry is the host[:port] of a Remote reference.
+	Registry string
+	// Repository is the repository path (Remote, Local) — empty for Layout.
+	Repository string
+	// Path is the layout folder of a Layout reference.
+	Path string
+	// Tag or Digest, at most one set; both empty means "no version given".
+	Tag    string
+	Digest string
+}
+
+// Reference returns the tag or digest, whichever is set.
+func (r Ref) Reference() string {
+	if r.Digest != "" {
+		return r.Digest
+	}
+	return r.Tag
+}
+
+// String formats the reference the way the user would write it.
+func (r Ref) String() string {
+	var b strings.Builder
+	switch r.Kind {
+	case Layout:
+		b.WriteString("oci:" + r.Path)
+	case Remote:
+		b.WriteString(r.Registry + "/" + r.Repository)
+	default:
+		b.WriteString(r.Repository)
+	}
+	if r.Digest != "" {
+		b.WriteString("@" + r.Digest)
+	} else if r.Tag != "" {
+		b.WriteString(":" + r.Tag)
+	}
+	return b.String()
+}
+
+// WithTag returns a copy of r naming tag (and no digest).
+func (r Ref) WithTag(tag string) Ref {
+	r.Tag, r.Digest = tag, ""
+	return r
+}
+
+// Parse parses a reference in any of the package's forms.
+func Parse(s string) (Ref, error) {
+	if s == "" {
+		return Ref{}, fmt.Errorf("%w: empty reference", ErrInvalidReference)
+	}
+	if p, ok := strings.CutPrefix(s, "oci:"); ok {
+		return parseLayout(p)
+	}
+	first, _, hasSlash := strings.Cut(s, "/")
+	if hasSlash && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		r, err := registry.ParseReference(s)
+		if err != nil {
+			return Ref{}, fmt.Errorf("%w %q: %v", ErrInvalidReference, s, err)
+		}
+		ref := Ref{Kind: Remote, Registry: r.Registry, Repository: r.Repository}
+		if strings.Contains(s, "@") {
+			ref.Digest = r.Reference
+		} else {
+			ref.Tag = r.Reference
+		}
+		return ref, nil
+	}
+	// Local store: validate with the same grammar under a placeholder host.
+	r, err := registry.ParseReference("localhost/" + s)
+	if err != nil {
+		return Ref{}, fmt.Errorf("%w %q: %v (a local name is lower-case, like falco-quickstart:0.1.0; a registry reference starts with a host, like ghcr.io/org/name:1.0.0)",
+			ErrInvalidReference, s, strings.TrimPrefix(err.Error(), "invalid reference: "))
+	}
+	ref := Ref{Kind: Local, Repository: r.Repository}
+	if strings.Contains(s, "@") {
+		ref.Digest = r.Reference
+	} else {
+		ref.Tag = r.Reference
+	}
+	return ref, nil
+}
+
+func parseLayout(p string) (Ref, error) {
+	ref := Ref{Kind: Layout}
+	if path, dgst, ok := strings.Cut(p, "@"); ok {
+		ref.Path, ref.Digest = path, dgst
+		if _, err := registry.ParseReference("localhost/x@" + dgst); err != nil {
+			return Ref{}, fmt.Errorf("%w %q: bad digest %q", ErrInvalidReference, "oci:"+p, dgst)
+		}
+	} else {
+		// The tag follows the last ':' that comes after the last path separator.
+		i := strings.LastIndex(p, ":")
+		if i > strings.LastIndexAny(p, `/\`) && i >= 0 && !(i == 1 && len(p) > 2 && (p[2] == '\\' || p[2] == '/')) {
+			ref.Path, ref.Tag = p[:i], p[i+1:]
+			if _, err := registry.ParseReference("localhost/x:" + ref.Tag); err != nil {
+				return Ref{}, fmt.Errorf("%w %q: bad tag %q", ErrInvalidReference, "oci:"+p, ref.Tag)
+			}
+		} else {
+			ref.Path = p
+		}
+	}
+	if ref.Path == "" {
+		return Ref{}, fmt.Errorf("%w %q: oci: needs a folder path, e.g. oci:./layout:1.0.0", ErrInvalidReference, "oci:"+p)
+	}
+	return ref, nil
+}
+
+// IsLoopback reports whether a registry host[:port] is on this machine, where
+// tierpack uses plain HTTP unless told otherwise.
+func IsLoopback(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}

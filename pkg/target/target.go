@@ -1,0 +1,220 @@
+package target
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content/oci"
+	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/credentials"
+	"oras.land/oras-go/v2/registry/remote/retry"
+)
+
+// Options configure how references are opened. The zero value uses the
+// default local store, Docker's credential configuration, and plain HTTP
+// only for loopback registries.
+type Options struct {
+	// StoreDir is the embedded local store's OCI layout; empty means
+	// DataDir()/store.
+	StoreDir string
+	// PlainHTTP forces plain HTTP for every registry. Loopback registries
+	// use plain HTTP even when it is false, unless ForceTLS is set.
+	PlainHTTP bool
+	// ForceTLS disables the loopback plain-HTTP default.
+	ForceTLS bool
+	// Credentials is the credential store; nil means Docker's config and
+	// credential helpers (shared with `docker login` and `oras login`).
+	Credentials credentials.Store
+	// HTTPClient is the base client; nil means oras-go's retrying client
+	// (exponential backoff on 5xx, 429 and network errors).
+	HTTPClient *http.Client
+	// UserAgent is sent to registries.
+	UserAgent string
+	// ReadOnly opens the local store with a shared lock instead of an
+	// exclusive one.
+	ReadOnly bool
+}
+
+// Target is an opened reference: where to read and write, and which tag or
+// digest the user named.
+type Target struct {
+	// Ref is the parsed reference.
+	Ref Ref
+	// Store reads and writes content; tags given to it are the bare tags of
+	// Ref's repository.
+	Store oras.GraphTarget
+
+	remote *remote.Repository
+	closer io.Closer
+}
+
+// Remote returns the registry repository, or nil for local targets.
+func (t *Target) Remote() *remote.Repository { return t.remote }
+
+// Close releases the local store's lock.
+func (t *Target) Close() error {
+	if t.closer != nil {
+		return t.closer.Close()
+	}
+	return nil
+}
+
+// DataDir is where tierpack keeps its local store and plugins:
+// $TIERPACK_HOME, else $XDG_DATA_HOME/tierpack, else ~/.local/share/tierpack.
+func DataDir() (string, error) {
+	if d := os.Getenv("TIERPACK_HOME"); d != "" {
+		return filepath.Abs(d)
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "tierpack"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the data directory: %w (set TIERPACK_HOME)", err)
+	}
+	return filepath.Join(home, ".local", "share", "tierpack"), nil
+}
+
+// Open opens the target a reference names.
+func Open(ctx context.Context, ref Ref, opts Options) (*Target, error) {
+	switch ref.Kind {
+	case Local:
+		dir := opts.StoreDir
+		if dir == "" {
+			d, err := DataDir()
+			if err != nil {
+				return nil, err
+			}
+			dir = filepath.Join(d, "store")
+		}
+		return openLayout(ctx, ref, dir, ref.Repository, opts.ReadOnly)
+	case Layout:
+		return openLayout(ctx, ref, ref.Path, "", opts.ReadOnly)
+	case Remote:
+		return openRemote(ref, opts)
+	}
+	return nil, fmt.Errorf("unknown reference kind %v", ref.Kind)
+}
+
+func openLayout(ctx context.Context, ref Ref, dir, repo string, readOnly bool) (*Target, error) {
+	if readOnly {
+		if _, err := os.Stat(filepath.Join(dir, ocispec.ImageLayoutFile)); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				what := "OCI layout " + dir
+				if ref.Kind == Local {
+					what = "local store (" + dir + ")"
+				}
+				return nil, fmt.Errorf("%s: %w: nothing has been stored there yet", what, errdef.ErrNotFound)
+			}
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating OCI layout %s: %w", dir, err)
+	}
+	lock, err := lockDir(dir, !readOnly)
+	if err != nil {
+		return nil, err
+	}
+	store, err := oci.NewWithContext(ctx, dir)
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("opening OCI layout %s: %w", dir, err)
+	}
+	var st oras.GraphTarget = store
+	if repo != "" {
+		st = &repoStore{Store: store, repo: repo}
+	}
+	return &Target{Ref: ref, Store: st, closer: lock}, nil
+}
+
+func openRemote(ref Ref, opts Options) (*Target, error) {
+	repo, err := remote.NewRepository(ref.Registry + "/" + ref.Repository)
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: %v", ErrInvalidReference, ref, err)
+	}
+	repo.PlainHTTP = opts.PlainHTTP || (!opts.ForceTLS && IsLoopback(ref.Registry))
+	store := opts.Credentials
+	if store == nil {
+		s, err := DefaultCredentials()
+		if err != nil {
+			return nil, err
+		}
+		store = s
+	}
+	base := opts.HTTPClient
+	if base == nil {
+		base = retry.DefaultClient
+	}
+	client := &auth.Client{
+		Client:     base,
+		Cache:      auth.NewCache(),
+		Credential: credentials.Credential(store),
+	}
+	if opts.UserAgent != "" {
+		client.SetUserAgent(opts.UserAgent)
+	}
+	repo.Client = client
+	return &Target{Ref: ref, Store: repo, remote: repo}, nil
+}
+
+// DefaultCredentials opens Docker's credential configuration
+// ($DOCKER_CONFIG/config.json or ~/.docker/config.json) with its credential
+// helpers. Without a helper, `tierpack login` stores credentials in the file
+// as Docker does.
+func DefaultCredentials() (credentials.Store, error) {
+	s, err := credentials.NewStoreFromDocker(credentials.StoreOptions{AllowPlaintextPut: true})
+	if err != nil {
+		return nil, fmt.Errorf("reading Docker credentials config: %w (fix or move ~/.docker/config.json, or set DOCKER_CONFIG)", err)
+	}
+	return s, nil
+}
+
+// repoStore scopes a shared OCI layout to one repository: tags are stored
+// as "repo:tag" so many repositories share one blob store.
+type repoStore struct {
+	*oci.Store
+	repo string
+}
+
+func (s *repoStore) name(ref string) string {
+	if strings.HasPrefix(ref, "sha256:") || strings.HasPrefix(ref, "sha512:") {
+		return ref
+	}
+	return s.repo + ":" + ref
+}
+
+func (s *repoStore) Resolve(ctx context.Context, ref string) (ocispec.Descriptor, error) {
+	return s.Store.Resolve(ctx, s.name(ref))
+}
+
+func (s *repoStore) Tag(ctx context.Context, desc ocispec.Descriptor, ref string) error {
+	return s.Store.Tag(ctx, desc, s.name(ref))
+}
+
+// Tags lists the repository's tags.
+func (s *repoStore) Tags(ctx context.Context, last string, fn func([]string) error) error {
+	var tags []string
+	err := s.Store.Tags(ctx, "", func(all []string) error {
+		for _, t := range all {
+			if rest, ok := strings.CutPrefix(t, s.repo+":"); ok && !strings.Contains(rest, "/") && rest > last {
+				tags = append(tags, rest)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return fn(tags)
+}

@@ -1,0 +1,108 @@
+// Package tier defines tierpack's support tiers and their order.
+//
+// The tiers come from the Falco project's scope proposal: contrib ("use at
+// your own risk": scripts, YAML, markdown), repository (its own repository,
+// a build and a release, an OWNERS file whose maintainers support it) and
+// official (core maintainers release and support it). They are ordered:
+// contrib < repository < official.
+package tier
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Tier is a support tier. The zero value is None: an artifact that carries
+// no tier at all (for example one pushed by `helm push`).
+type Tier int
+
+// The tiers, lowest first.
+const (
+	None Tier = iota
+	Contrib
+	Repository
+	Official
+)
+
+// Annotation is the manifest annotation that carries an artifact's tier.
+const Annotation = "dev.tierpack.tier"
+
+// All lists the real tiers, lowest first.
+var All = []Tier{Contrib, Repository, Official}
+
+// ErrUnknown is returned by Parse for a name that is not a tier.
+var ErrUnknown = errors.New("unknown tier")
+
+// ErrBelow is wrapped by the error Require returns when a tier is too low.
+var ErrBelow = errors.New("tier below the required tier")
+
+// String returns the tier's name; "untiered" for None.
+func (t Tier) String() string {
+	switch t {
+	case Contrib:
+		return "contrib"
+	case Repository:
+		return "repository"
+	case Official:
+		return "official"
+	}
+	return "untiered"
+}
+
+// MarshalText encodes the tier by name.
+func (t Tier) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// UnmarshalText decodes a tier name.
+func (t *Tier) UnmarshalText(b []byte) error {
+	v, err := Parse(string(b))
+	if err != nil {
+		return err
+	}
+	*t = v
+	return nil
+}
+
+// Parse returns the tier named s (case-insensitive).
+func Parse(s string) (Tier, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "contrib":
+		return Contrib, nil
+	case "repository":
+		return Repository, nil
+	case "official":
+		return Official, nil
+	}
+	return None, fmt.Errorf("%w %q: use one of contrib, repository, official", ErrUnknown, s)
+}
+
+// FromAnnotations returns the tier recorded in manifest annotations, None
+// when there is none, or an error when the value is not a tier.
+func FromAnnotations(a map[string]string) (Tier, error) {
+	v, ok := a[Annotation]
+	if !ok || v == "" {
+		return None, nil
+	}
+	t, err := Parse(v)
+	if err != nil {
+		return None, fmt.Errorf("annotation %s: %w", Annotation, err)
+	}
+	return t, nil
+}
+
+// AtLeast reports whether t is min or higher.
+func (t Tier) AtLeast(min Tier) bool { return t >= min }
+
+// Require returns nil when have is at least want, and otherwise an error that
+// names both tiers and wraps ErrBelow. subject names the artifact.
+func Require(subject string, have, want Tier) error {
+	if have.AtLeast(want) {
+		return nil
+	}
+	if have == None {
+		return fmt.Errorf("%w: %s carries no tier annotation (%s), so it counts as below contrib; "+
+			"--tier %s needs %s or higher (pull without --tier to accept it as untiered)", ErrBelow, subject, Annotation, want, want)
+	}
+	return fmt.Errorf("%w: %s is tier %s, but --tier %s needs %s or higher (drop --tier or ask a maintainer to promote it)",
+		ErrBelow, subject, have, want, want)
+}

@@ -1,0 +1,93 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tierpack/tierpack/sdk/archive"
+)
+
+// AnnotationTitle is the OCI annotation naming a layer's file; `oras pull`
+// uses it as the file name to write.
+const AnnotationTitle = "org.opencontainers.image.title"
+
+// PackageFiles packages the given files of the contribution (relative to
+// req.Dir) as one deterministic tar+gzip layer in req.StagingDir: the common
+// case for a type whose artifact is "these files". The layer is titled
+// <name>-<version>.tar.gz.
+func PackageFiles(ctx context.Context, req PackageRequest, files []string) (PackageResult, error) {
+	if err := ctx.Err(); err != nil {
+		return PackageResult{}, err
+	}
+	const layerPath = "layer.tar.gz"
+	f, err := os.Create(filepath.Join(req.StagingDir, layerPath))
+	if err != nil {
+		return PackageResult{}, err
+	}
+	_, err = archive.WriteTarGz(f, req.Dir, files, archive.WriteOptions{ModTime: time.Unix(req.SourceDateEpoch, 0)})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return PackageResult{}, fmt.Errorf("packaging %s: %w", req.Contribution.Name, err)
+	}
+	title := req.Contribution.Name + "-" + req.Contribution.Version + ".tar.gz"
+	return PackageResult{Manifests: []Manifest{{
+		Layers: []Blob{{
+			MediaType:   MediaTypeLayerTarGzip,
+			Path:        layerPath,
+			Annotations: map[string]string{AnnotationTitle: title},
+		}},
+	}}}, nil
+}
+
+// UnpackLayers extracts every tar+gzip layer of req into req.OutputDir with
+// archive.Extract's checks and limits, and lists the files written. Layers
+// of other media types are refused: a plugin should not silently drop
+// content it does not understand.
+func UnpackLayers(ctx context.Context, req UnpackRequest, limits archive.Limits) (UnpackResult, error) {
+	for _, l := range req.Layers {
+		if l.MediaType != MediaTypeLayerTarGzip && l.MediaType != "application/vnd.oci.image.layer.v1.tar" {
+			return UnpackResult{}, fmt.Errorf("layer %s has media type %q, which this plugin cannot unpack", l.Digest, l.MediaType)
+		}
+		if err := extractFile(ctx, filepath.Join(req.BlobsDir, filepath.FromSlash(l.Path)), req.OutputDir, limits); err != nil {
+			return UnpackResult{}, fmt.Errorf("layer %s: %w", l.Digest, err)
+		}
+	}
+	files, err := ListFiles(req.OutputDir)
+	return UnpackResult{Files: files}, err
+}
+
+func extractFile(ctx context.Context, path, dest string, limits archive.Limits) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return archive.Extract(ctx, f, dest, limits)
+}
+
+// ListFiles returns the regular files and symlinks below dir, slash-separated
+// and relative to it, in lexical order.
+func ListFiles(dir string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		files = append(files, filepath.ToSlash(rel))
+		return nil
+	})
+	return files, err
+}

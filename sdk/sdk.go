@@ -1,0 +1,262 @@
+// Package sdk is what a tierpack plugin author imports.
+//
+// A plugin teaches tierpack one contribution type: it validates a contribution
+// folder and packages it into files that become an OCI artifact's config and
+// layers, and it unpacks pulled artifacts of that type. The host does
+// everything else — it reads tierpack.yaml, enforces the tier policy,
+// re-hashes what the plugin wrote, builds and signs the OCI manifest and
+// talks to registries. A plugin never sees credentials or digests it must be
+// trusted with.
+//
+// Plugins run out of process (hashicorp/go-plugin over gRPC on a local
+// socket). A complete plugin is a main package:
+//
+//	package main
+//
+//	import (
+//		"context"
+//
+//		"github.com/tierpack/tierpack/sdk"
+//		"github.com/tierpack/tierpack/sdk/archive"
+//	)
+//
+//	type rules struct{}
+//
+//	func (rules) Describe(context.Context) (sdk.Description, error) {
+//		return sdk.Description{
+//			Type:         "rules",
+//			Version:      "0.1.0",
+//			ArtifactType: "application/vnd.example.rules.v1",
+//			MediaTypes:   []string{sdk.MediaTypeLayerTarGzip},
+//			Description:  "Falco rules files",
+//		}, nil
+//	}
+//
+//	func (rules) Validate(ctx context.Context, req sdk.ValidateRequest) ([]sdk.Diagnostic, error) {
+//		// Problems with the contribution are diagnostics, not errors.
+//		return nil, nil
+//	}
+//
+//	func (rules) Package(ctx context.Context, req sdk.PackageRequest) (sdk.PackageResult, error) {
+//		return sdk.PackageFiles(ctx, req, req.Contribution.Files)
+//	}
+//
+//	func (rules) Unpack(ctx context.Context, req sdk.UnpackRequest) (sdk.UnpackResult, error) {
+//		return sdk.UnpackLayers(ctx, req, archive.Limits{})
+//	}
+//
+//	func main() { sdk.Serve(rules{}) }
+//
+// Build it as tierpack-plugin-<type>, put it in $TIERPACK_PLUGINS_DIR (or
+// install it with `tierpack plugin install`), and tierpack uses it for every
+// contribution whose tierpack.yaml says `type: <type>`.
+//
+// Rules a plugin must keep:
+//   - Never write to stdout: go-plugin uses it for the handshake. Log with
+//     [Logger], which writes structured lines to stderr that the host shows
+//     at the matching level.
+//   - Write only inside the staging or output directory the host names.
+//   - Be deterministic: the same contribution must give byte-identical files,
+//     so re-pushing unchanged content uploads nothing. The helpers in
+//     sdk/archive do this for tar+gzip layers.
+//
+// To debug a plugin, run it with TIERPACK_PLUGIN_DEBUG=1 under a debugger: it
+// prints a TIERPACK_REATTACH_PLUGINS value for the host to attach to it
+// instead of starting its own copy.
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Version is the version of this sdk, reported to the host in Describe.
+const Version = "0.1.0"
+
+// ProtocolVersion is the plugin protocol version this sdk speaks
+// (proto package tierpack.plugin.v1).
+const ProtocolVersion = 1
+
+// Media types plugins commonly produce.
+const (
+	// MediaTypeLayerTarGzip is the standard OCI gzip layer media type; use it
+	// unless an ecosystem fixes another (registries accept it everywhere).
+	MediaTypeLayerTarGzip = "application/vnd.oci.image.layer.v1.tar+gzip"
+	// MediaTypeEmptyJSON is the OCI empty config descriptor's media type.
+	MediaTypeEmptyJSON = "application/vnd.oci.empty.v1+json"
+)
+
+// Packager is the interface a plugin implements. The host calls each method
+// with a deadline; a method should honour ctx.
+type Packager interface {
+	// Describe says what the plugin packages.
+	Describe(ctx context.Context) (Description, error)
+	// Validate checks a contribution folder. Problems with the contribution
+	// are returned as diagnostics; an error means the plugin itself failed.
+	Validate(ctx context.Context, req ValidateRequest) ([]Diagnostic, error)
+	// Package writes the artifact's config and layer files into
+	// req.StagingDir and describes them.
+	Package(ctx context.Context, req PackageRequest) (PackageResult, error)
+	// Unpack turns digest-verified blobs back into a contribution folder in
+	// req.OutputDir.
+	Unpack(ctx context.Context, req UnpackRequest) (UnpackResult, error)
+}
+
+// Description is a plugin's answer to Describe.
+type Description struct {
+	// Type is the contribution type, e.g. "script": lower case letters,
+	// digits and '-', at most 32 characters.
+	Type string `json:"type"`
+	// Version is the plugin's own version (semver).
+	Version string `json:"version"`
+	// SDKVersion is filled in by the sdk.
+	SDKVersion string `json:"sdkVersion,omitempty"`
+	// ArtifactType is the OCI artifactType of what Package produces.
+	ArtifactType string `json:"artifactType"`
+	// MediaTypes lists the config and layer media types Package produces.
+	MediaTypes []string `json:"mediaTypes,omitempty"`
+	// FilePatterns lists globs of the files the type expects.
+	FilePatterns []string `json:"filePatterns,omitempty"`
+	// Description is one line for `tierpack plugin list`.
+	Description string `json:"description,omitempty"`
+}
+
+// Contribution is the contribution's tierpack.yaml as the host parsed it.
+type Contribution struct {
+	Name        string
+	Version     string
+	Type        string
+	Tier        string
+	Description string
+	License     string
+	// Files lists the files the manifest names, slash-separated, relative
+	// to the contribution folder.
+	Files []string
+	// SpecJSON is the type-specific `spec` section as JSON; see DecodeSpec.
+	SpecJSON []byte
+	// ManifestYAML is the whole tierpack.yaml.
+	ManifestYAML []byte
+}
+
+// DecodeSpec decodes the type-specific `spec` section into v, refusing
+// fields v does not have so that typos are caught. An absent spec leaves v
+// untouched.
+func (c Contribution) DecodeSpec(v any) error {
+	if len(c.SpecJSON) == 0 || string(c.SpecJSON) == "null" {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(c.SpecJSON)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) {
+			return fmt.Errorf("tierpack.yaml: spec.%s: expected %s, got %s", ute.Field, ute.Type, ute.Value)
+		}
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return fmt.Errorf("tierpack.yaml: spec: unknown field %s (check its spelling against the %s plugin's documentation)", f, c.Type)
+		}
+		return fmt.Errorf("tierpack.yaml: spec: %w", err)
+	}
+	return nil
+}
+
+// ValidateRequest asks a plugin to check a contribution.
+type ValidateRequest struct {
+	// Dir is the absolute path of the contribution folder.
+	Dir          string
+	Contribution Contribution
+}
+
+// PackageRequest asks a plugin to package a contribution.
+type PackageRequest struct {
+	// Dir is the absolute path of the contribution folder.
+	Dir          string
+	Contribution Contribution
+	// StagingDir is an empty directory to write config and layer files
+	// into. The host removes it afterwards.
+	StagingDir string
+	// SourceDateEpoch is the time to stamp into archives, in seconds since
+	// the Unix epoch (SOURCE_DATE_EPOCH); 0 means the epoch.
+	SourceDateEpoch int64
+}
+
+// Platform names an OS and CPU architecture, as in the OCI image spec.
+type Platform struct {
+	OS           string `json:"os"`
+	Architecture string `json:"architecture"`
+	Variant      string `json:"variant,omitempty"`
+}
+
+// String returns os/arch[/variant].
+func (p Platform) String() string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// Blob is one file of an artifact: a config or a layer.
+type Blob struct {
+	MediaType string
+	// Path is relative to the staging directory (Package) or to the blobs
+	// directory (Unpack), slash-separated.
+	Path        string
+	Annotations map[string]string
+	// Digest and Size are set by the host in Unpack; the host ignores them
+	// in Package and hashes the file itself.
+	Digest string
+	Size   int64
+	// Platform is set in Unpack for blobs of a platform-specific manifest.
+	Platform *Platform
+}
+
+// Manifest describes one OCI manifest the host should build.
+type Manifest struct {
+	// Platform is nil for a single-platform artifact.
+	Platform *Platform
+	// Config is nil for the OCI empty config.
+	Config      *Blob
+	Layers      []Blob
+	Annotations map[string]string
+	// ArtifactType overrides the plugin's artifact type for this manifest;
+	// "-" means none (runnable container images carry no artifactType).
+	ArtifactType string
+}
+
+// PackageResult is what Package wrote.
+type PackageResult struct {
+	// Manifests has one entry for a single-platform artifact, or one per
+	// platform (each with Platform set) for an image index.
+	Manifests []Manifest
+	// Annotations proposed for the top-level manifest; the host's own
+	// annotations win.
+	Annotations map[string]string
+	// Diagnostics found while packaging (warnings, infos).
+	Diagnostics []Diagnostic
+}
+
+// UnpackRequest asks a plugin to unpack fetched blobs.
+type UnpackRequest struct {
+	// BlobsDir holds the fetched blobs; Blob.Path is relative to it.
+	BlobsDir string
+	// Config is nil when the artifact has the empty config.
+	Config *Blob
+	Layers []Blob
+	// Annotations of the pulled manifest.
+	Annotations map[string]string
+	// OutputDir is an empty directory to unpack into; the host renames it
+	// into place on success and removes it on failure.
+	OutputDir string
+	// Options the user passed on the command line (key=value).
+	Options map[string]string
+}
+
+// UnpackResult is what Unpack wrote.
+type UnpackResult struct {
+	// Files written, relative to OutputDir.
+	Files []string
+}
