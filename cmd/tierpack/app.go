@@ -154,7 +154,7 @@ func exitCode(err error, interrupted bool) int {
 		return exitOK
 	case interrupted || errors.Is(err, context.Canceled):
 		return exitInterrupted
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "Required flag"), strings.HasPrefix(err.Error(), "No help topic for"):
 		return exitUsage
 	case errors.As(err, &ve), errors.As(err, &me), errors.Is(err, contrib.ErrInvalid), errors.Is(err, artifact.ErrValidation):
 		return exitInvalid
@@ -189,6 +189,9 @@ func reportError(app *cli.App, err error, interrupted bool) int {
 	if errors.As(err, &ec) && msg == "" {
 		return code
 	}
+	if rest, ok := strings.CutPrefix(msg, "No help topic for "); ok {
+		msg = "unknown command " + rest + " (run `tierpack --help` for the list)"
+	}
 	if code == exitInterrupted {
 		msg = "interrupted; nothing was left half-written"
 	}
@@ -196,7 +199,7 @@ func reportError(app *cli.App, err error, interrupted bool) int {
 		msg += "\n  (log in with `tierpack login REGISTRY`, or check the credentials in your Docker config)"
 	}
 	fmt.Fprintf(app.ErrWriter, "tierpack: error: %s\n", msg)
-	if jsonRequested {
+	if jsonRequested && !jsonPrinted {
 		_ = json.NewEncoder(app.Writer).Encode(map[string]any{"error": msg, "exitCode": code})
 	}
 	return code
@@ -205,6 +208,10 @@ func reportError(app *cli.App, err error, interrupted bool) int {
 // jsonRequested is set once a command has parsed --output json, so errors
 // are reported in JSON too.
 var jsonRequested bool
+
+// jsonPrinted is set once a command has printed its JSON document, so an
+// error after it does not add a second one.
+var jsonPrinted bool
 
 // outputFlag is the --output flag shared by every command that prints data.
 func outputFlag() cli.Flag {
@@ -224,6 +231,7 @@ func wantJSON(c *cli.Context) (bool, error) {
 }
 
 func printJSON(w io.Writer, v any) error {
+	jsonPrinted = true
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)

@@ -49,7 +49,7 @@ EXAMPLES:
 			}
 			files := starterFiles(c.String("type"), name, t)
 			if _, err := contrib.Parse([]byte(files[contrib.FileName].body)); err != nil {
-				return fmt.Errorf("cannot create a contribution named %q of type %q:\n%w", name, c.String("type"), err)
+				return usageError{fmt.Errorf("cannot create a contribution named %q of type %q (choose a name with --name):\n%v", name, c.String("type"), err)}
 			}
 			if _, err := os.Stat(filepath.Join(dir, contrib.FileName)); err == nil {
 				return fmt.Errorf("%s already has a %s; edit it instead", dir, contrib.FileName)

@@ -1,0 +1,150 @@
+// Command testplugin is a tierpack plugin that misbehaves on purpose, for
+// the tests of package plugin. One binary serves every mode: the tests copy
+// it to tierpack-plugin-<mode> and it picks its behaviour from its own file
+// name.
+//
+// It lives in testdata so that `go build ./...` and `go vet ./...` skip it;
+// it is still inside the main module, so it can import the sdk.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	goplugin "github.com/hashicorp/go-plugin"
+
+	"github.com/tierpack/tierpack/sdk"
+)
+
+// Environment variables the tests set.
+const (
+	pidDirEnv        = "TIERPACK_TEST_PIDDIR"
+	grandchildPIDEnv = "TIERPACK_TEST_GRANDCHILD_PIDFILE"
+)
+
+func main() {
+	mode := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(os.Args[0]), "tierpack-plugin-"), ".exe")
+	// Built-ins are started as `<self> __plugin <type>`: the type is the mode.
+	if len(os.Args) == 3 && os.Args[1] == "__plugin" {
+		mode = os.Args[2]
+	}
+	// First thing, and never on stdout: record our pid for the tests, one
+	// line per start so that a test can tell whether it started us twice.
+	if dir := os.Getenv(pidDirEnv); dir != "" {
+		appendLine(filepath.Join(dir, mode+".pid"), strconv.Itoa(os.Getpid()))
+	}
+
+	p := packager{mode: mode}
+	switch mode {
+	case "hangstart":
+		block()
+	case "stdout":
+		fmt.Println("hello from a careless plugin")
+	case "notplugin":
+		// What a program that is not a plugin does: print usage (to stderr,
+		// as Go's flag package does) and exit successfully.
+		fmt.Fprintln(os.Stderr, "usage: tierpack-plugin-notplugin [flags] FILE")
+		os.Exit(0)
+	case "v2":
+		goplugin.Serve(&goplugin.ServeConfig{
+			HandshakeConfig: sdk.Handshake,
+			VersionedPlugins: map[int]goplugin.PluginSet{
+				2: {sdk.PluginName: &sdk.GRPCPlugin{Impl: p}},
+			},
+			GRPCServer: goplugin.DefaultGRPCServer,
+		})
+		return
+	}
+	sdk.Serve(p)
+}
+
+type packager struct{ mode string }
+
+func (p packager) Describe(context.Context) (sdk.Description, error) {
+	typ := p.mode
+	if p.mode == "wrongtype" {
+		typ = "something-else"
+	}
+	return sdk.Description{
+		Type:         typ,
+		Version:      "0.0.1",
+		ArtifactType: "application/vnd.tierpack.test.v1",
+		MediaTypes:   []string{sdk.MediaTypeLayerTarGzip},
+		Description:  "test plugin in mode " + p.mode,
+	}, nil
+}
+
+func (p packager) Validate(ctx context.Context, req sdk.ValidateRequest) ([]sdk.Diagnostic, error) {
+	switch p.mode {
+	case "crash":
+		fmt.Fprintln(os.Stderr, "about to crash")
+		os.Exit(3)
+	case "panic":
+		panic("test plugin panics in Validate")
+	case "hang":
+		block()
+	case "spawner", "spawner-stderr":
+		cmd := exec.Command("sleep", "300")
+		if p.mode == "spawner-stderr" {
+			// As a plugin that runs a tool and shows its errors would: the
+			// grandchild shares the plugin's stderr pipe to the host.
+			cmd.Stderr = os.Stderr
+		}
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		appendLine(os.Getenv(grandchildPIDEnv), strconv.Itoa(cmd.Process.Pid))
+		block()
+	case "fail":
+		return nil, fmt.Errorf("cannot read %s: the test plugin fails on purpose", req.Dir)
+	}
+	return []sdk.Diagnostic{sdk.Warnf("README.md", 0, "no README in %s", req.Contribution.Name)}, nil
+}
+
+func (p packager) Package(ctx context.Context, req sdk.PackageRequest) (sdk.PackageResult, error) {
+	const name = "layer.txt"
+	if err := os.WriteFile(filepath.Join(req.StagingDir, name), []byte("packaged "+req.Contribution.Name+"\n"), 0o644); err != nil {
+		return sdk.PackageResult{}, err
+	}
+	return sdk.PackageResult{Manifests: []sdk.Manifest{{
+		Layers: []sdk.Blob{{MediaType: sdk.MediaTypeLayerTarGzip, Path: name}},
+	}}}, nil
+}
+
+func (p packager) Unpack(ctx context.Context, req sdk.UnpackRequest) (sdk.UnpackResult, error) {
+	return sdk.UnpackResult{}, nil
+}
+
+// block never returns. It sleeps rather than using select{}, which the Go
+// runtime would report as a deadlock when no other goroutine is left.
+func block() {
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+// appendLine appends line to the file at path (if path is set). The tests
+// read these files only after the plugin has answered the host or failed,
+// which happens after the write.
+func appendLine(path, line string) {
+	if path == "" {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err == nil {
+		_, err = f.WriteString(line + "\n")
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testplugin:", err)
+		os.Exit(1)
+	}
+}

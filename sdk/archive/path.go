@@ -1,0 +1,111 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// ErrUnsafeEntry is wrapped by errors for paths and archive entries that
+// could write outside the destination, or that cannot be represented safely:
+// traversal, absolute or escaping symlinks, devices, duplicates and similar.
+// The message names the entry and the reason. An archive that triggers it is
+// corrupt or hostile and should not be used at all.
+var ErrUnsafeEntry = errors.New("archive: unsafe entry")
+
+// ErrTooLarge is wrapped by errors returned by Extract when the archive
+// exceeds one of its Limits. The message gives the size or count reached and
+// the limit. Raise the limit only for archives from a trusted source.
+var ErrTooLarge = errors.New("archive: limit exceeded")
+
+// unsafeEntry returns an error wrapping ErrUnsafeEntry for the archive
+// entry name, for Extract.
+func unsafeEntry(name, format string, args ...any) error {
+	return fmt.Errorf("%w %q: %s; the archive is corrupt or hostile, do not use it (rebuild it with tierpack if you publish it)",
+		ErrUnsafeEntry, name, fmt.Sprintf(format, args...))
+}
+
+// cleanName validates a slash-separated relative path as used in tar entry
+// names and WriteTarGz paths, and returns it cleaned, without leading "./"
+// or trailing "/". The root itself is returned as ".". The returned reason is
+// empty when the name is acceptable.
+func cleanName(name string) (clean, reason string) {
+	switch {
+	case name == "":
+		return "", "the path is empty"
+	case strings.IndexByte(name, 0) >= 0:
+		return "", "the path contains a NUL byte"
+	case strings.IndexByte(name, '\\') >= 0:
+		return "", `the path contains a backslash, which is a path separator on Windows`
+	case name[0] == '/':
+		return "", "the path is absolute"
+	case hasDriveLetter(name):
+		return "", "the path starts with a Windows drive name"
+	}
+	for _, elem := range strings.Split(name, "/") {
+		if elem == ".." {
+			return "", `the path contains a ".." component`
+		}
+	}
+	clean = path.Clean(name)
+	if !filepath.IsLocal(filepath.FromSlash(clean)) && clean != "." {
+		// On Windows this also catches reserved names (NUL, COM1, ...) and
+		// colons, which select alternate data streams.
+		return "", "the path is not a local path on this operating system"
+	}
+	return clean, ""
+}
+
+// hasDriveLetter reports whether s starts with a Windows drive name ("C:").
+func hasDriveLetter(s string) bool {
+	if len(s) < 2 || s[1] != ':' {
+		return false
+	}
+	c := s[0] | 0x20 // lower case
+	return 'a' <= c && c <= 'z'
+}
+
+// cleanLinkTarget validates the target of a symlink located at name (a
+// cleaned path relative to the root) and returns it cleaned. The target must
+// be relative, must stay inside the root when resolved from the link's
+// directory, and may use ".." only as leading components: a ".." after a
+// normal component ("s/../x") is resolved by the operating system after
+// following s, which may itself be a symlink, so a lexical check alone
+// cannot prove such a target stays inside the root.
+//
+// Together with the rule that no entry is created below a symlink, this
+// guarantees every symlink resolves inside the root, also through chains of
+// symlinks: the leading ".." components climb real directories, and every
+// later component either descends into a real directory or into a symlink
+// that obeys the same rule.
+func cleanLinkTarget(name, target string) (clean, reason string) {
+	switch {
+	case target == "":
+		return "", "the symlink target is empty"
+	case strings.IndexByte(target, 0) >= 0:
+		return "", "the symlink target contains a NUL byte"
+	case strings.IndexByte(target, '\\') >= 0:
+		return "", fmt.Sprintf("the symlink target %q contains a backslash, which is a path separator on Windows", target)
+	case target[0] == '/' || hasDriveLetter(target):
+		return "", fmt.Sprintf("the symlink target %q is absolute; only relative targets are allowed", target)
+	}
+	seenNormal := false
+	for _, elem := range strings.Split(target, "/") {
+		switch elem {
+		case "", ".":
+		case "..":
+			if seenNormal {
+				return "", fmt.Sprintf(`the symlink target %q has a ".." after a normal component; write it as a clean relative path`, target)
+			}
+		default:
+			seenNormal = true
+		}
+	}
+	resolved := path.Join(path.Dir(name), target)
+	if resolved == ".." || strings.HasPrefix(resolved, "../") {
+		return "", fmt.Sprintf("the symlink target %q points outside the root", target)
+	}
+	return path.Clean(target), ""
+}
