@@ -1,7 +1,8 @@
 # tierpack — build, test and code generation.
 #
 #   make            build bin/tierpack
-#   make test       run the whole test suite (what .ci/run runs)
+#   make test       run the whole test suite (what .ci/run runs); installs the
+#                   ORAS CLI into bin/ for the interop tests
 #   make generate   regenerate the gRPC stubs from sdk/proto (needs protoc 3.21.12,
 #                   Debian's protobuf-compiler; the Go plugins are pinned below)
 #   make check-generate  fail if the committed stubs differ from a fresh generation
@@ -21,9 +22,16 @@ all: build
 build:
 	$(GO) build -o $(BIN)/tierpack ./cmd/tierpack
 
-test:
+ORAS_VERSION  := v1.3.6
+
+# The ORAS CLI is a test dependency: the interop tests check that plain ORAS
+# reads what tierpack pushes. It is installed from the Go module proxy.
+$(BIN)/oras:
+	GOBIN=$(BIN) $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
+
+test: $(BIN)/oras
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	PATH="$(BIN):$$PATH" $(GO) test -count=1 ./...
 
 test-short:
 	$(GO) test -short ./...

@@ -31,7 +31,8 @@ const (
 func main() {
 	mode := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(os.Args[0]), "tierpack-plugin-"), ".exe")
 	// Built-ins are started as `<self> __plugin <type>`: the type is the mode.
-	if len(os.Args) == 3 && os.Args[1] == "__plugin" {
+	builtin := len(os.Args) == 3 && os.Args[1] == "__plugin"
+	if builtin {
 		mode = os.Args[2]
 	}
 	// First thing, and never on stdout: record our pid for the tests, one
@@ -40,7 +41,7 @@ func main() {
 		appendLine(filepath.Join(dir, mode+".pid"), strconv.Itoa(os.Getpid()))
 	}
 
-	p := packager{mode: mode}
+	p := packager{mode: mode, builtin: builtin}
 	switch mode {
 	case "hangstart":
 		block()
@@ -64,19 +65,29 @@ func main() {
 	sdk.Serve(p)
 }
 
-type packager struct{ mode string }
+type packager struct {
+	mode    string
+	builtin bool
+}
 
 func (p packager) Describe(context.Context) (sdk.Description, error) {
 	typ := p.mode
-	if p.mode == "wrongtype" {
+	switch p.mode {
+	case "wrongtype":
 		typ = "something-else"
+	case "hangdescribe":
+		block()
+	}
+	desc := "test plugin in mode " + p.mode
+	if p.builtin {
+		desc += " (built-in)"
 	}
 	return sdk.Description{
 		Type:         typ,
 		Version:      "0.0.1",
 		ArtifactType: "application/vnd.tierpack.test.v1",
 		MediaTypes:   []string{sdk.MediaTypeLayerTarGzip},
-		Description:  "test plugin in mode " + p.mode,
+		Description:  desc,
 	}, nil
 }
 
@@ -89,18 +100,22 @@ func (p packager) Validate(ctx context.Context, req sdk.ValidateRequest) ([]sdk.
 		panic("test plugin panics in Validate")
 	case "hang":
 		block()
-	case "spawner", "spawner-stderr":
+	case "spawner", "spawner-stderr", "daemon", "daemon-stderr":
+		// spawner* start a grandchild and hang; daemon* start one and
+		// return, leaving it running.
 		cmd := exec.Command("sleep", "300")
-		if p.mode == "spawner-stderr" {
-			// As a plugin that runs a tool and shows its errors would: the
-			// grandchild shares the plugin's stderr pipe to the host.
+		if strings.HasSuffix(p.mode, "-stderr") {
+			// As a plugin that runs a tool and passes its errors on would:
+			// the grandchild shares the plugin's stderr pipe to the host.
 			cmd.Stderr = os.Stderr
 		}
 		if err := cmd.Start(); err != nil {
 			return nil, err
 		}
 		appendLine(os.Getenv(grandchildPIDEnv), strconv.Itoa(cmd.Process.Pid))
-		block()
+		if strings.HasPrefix(p.mode, "spawner") {
+			block()
+		}
 	case "fail":
 		return nil, fmt.Errorf("cannot read %s: the test plugin fails on purpose", req.Dir)
 	}
