@@ -266,13 +266,13 @@ func TestBuildRefusesHostilePluginOutput(t *testing.T) {
 		res  sdk.PackageResult
 		want string
 	}{
-		"traversal":    {layer("../../etc/passwd"), "leaves the contribution folder"},
-		"absolute":     {layer("/etc/passwd"), "is absolute"},
-		"symlink out":  {layer("link"), "link"},
-		"directory":    {layer("dir"), "not a regular file"},
-		"missing":      {layer("nope"), "nope"},
-		"no mediatype": {sdk.PackageResult{Manifests: []sdk.Manifest{{Layers: []sdk.Blob{{Path: "ok.tgz"}}}}}, "no media type"},
-		"nothing":      {sdk.PackageResult{}, "packaged nothing"},
+		"traversal":              {layer("../../etc/passwd"), "leaves the contribution folder"},
+		"absolute":               {layer("/etc/passwd"), "is absolute"},
+		"symlink out":            {layer("link"), "link"},
+		"directory":              {layer("dir"), "not a regular file"},
+		"missing":                {layer("nope"), "nope"},
+		"no mediatype":           {sdk.PackageResult{Manifests: []sdk.Manifest{{Layers: []sdk.Blob{{Path: "ok.tgz"}}}}}, "no media type"},
+		"nothing":                {sdk.PackageResult{}, "packaged nothing"},
 		"index without platform": {sdk.PackageResult{Manifests: []sdk.Manifest{{}, {}}}, "has no platform"},
 	} {
 		t.Run(name, func(t *testing.T) {

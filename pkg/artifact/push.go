@@ -194,4 +194,3 @@ func isManifest(mt string) bool {
 	}
 	return false
 }
-
