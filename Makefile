@@ -2,7 +2,7 @@
 #
 #   make            build bin/tierpack
 #   make test       run the whole test suite (what .ci/run runs); installs the
-#                   ORAS CLI into bin/ for the interop tests
+#                   ORAS CLI and helm into bin/ for the interop tests
 #   make generate   regenerate the gRPC stubs from sdk/proto (needs protoc 3.21.12,
 #                   Debian's protobuf-compiler; the Go plugins are pinned below)
 #   make check-generate  fail if the committed stubs differ from a fresh generation
@@ -23,13 +23,18 @@ build:
 	$(GO) build -o $(BIN)/tierpack ./cmd/tierpack
 
 ORAS_VERSION  := v1.3.6
+HELM_VERSION  := v3.22.0
 
 # The ORAS CLI is a test dependency: the interop tests check that plain ORAS
 # reads what tierpack pushes. It is installed from the Go module proxy.
 $(BIN)/oras:
 	GOBIN=$(BIN) $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
 
-test: $(BIN)/oras
+# helm likewise: the chart tests run helm show/pull/template on what tierpack pushed.
+$(BIN)/helm:
+	GOBIN=$(BIN) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+test: $(BIN)/oras $(BIN)/helm
 	$(GO) vet ./...
 	PATH="$(BIN):$$PATH" $(GO) test -count=1 ./...
 

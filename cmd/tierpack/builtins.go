@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/tierpack/tierpack/plugins/chart"
 	"github.com/tierpack/tierpack/plugins/script"
 	"github.com/tierpack/tierpack/sdk"
 )
@@ -8,6 +9,7 @@ import (
 // builtins are the plugins this binary serves itself, out of process.
 var builtins = map[string]sdk.Packager{
 	script.Type: script.Plugin{},
+	chart.Type:  chart.Plugin{},
 }
 
 func builtinTypes() []string {

@@ -36,6 +36,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "tier", Usage: "refuse artifacts below `TIER`: contrib, repository, official"},
 			&cli.BoolFlag{Name: "force", Usage: "replace DIR if it exists and is not empty (atomically)"},
 			&cli.StringFlag{Name: "platform", Usage: "`OS/ARCH` to pull from a multi-platform artifact (default: this machine's)"},
+			&cli.BoolFlag{Name: "keep-archive", Usage: "charts: keep the chart's .tgz (as helm pull does) instead of unpacking it"},
 			&cli.StringSliceFlag{Name: "option", Usage: "`KEY=VALUE` passed to the type's plugin (repeatable)"},
 		}, registryFlags()...),
 		Action: func(c *cli.Context) error {
@@ -65,6 +66,9 @@ EXAMPLES:
 					return usagef(c, "--option %q: use KEY=VALUE", kv)
 				}
 				opts.Options[k] = v
+			}
+			if c.Bool("keep-archive") {
+				opts.Options["keep-archive"] = "true"
 			}
 			t, err := openRef(c, c.Args().First(), true)
 			if err != nil {

@@ -239,6 +239,9 @@ func (m *Manager) Get(ctx context.Context, typ string) (*Plugin, error) {
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed { // closed concurrently: a plugin started now would never be stopped
+		return nil, errors.New("plugin manager is closed")
+	}
 	if p, ok := m.started[typ]; ok { // started concurrently
 		return p, nil
 	}
@@ -273,6 +276,9 @@ func (m *Manager) start(ctx context.Context, src Source) (*Plugin, error) {
 		Managed:          true,
 		StartTimeout:     m.opts.StartTimeout,
 		Stderr:           stderr,
+		// go-plugin points a plugin's os.Stderr at a gRPC stream once it
+		// serves; without this, whatever the plugin writes there is dropped.
+		SyncStderr: stderr,
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Name:   "plugin." + src.Type,
 			Output: os.Stderr,
@@ -286,14 +292,26 @@ func (m *Manager) start(ctx context.Context, src Source) (*Plugin, error) {
 		}
 		cfg.Reattach = rc
 		cfg.Managed = false
+		// go-plugin negotiates a version only when it starts the process.
+		set, ok := cfg.VersionedPlugins[rc.ProtocolVersion]
+		if !ok {
+			return nil, fmt.Errorf("%w: the plugin in %s for %q speaks tierpack plugin protocol %d, but this tierpack speaks %d",
+				ErrProtocol, sdk.ReattachEnv, src.Type, rc.ProtocolVersion, sdk.ProtocolVersion)
+		}
+		cfg.Plugins = set
 	} else {
-		cmd := exec.Command(src.Path, src.Args...)
-		setProcessGroup(cmd)
-		cfg.Cmd = cmd
+		cfg.Cmd = exec.Command(src.Path, src.Args...)
+		setProcessGroup(cfg.Cmd)
 	}
 	client := goplugin.NewClient(cfg)
 	p := &Plugin{Source: src, client: client, stderr: stderr, callTimeout: m.opts.CallTimeout}
 	rpc, err := client.Client()
+	// Known as soon as the process started, so that a failed start stops
+	// what the plugin started too. A plugin in debug mode is not ours to stop.
+	if cfg.Cmd != nil && cfg.Cmd.Process != nil {
+		p.pid = cfg.Cmd.Process.Pid
+		p.pgid = p.pid // setProcessGroup
+	}
 	if err != nil {
 		p.kill()
 		return nil, p.startError(err)
@@ -309,21 +327,18 @@ func (m *Manager) start(ctx context.Context, src Source) (*Plugin, error) {
 		return nil, fmt.Errorf("%w: plugin %q (%s) does not serve a tierpack Packager", ErrHandshake, src.Type, src.Path)
 	}
 	p.impl = impl
-	if p.pid = pidOf(client); p.pid > 0 {
-		p.pgid = p.pid
-	}
 
 	dctx, cancel := context.WithTimeout(ctx, m.opts.StartTimeout)
 	defer cancel()
-	d, err := p.describe(dctx)
+	d, err := p.describe(dctx, m.opts.StartTimeout)
 	if err != nil {
 		p.kill()
 		return nil, err
 	}
 	if d.Type != src.Type {
 		p.kill()
-		return nil, fmt.Errorf("plugin %s describes itself as type %q, but its name says %q: rename it %s%s",
-			src.Path, d.Type, src.Type, BinaryPrefix, d.Type)
+		return nil, fmt.Errorf("%w: plugin %s describes itself as type %q, but its name says %q: rename it %s%s",
+			ErrHandshake, src.Path, d.Type, src.Type, BinaryPrefix, d.Type)
 	}
 	p.Description = d
 	return p, nil
@@ -342,14 +357,7 @@ func (m *Manager) Close() {
 	var wg sync.WaitGroup
 	for _, p := range ps {
 		wg.Add(1)
-		go func() { defer wg.Done(); p.kill() }()
+		go func() { defer wg.Done(); p.stop() }()
 	}
 	wg.Wait()
-}
-
-func pidOf(c *goplugin.Client) int {
-	if rc := c.ReattachConfig(); rc != nil {
-		return rc.Pid
-	}
-	return 0
 }

@@ -28,11 +28,13 @@ const (
 	grandchildPIDEnv = "TIERPACK_TEST_GRANDCHILD_PIDFILE"
 )
 
-// Timeouts the tests give their Managers: short, so that the hang cases end
-// quickly, and long enough for a loaded machine to start a Go binary.
+// Timeouts the tests give their Managers. A case that waits for a timeout
+// to fire sets a short one; the others are generous, so that a slow, loaded
+// machine does not make them fail (they cost nothing when all goes well).
 const (
-	testStartTimeout = 2 * time.Second
-	testCallTimeout  = time.Second
+	testStartTimeout = 10 * time.Second
+	testCallTimeout  = 10 * time.Second
+	shortTimeout     = time.Second
 )
 
 // testPlugin is the test plugin binary built by TestMain.
@@ -71,17 +73,41 @@ func env(t *testing.T) (pidDir string) {
 	t.Setenv(sdk.DebugEnv, "")
 	t.Setenv(sdk.ReattachEnv, "")
 	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		files, _ := filepath.Glob(filepath.Join(pidDir, "*.pid"))
-		for _, f := range files {
-			for _, pid := range readPIDs(t, f) {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
+		if t.Failed() {
+			killRecorded(pidDir)
 		}
 	})
 	return pidDir
+}
+
+// killRecorded kills every process whose pid is recorded in pidDir.
+func killRecorded(pidDir string) {
+	files, _ := filepath.Glob(filepath.Join(pidDir, "*.pid"))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, field := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(field); err == nil && pid > 1 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+}
+
+// within runs fn and fails the test if it has not returned after d. A
+// Manager that hangs — say, waiting for a pipe a leftover process holds —
+// should fail the test, not stall it until the leftover exits: so the
+// processes recorded in pidDir are killed then, which lets fn return.
+func within(t *testing.T, d time.Duration, pidDir string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { defer close(done); fn() }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		killRecorded(pidDir)
+		<-done
+		t.Fatalf("still running after %v (the processes it waited for have now been killed)", d)
+	}
 }
 
 // pluginDir returns a new directory holding the test plugin as
@@ -141,6 +167,32 @@ func readPIDs(t *testing.T, path string) []int {
 		pid, err := strconv.Atoi(f)
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// grandchildren returns the pids of the processes that plugins of the given
+// mode recorded in the grandchild pid file (lines "<mode> <pid>").
+func grandchildren(t *testing.T, pidDir, mode string) []int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(pidDir, "grandchild.pid"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	var pids []int
+	for line := range strings.Lines(string(b)) {
+		m, p, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok {
+			t.Fatalf("grandchild.pid: bad line %q", line)
+		}
+		if m != mode {
+			continue
+		}
+		pid, err := strconv.Atoi(p)
+		if err != nil {
+			t.Fatalf("grandchild.pid: %v", err)
 		}
 		pids = append(pids, pid)
 	}
@@ -229,7 +281,11 @@ func validateReq(dir string) sdk.ValidateRequest {
 // checks that the caller gets the right sentinel error with a message that
 // names the plugin and says what to do, and that no process is left behind:
 // not the plugin, not a process it started.
+//
+// The cases run in parallel, most of their time being spent waiting for a
+// timeout; they share one pid directory, each recording under its own mode.
 func TestFailureModes(t *testing.T) {
+	pidDir := env(t)
 	tests := []struct {
 		mode string
 		// atGet: the failure shows at start (Get), not in Validate.
@@ -240,6 +296,8 @@ func TestFailureModes(t *testing.T) {
 		// grandchild: the plugin starts a process of its own, which must
 		// be gone too.
 		grandchild bool
+		// startTimeout and callTimeout, if set, replace the defaults.
+		startTimeout, callTimeout time.Duration
 		// maxDuration bounds how long the failing call may take.
 		maxDuration time.Duration
 	}{
@@ -252,19 +310,37 @@ func TestFailureModes(t *testing.T) {
 			contains: []string{"exited during Validate", "panic: test plugin panics in Validate"},
 		},
 		{
-			mode: "hang", want: ErrTimeout,
+			mode: "hang", want: ErrTimeout, callTimeout: shortTimeout,
 			contains:    []string{"did not finish Validate within 1s and was stopped", "--plugin-timeout"},
-			maxDuration: testCallTimeout + 3*time.Second,
+			maxDuration: shortTimeout + 3*time.Second,
 		},
 		{
-			mode: "hangstart", atGet: true, want: ErrTimeout,
+			// What the plugin wrote to os.Stderr and with sdk.Logger before
+			// it hung is in the message.
+			// The lines travel asynchronously (see TestCrashLoggerReachesHost):
+			// give them 3s.
+			mode: "hang-logger", want: ErrTimeout, callTimeout: 3 * time.Second,
+			contains:    []string{"did not finish Validate within 3s and was stopped", "[warn] still reading big.iso", "plain line on os.Stderr"},
+			maxDuration: 6 * time.Second,
+		},
+		{
+			mode: "hangstart", atGet: true, want: ErrTimeout, startTimeout: shortTimeout,
 			contains:    []string{"did not complete its handshake within the start timeout", "was stopped"},
-			maxDuration: testStartTimeout + 3*time.Second,
+			maxDuration: shortTimeout + 3*time.Second,
 		},
 		{
-			mode: "hangdescribe", atGet: true, want: ErrTimeout,
-			contains:    []string{"did not finish Describe within 2s", "was stopped"},
-			maxDuration: testStartTimeout + 3*time.Second,
+			// It started a process, which holds the plugin's stderr open,
+			// before it hung: the failed start stops that too.
+			mode: "spawnstart", atGet: true, want: ErrTimeout, grandchild: true, startTimeout: shortTimeout,
+			contains:    []string{"did not complete its handshake within the start timeout and was stopped"},
+			maxDuration: shortTimeout + 3*time.Second,
+		},
+		{
+			// The start timeout bounds the handshake and Describe alike: 3s
+			// so that the handshake itself surely fits.
+			mode: "hangdescribe", atGet: true, want: ErrTimeout, startTimeout: 3 * time.Second,
+			contains:    []string{"did not finish Describe within 3s and was stopped"},
+			maxDuration: 6 * time.Second,
 		},
 		{
 			mode: "stdout", atGet: true, want: ErrHandshake,
@@ -283,37 +359,51 @@ func TestFailureModes(t *testing.T) {
 			contains: []string{`describes itself as type "something-else"`, `its name says "wrongtype"`, "rename it tierpack-plugin-something-else"},
 		},
 		{
-			mode: "spawner", want: ErrTimeout, grandchild: true,
+			mode: "spawner", want: ErrTimeout, grandchild: true, callTimeout: shortTimeout,
 			contains:    []string{"did not finish Validate within 1s and was stopped"},
-			maxDuration: testCallTimeout + 3*time.Second,
+			maxDuration: shortTimeout + 3*time.Second,
 		},
 		{
-			// The grandchild holds the plugin's stderr open; the timeout
-			// must still end promptly and kill it.
-			mode: "spawner-stderr", want: ErrTimeout, grandchild: true,
+			// The grandchild holds the plugin's stderr open, which
+			// go-plugin waits for; the timeout must still end promptly.
+			mode: "spawner-stderr", want: ErrTimeout, grandchild: true, callTimeout: shortTimeout,
 			contains:    []string{"did not finish Validate within 1s and was stopped"},
-			maxDuration: testCallTimeout + 5*time.Second,
+			maxDuration: shortTimeout + 3*time.Second,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
-			pidDir := env(t)
+			t.Parallel()
 			dir := pluginDir(t, tt.mode)
-			m := newManager(t, Options{Dirs: []string{dir}})
+			m := newManager(t, Options{Dirs: []string{dir}, StartTimeout: tt.startTimeout, CallTimeout: tt.callTimeout})
 			ctx := context.Background()
 
-			began := time.Now()
-			p, err := m.Get(ctx, tt.mode)
-			if !tt.atGet {
-				if err != nil {
-					t.Fatalf("Get: %v", err)
+			if tt.maxDuration == 0 {
+				tt.maxDuration = 10 * time.Second // time to start the plugin
+			}
+			var (
+				p    *Plugin
+				err  error
+				took time.Duration
+			)
+			contribution := t.TempDir()
+			within(t, testStartTimeout+tt.maxDuration, pidDir, func() {
+				began := time.Now()
+				p, err = m.Get(ctx, tt.mode)
+				if tt.atGet || err != nil {
+					took = time.Since(began)
+					return
 				}
 				began = time.Now()
-				_, err = p.Validate(ctx, validateReq(t.TempDir()))
-			} else if err == nil {
+				_, err = p.Validate(ctx, validateReq(contribution))
+				took = time.Since(began)
+			})
+			if tt.atGet && err == nil {
 				t.Fatalf("Get succeeded; want %v", tt.want)
 			}
-			took := time.Since(began)
+			if !tt.atGet && p == nil {
+				t.Fatalf("Get: %v", err)
+			}
 			if err == nil {
 				t.Fatalf("Validate succeeded; want %v", tt.want)
 			}
@@ -324,18 +414,22 @@ func TestFailureModes(t *testing.T) {
 			// Every message names the plugin and where it is.
 			assertContains(t, err, fmt.Sprintf("%q", tt.mode), filepath.Join(dir, BinaryPrefix+tt.mode))
 			assertContains(t, err, tt.contains...)
-			if tt.maxDuration > 0 && took > tt.maxDuration {
+			if took > tt.maxDuration {
 				t.Errorf("the failing call took %v, want at most %v", took, tt.maxDuration)
 			}
 
 			pid := onePID(t, filepath.Join(pidDir, tt.mode+".pid"))
 			var child int
 			if tt.grandchild {
-				child = onePID(t, filepath.Join(pidDir, "grandchild.pid"))
+				pids := grandchildren(t, pidDir, tt.mode)
+				if len(pids) != 1 {
+					t.Fatalf("the plugin recorded children %v, want one", pids)
+				}
+				child = pids[0]
 			}
 			// The plugin is already stopped: it failed.
 			assertExited(t, pid, "plugin")
-			m.Close()
+			within(t, 10*time.Second, pidDir, m.Close)
 			assertExited(t, pid, "plugin")
 			if tt.grandchild {
 				assertGoneSoon(t, child, "the plugin's child")
@@ -506,18 +600,14 @@ func TestCloseStopsEverything(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	children := readPIDs(t, filepath.Join(pidDir, "grandchild.pid"))
+	children := append(grandchildren(t, pidDir, "daemon"), grandchildren(t, pidDir, "daemon-stderr")...)
 	if len(children) != 2 {
 		t.Fatalf("the daemon plugins recorded children %v, want two", children)
 	}
 
 	began := time.Now()
-	m.Close()
-	took := time.Since(began)
-	t.Logf("Close took %v", took.Round(time.Millisecond))
-	if took > 10*time.Second {
-		t.Errorf("Close took %v", took)
-	}
+	within(t, stopGrace+5*time.Second, pidDir, m.Close)
+	t.Logf("Close took %v", time.Since(began).Round(time.Millisecond))
 	for _, mode := range modes {
 		assertExited(t, onePID(t, filepath.Join(pidDir, mode+".pid")), mode+" plugin")
 	}
@@ -679,4 +769,59 @@ func TestReattachBadEnv(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), sdk.ReattachEnv+" is not valid JSON") {
 		t.Errorf("NewManager = %v, want an error about %s", err, sdk.ReattachEnv)
 	}
+}
+
+// TestCrashLoggerReachesHost checks that what a plugin logs with sdk.Logger
+// just before it dies is in the crash message.
+//
+// It fails today, so it is skipped: go-plugin's Serve points os.Stderr at a
+// pipe that it forwards to the host over gRPC, and sdk.Logger writes to
+// os.Stderr as it is when called — after Serve — so the line is still in
+// the plugin's pipe when os.Exit ends the process. (Without SyncStderr set
+// by the host, even lines of a plugin that lives on were dropped.) The fix
+// belongs in sdk/serve.go: keep the process's real stderr from before
+// goplugin.Serve and have Logger write there, where go-plugin's host side
+// reads, levels and keeps it.
+func TestCrashLoggerReachesHost(t *testing.T) {
+	t.Skip("known sdk bug: sdk.Logger writes to go-plugin's forwarded os.Stderr, which a crash loses; see the comment")
+	env(t)
+	m := newManager(t, Options{Dirs: []string{pluginDir(t, "crash-logger")}})
+	ctx := context.Background()
+	p, err := m.Get(ctx, "crash-logger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Validate(ctx, validateReq(t.TempDir()))
+	t.Logf("error:\n%v", err)
+	if !errors.Is(err, ErrCrashed) {
+		t.Errorf("error is not ErrCrashed: %v", err)
+	}
+	assertContains(t, err, "[error] about to crash")
+}
+
+// TestAfterTimeout checks that a plugin an earlier call's timeout stopped
+// says so when called again, rather than failing like an interrupted call.
+func TestAfterTimeout(t *testing.T) {
+	pidDir := env(t)
+	m := newManager(t, Options{Dirs: []string{pluginDir(t, "hang")}, CallTimeout: shortTimeout})
+	ctx := context.Background()
+	p, err := m.Get(ctx, "hang")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Validate(ctx, validateReq(t.TempDir())); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("first Validate: %v, want ErrTimeout", err)
+	}
+	// A Manager starts each plugin at most once.
+	if again, err := m.Get(ctx, "hang"); err != nil || again != p {
+		t.Fatalf("Get after the timeout = %p, %v; want the same plugin %p", again, err, p)
+	}
+	_, err = p.Package(ctx, sdk.PackageRequest{Dir: t.TempDir(), StagingDir: t.TempDir()})
+	t.Logf("error:\n%v", err)
+	if !errors.Is(err, ErrCrashed) || errors.Is(err, context.Canceled) {
+		t.Errorf("error is not ErrCrashed, or is context.Canceled: %v", err)
+	}
+	assertContains(t, err, `plugin "hang"`, "no longer running", "Package was not called")
+	m.Close()
+	assertExited(t, onePID(t, filepath.Join(pidDir, "hang.pid")), "plugin")
 }

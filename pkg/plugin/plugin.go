@@ -40,9 +40,9 @@ func (p *Plugin) Pid() int { return p.pid }
 // Describe returns the plugin's Describe answer, as cached at start.
 func (p *Plugin) Describe() sdk.Description { return p.Description }
 
-func (p *Plugin) describe(ctx context.Context) (sdk.Description, error) {
+func (p *Plugin) describe(ctx context.Context, timeout time.Duration) (sdk.Description, error) {
 	var d sdk.Description
-	err := p.call(ctx, "Describe", 0, func(ctx context.Context) (err error) {
+	err := p.call(ctx, "Describe", timeout, func(ctx context.Context) (err error) {
 		d, err = p.impl.Describe(ctx)
 		return err
 	})
@@ -88,6 +88,12 @@ func (p *Plugin) name() string {
 
 // call runs fn with a deadline and explains how it failed.
 func (p *Plugin) call(ctx context.Context, method string, timeout time.Duration, fn func(context.Context) error) error {
+	if p.client.Exited() {
+		// gRPC would say only that the connection is closing, as if the
+		// caller had been interrupted.
+		return fmt.Errorf("%w: %s is no longer running (it exited, or an earlier error stopped it), so %s was not called%s",
+			ErrCrashed, p.name(), method, p.stderrNote())
+	}
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -101,10 +107,12 @@ func (p *Plugin) call(ctx context.Context, method string, timeout time.Duration,
 	switch {
 	case ctx.Err() == context.DeadlineExceeded || st.Code() == codes.DeadlineExceeded:
 		p.kill()
-		d, _ := ctx.Deadline()
-		_ = d
-		return fmt.Errorf("%w: %s did not finish %s within %s and was stopped%s; "+
-			"if the contribution is just large, raise --plugin-timeout", ErrTimeout, p.name(), method, timeout, p.stderrNote())
+		hint := "; if the contribution is just large, raise --plugin-timeout"
+		if method == "Describe" { // bounded by the start timeout, not --plugin-timeout
+			hint = ""
+		}
+		return fmt.Errorf("%w: %s did not finish %s within %s and was stopped%s%s",
+			ErrTimeout, p.name(), method, timeout, hint, p.stderrNote())
 	case ctx.Err() == context.Canceled || st.Code() == codes.Canceled:
 		return fmt.Errorf("%s: %s: %w", p.name(), method, context.Canceled)
 	case p.client.Exited() || st.Code() == codes.Unavailable:
@@ -144,15 +152,15 @@ func (p *Plugin) startError(err error) error {
 	case strings.Contains(msg, "Unrecognized remote plugin message"):
 		first := strings.TrimSpace(strings.SplitN(strings.TrimPrefix(msg, "Unrecognized remote plugin message: "), "\n", 2)[0])
 		if strings.Contains(msg, "Failed to read any lines") || first == "" {
-			return fmt.Errorf("%w: %s is not a tierpack plugin: it exited without the go-plugin handshake%s; "+
-				"a plugin's main must call sdk.Serve", ErrHandshake, n, p.stderrNote())
+			return fmt.Errorf("%w: %s is not a tierpack plugin: it exited without the go-plugin handshake; "+
+				"a plugin's main must call sdk.Serve%s", ErrHandshake, n, p.stderrNote())
 		}
 		return fmt.Errorf("%w: %s wrote %q to stdout before its handshake; stdout belongs to go-plugin: "+
 			"log to stderr (sdk.Logger) and print nothing before sdk.Serve", ErrHandshake, n, truncate(first, 80))
 	case strings.Contains(msg, "timeout while waiting for plugin to start"):
 		return fmt.Errorf("%w: %s did not complete its handshake within the start timeout and was stopped%s", ErrTimeout, n, p.stderrNote())
 	case strings.Contains(msg, "plugin exited before we could connect"):
-		return fmt.Errorf("%w: %s exited before its handshake%s; if it is a tierpack plugin, run it with --log-level debug to see why",
+		return fmt.Errorf("%w: %s exited before its handshake; if it is a tierpack plugin, run it with --log-level debug to see why%s",
 			ErrCrashed, n, p.stderrNote())
 	case errors.Is(err, os.ErrPermission) || strings.Contains(msg, "permission denied"):
 		return fmt.Errorf("%w: %s cannot be executed: %v (chmod +x it)", ErrHandshake, n, err)
@@ -169,13 +177,38 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// kill stops the plugin and any processes it started.
+// kill stops a plugin that failed, and any processes it started, at once.
+// The group goes first: go-plugin's Kill returns only when the plugin's
+// stdout and stderr have closed, which a child that inherited them would
+// prevent, and a failed plugin has nothing to shut down gracefully.
 func (p *Plugin) kill() {
 	p.killOnce.Do(func() {
-		p.client.Kill()
 		if p.pgid > 0 {
 			killGroup(p.pgid)
 		}
+		p.client.Kill()
+	})
+}
+
+// stopGrace bounds how long stop lets go-plugin stop a plugin before it kills
+// the plugin's process group: go-plugin gives the plugin 2s to exit.
+const stopGrace = 3 * time.Second
+
+// stop stops a healthy plugin: go-plugin asks it to exit, then any processes
+// it started are killed. If go-plugin is still waiting after stopGrace — a
+// child holds the plugin's stderr open — the group is killed sooner.
+func (p *Plugin) stop() {
+	p.killOnce.Do(func() {
+		done := make(chan struct{})
+		go func() { defer close(done); p.client.Kill() }()
+		if p.pgid > 0 {
+			select {
+			case <-done:
+			case <-time.After(stopGrace):
+			}
+			killGroup(p.pgid)
+		}
+		<-done
 	})
 }
 

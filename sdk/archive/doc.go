@@ -6,7 +6,8 @@
 // [WriteTarGz] packages files below a root directory as a reproducible
 // tar+gzip stream. For a given tree and [WriteOptions] the output is
 // byte-for-byte identical on every run and machine, whatever the files'
-// modification times, owners or the process umask:
+// modification times, owners or the process umask (Windows has no execute
+// bits, so there every file is stored with mode 0644):
 //
 //   - entries are sorted by path and every parent directory is emitted once,
 //     before its children;
@@ -26,9 +27,9 @@
 // of tierpack but may change when its dependencies are upgraded.
 //
 // WriteTarGz refuses, with an error wrapping [ErrUnsafeEntry], anything
-// that [Extract] would refuse: absolute paths, ".." components, paths that
-// pass through a symlink, symlinks that are absolute or point outside the
-// root, and device files, sockets and named pipes. A layer it writes can
+// that [Extract] would refuse: absolute paths, ".." components, names with
+// backslashes, paths that pass through a symlink, symlinks that are absolute
+// or point outside the root, and device files, sockets and named pipes. A layer it writes can
 // therefore always be extracted.
 //
 // # Extracting

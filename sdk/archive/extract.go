@@ -71,6 +71,10 @@ func (l Limits) withDefaults() Limits {
 // need privileges. Modification times are not restored either: WriteTarGz
 // stores a fixed time, so the extraction time is more useful.
 //
+// Gzip input is read to the end of the gzip stream, at most 1 MiB past the
+// end of the tar stream, so that its checksum is verified. Other
+// compressions, such as zstd, are not supported.
+//
 // Extract checks ctx between entries and while copying file content. On
 // error it may leave partial content in dest: extract into a fresh staging
 // directory and remove it when Extract fails.
@@ -114,11 +118,23 @@ func Extract(ctx context.Context, r io.Reader, dest string, limits Limits) error
 		if err == io.EOF {
 			break
 		}
-		if err != nil {
-			return fmt.Errorf("archive: reading tar entry %d: %w (the input must be a plain or gzip-compressed tar stream)", entries, err)
+		// With GODEBUG=tarinsecurepath=0, Next reports non-local names
+		// itself; refuse them like any other unsafe entry.
+		insecure := errors.Is(err, tar.ErrInsecurePath) && hdr != nil
+		if err != nil && !insecure {
+			if ctx.Err() != nil {
+				return fmt.Errorf("archive: extraction interrupted: %w", ctx.Err())
+			}
+			return fmt.Errorf("archive: reading tar entry %d: %w (is the input a complete plain or gzip-compressed tar stream?)", entries, err)
 		}
 		if entries > x.limits.MaxEntries {
 			return fmt.Errorf("%w: the archive has more than %d entries, the Limits.MaxEntries limit; raise it if you trust this archive", ErrTooLarge, x.limits.MaxEntries)
+		}
+		if insecure {
+			if _, reason := cleanName(hdr.Name); reason != "" {
+				return unsafeEntry(hdr.Name, "%s", reason)
+			}
+			return unsafeEntry(hdr.Name, "archive/tar reports an insecure path")
 		}
 		if err := x.extract(hdr, tr); err != nil {
 			return err

@@ -359,3 +359,16 @@ func (c *cancelAfter) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+func TestExtractWithTarInsecurePathSetting(t *testing.T) {
+	// GODEBUG=tarinsecurepath=0 makes archive/tar report traversal itself;
+	// the error must still wrap ErrUnsafeEntry.
+	t.Setenv("GODEBUG", "tarinsecurepath=0")
+	s := newSandbox(t, t.TempDir())
+	raw := makeTar(t, reg("../outside/x", "evil", 0o644))
+	err := Extract(context.Background(), bytes.NewReader(raw), s.dest, Limits{})
+	if !errors.Is(err, ErrUnsafeEntry) {
+		t.Fatalf("Extract() error = %v, want ErrUnsafeEntry", err)
+	}
+	s.checkConfined(t)
+}

@@ -9,10 +9,11 @@ import (
 )
 
 // ErrUnsafeEntry is wrapped by errors for paths and archive entries that
-// could write outside the destination, or that cannot be represented safely:
+// could write outside the destination or cannot be represented safely:
 // traversal, absolute or escaping symlinks, devices, duplicates and similar.
-// The message names the entry and the reason. An archive that triggers it is
-// corrupt or hostile and should not be used at all.
+// The message names the entry and the reason. From Extract it means the
+// archive is corrupt or hostile and must not be used; from WriteTarGz, that
+// the named path must be fixed or left out before packaging.
 var ErrUnsafeEntry = errors.New("archive: unsafe entry")
 
 // ErrTooLarge is wrapped by errors returned by Extract when the archive

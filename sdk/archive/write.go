@@ -67,8 +67,9 @@ type writeEntry struct {
 // Paths that are absolute, contain "..", pass through a symlink or name a
 // device, socket or named pipe, and symlinks that are absolute or point
 // outside root, are refused with an error wrapping ErrUnsafeEntry.
-// Overlapping paths are allowed; every entry is written once. Hard links in
-// the tree are stored as independent regular files.
+// Overlapping paths are allowed; every entry is written once. An empty list
+// gives an archive holding only the Prefix directories. Hard links in the
+// tree are stored as independent regular files.
 //
 // On error, w may have received a partial stream, which must be discarded.
 func WriteTarGz(w io.Writer, root string, paths []string, opts WriteOptions) (Result, error) {
@@ -125,7 +126,8 @@ func WriteTarGz(w io.Writer, root string, paths []string, opts WriteOptions) (Re
 	gz.ModTime = time.Time{}
 	gz.OS = 255 // unknown
 	diff := sha256.New()
-	tw := tar.NewWriter(io.MultiWriter(gz, diff))
+	chunks := &chunker{w: gz, buf: make([]byte, 0, 32<<10)}
+	tw := tar.NewWriter(io.MultiWriter(chunks, diff))
 
 	var res Result
 	for _, name := range names {
@@ -157,6 +159,9 @@ func WriteTarGz(w io.Writer, root string, paths []string, opts WriteOptions) (Re
 	if err := tw.Close(); err != nil {
 		return Result{}, fmt.Errorf("archive: finishing tar stream: %w", err)
 	}
+	if err := chunks.flush(); err != nil {
+		return Result{}, fmt.Errorf("archive: writing gzip stream: %w", err)
+	}
 	if err := gz.Close(); err != nil {
 		return Result{}, fmt.Errorf("archive: finishing gzip stream: %w", err)
 	}
@@ -174,6 +179,41 @@ func headerFormat(hdr *tar.Header) tar.Format {
 		return tar.FormatUSTAR
 	}
 	return tar.FormatPAX
+}
+
+// chunker passes the bytes written to it on to w in blocks of cap(buf)
+// bytes, so that the compressor sees the same sequence of Write calls for
+// the same tar stream however the writes producing it were split (for
+// example by short reads from a file).
+type chunker struct {
+	w   io.Writer
+	buf []byte
+}
+
+// Write implements io.Writer.
+func (c *chunker) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		k := min(len(p), cap(c.buf)-len(c.buf))
+		c.buf = append(c.buf, p[:k]...)
+		p = p[k:]
+		if len(c.buf) == cap(c.buf) {
+			if err := c.flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return n, nil
+}
+
+// flush writes the buffered bytes to w.
+func (c *chunker) flush() error {
+	if len(c.buf) == 0 {
+		return nil
+	}
+	_, err := c.w.Write(c.buf)
+	c.buf = c.buf[:0]
+	return err
 }
 
 // copyFile copies the content of the regular file e to tw, failing if the

@@ -28,6 +28,11 @@ const (
 	grandchildPIDEnv = "TIERPACK_TEST_GRANDCHILD_PIDFILE"
 )
 
+// stderr is the process's own standard error. sdk.Serve (go-plugin) points
+// os.Stderr at a pipe it forwards over gRPC, which loses what is written just
+// before the process dies; this still reaches the host directly.
+var stderr = os.Stderr
+
 func main() {
 	mode := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(os.Args[0]), "tierpack-plugin-"), ".exe")
 	// Built-ins are started as `<self> __plugin <type>`: the type is the mode.
@@ -44,6 +49,9 @@ func main() {
 	p := packager{mode: mode, builtin: builtin}
 	switch mode {
 	case "hangstart":
+		block()
+	case "spawnstart":
+		spawn(mode, true)
 		block()
 	case "stdout":
 		fmt.Println("hello from a careless plugin")
@@ -94,28 +102,26 @@ func (p packager) Describe(context.Context) (sdk.Description, error) {
 func (p packager) Validate(ctx context.Context, req sdk.ValidateRequest) ([]sdk.Diagnostic, error) {
 	switch p.mode {
 	case "crash":
-		fmt.Fprintln(os.Stderr, "about to crash")
+		fmt.Fprintln(stderr, "about to crash")
 		os.Exit(3)
+	case "crash-logger":
+		// What the sdk tells plugin authors to do.
+		sdk.Logger().Error("about to crash")
+		os.Exit(3)
+	case "hang-logger":
+		sdk.Logger().Warn("still reading big.iso")
+		fmt.Fprintln(os.Stderr, "plain line on os.Stderr")
+		block()
 	case "panic":
 		panic("test plugin panics in Validate")
 	case "hang":
 		block()
-	case "spawner", "spawner-stderr", "daemon", "daemon-stderr":
-		// spawner* start a grandchild and hang; daemon* start one and
-		// return, leaving it running.
-		cmd := exec.Command("sleep", "300")
-		if strings.HasSuffix(p.mode, "-stderr") {
-			// As a plugin that runs a tool and passes its errors on would:
-			// the grandchild shares the plugin's stderr pipe to the host.
-			cmd.Stderr = os.Stderr
-		}
-		if err := cmd.Start(); err != nil {
-			return nil, err
-		}
-		appendLine(os.Getenv(grandchildPIDEnv), strconv.Itoa(cmd.Process.Pid))
-		if strings.HasPrefix(p.mode, "spawner") {
-			block()
-		}
+	case "spawner", "spawner-stderr":
+		spawn(p.mode, strings.HasSuffix(p.mode, "-stderr"))
+		block()
+	case "daemon", "daemon-stderr":
+		// Leaves a process running behind it.
+		spawn(p.mode, strings.HasSuffix(p.mode, "-stderr"))
 	case "fail":
 		return nil, fmt.Errorf("cannot read %s: the test plugin fails on purpose", req.Dir)
 	}
@@ -134,6 +140,24 @@ func (p packager) Package(ctx context.Context, req sdk.PackageRequest) (sdk.Pack
 
 func (p packager) Unpack(ctx context.Context, req sdk.UnpackRequest) (sdk.UnpackResult, error) {
 	return sdk.UnpackResult{}, nil
+}
+
+// spawn starts a grandchild process that lives for 5 minutes and records
+// "<mode> <pid>" in the grandchild pid file (plugins of several modes may
+// share it). With shareStderr, it inherits the plugin's real stderr, the pipe
+// go-plugin's host side reads until it closes (as a tool would that the
+// plugin runs before sdk.Serve, or hands fd 2); otherwise its stdio is
+// /dev/null.
+func spawn(mode string, shareStderr bool) {
+	cmd := exec.Command("sleep", "300")
+	if shareStderr {
+		cmd.Stderr = stderr
+	}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(stderr, "testplugin:", err)
+		os.Exit(1)
+	}
+	appendLine(os.Getenv(grandchildPIDEnv), mode+" "+strconv.Itoa(cmd.Process.Pid))
 }
 
 // block never returns. It sleeps rather than using select{}, which the Go
