@@ -35,6 +35,11 @@ type ReattachInfo struct {
 	Address         string `json:"address"`
 }
 
+// stderr is the process's real standard error, saved before go-plugin's
+// Serve redirects os.Stderr into its gRPC stdio stream: log lines written
+// there reach the host's log parser directly, and survive a crash.
+var stderr = os.Stderr
+
 // Serve runs impl as a tierpack plugin and does not return until the host
 // stops it. Call it from main and do nothing before it that writes to
 // stdout.
@@ -59,7 +64,7 @@ func serveConfig(impl Packager) *plugin.ServeConfig {
 			return grpc.NewServer(opts...)
 		},
 		Logger: hclog.New(&hclog.LoggerOptions{
-			Output:     os.Stderr,
+			Output:     stderr,
 			JSONFormat: true,
 			Level:      hclog.Trace,
 		}),
@@ -100,7 +105,7 @@ func serveDebug(cfg *plugin.ServeConfig, impl Packager) error {
 // the shape go-plugin's host parses, so messages appear in the host's log at
 // their level, named after the plugin.
 func Logger() *slog.Logger {
-	return slog.New(newHostLogHandler(os.Stderr))
+	return slog.New(newHostLogHandler(stderr))
 }
 
 func newHostLogHandler(w io.Writer) slog.Handler {

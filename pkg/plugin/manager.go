@@ -259,12 +259,16 @@ func (m *Manager) notFound(typ string, srcs map[string]Source) error {
 		have = append(have, t)
 	}
 	sort.Strings(have)
+	avail := strings.Join(have, ", ")
+	if avail == "" {
+		avail = "none"
+	}
 	where := "no plugin directories are configured"
 	if len(m.opts.Dirs) > 0 {
 		where = "looked for " + BinaryPrefix + typ + " in " + strings.Join(m.opts.Dirs, ", ")
 	}
 	return fmt.Errorf("%w %q: %s; available types: %s. Install one with `tierpack plugin install REF` or put the binary in $%s",
-		ErrNotFound, typ, where, strings.Join(have, ", "), DirEnv)
+		ErrNotFound, typ, where, avail, DirEnv)
 }
 
 func (m *Manager) start(ctx context.Context, src Source) (*Plugin, error) {
@@ -304,7 +308,7 @@ func (m *Manager) start(ctx context.Context, src Source) (*Plugin, error) {
 		setProcessGroup(cfg.Cmd)
 	}
 	client := goplugin.NewClient(cfg)
-	p := &Plugin{Source: src, client: client, stderr: stderr, callTimeout: m.opts.CallTimeout}
+	p := &Plugin{Source: src, client: client, stderr: stderr, callTimeout: m.opts.CallTimeout, startTimeout: m.opts.StartTimeout}
 	rpc, err := client.Client()
 	// Known as soon as the process started, so that a failed start stops
 	// what the plugin started too. A plugin in debug mode is not ours to stop.
@@ -337,8 +341,12 @@ func (m *Manager) start(ctx context.Context, src Source) (*Plugin, error) {
 	}
 	if d.Type != src.Type {
 		p.kill()
-		return nil, fmt.Errorf("%w: plugin %s describes itself as type %q, but its name says %q: rename it %s%s",
-			ErrHandshake, src.Path, d.Type, src.Type, BinaryPrefix, d.Type)
+		if src.Builtin {
+			return nil, fmt.Errorf("%w: %s describes itself as type %q: this tierpack build is broken, please report it",
+				ErrHandshake, p.name(), d.Type)
+		}
+		return nil, fmt.Errorf("%w: %s describes itself as type %q, not %q: rename the binary %s%s",
+			ErrHandshake, p.name(), d.Type, src.Type, BinaryPrefix, d.Type)
 	}
 	p.Description = d
 	return p, nil

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -26,12 +27,13 @@ type Plugin struct {
 	Source      Source
 	Description sdk.Description
 
-	client      *goplugin.Client
-	impl        sdk.Packager
-	stderr      *tail
-	callTimeout time.Duration
-	pid, pgid   int
-	killOnce    sync.Once
+	client       *goplugin.Client
+	impl         sdk.Packager
+	stderr       *tail
+	callTimeout  time.Duration
+	startTimeout time.Duration
+	pid, pgid    int
+	killOnce     sync.Once
 }
 
 // Pid returns the plugin's process id (0 when attached in debug mode).
@@ -156,9 +158,10 @@ func (p *Plugin) startError(err error) error {
 				"a plugin's main must call sdk.Serve%s", ErrHandshake, n, p.stderrNote())
 		}
 		return fmt.Errorf("%w: %s wrote %q to stdout before its handshake; stdout belongs to go-plugin: "+
-			"log to stderr (sdk.Logger) and print nothing before sdk.Serve", ErrHandshake, n, truncate(first, 80))
+			"log to stderr (sdk.Logger) and print nothing before sdk.Serve "+
+			"(if it is not a tierpack plugin at all, remove it from the plugin directory)", ErrHandshake, n, truncate(first, 80))
 	case strings.Contains(msg, "timeout while waiting for plugin to start"):
-		return fmt.Errorf("%w: %s did not complete its handshake within the start timeout and was stopped%s", ErrTimeout, n, p.stderrNote())
+		return fmt.Errorf("%w: %s did not complete its handshake within the start timeout (%s) and was stopped%s", ErrTimeout, n, p.startTimeout, p.stderrNote())
 	case strings.Contains(msg, "plugin exited before we could connect"):
 		return fmt.Errorf("%w: %s exited before its handshake; if it is a tierpack plugin, run it with --log-level debug to see why%s",
 			ErrCrashed, n, p.stderrNote())
@@ -218,6 +221,8 @@ type tail struct {
 	n     int
 	lines []string
 	part  bytes.Buffer
+	// panicLine is the first "panic:" or "fatal error:" line seen.
+	panicLine string
 }
 
 func newTail(n int) *tail { return &tail{n: n} }
@@ -236,6 +241,9 @@ func (t *tail) Write(b []byte) (int, error) {
 		line = strings.TrimRight(line, "\r\n")
 		if line == "" {
 			continue
+		}
+		if t.panicLine == "" && (strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ")) {
+			t.panicLine = line
 		}
 		t.lines = append(t.lines, line)
 		if len(t.lines) > t.n {
@@ -257,12 +265,20 @@ func (t *tail) Lines() []string {
 			Message string `json:"@message"`
 		}
 		if strings.HasPrefix(l, "{") && json.Unmarshal([]byte(l), &entry) == nil && entry.Message != "" {
+			if entry.Level == "debug" || entry.Level == "trace" {
+				continue // go-plugin's own chatter, e.g. "plugin address"
+			}
 			l = "[" + entry.Level + "] " + entry.Message
 		}
 		out = append(out, l)
 	}
 	if s := strings.TrimSpace(t.part.String()); s != "" {
 		out = append(out, s)
+	}
+	if t.panicLine != "" && (len(out) == 0 || !slices.Contains(out, t.panicLine)) {
+		// A deep stack pushes the panic message out of the tail; it is the
+		// line that matters most.
+		out = append([]string{t.panicLine, "…"}, out...)
 	}
 	return out
 }
