@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildTestPlugin builds pkg/plugin's misbehaving test plugin and installs
+// it as tierpack-plugin-<mode> for each mode, in a fresh plugin directory.
+func buildTestPlugin(t *testing.T, modes ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "testplugin")
+	build := exec.Command("go", "build", "-o", bin, "../../pkg/plugin/testdata/testplugin")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the test plugin: %v\n%s", err, out)
+	}
+	for _, m := range modes {
+		if err := os.Link(bin, filepath.Join(dir, "tierpack-plugin-"+m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func contributionOfType(t *testing.T, typ string) string {
+	t.Helper()
+	dir := t.TempDir()
+	manifest := "name: c\nversion: 0.1.0\ntype: " + typ + "\ntier: contrib\n"
+	if err := os.WriteFile(filepath.Join(dir, "tierpack.yaml"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestCLIPluginFailures: each plugin failure ends the command with exit
+// code 7, an explanation, and no plugin process left behind.
+func TestCLIPluginFailures(t *testing.T) {
+	plugins := buildTestPlugin(t, "crash", "hang", "stdout", "v2", "notplugin")
+	for _, tc := range []struct {
+		mode string
+		args []string
+		want string
+	}{
+		{"crash", nil, "exited during Validate"},
+		{"hang", []string{"--plugin-timeout", "1s"}, "did not finish Validate within 1s and was stopped"},
+		{"stdout", nil, "to stdout before its handshake"},
+		{"v2", nil, "speaks tierpack plugin protocol 2, but this tierpack speaks 1"},
+		{"notplugin", nil, "is not a tierpack plugin"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			pids := t.TempDir()
+			args := append(tc.args, "validate", contributionOfType(t, tc.mode))
+			cmd := exec.Command(tierpackBin, args...)
+			cmd.Env = append(os.Environ(), "TIERPACK_PLUGINS_DIR="+plugins, "TIERPACK_TEST_PIDDIR="+pids, "TIERPACK_HOME="+t.TempDir())
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != exitPlugin {
+				t.Fatalf("exit: %v, want %d\n%s", err, exitPlugin, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("stderr does not say %q:\n%s", tc.want, stderr.String())
+			}
+			assertGone(t, readPid(t, filepath.Join(pids, tc.mode+".pid")))
+		})
+	}
+}
+
+// TestCLIInterruptStopsPlugins: Ctrl-C (SIGINT) while a plugin works ends
+// tierpack with exit code 130 and stops the plugin.
+func TestCLIInterruptStopsPlugins(t *testing.T) {
+	plugins := buildTestPlugin(t, "hang")
+	pids := t.TempDir()
+	cmd := exec.Command(tierpackBin, "validate", contributionOfType(t, "hang"))
+	cmd.Env = append(os.Environ(), "TIERPACK_PLUGINS_DIR="+plugins, "TIERPACK_TEST_PIDDIR="+pids, "TIERPACK_HOME="+t.TempDir())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait (bounded) until the plugin has started: its pid file appears
+	// when its main runs. Polling is the only way to observe another
+	// process's progress here.
+	pidFile := filepath.Join(pids, "hang.pid")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if b, err := os.ReadFile(pidFile); err == nil && len(bytes.TrimSpace(b)) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the plugin never started\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The signal may land while the host is still starting the plugin or
+	// already inside Validate: either way the outcome must be the same.
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("exit after SIGINT: %v, want %d\n%s", err, exitInterrupted, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "interrupted") {
+		t.Errorf("stderr: %s", stderr.String())
+	}
+	assertGone(t, readPid(t, pidFile))
+}
+
+func readPid(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("plugin pid file: %v", err)
+	}
+	lines := strings.Fields(string(b))
+	pid, err := strconv.Atoi(lines[len(lines)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// assertGone checks that pid no longer runs. tierpack has exited, so the
+// plugin (its child) is reparented and reaped by init; allow a bounded
+// moment for that.
+func assertGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := syscall.Kill(pid, 0)
+		if errors.Is(err, syscall.ESRCH) {
+			return
+		}
+		if st, rerr := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); rerr == nil {
+			if f := strings.Fields(string(st)); len(f) > 2 && f[2] == "Z" {
+				return // a zombie: dead, only not yet reaped
+			}
+		}
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("plugin process %d is still running after tierpack exited", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
