@@ -20,6 +20,8 @@ import (
 	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/contrib"
 	"github.com/tierpack/tierpack/pkg/plugin"
+	"github.com/tierpack/tierpack/pkg/policy"
+	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/tier"
 )
@@ -54,7 +56,8 @@ const helpExitCodes = `EXIT CODES:
    1    error not covered below
    2    usage error (unknown flag, missing argument)
    3    the contribution failed validation
-   4    refused by tier: the artifact is below --tier, or the tier's requirements are unmet
+   4    refused by tier: the artifact is below --tier, the tier's requirements are unmet,
+        or a signature or promotion record is missing, untrusted or for another digest
    5    not found: no such artifact, tag, or plugin for the type
    6    the registry refused the credentials (run tierpack login)
    7    a plugin crashed, hung, or is not a tierpack plugin
@@ -101,6 +104,7 @@ ENVIRONMENT:
 		UseShortOptionHandling: false,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log `LEVEL` for tierpack and its plugins: debug, info, warn, error", EnvVars: []string{"TIERPACK_LOG_LEVEL"}},
+			&cli.StringFlag{Name: "policy", Usage: "tier policy `FILE` (default $TIERPACK_HOME/policy.yaml, else built-in)", EnvVars: []string{"TIERPACK_POLICY"}},
 			&cli.DurationFlag{Name: "plugin-timeout", Value: plugin.DefaultCallTimeout, Usage: "stop a plugin that takes longer than `DURATION` for one call", EnvVars: []string{"TIERPACK_PLUGIN_TIMEOUT"}},
 		},
 		Commands: []*cli.Command{
@@ -110,6 +114,10 @@ ENVIRONMENT:
 			pushCommand(),
 			pullCommand(),
 			inspectCommand(),
+			promoteCommand(),
+			signCommand(),
+			verifyCommand(),
+			keyCommand(),
 			pluginCommand(),
 			loginCommand(),
 			logoutCommand(),
@@ -149,6 +157,7 @@ func exitCode(err error, interrupted bool) int {
 	var me contrib.Errors
 	var ec cli.ExitCoder
 	var rerr *errcode.ErrorResponse
+	var verr verificationError
 	switch {
 	case err == nil:
 		return exitOK
@@ -158,7 +167,8 @@ func exitCode(err error, interrupted bool) int {
 		return exitUsage
 	case errors.As(err, &ve), errors.As(err, &me), errors.Is(err, contrib.ErrInvalid), errors.Is(err, artifact.ErrValidation):
 		return exitInvalid
-	case errors.Is(err, tier.ErrBelow):
+	case errors.Is(err, tier.ErrBelow), errors.Is(err, policy.ErrRefused), errors.As(err, &verr),
+		errors.Is(err, sign.ErrNoSignature), errors.Is(err, sign.ErrUntrusted):
 		return exitTierRefused
 	case errors.Is(err, plugin.ErrNotFound), errors.Is(err, errdef.ErrNotFound):
 		return exitNotFound

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"encoding/base64"
 	"fmt"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/promotion"
+	"github.com/tierpack/tierpack/pkg/sign"
+	"github.com/tierpack/tierpack/pkg/target"
 )
 
 func inspectCommand() *cli.Command {
@@ -21,7 +25,7 @@ func inspectCommand() *cli.Command {
 EXAMPLES:
    tierpack inspect falco-quickstart:0.1.0
    tierpack inspect --output json localhost:5000/contrib/falco-quickstart:0.1.0 | jq -r .tier`,
-		Flags: append([]cli.Flag{outputFlag()}, registryFlags()...),
+		Flags: append([]cli.Flag{outputFlag(), &cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` to check signatures with (repeatable)"}}, registryFlags()...),
 		Action: func(c *cli.Context) error {
 			asJSON, err := wantJSON(c)
 			if err != nil {
@@ -39,8 +43,15 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
+			gov, err := governance(c, t, info)
+			if err != nil {
+				return err
+			}
 			if asJSON {
-				return printJSON(c.App.Writer, info)
+				return printJSON(c.App.Writer, struct {
+					*artifact.Info
+					governanceReport
+				}{info, gov})
 			}
 			w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
 			row := func(k, v string) {
@@ -73,6 +84,28 @@ EXAMPLES:
 					fmt.Fprintf(c.App.Writer, "  %s  %s  %d bytes\n", p, m.Digest, m.Size)
 				}
 			}
+			if len(gov.Signatures) > 0 {
+				fmt.Fprintln(c.App.Writer, "Signatures:")
+				for _, sg := range gov.Signatures {
+					trust := "not by a trusted key"
+					if sg.TrustedKey != "" {
+						trust = "trusted key " + sg.TrustedKey
+					}
+					fmt.Fprintf(c.App.Writer, "  %s  %s\n", sg.Identity, trust)
+				}
+			} else {
+				fmt.Fprintln(c.App.Writer, "Signatures: none")
+			}
+			if len(gov.Promotions) > 0 {
+				fmt.Fprintln(c.App.Writer, "Promotion history:")
+				for _, r := range gov.Promotions {
+					line := fmt.Sprintf("  %s  %s -> %s  by %s (key %s)", r.Time.Format("2006-01-02 15:04:05Z"), r.From, r.To, r.By, r.KeyID)
+					if r.Reason != "" {
+						line += ": " + r.Reason
+					}
+					fmt.Fprintln(c.App.Writer, line+"  ["+short(r.Source)+" -> "+short(r.Subject)+"]")
+				}
+			}
 			if len(info.Layers) > 0 {
 				fmt.Fprintln(c.App.Writer, "Layers:")
 				for _, l := range info.Layers {
@@ -83,4 +116,51 @@ EXAMPLES:
 			return nil
 		},
 	}
+}
+
+// governance gathers an artifact's signatures (checked against the trusted
+// keys) and its promotion history, following each record back to the
+// manifest it promoted.
+func governance(c *cli.Context, t *target.Target, info *artifact.Info) (governanceReport, error) {
+	rep := governanceReport{Signatures: []signatureReport{}, Promotions: []promotion.Signed{}}
+	pol, err := loadPolicy(c)
+	if err != nil {
+		return rep, err
+	}
+	keys, err := trustedKeys(c, pol)
+	if err != nil {
+		return rep, err
+	}
+	root := info.Root()
+	sigs, err := sign.Signatures(c.Context, t.Store, root.Digest)
+	if err != nil {
+		return rep, err
+	}
+	for _, s := range sigs {
+		r := signatureReport{Identity: s.Identity, Digest: s.Digest}
+		if s.Digest == root.Digest.String() {
+			for _, k := range keys {
+				if _, err := sign.VerifyBytes(s.Payload, base64.StdEncoding.EncodeToString(s.Signature), []sign.PublicKey{k}); err == nil {
+					r.TrustedKey = k.ID
+					break
+				}
+			}
+		}
+		rep.Signatures = append(rep.Signatures, r)
+	}
+	subject := root
+	for hops := 0; hops < 32; hops++ {
+		recs, err := promotion.List(c.Context, t.Store, subject)
+		if err != nil || len(recs) == 0 {
+			break
+		}
+		last := recs[len(recs)-1]
+		rep.Promotions = append(recs, rep.Promotions...)
+		d, err := t.Store.Resolve(c.Context, last.Source)
+		if err != nil {
+			break
+		}
+		subject = d
+	}
+	return rep, nil
 }

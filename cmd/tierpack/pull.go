@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -36,6 +37,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "tier", Usage: "refuse artifacts below `TIER`: contrib, repository, official"},
 			&cli.BoolFlag{Name: "force", Usage: "replace DIR if it exists and is not empty (atomically)"},
 			&cli.StringFlag{Name: "platform", Usage: "`OS/ARCH` to pull from a multi-platform artifact (default: this machine's)"},
+			&cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` for --tier official (repeatable; see tierpack verify --help)"},
 			&cli.BoolFlag{Name: "keep-archive", Usage: "charts: keep the chart's .tgz (as helm pull does) instead of unpacking it"},
 			&cli.StringSliceFlag{Name: "option", Usage: "`KEY=VALUE` passed to the type's plugin (repeatable)"},
 		}, registryFlags()...),
@@ -75,6 +77,20 @@ EXAMPLES:
 				return err
 			}
 			defer t.Close()
+			if opts.MinTier >= tier.Repository {
+				pol, err := loadPolicy(c)
+				if err != nil {
+					return err
+				}
+				keys, err := trustedKeys(c, pol)
+				if err != nil {
+					return err
+				}
+				// The tier annotation is a claim; the policy checks what backs it.
+				opts.Check = func(ctx context.Context, info *artifact.Info) error {
+					return pol.Check(t.Ref.String(), opts.MinTier, artifact.ArtifactFacts(ctx, t, info, opts.MinTier, keys))
+				}
+			}
 			plugins, err := pluginManager(c)
 			if err != nil {
 				return err

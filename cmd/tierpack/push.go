@@ -104,6 +104,13 @@ func publish(c *cli.Context, dir, refStr string) error {
 		return err
 	}
 	defer packed.Close()
+	pol, err := loadPolicy(c)
+	if err != nil {
+		return err
+	}
+	if err := pol.Check(m.Name+" ("+dir+")", m.Tier, artifact.ContributionFacts(packed)); err != nil {
+		return fmt.Errorf("%w\nnothing was pushed", err)
+	}
 	t, err := target.Open(c.Context, ref, targetOptions(c, false))
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/tierpack/tierpack/pkg/contrib"
+	"github.com/tierpack/tierpack/pkg/owners"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/sdk"
@@ -41,6 +43,9 @@ const (
 	AnnotationType = "dev.tierpack.type"
 	// AnnotationName is the contribution's name from tierpack.yaml.
 	AnnotationName = "dev.tierpack.name"
+	// AnnotationWarnings is the number of validation warnings at push,
+	// which the official tier's policy reads.
+	AnnotationWarnings = "dev.tierpack.warnings"
 )
 
 // ErrValidation is wrapped by ValidationError.
@@ -79,7 +84,25 @@ func Validate(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest)
 	if err != nil {
 		return nil, err
 	}
-	return p.Validate(ctx, sdk.ValidateRequest{Dir: m.Dir, Contribution: c})
+	diags, err := p.Validate(ctx, sdk.ValidateRequest{Dir: m.Dir, Contribution: c})
+	if err != nil {
+		return nil, err
+	}
+	_, odiags := loadOwners(m)
+	return append(diags, odiags...), nil
+}
+
+// loadOwners reads the contribution's OWNERS file, if it has one.
+func loadOwners(m *contrib.Manifest) (*owners.File, []sdk.Diagnostic) {
+	p := m.OwnersPath()
+	if p == "" {
+		return nil, nil
+	}
+	own, err := owners.Load(p)
+	if err != nil {
+		return nil, []sdk.Diagnostic{sdk.Errorf(relTo(m.Dir, p), 0, "%v", err).WithHint("OWNERS is Kubernetes-style YAML: approvers: [handle], reviewers: [handle]")}
+	}
+	return own, nil
 }
 
 // PackOptions tune Pack. The zero value is ready to use.
@@ -121,7 +144,9 @@ type Packed struct {
 	Blobs       []Blob
 	Plugin      sdk.Description
 	Diagnostics []sdk.Diagnostic
-	staging     string
+	// Owners is the contribution's parsed OWNERS file, nil if none.
+	Owners  *owners.File
+	staging string
 }
 
 // Close removes the staging directory.
@@ -141,6 +166,8 @@ func Pack(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest, opt
 	if err != nil {
 		return nil, err
 	}
+	own, odiags := loadOwners(m)
+	diags = append(diags, odiags...)
 	if sdk.Count(diags, sdk.SeverityError) > 0 {
 		return nil, &ValidationError{Name: m.Name, Diagnostics: diags}
 	}
@@ -148,7 +175,7 @@ func Pack(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest, opt
 	if err != nil {
 		return nil, err
 	}
-	packed := &Packed{Manifest: m, Plugin: p.Describe(), Diagnostics: diags, staging: staging}
+	packed := &Packed{Manifest: m, Plugin: p.Describe(), Diagnostics: diags, Owners: own, staging: staging}
 	ok := false
 	defer func() {
 		if !ok {
@@ -178,8 +205,9 @@ func Pack(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest, opt
 	return packed, nil
 }
 
-// Annotations returns the manifest annotations tierpack derives from m.
-func Annotations(m *contrib.Manifest, created time.Time) map[string]string {
+// Annotations returns the manifest annotations tierpack derives from m, its
+// OWNERS record (nil if none) and its validation warnings.
+func Annotations(m *contrib.Manifest, created time.Time, own *owners.File, warnings int) map[string]string {
 	a := map[string]string{
 		tier.Annotation:               m.Tier.String(),
 		AnnotationType:                m.Type,
@@ -196,6 +224,10 @@ func Annotations(m *contrib.Manifest, created time.Time) map[string]string {
 	if !created.IsZero() {
 		a[ocispec.AnnotationCreated] = created.UTC().Format(time.RFC3339)
 	}
+	if own != nil {
+		a[owners.Annotation] = own.JSON()
+	}
+	a[AnnotationWarnings] = strconv.Itoa(warnings)
 	for k, v := range a {
 		if v == "" {
 			delete(a, k)
@@ -217,7 +249,7 @@ func (p *Packed) build(out string, res sdk.PackageResult, opts PackOptions) erro
 	for k, v := range res.Annotations {
 		ann[k] = v
 	}
-	for k, v := range Annotations(p.Manifest, opts.Created) {
+	for k, v := range Annotations(p.Manifest, opts.Created, p.Owners, sdk.Count(p.Diagnostics, sdk.SeverityWarning)) {
 		ann[k] = v // the host's annotations win over the plugin's
 	}
 	artifactType := p.Plugin.ArtifactType
@@ -355,4 +387,12 @@ func hashFile(root *os.Root, dir string, b sdk.Blob) (Blob, error) {
 		desc.Annotations = nil
 	}
 	return Blob{Desc: desc, Path: filepath.Join(dir, filepath.FromSlash(b.Path))}, nil
+}
+
+// relTo returns p relative to dir, slash-separated, or p itself.
+func relTo(dir, p string) string {
+	if r, err := filepath.Rel(dir, p); err == nil {
+		return filepath.ToSlash(r)
+	}
+	return p
 }

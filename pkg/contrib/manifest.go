@@ -363,6 +363,19 @@ func (m *Manifest) resolveFiles() error {
 	return nil
 }
 
+// OwnersPath returns the contribution's OWNERS file: the one tierpack.yaml
+// names, or OWNERS beside it when that exists; "" when there is none.
+func (m *Manifest) OwnersPath() string {
+	if m.Owners != "" {
+		return filepath.Join(m.Dir, filepath.FromSlash(m.Owners))
+	}
+	p := filepath.Join(m.Dir, "OWNERS")
+	if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+		return p
+	}
+	return ""
+}
+
 // SpecJSON returns the spec section as JSON, or nil when there is none.
 func (m *Manifest) SpecJSON() ([]byte, error) {
 	if m.Spec.Kind == 0 {

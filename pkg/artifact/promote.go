@@ -1,0 +1,179 @@
+package artifact
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/tierpack/tierpack/pkg/policy"
+	"github.com/tierpack/tierpack/pkg/promotion"
+	"github.com/tierpack/tierpack/pkg/sign"
+	"github.com/tierpack/tierpack/pkg/target"
+	"github.com/tierpack/tierpack/pkg/tier"
+)
+
+// PromoteOptions say where to move an artifact and on whose authority.
+type PromoteOptions struct {
+	To tier.Tier
+	// Signer signs the promoted manifest (cosign format) and the record.
+	Signer signature.Signer
+	// By names the person promoting; Reason says why (deprecation, audit).
+	By, Reason string
+	Policy     policy.Policy
+	// Now stamps the record; zero means time.Now().
+	Now time.Time
+	// Tool is recorded in the record (tierpack and its version).
+	Tool string
+}
+
+// PromoteResult reports a promotion.
+type PromoteResult struct {
+	Reference string    `json:"reference"`
+	From      tier.Tier `json:"from"`
+	To        tier.Tier `json:"to"`
+	// Source is the manifest that was promoted; Digest the new one.
+	Source string `json:"source"`
+	Digest string `json:"digest"`
+	// Record is the digest of the promotion record's referrer manifest.
+	Record    string `json:"record"`
+	Signature string `json:"signature"`
+	// ContentBlobsUploaded counts configs and layers uploaded: always 0,
+	// since the new manifest points at the blobs already there.
+	ContentBlobsUploaded int `json:"contentBlobsUploaded"`
+}
+
+// Identity is the repository name recorded in cosign payloads for t.
+func Identity(r target.Ref) string {
+	switch r.Kind {
+	case target.Remote:
+		return r.Registry + "/" + r.Repository
+	case target.Layout:
+		return "localhost/" + filepath.Base(filepath.Clean(r.Path))
+	}
+	return "localhost/" + r.Repository
+}
+
+// Promote moves the artifact t names to opts.To (up or down): it checks
+// the policy for the new tier, writes a manifest over the same blobs with
+// the new tier, points the tag at it, signs it, and attaches a signed
+// promotion record to it.
+func Promote(ctx context.Context, t *target.Target, opts PromoteOptions) (*PromoteResult, error) {
+	if opts.Signer == nil {
+		return nil, fmt.Errorf("promotion needs a signing key (--key): the record and the promoted manifest are signed")
+	}
+	info, err := Resolve(ctx, t, nil)
+	if err != nil {
+		return nil, err
+	}
+	if info.Tier == opts.To {
+		return nil, fmt.Errorf("%s is already at tier %s", t.Ref, opts.To)
+	}
+	if info.Type == "" {
+		return nil, fmt.Errorf("%s is not a tierpack artifact (no %s annotation): push it with tierpack first", t.Ref, AnnotationType)
+	}
+	facts := ArtifactFacts(ctx, t, info, tier.Repository, nil)
+	if opts.To >= tier.Official {
+		// This promotion supplies the signature and the record itself.
+		keyID, _ := sign.SignerKeyID(opts.Signer)
+		facts.SignedBy, facts.PromotedBy = "key "+keyID, opts.By
+	}
+	if err := opts.Policy.Check(t.Ref.String(), opts.To, facts); err != nil {
+		return nil, err
+	}
+
+	newRoot, err := retier(ctx, t, info.root, opts.To)
+	if err != nil {
+		return nil, err
+	}
+	if tag := t.Ref.Tag; tag != "" {
+		if err := t.Store.Tag(ctx, newRoot, tag); err != nil {
+			return nil, fmt.Errorf("tagging %s: %w", t.Ref, err)
+		}
+	}
+	sigDesc, err := sign.Sign(ctx, t.Store, Identity(t.Ref), newRoot, opts.Signer)
+	if err != nil {
+		return nil, fmt.Errorf("signing %s: %w", newRoot.Digest, err)
+	}
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	rec := promotion.Record{
+		Subject: newRoot.Digest.String(), Source: info.Digest, Repository: Identity(t.Ref),
+		From: info.Tier, To: opts.To, By: opts.By, Reason: opts.Reason, Time: now.UTC().Truncate(time.Second), Tool: opts.Tool,
+	}
+	recDesc, err := promotion.Attach(ctx, t.Store, newRoot, rec, opts.Signer)
+	if err != nil {
+		return nil, err
+	}
+	return &PromoteResult{
+		Reference: t.Ref.String(), From: info.Tier, To: opts.To, Source: info.Digest, Digest: newRoot.Digest.String(),
+		Record: recDesc.Digest.String(), Signature: sigDesc.Digest.String(),
+	}, nil
+}
+
+// retier writes a copy of the manifest (or index, and each of its
+// manifests) with the tier annotation set to to, pushing only manifests.
+func retier(ctx context.Context, t *target.Target, root ocispec.Descriptor, to tier.Tier) (ocispec.Descriptor, error) {
+	data, err := fetchManifest(ctx, t, root)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	switch root.MediaType {
+	case ocispec.MediaTypeImageManifest:
+		var m ocispec.Manifest
+		if err := json.Unmarshal(data, &m); err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("%s: malformed manifest: %w", t.Ref, err)
+		}
+		m.Annotations = withTier(m.Annotations, to)
+		return pushJSON(ctx, t, root.MediaType, m, root)
+	case ocispec.MediaTypeImageIndex:
+		var idx ocispec.Index
+		if err := json.Unmarshal(data, &idx); err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("%s: malformed index: %w", t.Ref, err)
+		}
+		for i, child := range idx.Manifests {
+			if child.MediaType != ocispec.MediaTypeImageManifest {
+				continue
+			}
+			nd, err := retier(ctx, t, child, to)
+			if err != nil {
+				return ocispec.Descriptor{}, err
+			}
+			nd.Platform, nd.Annotations, nd.ArtifactType = child.Platform, child.Annotations, child.ArtifactType
+			idx.Manifests[i] = nd
+		}
+		idx.Annotations = withTier(idx.Annotations, to)
+		return pushJSON(ctx, t, root.MediaType, idx, root)
+	}
+	return ocispec.Descriptor{}, fmt.Errorf("%s has media type %q: only OCI manifests and indexes can be promoted", t.Ref, root.MediaType)
+}
+
+func withTier(a map[string]string, to tier.Tier) map[string]string {
+	out := make(map[string]string, len(a)+1)
+	for k, v := range a {
+		out[k] = v
+	}
+	out[tier.Annotation] = to.String()
+	return out
+}
+
+func pushJSON(ctx context.Context, t *target.Target, mediaType string, v any, old ocispec.Descriptor) (ocispec.Descriptor, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	d := ocispec.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(data), Size: int64(len(data)), ArtifactType: old.ArtifactType}
+	blob := Blob{Desc: d, Data: data}
+	if _, err := PushBlobs(ctx, t.Store, []Blob{blob}, "", PushOptions{}); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return d, nil
+}
+

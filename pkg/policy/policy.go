@@ -1,0 +1,202 @@
+// Package policy decides whether an artifact meets a tier's requirements.
+//
+// It is the one place those rules live: push checks a contribution against
+// the tier it claims, promote against the tier it moves to, and pull
+// against the tier the user asks for. The built-in defaults follow the
+// design (and the Falco project's tiers):
+//
+//	contrib     a valid manifest and a plugin validation with no errors
+//	repository  + an OWNERS file with at least one approver, a source URL and
+//	              revision, an SPDX licence, a semver release version
+//	official    + no validation warnings, a cosign signature by a trusted key,
+//	              and a signed promotion record
+//
+// A policy file (YAML, see File) can tighten or relax each rule. Every
+// refusal lists every unmet requirement at once, each with how to meet it.
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tierpack/tierpack/pkg/contrib"
+	"github.com/tierpack/tierpack/pkg/owners"
+	"github.com/tierpack/tierpack/pkg/tier"
+)
+
+// ErrRefused is wrapped by RefusalError.
+var ErrRefused = errors.New("tier requirements not met")
+
+// Policy holds the requirements of each tier above contrib. The zero value
+// requires nothing; use Default.
+type Policy struct {
+	Repository Repository `yaml:"repository"`
+	Official   Official   `yaml:"official"`
+	// TrustedKeys are paths of PEM public keys whose signatures count.
+	TrustedKeys []string `yaml:"trustedKeys,omitempty"`
+}
+
+// Repository lists the repository tier's requirements (they apply to
+// official too).
+type Repository struct {
+	// MinApprovers is how many approvers OWNERS must list (0 disables the
+	// OWNERS requirement).
+	MinApprovers int `yaml:"minApprovers"`
+	// RequireSource requires source.url and source.revision.
+	RequireSource bool `yaml:"requireSource"`
+	// RequireLicense requires an SPDX licence expression.
+	RequireLicense bool `yaml:"requireLicense"`
+	// RequireSemver requires a semantic release version.
+	RequireSemver bool `yaml:"requireSemver"`
+}
+
+// Official lists the official tier's own requirements.
+type Official struct {
+	// MaxWarnings is how many validation warnings are allowed (-1: any).
+	MaxWarnings int `yaml:"maxWarnings"`
+	// RequireSignature requires a cosign signature by a trusted key.
+	RequireSignature bool `yaml:"requireSignature"`
+	// RequirePromotion requires a promotion record signed by a trusted key.
+	RequirePromotion bool `yaml:"requirePromotion"`
+}
+
+// Default returns the built-in policy.
+func Default() Policy {
+	return Policy{
+		Repository: Repository{MinApprovers: 1, RequireSource: true, RequireLicense: true, RequireSemver: true},
+		Official:   Official{MaxWarnings: 0, RequireSignature: true, RequirePromotion: true},
+	}
+}
+
+// Load reads a policy file. Fields it leaves out keep their defaults.
+func Load(path string) (Policy, error) {
+	p := Default()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return p, fmt.Errorf("reading policy: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil {
+		return p, fmt.Errorf("policy %s: %v (fields: repository.{minApprovers,requireSource,requireLicense,requireSemver}, official.{maxWarnings,requireSignature,requirePromotion}, trustedKeys)", path, err)
+	}
+	return p, nil
+}
+
+// Facts is what is known about an artifact or a contribution.
+type Facts struct {
+	Owners    *owners.File
+	OwnersErr error
+	SourceURL string
+	Revision  string
+	License   string
+	Version   string
+	// Warnings is the number of validation warnings; -1 when unknown.
+	Warnings int
+	// SignedBy names the trusted key that signed the manifest; empty when
+	// none did, with SignatureErr saying why.
+	SignedBy     string
+	SignatureErr error
+	// PromotedBy describes a valid promotion record to this tier; empty
+	// when there is none, with PromotionErr saying why.
+	PromotedBy   string
+	PromotionErr error
+}
+
+// Unmet is one requirement an artifact does not meet.
+type Unmet struct {
+	Tier    tier.Tier `json:"tier"`
+	Rule    string    `json:"rule"`
+	Problem string    `json:"problem"`
+	Fix     string    `json:"fix"`
+}
+
+// RefusalError lists every unmet requirement for a tier.
+type RefusalError struct {
+	Subject string
+	Tier    tier.Tier
+	Unmet   []Unmet
+}
+
+// Error lists the problems, one per line, with their fixes.
+func (e *RefusalError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s does not meet the %s tier's requirements (%d unmet):", e.Subject, e.Tier, len(e.Unmet))
+	for _, u := range e.Unmet {
+		fmt.Fprintf(&b, "\n  - %s: %s; %s", u.Rule, u.Problem, u.Fix)
+	}
+	return b.String()
+}
+
+// Unwrap returns ErrRefused.
+func (e *RefusalError) Unwrap() error { return ErrRefused }
+
+// Check returns nil when facts meet every requirement of want (and of the
+// tiers below it), and a *RefusalError listing all that are unmet otherwise.
+func (p Policy) Check(subject string, want tier.Tier, f Facts) error {
+	var unmet []Unmet
+	add := func(t tier.Tier, rule, problem, fix string) {
+		unmet = append(unmet, Unmet{Tier: t, Rule: rule, Problem: problem, Fix: fix})
+	}
+	if want >= tier.Repository {
+		r := p.Repository
+		if r.MinApprovers > 0 {
+			switch {
+			case f.OwnersErr != nil:
+				add(tier.Repository, "owners", f.OwnersErr.Error(), "fix the OWNERS file (Kubernetes format: approvers, reviewers)")
+			case f.Owners == nil:
+				add(tier.Repository, "owners", "no OWNERS file", "add an OWNERS file listing the maintainers under approvers: and set owners: OWNERS in tierpack.yaml")
+			case len(f.Owners.Approvers) < r.MinApprovers:
+				add(tier.Repository, "owners", fmt.Sprintf("OWNERS lists %d approver(s), the policy needs %d", len(f.Owners.Approvers), r.MinApprovers), "add the maintainers who support it under approvers:")
+			}
+		}
+		if r.RequireSource {
+			if f.SourceURL == "" {
+				add(tier.Repository, "source", "no source URL", "set source.url in tierpack.yaml to the contribution's own repository")
+			}
+			if f.Revision == "" {
+				add(tier.Repository, "revision", "no source revision", "set source.revision in tierpack.yaml to the released commit or tag")
+			}
+		}
+		if r.RequireLicense && f.License == "" {
+			add(tier.Repository, "license", "no licence", "set license: in tierpack.yaml to an SPDX identifier such as Apache-2.0")
+		}
+		if r.RequireSemver && !contrib.IsSemver(f.Version) {
+			add(tier.Repository, "version", fmt.Sprintf("version %q is not a semantic release version", f.Version), "use MAJOR.MINOR.PATCH, e.g. 1.2.0")
+		}
+	}
+	if want >= tier.Official {
+		o := p.Official
+		if o.MaxWarnings >= 0 {
+			switch {
+			case f.Warnings < 0:
+				add(tier.Official, "warnings", "the number of validation warnings is unknown", "re-push the contribution with this tierpack so the count is recorded")
+			case f.Warnings > o.MaxWarnings:
+				add(tier.Official, "warnings", fmt.Sprintf("validation reported %d warning(s), the policy allows %d", f.Warnings, o.MaxWarnings), "fix them (tierpack validate --strict DIR) and push again")
+			}
+		}
+		if o.RequireSignature && f.SignedBy == "" {
+			problem := "no signature by a trusted key"
+			if f.SignatureErr != nil {
+				problem = f.SignatureErr.Error()
+			}
+			add(tier.Official, "signature", problem, "a core maintainer signs it: tierpack promote REF --to official --key KEY (or tierpack sign REF --key KEY)")
+		}
+		if o.RequirePromotion && f.PromotedBy == "" {
+			problem := "no promotion record to official"
+			if f.PromotionErr != nil {
+				problem = f.PromotionErr.Error()
+			}
+			add(tier.Official, "promotion", problem, "official is reached only through tierpack promote REF --to official --key KEY")
+		}
+	}
+	if len(unmet) == 0 {
+		return nil
+	}
+	return &RefusalError{Subject: subject, Tier: want, Unmet: unmet}
+}

@@ -1,0 +1,289 @@
+package sign
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/payload"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/errdef"
+)
+
+// Cosign's media type and annotation for simple-signing signatures.
+const (
+	SimpleSigningMediaType = "application/vnd.dev.cosign.simplesigning.v1+json"
+	SignatureAnnotation    = "dev.cosignproject.cosign/signature"
+)
+
+// Errors Verify wraps, so callers can tell the problems apart.
+var (
+	// ErrNoSignature: the manifest has no cosign signature at all.
+	ErrNoSignature = errors.New("no signature")
+	// ErrUntrusted: there are signatures, but none by a trusted key.
+	ErrUntrusted = errors.New("not signed by a trusted key")
+)
+
+// SignatureTag is cosign's tag for the signatures of a manifest digest:
+// sha256-<hex>.sig.
+func SignatureTag(d digest.Digest) string {
+	return d.Algorithm().String() + "-" + d.Encoded() + ".sig"
+}
+
+// Signature is one cosign signature found for a manifest.
+type Signature struct {
+	Payload   []byte
+	Signature []byte
+	// Digest is the manifest digest the payload names.
+	Digest string
+	// Identity is the payload's docker-reference.
+	Identity string
+}
+
+// Sign signs subject with signer and stores the signature the way cosign
+// does. identity is the repository name recorded in the payload (e.g.
+// ghcr.io/org/repo). Signing again with the same key adds nothing.
+func Sign(ctx context.Context, store oras.Target, identity string, subject ocispec.Descriptor, signer signature.Signer) (ocispec.Descriptor, error) {
+	ref, err := name.NewDigest(identity+"@"+subject.Digest.String(), name.WeakValidation)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("signing %s: identity %q: %w", subject.Digest, identity, err)
+	}
+	pl, err := json.Marshal(payload.Cosign{Image: ref})
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	sig, err := signer.SignMessage(bytes.NewReader(pl))
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("signing %s: %w", subject.Digest, err)
+	}
+	layer := ocispec.Descriptor{
+		MediaType:   SimpleSigningMediaType,
+		Digest:      digest.FromBytes(pl),
+		Size:        int64(len(pl)),
+		Annotations: map[string]string{SignatureAnnotation: base64.StdEncoding.EncodeToString(sig)},
+	}
+	tag := SignatureTag(subject.Digest)
+	var layers []ocispec.Descriptor
+	if existing, err := readSignatureManifest(ctx, store, tag); err == nil {
+		layers = existing.Layers
+	} else if !errors.Is(err, errdef.ErrNotFound) {
+		return ocispec.Descriptor{}, err
+	}
+	if pub, err := signer.PublicKey(); err == nil {
+		// ECDSA signatures are randomised: one per key is enough.
+		if v, err := signature.LoadVerifier(pub, 0); err == nil {
+			for _, l := range layers {
+				if s, err := fetchSignature(ctx, store, l); err == nil && s.Digest == subject.Digest.String() &&
+					v.VerifySignature(bytes.NewReader(s.Signature), bytes.NewReader(s.Payload)) == nil {
+					return ocispec.Descriptor{}, nil
+				}
+			}
+		}
+	}
+	layers = append(layers, layer)
+	if err := pushIfMissing(ctx, store, layer, pl); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	// A config like the one cosign (go-containerregistry) writes.
+	cfg := map[string]any{
+		"architecture": "", "os": "", "created": "0001-01-01T00:00:00Z",
+		"config": map[string]any{},
+		"rootfs": map[string]any{"type": "layers", "diff_ids": diffIDs(layers)},
+	}
+	cfgBytes, err := json.Marshal(cfg)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	cfgDesc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageConfig, cfgBytes)
+	if err := pushIfMissing(ctx, store, cfgDesc, cfgBytes); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	man := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: cfgDesc, Layers: layers}
+	manBytes, err := json.Marshal(man)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	manDesc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, manBytes)
+	if err := pushIfMissing(ctx, store, manDesc, manBytes); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if err := store.Tag(ctx, manDesc, tag); err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("tagging the signature %s: %w", tag, err)
+	}
+	return manDesc, nil
+}
+
+func diffIDs(layers []ocispec.Descriptor) []string {
+	out := make([]string, 0, len(layers))
+	for _, l := range layers {
+		out = append(out, l.Digest.String()) // uncompressed: diff ID = digest
+	}
+	return out
+}
+
+func pushIfMissing(ctx context.Context, store oras.Target, d ocispec.Descriptor, data []byte) error {
+	ok, err := store.Exists(ctx, d)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return nil
+	}
+	err = store.Push(ctx, d, bytes.NewReader(data))
+	if errors.Is(err, errdef.ErrAlreadyExists) {
+		return nil
+	}
+	return err
+}
+
+func readSignatureManifest(ctx context.Context, store oras.ReadOnlyTarget, tag string) (*ocispec.Manifest, error) {
+	d, err := store.Resolve(ctx, tag)
+	if err != nil {
+		return nil, err
+	}
+	if d.Size > 4<<20 {
+		return nil, fmt.Errorf("signature manifest %s is too large", tag)
+	}
+	b, err := content.FetchAll(ctx, store, d)
+	if err != nil {
+		return nil, err
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("signature manifest %s: %w", tag, err)
+	}
+	return &m, nil
+}
+
+func fetchSignature(ctx context.Context, store oras.ReadOnlyTarget, l ocispec.Descriptor) (Signature, error) {
+	if l.MediaType != SimpleSigningMediaType {
+		return Signature{}, fmt.Errorf("layer %s is not a simple-signing payload", l.Digest)
+	}
+	if l.Size > 1<<20 {
+		return Signature{}, fmt.Errorf("signature payload %s is too large", l.Digest)
+	}
+	rc, err := store.Fetch(ctx, l)
+	if err != nil {
+		return Signature{}, err
+	}
+	defer rc.Close()
+	pl, err := content.ReadAll(rc, l)
+	if err != nil {
+		return Signature{}, err
+	}
+	sig, err := base64.StdEncoding.DecodeString(l.Annotations[SignatureAnnotation])
+	if err != nil {
+		return Signature{}, fmt.Errorf("signature annotation of %s is not base64: %w", l.Digest, err)
+	}
+	var sci payload.SimpleContainerImage
+	if err := json.Unmarshal(pl, &sci); err != nil {
+		return Signature{}, fmt.Errorf("signature payload %s: %w", l.Digest, err)
+	}
+	if sci.Critical.Type != payload.CosignSignatureType {
+		return Signature{}, fmt.Errorf("signature payload %s has type %q", l.Digest, sci.Critical.Type)
+	}
+	return Signature{Payload: pl, Signature: sig, Digest: sci.Critical.Image.DockerManifestDigest, Identity: sci.Critical.Identity.DockerReference}, nil
+}
+
+// Signatures lists the cosign signatures stored for subject (none is not
+// an error).
+func Signatures(ctx context.Context, store oras.ReadOnlyTarget, subject digest.Digest) ([]Signature, error) {
+	m, err := readSignatureManifest(ctx, store, SignatureTag(subject))
+	if errors.Is(err, errdef.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Signature
+	for _, l := range m.Layers {
+		s, err := fetchSignature(ctx, store, l)
+		if err != nil {
+			continue // not ours to judge: other tools may add layers
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// Verified says which trusted key signed a manifest.
+type Verified struct {
+	KeyID     string `json:"keyID"`
+	KeySource string `json:"keySource"`
+	Identity  string `json:"identity"`
+}
+
+// Verify checks that subject carries a valid cosign signature by one of
+// keys. It fails with ErrNoSignature when there is none at all, and with
+// ErrUntrusted when every signature is by another key or does not verify.
+func Verify(ctx context.Context, store oras.ReadOnlyTarget, subject digest.Digest, keys []PublicKey) (Verified, error) {
+	if len(keys) == 0 {
+		return Verified{}, fmt.Errorf("%w: no trusted keys were given (pass --key PUB, or put .pub files in the trusted-keys folder)", ErrUntrusted)
+	}
+	sigs, err := Signatures(ctx, store, subject)
+	if err != nil {
+		return Verified{}, fmt.Errorf("reading signatures of %s: %w", subject, err)
+	}
+	if len(sigs) == 0 {
+		return Verified{}, fmt.Errorf("%w: %s has no cosign signature (tag %s); a maintainer signs it with `tierpack sign REF --key KEY`", ErrNoSignature, subject, SignatureTag(subject))
+	}
+	var problems []string
+	for _, s := range sigs {
+		if s.Digest != subject.String() {
+			problems = append(problems, fmt.Sprintf("a signature names %s, not this manifest", s.Digest))
+			continue
+		}
+		for _, k := range keys {
+			if k.Verifier.VerifySignature(bytes.NewReader(s.Signature), bytes.NewReader(s.Payload)) == nil {
+				return Verified{KeyID: k.ID, KeySource: k.Source, Identity: s.Identity}, nil
+			}
+		}
+		problems = append(problems, "a signature by a key that is not trusted")
+	}
+	return Verified{}, fmt.Errorf("%w: %s has %d signature(s), none valid for the trusted key(s) %s: %s",
+		ErrUntrusted, subject, len(sigs), keyIDs(keys), strings.Join(problems, "; "))
+}
+
+func keyIDs(keys []PublicKey) string {
+	ids := make([]string, 0, len(keys))
+	for _, k := range keys {
+		ids = append(ids, k.ID)
+	}
+	return strings.Join(ids, ", ")
+}
+
+// SignBytes signs arbitrary bytes (a promotion record) and returns the
+// base64 signature.
+func SignBytes(signer signature.Signer, b []byte) (string, error) {
+	sig, err := signer.SignMessage(bytes.NewReader(b))
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(sig), nil
+}
+
+// VerifyBytes checks a base64 signature over b against keys and returns
+// the key that made it.
+func VerifyBytes(b []byte, sigB64 string, keys []PublicKey) (PublicKey, error) {
+	sig, err := base64.StdEncoding.DecodeString(sigB64)
+	if err != nil {
+		return PublicKey{}, fmt.Errorf("signature is not base64: %w", err)
+	}
+	for _, k := range keys {
+		if k.Verifier.VerifySignature(bytes.NewReader(sig), bytes.NewReader(b)) == nil {
+			return k, nil
+		}
+	}
+	return PublicKey{}, ErrUntrusted
+}
+
