@@ -2,7 +2,8 @@
 #
 #   make            build bin/tierpack
 #   make test       run the whole test suite (what .ci/run runs); installs the
-#                   ORAS CLI and helm into bin/ for the interop tests
+#                   ORAS CLI, helm and cosign into bin/ for the interop tests
+#   make examples   build the example exporters' binaries (not committed)
 #   make generate   regenerate the gRPC stubs from sdk/proto (needs protoc 3.21.12,
 #                   Debian's protobuf-compiler; the Go plugins are pinned below)
 #   make check-generate  fail if the committed stubs differ from a fresh generation
@@ -15,7 +16,7 @@ PROTOC_VERSION             := 3.21.12
 PROTO_DIR     := sdk/proto
 PROTO_FILES   := $(shell find $(PROTO_DIR) -name '*.proto' | sort)
 
-.PHONY: all build test test-short vet generate check-generate demo clean
+.PHONY: all build test test-short vet generate check-generate demo clean examples
 
 all: build
 
@@ -24,6 +25,7 @@ build:
 
 ORAS_VERSION  := v1.3.6
 HELM_VERSION  := v3.22.0
+COSIGN_VERSION := v2.6.5
 
 # The ORAS CLI is a test dependency: the interop tests check that plain ORAS
 # reads what tierpack pushes. It is installed from the Go module proxy.
@@ -34,9 +36,26 @@ $(BIN)/oras:
 $(BIN)/helm:
 	GOBIN=$(BIN) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
-test: $(BIN)/oras $(BIN)/helm
+# cosign likewise: the signature tests run cosign sign/verify against tierpack.
+$(BIN)/cosign:
+	GOBIN=$(BIN) $(GO) install github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
+
+test: $(BIN)/oras $(BIN)/helm $(BIN)/cosign examples
 	$(GO) vet ./...
 	PATH="$(BIN):$$PATH" $(GO) test -count=1 ./...
+
+# Example exporters: examples/exporters/NAME/src is a Go program; its binaries
+# go to bin/OS-ARCH/NAME as its tierpack.yaml declares them. Static (the image
+# has no C library) and reproducible (same source, same image digests).
+EXAMPLE_EXPORTERS := $(patsubst examples/exporters/%/src,%,$(wildcard examples/exporters/*/src))
+EXAMPLE_PLATFORMS := linux/amd64 linux/arm64
+
+examples:
+	@set -e; for name in $(EXAMPLE_EXPORTERS); do for p in $(EXAMPLE_PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; out=examples/exporters/$$name/bin/$$os-$$arch/$$name; \
+	  echo "go build $$out"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags='-s -w -buildid=' -o $$out ./examples/exporters/$$name/src; \
+	done; done
 
 test-short:
 	$(GO) test -short ./...

@@ -2,6 +2,7 @@ package sign
 
 import (
 	"bytes"
+	"crypto"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -81,7 +82,7 @@ func Sign(ctx context.Context, store oras.Target, identity string, subject ocisp
 	}
 	if pub, err := signer.PublicKey(); err == nil {
 		// ECDSA signatures are randomised: one per key is enough.
-		if v, err := signature.LoadVerifier(pub, 0); err == nil {
+		if v, err := signature.LoadVerifier(pub, crypto.SHA256); err == nil {
 			for _, l := range layers {
 				if s, err := fetchSignature(ctx, store, l); err == nil && s.Digest == subject.Digest.String() &&
 					v.VerifySignature(bytes.NewReader(s.Signature), bytes.NewReader(s.Payload)) == nil {
