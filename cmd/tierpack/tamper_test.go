@@ -2,9 +2,9 @@ package main
 
 import (
 	"bytes"
-	"os"
 	"context"
 	"encoding/json"
+	"os"
 	"testing"
 	"time"
 
@@ -67,7 +67,10 @@ func TestTamperingIsCaught(t *testing.T) {
 	t.Run("changed tier annotation", func(t *testing.T) {
 		// The official manifest with an annotation changed: a new digest
 		// that no signature covers.
-		variant("relabelled", func(a map[string]string) { a["org.opencontainers.image.description"] = "now with more official"; a[tier.Annotation] = "official" })
+		variant("relabelled", func(a map[string]string) {
+			a["org.opencontainers.image.description"] = "now with more official"
+			a[tier.Annotation] = "official"
+		})
 		pullOfficial("relabelled", "signature: ", "has no cosign signature", "promotion: no promotion record")
 	})
 

@@ -176,4 +176,3 @@ func pushJSON(ctx context.Context, t *target.Target, mediaType string, v any, ol
 	}
 	return d, nil
 }
-

@@ -2,8 +2,8 @@ package sign
 
 import (
 	"bytes"
-	"crypto"
 	"context"
+	"crypto"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -287,4 +287,3 @@ func VerifyBytes(b []byte, sigB64 string, keys []PublicKey) (PublicKey, error) {
 	}
 	return PublicKey{}, ErrUntrusted
 }
-
