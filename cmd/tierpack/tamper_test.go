@@ -98,8 +98,14 @@ func TestTamperingIsCaught(t *testing.T) {
 		pullOfficial("elsewhere", "promotion record is for another manifest", official.Digest.String())
 	})
 
+	t.Run("repository claim without OWNERS", func(t *testing.T) {
+		variant("no-owners", func(a map[string]string) { delete(a, "dev.tierpack.owners"); a[tier.Annotation] = "repository" })
+		p.refused([]string{"pull", reg.Host + "/tamper/dbg:no-owners", "--tier", "repository", "-o", p.path("out-no-owners")},
+			"does not meet the repository tier's requirements", "owners: no OWNERS file")
+	})
+
 	// Nothing tampered with was written anywhere.
-	for _, tag := range []string{"relabelled", "1.2.0-retagged", "stranger", "elsewhere"} {
+	for _, tag := range []string{"relabelled", "1.2.0-retagged", "stranger", "elsewhere", "no-owners"} {
 		if _, err := statIfExists(p.path("out-" + tag)); err == nil {
 			t.Errorf("a refused pull wrote out-%s", tag)
 		}
