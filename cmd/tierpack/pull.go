@@ -25,18 +25,24 @@ content untouched.
 --tier T refuses an artifact whose tier is below T (contrib < repository < official);
 artifacts with no tier (pushed by other tools) count as below contrib.
 
+From a multi-platform artifact (an image index, such as an exporter) pull takes this
+machine's platform, the one --platform names, or with --all-platforms every one, each
+into DIR/OS-ARCH (e.g. DIR/linux-amd64).
+
 ` + helpReferences + `
 
 EXAMPLES:
    tierpack pull falco-quickstart:0.1.0
    tierpack pull localhost:5000/contrib/falco-quickstart:0.1.0 -o ./qs --tier repository
-   tierpack pull --output json oci:./layout:0.1.0 -o ./out --force`,
+   tierpack pull --output json oci:./layout:0.1.0 -o ./out --force
+   tierpack pull localhost:5000/exporters/falco-demo-exporter:0.1.0 --all-platforms -o ./fde`,
 		Flags: append([]cli.Flag{
 			outputFlag(),
 			&cli.StringFlag{Name: "dir", Aliases: []string{"o"}, Usage: "unpack into `DIR` (default ./NAME)"},
 			&cli.StringFlag{Name: "tier", Usage: "refuse artifacts below `TIER`: contrib, repository, official"},
 			&cli.BoolFlag{Name: "force", Usage: "replace DIR if it exists and is not empty (atomically)"},
 			&cli.StringFlag{Name: "platform", Usage: "`OS/ARCH` to pull from a multi-platform artifact (default: this machine's)"},
+			&cli.BoolFlag{Name: "all-platforms", Usage: "pull every platform of a multi-platform artifact, each into DIR/OS-ARCH"},
 			&cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` for --tier official (repeatable; see tierpack verify --help)"},
 			&cli.BoolFlag{Name: "keep-archive", Usage: "charts: keep the chart's .tgz (as helm pull does) instead of unpacking it"},
 			&cli.StringSliceFlag{Name: "option", Usage: "`KEY=VALUE` passed to the type's plugin (repeatable)"},
@@ -61,6 +67,12 @@ EXAMPLES:
 					return usagef(c, "%v", err)
 				}
 				opts.Platform = &p
+			}
+			if c.Bool("all-platforms") {
+				if opts.Platform != nil {
+					return usagef(c, "--platform and --all-platforms exclude each other")
+				}
+				opts.AllPlatforms = true
 			}
 			for _, kv := range c.StringSlice("option") {
 				k, v, ok := strings.Cut(kv, "=")
@@ -103,8 +115,12 @@ EXAMPLES:
 			if asJSON {
 				return printJSON(c.App.Writer, res)
 			}
+			where := res.OutputDir
+			if len(res.Platforms) > 0 {
+				where += " (" + strings.Join(res.Platforms, ", ") + ")"
+			}
 			fmt.Fprintf(c.App.ErrWriter, "pulled %s %s %s (%s) into %s: %d file(s)\n",
-				res.Info.Tier, res.Info.Type, t.Ref, res.Info.Digest, res.OutputDir, len(res.Files))
+				res.Info.Tier, res.Info.Type, t.Ref, res.Info.Digest, where, len(res.Files))
 			fmt.Fprintln(c.App.Writer, res.OutputDir)
 			return nil
 		},

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 
@@ -197,6 +198,11 @@ type PullOptions struct {
 	Force bool
 	// Platform selects from an index; nil means the current platform.
 	Platform *ocispec.Platform
+	// AllPlatforms pulls every platform of an image index instead of one,
+	// each into the subfolder of OutputDir that PlatformDir names, with one
+	// Unpack call per platform. Platform must be nil, and a single-platform
+	// artifact is refused.
+	AllPlatforms bool
 	// Options are passed to the plugin's Unpack.
 	Options map[string]string
 	// Concurrency bounds parallel blob downloads; zero means DefaultConcurrency.
@@ -213,6 +219,9 @@ type PullResult struct {
 	Info      *Info    `json:"artifact"`
 	OutputDir string   `json:"outputDir"`
 	Files     []string `json:"files"`
+	// Platforms lists the subfolders an AllPlatforms pull wrote, in the
+	// index's order.
+	Platforms []string `json:"platforms,omitempty"`
 }
 
 // Pull fetches the artifact t names, checks its tier, and has its type's
@@ -221,10 +230,16 @@ type PullResult struct {
 // into place last; on failure the staging folder is removed and any previous
 // content of OutputDir is left as it was.
 func Pull(ctx context.Context, plugins *plugin.Manager, t *target.Target, opts PullOptions) (*PullResult, error) {
-	plat := opts.Platform
-	if plat == nil {
-		p := CurrentPlatform()
-		plat = &p
+	if opts.AllPlatforms && opts.Platform != nil {
+		return nil, errors.New("pull one platform or all of them, not both")
+	}
+	var plat *ocispec.Platform
+	if !opts.AllPlatforms {
+		plat = opts.Platform
+		if plat == nil {
+			p := CurrentPlatform()
+			plat = &p
+		}
 	}
 	info, err := Resolve(ctx, t, plat)
 	if err != nil {
@@ -242,7 +257,12 @@ func Pull(ctx context.Context, plugins *plugin.Manager, t *target.Target, opts P
 		return nil, fmt.Errorf("%s is not a tierpack artifact: it has no %s annotation (artifactType %q); fetch it with `oras pull` instead",
 			t.Ref, AnnotationType, info.ArtifactType)
 	}
-	if info.manifest == nil {
+	units := []unpackUnit{{manifest: info.manifest, annotations: info.Annotations, platform: info.Platform}}
+	if opts.AllPlatforms {
+		if units, err = platformUnits(ctx, t, info); err != nil {
+			return nil, err
+		}
+	} else if info.manifest == nil {
 		return nil, fmt.Errorf("%s is an index without a manifest for %s/%s", t.Ref, plat.OS, plat.Architecture)
 	}
 	out := opts.OutputDir
@@ -282,31 +302,136 @@ func Pull(ctx context.Context, plugins *plugin.Manager, t *target.Target, opts P
 		}
 	}
 
-	req := sdk.UnpackRequest{BlobsDir: blobsDir, Annotations: info.Annotations, OutputDir: unpackDir, Options: opts.Options}
+	// Every platform's blobs are fetched first (each once: platforms may
+	// share layers), then each is unpacked into its own folder.
 	var fetch []ocispec.Descriptor
-	if cfg := info.manifest.Config; cfg.MediaType != ocispec.MediaTypeEmptyJSON {
-		fetch = append(fetch, cfg)
-		b := sdkBlob(cfg, info.Platform)
-		req.Config = &b
-	}
-	for _, l := range info.manifest.Layers {
-		if l.MediaType == ocispec.MediaTypeEmptyJSON {
-			continue
+	reqs := make([]sdk.UnpackRequest, len(units))
+	for i, u := range units {
+		req := sdk.UnpackRequest{BlobsDir: blobsDir, Annotations: u.annotations, OutputDir: unpackDir, Options: opts.Options}
+		if u.dir != "" {
+			req.OutputDir = filepath.Join(unpackDir, u.dir)
+			if err := os.Mkdir(req.OutputDir, 0o755); err != nil {
+				return nil, err
+			}
 		}
-		fetch = append(fetch, l)
-		req.Layers = append(req.Layers, sdkBlob(l, info.Platform))
+		if cfg := u.manifest.Config; cfg.MediaType != ocispec.MediaTypeEmptyJSON {
+			fetch = append(fetch, cfg)
+			b := sdkBlob(cfg, u.platform)
+			req.Config = &b
+		}
+		for _, l := range u.manifest.Layers {
+			if l.MediaType == ocispec.MediaTypeEmptyJSON {
+				continue
+			}
+			fetch = append(fetch, l)
+			req.Layers = append(req.Layers, sdkBlob(l, u.platform))
+		}
+		reqs[i] = req
 	}
 	if err := fetchBlobs(ctx, t, fetch, blobsDir, opts); err != nil {
 		return nil, err
 	}
-	res, err := p.Unpack(ctx, req)
-	if err != nil {
-		return nil, err
+	result := &PullResult{Info: info, OutputDir: out}
+	for i, u := range units {
+		res, err := p.Unpack(ctx, reqs[i])
+		if err != nil {
+			if u.dir != "" {
+				return nil, fmt.Errorf("%s: %w", u.dir, err)
+			}
+			return nil, err
+		}
+		for _, f := range res.Files {
+			if u.dir != "" {
+				f = u.dir + "/" + f
+			}
+			result.Files = append(result.Files, f)
+		}
+		if u.dir != "" {
+			result.Platforms = append(result.Platforms, u.dir)
+		}
 	}
 	if err := replaceDir(unpackDir, out, opts.Force); err != nil {
 		return nil, err
 	}
-	return &PullResult{Info: info, OutputDir: out, Files: res.Files}, nil
+	return result, nil
+}
+
+// unpackUnit is one manifest to unpack: the artifact's, or one platform's
+// of an index in an AllPlatforms pull.
+type unpackUnit struct {
+	// dir is the subfolder of the output, "" for the output itself.
+	dir         string
+	manifest    *ocispec.Manifest
+	annotations map[string]string
+	platform    *ocispec.Platform
+}
+
+// platformUnits reads every platform manifest of the index info describes.
+// Entries without a real platform (nil, or unknown/unknown as BuildKit
+// marks attestations) are not platforms and are left out.
+func platformUnits(ctx context.Context, t *target.Target, info *Info) ([]unpackUnit, error) {
+	if info.root.MediaType != ocispec.MediaTypeImageIndex && info.root.MediaType != "application/vnd.docker.distribution.manifest.list.v2+json" {
+		return nil, fmt.Errorf("%s is a single-platform artifact, not an image index: pull it without --all-platforms", t.Ref)
+	}
+	var units []unpackUnit
+	seen := map[string]bool{}
+	for _, md := range info.Manifests {
+		if md.Platform == nil || md.Platform.OS == "unknown" {
+			continue
+		}
+		if md.MediaType != ocispec.MediaTypeImageManifest && md.MediaType != "application/vnd.docker.distribution.manifest.v2+json" {
+			return nil, fmt.Errorf("%s: the %s/%s entry has media type %q; tierpack unpacks image manifests, not nested indexes", t.Ref, md.Platform.OS, md.Platform.Architecture, md.MediaType)
+		}
+		dir, err := PlatformDir(*md.Platform)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", t.Ref, err)
+		}
+		if seen[dir] {
+			return nil, fmt.Errorf("%s lists platform %s twice; pull one with --platform", t.Ref, dir)
+		}
+		seen[dir] = true
+		data, err := fetchManifest(ctx, t, md)
+		if err != nil {
+			return nil, err
+		}
+		var m ocispec.Manifest
+		if err := json.Unmarshal(data, &m); err != nil {
+			return nil, fmt.Errorf("%s (%s): malformed manifest: %w", t.Ref, md.Digest, err)
+		}
+		ann := map[string]string{}
+		for k, v := range m.Annotations {
+			ann[k] = v
+		}
+		for k, v := range info.Annotations {
+			ann[k] = v // the index's win, as in Resolve
+		}
+		units = append(units, unpackUnit{dir: dir, manifest: &m, annotations: ann, platform: md.Platform})
+	}
+	if len(units) == 0 {
+		return nil, fmt.Errorf("%s is an index that lists no platforms", t.Ref)
+	}
+	return units, nil
+}
+
+// platformPart is what an OS, architecture or variant may be in a folder
+// name: they come from the registry, so they must not be able to name a
+// path such as "..".
+var platformPart = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._]*$`)
+
+// PlatformDir names a platform as one folder, OS-ARCH[-VARIANT] (for
+// example linux-amd64 or linux-arm-v7): where an AllPlatforms pull unpacks
+// it. Values that cannot be part of a folder name are refused.
+func PlatformDir(p ocispec.Platform) (string, error) {
+	parts := []string{p.OS, p.Architecture}
+	if p.Variant != "" {
+		parts = append(parts, p.Variant)
+	}
+	for _, s := range parts {
+		if !platformPart.MatchString(s) {
+			return "", fmt.Errorf("platform %q/%q/%q cannot name a folder: the index is malformed", p.OS, p.Architecture, p.Variant)
+		}
+	}
+	return strings.Join(parts, "-"), nil
 }
 
 func sdkBlob(d ocispec.Descriptor, p *ocispec.Platform) sdk.Blob {
