@@ -303,7 +303,7 @@ func checkInstalled(p string, plat ocispec.Platform) error {
 		return fmt.Errorf("the image's %s %v", path.Base(p), err)
 	}
 	if len(info.Arches) > 0 && !slices.Contains(info.Arches, plat.Architecture) {
-		return fmt.Errorf("the image's %s is a %s binary for %s, but its config says %s/%s: the artifact is inconsistent", path.Base(p), info.Format, info.Machine, plat.OS, plat.Architecture)
+		return fmt.Errorf("the image's %s holds %s code for %s, but its config says %s/%s: the artifact is inconsistent", path.Base(p), info.Format, info.Machine, plat.OS, plat.Architecture)
 	}
 	return nil
 }
