@@ -18,6 +18,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/cache"
 	"github.com/tierpack/tierpack/pkg/contrib"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/policy"
@@ -104,6 +105,8 @@ ENVIRONMENT:
 		UseShortOptionHandling: false,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log `LEVEL` for tierpack and its plugins: debug, info, warn, error", EnvVars: []string{"TIERPACK_LOG_LEVEL"}},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors and requested data: no progress, no status lines", EnvVars: []string{"TIERPACK_QUIET"}},
+			&cli.BoolFlag{Name: "no-cache", Usage: "pull straight from the registry, bypassing $TIERPACK_HOME/cache", EnvVars: []string{"TIERPACK_NO_CACHE"}},
 			&cli.StringFlag{Name: "policy", Usage: "tier policy `FILE` (default $TIERPACK_HOME/policy.yaml, else built-in)", EnvVars: []string{"TIERPACK_POLICY"}},
 			&cli.DurationFlag{Name: "plugin-timeout", Value: plugin.DefaultCallTimeout, Usage: "stop a plugin that takes longer than `DURATION` for one call", EnvVars: []string{"TIERPACK_PLUGIN_TIMEOUT"}},
 		},
@@ -256,21 +259,48 @@ func registryFlags() []cli.Flag {
 }
 
 func targetOptions(c *cli.Context, readOnly bool) target.Options {
-	return target.Options{
+	opts := target.Options{
 		PlainHTTP: c.Bool("plain-http"),
 		ForceTLS:  c.Bool("force-tls"),
 		UserAgent: "tierpack/" + tierpackVersion(),
 		ReadOnly:  readOnly,
 	}
+	if v := os.Getenv("TIERPACK_STALL_TIMEOUT"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			opts.StallTimeout = d
+		}
+	}
+	return opts
 }
 
-// openRef parses and opens a reference.
+// openRef parses and opens a reference. Registry targets opened for reading
+// get the content-addressed cache unless --no-cache.
 func openRef(c *cli.Context, s string, readOnly bool) (*target.Target, error) {
 	ref, err := target.Parse(s)
 	if err != nil {
 		return nil, usageError{err}
 	}
-	return target.Open(c.Context, ref, targetOptions(c, readOnly))
+	t, err := target.Open(c.Context, ref, targetOptions(c, readOnly))
+	if err != nil {
+		return nil, err
+	}
+	if ref.Kind == target.Remote && readOnly && !c.Bool("no-cache") {
+		if d, err := target.DataDir(); err == nil {
+			if t.Cache, err = cache.Open(filepath.Join(d, "cache")); err != nil {
+				t.Close()
+				return nil, err
+			}
+		}
+	}
+	return t, nil
+}
+
+// note prints a status line on stderr unless --quiet.
+func note(c *cli.Context, format string, args ...any) {
+	if c.Bool("quiet") {
+		return
+	}
+	fmt.Fprintf(c.App.ErrWriter, format, args...)
 }
 
 // pluginManager builds the Manager for this invocation; the caller closes it.
@@ -342,8 +372,9 @@ func reorderArgs(app *cli.App, args []string) []string {
 	if cmd == nil || len(cmd.Subcommands) > 0 {
 		return append(out, args[i:]...)
 	}
-	valueFlags = takesValue(cmd.Flags)
-	var flags, pos []string
+	cmdFlags := takesValue(cmd.Flags)
+	globalFlags := takesValue(app.Flags)
+	var globals, flags, pos []string
 	for ; i < len(args); i++ {
 		a := args[i]
 		switch {
@@ -351,8 +382,20 @@ func reorderArgs(app *cli.App, args []string) []string {
 			pos = append(pos, args[i:]...)
 			i = len(args)
 		case strings.HasPrefix(a, "-") && a != "-":
+			name := flagName(a)
+			_, isCmd := cmdFlags[name]
+			_, isGlobal := globalFlags[name]
+			if !isCmd && isGlobal {
+				// A global flag written after the command: move it before.
+				globals = append(globals, a)
+				if needsValue(a, globalFlags) && i+1 < len(args) {
+					i++
+					globals = append(globals, args[i])
+				}
+				continue
+			}
 			flags = append(flags, a)
-			if needsValue(a, valueFlags) && i+1 < len(args) {
+			if needsValue(a, cmdFlags) && i+1 < len(args) {
 				i++
 				flags = append(flags, args[i])
 			}
@@ -360,8 +403,28 @@ func reorderArgs(app *cli.App, args []string) []string {
 			pos = append(pos, a)
 		}
 	}
-	out = append(out, flags...)
-	return append(out, pos...)
+	// out is: program, global flags, command path. Insert the moved
+	// globals right after the program's own global flags.
+	nGlobal := 1
+	for nGlobal < len(out) && strings.HasPrefix(out[nGlobal], "-") {
+		nGlobal++
+		if needsValue(out[nGlobal-1], globalFlags) {
+			nGlobal++
+		}
+	}
+	res := append([]string{}, out[:nGlobal]...)
+	res = append(res, globals...)
+	res = append(res, out[nGlobal:]...)
+	res = append(res, flags...)
+	return append(res, pos...)
+}
+
+func flagName(arg string) string {
+	name := strings.TrimLeft(arg, "-")
+	if i := strings.IndexByte(name, '='); i >= 0 {
+		name = name[:i]
+	}
+	return name
 }
 
 func takesValue(flags []cli.Flag) map[string]bool {
@@ -376,9 +439,8 @@ func takesValue(flags []cli.Flag) map[string]bool {
 }
 
 func needsValue(arg string, valueFlags map[string]bool) bool {
-	name := strings.TrimLeft(arg, "-")
-	if strings.Contains(name, "=") {
+	if strings.Contains(arg, "=") {
 		return false
 	}
-	return valueFlags[name]
+	return valueFlags[flagName(arg)]
 }

@@ -158,7 +158,7 @@ EXAMPLES:
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(c.App.ErrWriter, "wrote %s (keep it secret) and %s (key %s)\n", privPath, pubPath, k.ID)
+				note(c, "wrote %s (keep it secret) and %s (key %s)\n", privPath, pubPath, k.ID)
 				return nil
 			},
 		}},
@@ -207,9 +207,9 @@ EXAMPLES:
 				return printJSON(c.App.Writer, map[string]any{"reference": t.Ref.String(), "digest": info.Digest, "signatureManifest": d.Digest.String(), "keyID": keyID, "alreadySigned": d.Digest == ""})
 			}
 			if d.Digest == "" {
-				fmt.Fprintf(c.App.ErrWriter, "%s (%s) is already signed by key %s\n", t.Ref, info.Digest, keyID)
+				note(c, "%s (%s) is already signed by key %s\n", t.Ref, info.Digest, keyID)
 			} else {
-				fmt.Fprintf(c.App.ErrWriter, "signed %s (%s) with key %s\n", t.Ref, info.Digest, keyID)
+				note(c, "signed %s (%s) with key %s\n", t.Ref, info.Digest, keyID)
 			}
 			return nil
 		},
@@ -261,7 +261,7 @@ EXAMPLES:
 			if asJSON {
 				return printJSON(c.App.Writer, map[string]any{"reference": t.Ref.String(), "digest": info.Digest, "verified": v})
 			}
-			fmt.Fprintf(c.App.ErrWriter, "%s (%s): signed by trusted key %s (%s)\n", t.Ref, info.Digest, v.KeyID, v.KeySource)
+			note(c, "%s (%s): signed by trusted key %s (%s)\n", t.Ref, info.Digest, v.KeyID, v.KeySource)
 			return nil
 		},
 	}
@@ -339,7 +339,7 @@ EXAMPLES:
 			if res.To < res.From {
 				verb = "demoted"
 			}
-			fmt.Fprintf(c.App.ErrWriter, "%s %s from %s to %s: %s -> %s (signed; record %s)\n", verb, t.Ref, res.From, res.To, short(res.Source), short(res.Digest), short(res.Record))
+			note(c, "%s %s from %s to %s: %s -> %s (signed; record %s)\n", verb, t.Ref, res.From, res.To, short(res.Source), short(res.Digest), short(res.Record))
 			fmt.Fprintln(c.App.Writer, res.Digest)
 			return nil
 		},

@@ -72,9 +72,9 @@ EXAMPLES:
 				created = append(created, p)
 			}
 			for _, p := range created {
-				fmt.Fprintf(c.App.ErrWriter, "created %s\n", p)
+				note(c, "created %s\n", p)
 			}
-			fmt.Fprintf(c.App.ErrWriter, "next: edit them, then run `tierpack validate %s`\n", dir)
+			note(c, "next: edit them, then run `tierpack validate %s`\n", dir)
 			return nil
 		},
 	}

@@ -65,7 +65,7 @@ EXAMPLES:
 			if err := credentials.Login(c.Context, store, reg, auth.Credential{Username: user, Password: pass}); err != nil {
 				return fmt.Errorf("logging in to %s: %w", host, err)
 			}
-			fmt.Fprintf(c.App.ErrWriter, "logged in to %s as %s\n", host, user)
+			note(c, "logged in to %s as %s\n", host, user)
 			return nil
 		},
 	}
@@ -87,7 +87,7 @@ func logoutCommand() *cli.Command {
 			if err := credentials.Logout(c.Context, store, c.Args().First()); err != nil {
 				return fmt.Errorf("logging out of %s: %w", c.Args().First(), err)
 			}
-			fmt.Fprintf(c.App.ErrWriter, "logged out of %s\n", c.Args().First())
+			note(c, "logged out of %s\n", c.Args().First())
 			return nil
 		},
 	}

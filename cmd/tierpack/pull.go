@@ -108,7 +108,10 @@ EXAMPLES:
 				return err
 			}
 			defer plugins.Close()
+			var stop func()
+			opts.Progress, stop = newProgress(c, asJSON)
 			res, err := artifact.Pull(c.Context, plugins, t, opts)
+			stop()
 			if err != nil {
 				return err
 			}
@@ -119,7 +122,7 @@ EXAMPLES:
 			if len(res.Platforms) > 0 {
 				where += " (" + strings.Join(res.Platforms, ", ") + ")"
 			}
-			fmt.Fprintf(c.App.ErrWriter, "pulled %s %s %s (%s) into %s: %d file(s)\n",
+			note(c, "pulled %s %s %s (%s) into %s: %d file(s)\n",
 				res.Info.Tier, res.Info.Type, t.Ref, res.Info.Digest, where, len(res.Files))
 			fmt.Fprintln(c.App.Writer, res.OutputDir)
 			return nil

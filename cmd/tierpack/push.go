@@ -116,7 +116,9 @@ func publish(c *cli.Context, dir, refStr string) error {
 		return err
 	}
 	defer t.Close()
-	res, err := packed.Push(c.Context, t.Store, ref.Tag, artifact.PushOptions{})
+	progress, stop := newProgress(c, asJSON)
+	res, err := packed.Push(c.Context, t.Store, ref.Tag, artifact.PushOptions{Progress: progress})
+	stop()
 	if err != nil {
 		return fmt.Errorf("pushing to %s: %w", ref, err)
 	}
@@ -134,7 +136,7 @@ func publish(c *cli.Context, dir, refStr string) error {
 	if ref.Kind == target.Local {
 		where += " (local store)"
 	}
-	fmt.Fprintf(c.App.ErrWriter, "pushed %s %s contribution %s: %d blob(s) uploaded, %d already present\n", m.Tier, m.Type, where, res.Uploaded, res.Skipped)
+	note(c, "pushed %s %s contribution %s: %d blob(s) uploaded, %d already present\n", m.Tier, m.Type, where, res.Uploaded, res.Skipped)
 	fmt.Fprintln(c.App.Writer, ref.WithTag("").String()+"@"+res.Digest)
 	return nil
 }

@@ -73,7 +73,7 @@ EXAMPLES:
 			} else {
 				printDiagnostics(c.App.Writer, diags)
 				if ok {
-					fmt.Fprintf(c.App.ErrWriter, "%s: valid %s contribution %q (%d warning(s))\n", dir, m.Type, m.Name, nwarn)
+					note(c, "%s: valid %s contribution %q (%d warning(s))\n", dir, m.Type, m.Name, nwarn)
 				}
 			}
 			if !ok {

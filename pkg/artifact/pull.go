@@ -76,7 +76,10 @@ func Resolve(ctx context.Context, t *target.Target, platform *ocispec.Platform) 
 	if ref == "" {
 		return nil, fmt.Errorf("%s names no tag or digest: add :TAG or @sha256:…", t.Ref)
 	}
-	desc, err := t.Store.Resolve(ctx, ref)
+	desc, err := resolveCached(t, ref)
+	if err != nil {
+		desc, err = t.Store.Resolve(ctx, ref)
+	}
 	if err != nil {
 		if errors.Is(err, errdef.ErrNotFound) {
 			return nil, fmt.Errorf("%s: %w (check the name and tag; `tierpack inspect` or `oras repo tags` lists what exists)", t.Ref, errdef.ErrNotFound)
@@ -155,13 +158,45 @@ func (i *Info) setManifest(m *ocispec.Manifest) {
 	}
 }
 
+// resolveCached resolves a digest reference from the cache alone, so a
+// pull by digest of cached content needs no network at all.
+func resolveCached(t *target.Target, ref string) (ocispec.Descriptor, error) {
+	d, err := digest.Parse(ref)
+	if t.Cache == nil || err != nil {
+		return ocispec.Descriptor{}, errdef.ErrNotFound
+	}
+	data, err := t.Cache.GetByDigest(d)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	var probe struct {
+		MediaType string `json:"mediaType"`
+	}
+	if json.Unmarshal(data, &probe) != nil || probe.MediaType == "" {
+		return ocispec.Descriptor{}, errdef.ErrNotFound
+	}
+	return ocispec.Descriptor{MediaType: probe.MediaType, Digest: d, Size: int64(len(data))}, nil
+}
+
 func fetchManifest(ctx context.Context, t *target.Target, desc ocispec.Descriptor) ([]byte, error) {
 	if desc.Size > MaxManifestSize {
 		return nil, fmt.Errorf("%s: manifest %s is %d bytes, more than the %d tierpack reads", t.Ref, desc.Digest, desc.Size, MaxManifestSize)
 	}
-	data, err := content.FetchAll(ctx, t.Store, desc)
+	if t.Cache != nil {
+		if data, err := t.Cache.Get(desc); err == nil {
+			return data, nil
+		}
+	}
+	var data []byte
+	err := withRetry(ctx, 0, func() (err error) {
+		data, err = content.FetchAll(ctx, t.Store, desc)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: fetching manifest %s: %w", t.Ref, desc.Digest, err)
+	}
+	if t.Cache != nil {
+		_ = t.Cache.PutBytes(desc, data) // a cache that cannot be written is only slower
 	}
 	return data, nil
 }
@@ -209,6 +244,8 @@ type PullOptions struct {
 	Concurrency int
 	// Progress, if set, is told about each blob.
 	Progress Progress
+	// Attempts bounds tries per blob; zero means DefaultAttempts.
+	Attempts int
 	// Check, if set, runs after the tier check and before any blob is
 	// fetched; an error stops the pull (signature and policy checks).
 	Check func(ctx context.Context, info *Info) error
@@ -294,10 +331,15 @@ func Pull(ctx context.Context, plugins *plugin.Manager, t *target.Target, opts P
 		return nil, err
 	}
 	defer os.RemoveAll(staging)
+	// Blobs go to the cache when there is one (the plugin reads them there,
+	// read-only), else to the staging folder.
 	blobsDir := filepath.Join(staging, "blobs")
+	if t.Cache != nil {
+		blobsDir = filepath.Join(t.Cache.Dir(), "blobs")
+	}
 	unpackDir := filepath.Join(staging, "out")
 	for _, d := range []string{blobsDir, unpackDir} {
-		if err := os.Mkdir(d, 0o755); err != nil {
+		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
 		}
 	}
@@ -435,7 +477,7 @@ func PlatformDir(p ocispec.Platform) (string, error) {
 }
 
 func sdkBlob(d ocispec.Descriptor, p *ocispec.Platform) sdk.Blob {
-	b := sdk.Blob{MediaType: d.MediaType, Path: d.Digest.Encoded(), Annotations: d.Annotations, Digest: d.Digest.String(), Size: d.Size}
+	b := sdk.Blob{MediaType: d.MediaType, Path: blobPath(d.Digest), Annotations: d.Annotations, Digest: d.Digest.String(), Size: d.Size}
 	if p != nil {
 		b.Platform = &sdk.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}
 	}
@@ -489,6 +531,9 @@ func randSuffix() string {
 	return hex.EncodeToString(b)
 }
 
+// blobPath is where a blob lives below a blobs folder, as in an OCI layout.
+func blobPath(d digest.Digest) string { return d.Algorithm().String() + "/" + d.Encoded() }
+
 func fetchBlobs(ctx context.Context, t *target.Target, descs []ocispec.Descriptor, dir string, opts PullOptions) error {
 	conc := opts.Concurrency
 	if conc <= 0 {
@@ -502,32 +547,79 @@ func fetchBlobs(ctx context.Context, t *target.Target, descs []ocispec.Descripto
 			continue
 		}
 		seen[d.Digest] = true
-		g.Go(func() error { return fetchBlob(gctx, t, d, filepath.Join(dir, d.Digest.Encoded()), opts.Progress) })
+		g.Go(func() error { return fetchBlob(gctx, t, d, dir, opts) })
 	}
 	return g.Wait()
 }
 
-func fetchBlob(ctx context.Context, t *target.Target, d ocispec.Descriptor, dst string, progress Progress) (err error) {
+// fetchBlob makes d available at dir/blobPath(d), verified: from the cache
+// if it holds d (checked again as it is read), else from the target, with
+// retries for transient failures. Content only appears under its digest
+// once it has been verified.
+func fetchBlob(ctx context.Context, t *target.Target, d ocispec.Descriptor, dir string, opts PullOptions) (err error) {
 	if err := d.Digest.Validate(); err != nil {
 		return fmt.Errorf("%s: layer has an invalid digest %q: %w", t.Ref, d.Digest, err)
+	}
+	progress := opts.Progress
+	if t.Cache != nil && t.Cache.Has(d) {
+		if err := verifyCached(t, d); err == nil {
+			if progress != nil {
+				progress.Start(d, true)
+				progress.Done(d, nil)
+			}
+			return nil
+		}
 	}
 	if progress != nil {
 		progress.Start(d, false)
 		defer func() { progress.Done(d, err) }()
 	}
-	rc, err := t.Store.Fetch(ctx, d)
+	err = withRetry(ctx, opts.Attempts, func() error {
+		rc, err := t.Store.Fetch(ctx, d)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		var r io.Reader = rc
+		if progress != nil {
+			r = progress.Wrap(d, r)
+		}
+		if t.Cache != nil {
+			return t.Cache.PutReader(d, r)
+		}
+		return writeVerified(filepath.Join(dir, blobPath(d.Digest)), d, r)
+	})
 	if err != nil {
 		return fmt.Errorf("%s: fetching %s: %w", t.Ref, d.Digest, err)
 	}
-	defer rc.Close()
-	f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	return nil
+}
+
+// verifyCached re-reads a cache entry against its digest; a corrupt entry
+// is removed.
+func verifyCached(t *target.Target, d ocispec.Descriptor) error {
+	r, err := t.Cache.Open(d)
 	if err != nil {
 		return err
 	}
-	var r io.Reader = rc
-	if progress != nil {
-		r = progress.Wrap(d, r)
+	defer r.Close()
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return err
 	}
+	return r.Verify()
+}
+
+// writeVerified writes r to path through a temporary file, renaming it into
+// place only when the content matches d.
+func writeVerified(path string, d ocispec.Descriptor, r io.Reader) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".part-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
 	vr := content.NewVerifyReader(r, d)
 	_, err = io.Copy(f, vr)
 	if cerr := f.Close(); err == nil {
@@ -537,7 +629,7 @@ func fetchBlob(ctx context.Context, t *target.Target, d ocispec.Descriptor, dst 
 		err = vr.Verify()
 	}
 	if err != nil {
-		return fmt.Errorf("%s: fetching %s: %w", t.Ref, d.Digest, err)
+		return err
 	}
-	return nil
+	return os.Rename(f.Name(), path)
 }

@@ -23,6 +23,8 @@ type PushOptions struct {
 	Concurrency int
 	// Progress, if set, is told about each blob.
 	Progress Progress
+	// Attempts bounds tries per blob; zero means DefaultAttempts.
+	Attempts int
 }
 
 // Progress receives transfer events. Implementations must be safe for
@@ -86,19 +88,22 @@ func PushBlobs(ctx context.Context, dst oras.Target, blobs []Blob, tag string, o
 			}
 			return nil
 		}
-		rc, err := b.Open()
-		if err != nil {
+		err = withRetry(ctx, opts.Attempts, func() error {
+			rc, err := b.Open()
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			var r io.Reader = rc
+			if opts.Progress != nil {
+				r = opts.Progress.Wrap(b.Desc, r)
+			}
+			err = dst.Push(ctx, b.Desc, r)
+			if errors.Is(err, errdef.ErrAlreadyExists) {
+				return nil
+			}
 			return err
-		}
-		defer rc.Close()
-		var r io.Reader = rc
-		if opts.Progress != nil {
-			r = opts.Progress.Wrap(b.Desc, r)
-		}
-		err = dst.Push(ctx, b.Desc, r)
-		if errors.Is(err, errdef.ErrAlreadyExists) {
-			err = nil
-		}
+		})
 		if opts.Progress != nil {
 			opts.Progress.Done(b.Desc, err)
 		}
@@ -138,25 +143,29 @@ func PushBlobs(ctx context.Context, dst oras.Target, blobs []Blob, tag string, o
 	case exists:
 		skipped.Add(1)
 		if tag != "" {
-			if err := dst.Tag(ctx, root.Desc, tag); err != nil {
+			if err := withRetry(ctx, opts.Attempts, func() error { return dst.Tag(ctx, root.Desc, tag) }); err != nil {
 				return res, fmt.Errorf("tagging %s as %q: %w", root.Desc.Digest, tag, err)
 			}
 		}
 	case tag != "":
-		if rp, ok := dst.(registry.ReferencePusher); ok {
-			rc, _ := root.Open()
-			err = rp.PushReference(ctx, root.Desc, rc, tag)
-			rc.Close()
-		} else {
-			err = pushThenTag(ctx, dst, root, tag)
-		}
+		err = withRetry(ctx, opts.Attempts, func() error {
+			if rp, ok := dst.(registry.ReferencePusher); ok {
+				rc, err := root.Open()
+				if err != nil {
+					return err
+				}
+				defer rc.Close()
+				return rp.PushReference(ctx, root.Desc, rc, tag)
+			}
+			return pushThenTag(ctx, dst, root, tag)
+		})
 		if err != nil {
 			return res, fmt.Errorf("pushing manifest %s as %q: %w", root.Desc.Digest, tag, err)
 		}
 		uploaded.Add(1)
 		bytes.Add(root.Desc.Size)
 	default:
-		if err := pushThenTag(ctx, dst, root, ""); err != nil {
+		if err := withRetry(ctx, opts.Attempts, func() error { return pushThenTag(ctx, dst, root, "") }); err != nil {
 			return res, fmt.Errorf("pushing manifest %s: %w", root.Desc.Digest, err)
 		}
 		uploaded.Add(1)

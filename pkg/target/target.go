@@ -9,15 +9,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/tierpack/tierpack/pkg/cache"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content/oci"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
-	"oras.land/oras-go/v2/registry/remote/retry"
 )
 
 // Options configure how references are opened. The zero value uses the
@@ -35,9 +37,13 @@ type Options struct {
 	// Credentials is the credential store; nil means Docker's config and
 	// credential helpers (shared with `docker login` and `oras login`).
 	Credentials credentials.Store
-	// HTTPClient is the base client; nil means oras-go's retrying client
-	// (exponential backoff on 5xx, 429 and network errors).
+	// HTTPClient is the base client; nil means NewHTTPClient(StallTimeout):
+	// oras-go's retrying client (exponential backoff on 5xx, 429 and
+	// network errors) with stalled connections cut.
 	HTTPClient *http.Client
+	// StallTimeout bounds silence on a registry connection; zero means
+	// DefaultStallTimeout.
+	StallTimeout time.Duration
 	// UserAgent is sent to registries.
 	UserAgent string
 	// ReadOnly opens the local store with a shared lock instead of an
@@ -53,6 +59,10 @@ type Target struct {
 	// Store reads and writes content; tags given to it are the bare tags of
 	// Ref's repository.
 	Store oras.GraphTarget
+
+	// Cache, when set, keeps pulled blobs and manifests by digest so a
+	// second pull of the same content reads nothing from the network.
+	Cache *cache.Cache
 
 	remote *remote.Repository
 	closer io.Closer
@@ -154,7 +164,7 @@ func openRemote(ref Ref, opts Options) (*Target, error) {
 	}
 	base := opts.HTTPClient
 	if base == nil {
-		base = retry.DefaultClient
+		base = NewHTTPClient(opts.StallTimeout)
 	}
 	client := &auth.Client{
 		Client:     base,

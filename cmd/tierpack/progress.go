@@ -1,0 +1,170 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/urfave/cli/v2"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/term"
+
+	"github.com/tierpack/tierpack/pkg/artifact"
+)
+
+// barThreshold is the smallest blob that gets a progress bar: smaller ones
+// finish before a bar would be read.
+const barThreshold = 256 << 10
+
+// newProgress picks how transfers are reported: bars on a terminal, JSON
+// lines on stderr with --output json, nothing with --quiet or on a pipe.
+// The caller calls the returned stop function once transfers are done.
+func newProgress(c *cli.Context, asJSON bool) (artifact.Progress, func()) {
+	switch {
+	case c.Bool("quiet"):
+		return nil, func() {}
+	case asJSON:
+		return &jsonProgress{enc: json.NewEncoder(c.App.ErrWriter)}, func() {}
+	case isTerminal(c.App.ErrWriter):
+		p := mpb.NewWithContext(c.Context, mpb.WithOutput(c.App.ErrWriter), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond))
+		bp := &barProgress{p: p, bars: map[string]*mpb.Bar{}}
+		return bp, func() { bp.stop() }
+	}
+	return nil, func() {}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// barProgress draws one bar per large blob with mpb.
+type barProgress struct {
+	p    *mpb.Progress
+	mu   sync.Mutex
+	bars map[string]*mpb.Bar
+}
+
+func label(d ocispec.Descriptor) string {
+	if t := d.Annotations[ocispec.AnnotationTitle]; t != "" {
+		if len(t) > 28 {
+			t = t[:27] + "…"
+		}
+		return t
+	}
+	return d.Digest.Encoded()[:12]
+}
+
+func (b *barProgress) Start(d ocispec.Descriptor, skipped bool) {
+	if skipped || d.Size < barThreshold {
+		return
+	}
+	bar := b.p.AddBar(d.Size,
+		mpb.PrependDecorators(decor.Name(label(d), decor.WCSyncSpaceR), decor.CountersKibiByte("% .1f / % .1f", decor.WCSyncSpace)),
+		mpb.AppendDecorators(decor.OnComplete(decor.EwmaSpeed(decor.SizeB1024(0), "% .1f", 30), "done")),
+	)
+	b.mu.Lock()
+	b.bars[d.Digest.String()] = bar
+	b.mu.Unlock()
+}
+
+func (b *barProgress) bar(d ocispec.Descriptor) *mpb.Bar {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.bars[d.Digest.String()]
+}
+
+func (b *barProgress) Wrap(d ocispec.Descriptor, r io.Reader) io.Reader {
+	bar := b.bar(d)
+	if bar == nil {
+		return r
+	}
+	bar.SetCurrent(0) // a retry starts over
+	return &barReader{r: r, bar: bar}
+}
+
+// barReader advances a bar as bytes are read; unlike ProxyReader it leaves
+// closing to the caller and restarts cleanly on retries.
+type barReader struct {
+	r     io.Reader
+	bar   *mpb.Bar
+	start time.Time
+}
+
+func (br *barReader) Read(p []byte) (int, error) {
+	if br.start.IsZero() {
+		br.start = time.Now()
+	}
+	n, err := br.r.Read(p)
+	if n > 0 {
+		br.bar.EwmaIncrBy(n, time.Since(br.start))
+		br.start = time.Now()
+	}
+	return n, err
+}
+
+func (b *barProgress) Done(d ocispec.Descriptor, err error) {
+	bar := b.bar(d)
+	if bar == nil {
+		return
+	}
+	if err != nil {
+		bar.Abort(false)
+		return
+	}
+	bar.SetTotal(-1, true)
+}
+
+func (b *barProgress) stop() {
+	b.mu.Lock()
+	for _, bar := range b.bars {
+		if !bar.Completed() {
+			bar.Abort(false)
+		}
+	}
+	b.mu.Unlock()
+	b.p.Wait()
+}
+
+// jsonProgress writes one JSON line per event on stderr, for scripts.
+type jsonProgress struct {
+	mu  sync.Mutex
+	enc *json.Encoder
+}
+
+type progressEvent struct {
+	Event     string `json:"event"`
+	Digest    string `json:"digest"`
+	MediaType string `json:"mediaType,omitempty"`
+	Size      int64  `json:"size,omitempty"`
+	Title     string `json:"title,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+func (j *jsonProgress) emit(e progressEvent) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	_ = j.enc.Encode(e)
+}
+
+func (j *jsonProgress) Start(d ocispec.Descriptor, skipped bool) {
+	ev := "start"
+	if skipped {
+		ev = "skip"
+	}
+	j.emit(progressEvent{Event: ev, Digest: d.Digest.String(), MediaType: d.MediaType, Size: d.Size, Title: d.Annotations[ocispec.AnnotationTitle]})
+}
+
+func (j *jsonProgress) Wrap(_ ocispec.Descriptor, r io.Reader) io.Reader { return r }
+
+func (j *jsonProgress) Done(d ocispec.Descriptor, err error) {
+	e := progressEvent{Event: "done", Digest: d.Digest.String()}
+	if err != nil {
+		e.Event, e.Error = "error", err.Error()
+	}
+	j.emit(e)
+}

@@ -1,0 +1,212 @@
+// Package faultproxy injects registry faults in front of a real registry,
+// for tests: error statuses, connections reset in the middle of an upload
+// or a download, and stalls. It wraps the registry's http.Handler
+// (registrytest.WithHandlerWrapper), so everything it does not break is
+// served by the real registry.
+//
+// Faults are rules tried in order; each matches requests by method and a
+// path pattern and fires a fixed number of times, so a test is
+// deterministic: "the first 2 blob uploads get 503", "the first download of
+// a blob is cut after 64 KiB".
+package faultproxy
+
+import (
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Kind is what a rule does to a request.
+type Kind int
+
+// The faults.
+const (
+	// Status answers with Rule.Status (e.g. 500, 503, 429) without reaching
+	// the registry.
+	Status Kind = iota
+	// ResetUpload reads Rule.After bytes of the request body, then drops
+	// the connection.
+	ResetUpload
+	// ResetDownload lets the registry answer, passes Rule.After bytes of the
+	// response body, then drops the connection.
+	ResetDownload
+	// Stall holds the request for Rule.Stall (or until the client gives up)
+	// before passing it on, or, with After > 0, after After bytes of the
+	// response body.
+	Stall
+)
+
+// Rule is one fault.
+type Rule struct {
+	Kind Kind
+	// Method matches the request method; empty matches any.
+	Method string
+	// Path is a regular expression on the URL path; empty matches any.
+	Path string
+	// Times is how many matching requests the rule breaks; 0 means every one.
+	Times int
+	// Status for Kind Status; RetryAfter, if set, is sent as Retry-After.
+	Status     int
+	RetryAfter string
+	// After is a byte count for the reset and stall kinds.
+	After int64
+	// Stall is how long Stall holds.
+	Stall time.Duration
+
+	re    *regexp.Regexp
+	fired int
+}
+
+// Path patterns for the registry API's requests.
+const (
+	BlobUpload = `^/v2/.+/blobs/uploads/`
+	Blob       = `^/v2/.+/blobs/sha256:`
+	Manifest   = `^/v2/.+/manifests/`
+)
+
+// Proxy applies rules to requests on their way to a handler.
+type Proxy struct {
+	mu    sync.Mutex
+	rules []*Rule
+	hits  map[int]int
+}
+
+// New returns a Proxy with the given rules.
+func New(rules ...Rule) *Proxy {
+	p := &Proxy{hits: map[int]int{}}
+	p.Set(rules...)
+	return p
+}
+
+// Set replaces the rules.
+func (p *Proxy) Set(rules ...Rule) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rules = nil
+	p.hits = map[int]int{}
+	for i := range rules {
+		r := rules[i]
+		if r.Path != "" {
+			r.re = regexp.MustCompile(r.Path)
+		}
+		p.rules = append(p.rules, &r)
+	}
+}
+
+// Fired returns how many times rule i (in the order given) fired.
+func (p *Proxy) Fired(i int) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i < len(p.rules) {
+		return p.rules[i].fired
+	}
+	return 0
+}
+
+func (p *Proxy) match(req *http.Request) *Rule {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range p.rules {
+		if r.Method != "" && r.Method != req.Method {
+			continue
+		}
+		if r.re != nil && !r.re.MatchString(req.URL.Path) {
+			continue
+		}
+		if r.Times > 0 && r.fired >= r.Times {
+			continue
+		}
+		r.fired++
+		c := *r
+		return &c
+	}
+	return nil
+}
+
+// Wrap returns next with the faults in front of it.
+func (p *Proxy) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r := p.match(req)
+		if r == nil {
+			next.ServeHTTP(w, req)
+			return
+		}
+		switch r.Kind {
+		case Status:
+			if r.RetryAfter != "" {
+				w.Header().Set("Retry-After", r.RetryAfter)
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(r.Status)
+			io.WriteString(w, `{"errors":[{"code":"UNAVAILABLE","message":"fault injected: status `+strconv.Itoa(r.Status)+`"}]}`)
+		case ResetUpload:
+			if req.Body != nil {
+				io.CopyN(io.Discard, req.Body, r.After)
+			}
+			drop(w)
+		case ResetDownload:
+			next.ServeHTTP(&cutWriter{ResponseWriter: w, left: r.After}, req)
+		case Stall:
+			if r.After > 0 {
+				next.ServeHTTP(&cutWriter{ResponseWriter: w, left: r.After, stall: r.Stall, ctxDone: req.Context().Done()}, req)
+				return
+			}
+			select {
+			case <-time.After(r.Stall):
+			case <-req.Context().Done():
+				return
+			}
+			next.ServeHTTP(w, req)
+		}
+	})
+}
+
+// drop closes the client connection without an HTTP response.
+func drop(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler) // net/http drops the connection
+}
+
+// cutWriter passes left bytes of the body, then drops the connection (or
+// stalls first).
+type cutWriter struct {
+	http.ResponseWriter
+	left    int64
+	stall   time.Duration
+	ctxDone <-chan struct{}
+	cut     bool
+}
+
+func (c *cutWriter) Write(b []byte) (int, error) {
+	if c.cut {
+		return 0, io.ErrClosedPipe
+	}
+	if int64(len(b)) <= c.left {
+		c.left -= int64(len(b))
+		return c.ResponseWriter.Write(b)
+	}
+	n, _ := c.ResponseWriter.Write(b[:c.left])
+	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+	c.cut = true
+	if c.stall > 0 {
+		select {
+		case <-time.After(c.stall):
+		case <-c.ctxDone:
+		}
+	}
+	drop(c.ResponseWriter)
+	return n, io.ErrClosedPipe
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (c *cutWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
