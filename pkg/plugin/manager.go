@@ -7,6 +7,13 @@
 // tool while plugins still run out of process. Third-party plugins are
 // executables named tierpack-plugin-<type> in the plugin directories.
 //
+// One directory may be managed (Options.ManagedDir): `tierpack plugin
+// install` writes plugins there and pins each one's sha256 in the folder's
+// lock file (LockFileName). Every binary in the managed folder must match
+// its pin, or the Manager refuses to run it (ErrTampered) — also a binary
+// that was copied there by hand and has no pin. The other directories are
+// the user's own: their binaries run unpinned.
+//
 // A Manager starts each plugin at most once, bounds every call with a
 // timeout, and turns go-plugin's failure modes — a crash, a hang, a binary
 // that is not a plugin or that writes to stdout before its handshake, a
@@ -18,10 +25,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -61,6 +70,9 @@ var (
 	ErrHandshake = errors.New("plugin handshake failed")
 	// ErrProtocol: the plugin speaks a protocol version this host does not.
 	ErrProtocol = errors.New("incompatible plugin protocol")
+	// ErrTampered: a binary in the managed plugin folder does not match the
+	// sha256 pinned when it was installed, or was never installed there.
+	ErrTampered = errors.New("plugin binary does not match its pin")
 )
 
 // Source says where a plugin comes from.
@@ -77,6 +89,10 @@ type Source struct {
 	// Shadowed lists third-party binaries for the same type that were not
 	// used, so `plugin list` can say so.
 	Shadowed []string `json:"shadowed,omitempty"`
+	// Managed is true for a binary in Options.ManagedDir: it must match Pin.
+	Managed bool `json:"managed,omitempty"`
+	// Pin is the lock file entry of a managed binary; nil when it has none.
+	Pin *Pin `json:"pin,omitempty"`
 }
 
 // Options configure a Manager. The zero value of each field has the
@@ -87,9 +103,13 @@ type Options struct {
 	Self string
 	// Builtins lists the built-in types; nil means none.
 	Builtins []string
-	// Dirs are searched in order for tierpack-plugin-<type> executables;
-	// nil means $TIERPACK_PLUGINS_DIR (if set) then DataDir/plugins.
+	// Dirs are searched in order for tierpack-plugin-<type> executables,
+	// which run unpinned; nil means none.
 	Dirs []string
+	// ManagedDir is searched after Dirs. It is the folder `tierpack plugin
+	// install` writes to: a binary there runs only if it matches its pin in
+	// ManagedDir's lock file (ErrTampered otherwise). Empty means none.
+	ManagedDir string
 	// StartTimeout bounds exec plus handshake; zero means DefaultStartTimeout.
 	StartTimeout time.Duration
 	// CallTimeout bounds each Validate, Package or Unpack call; zero means
@@ -101,6 +121,11 @@ type Options struct {
 	// Reattach maps a type to a plugin already running in debug mode; nil
 	// means read sdk.ReattachEnv.
 	Reattach map[string]sdk.ReattachInfo
+	// Stdout receives what plugins write to their standard output once
+	// they serve (go-plugin forwards it); nil discards it. Stdout is no
+	// channel for plugin output — a conformance check sets this to catch
+	// plugins that use it anyway.
+	Stdout io.Writer
 }
 
 // Manager starts plugins on demand and stops them all on Close. It is safe
@@ -110,7 +135,12 @@ type Manager struct {
 
 	mu      sync.Mutex
 	started map[string]*Plugin
+	// extra are plugins started with StartBinary.
+	extra   []*Plugin
 	sources map[string]Source
+	// lockErr is why the managed folder's lock file could not be read; its
+	// binaries are refused then.
+	lockErr error
 	closed  bool
 }
 
@@ -142,8 +172,18 @@ func NewManager(opts Options) (*Manager, error) {
 	return &Manager{opts: opts, started: map[string]*Plugin{}}, nil
 }
 
-// Dirs returns the directories searched for third-party plugins.
-func (m *Manager) Dirs() []string { return m.opts.Dirs }
+// Dirs returns the directories searched for third-party plugins, the
+// managed one last.
+func (m *Manager) Dirs() []string {
+	dirs := slices.Clone(m.opts.Dirs)
+	if m.opts.ManagedDir != "" {
+		dirs = append(dirs, m.opts.ManagedDir)
+	}
+	return dirs
+}
+
+// ManagedDir returns Options.ManagedDir.
+func (m *Manager) ManagedDir() string { return m.opts.ManagedDir }
 
 // Sources lists every plugin the Manager can start, by type.
 func (m *Manager) Sources() ([]Source, error) {
@@ -169,7 +209,12 @@ func (m *Manager) discover() (map[string]Source, error) {
 	for _, t := range m.opts.Builtins {
 		srcs[t] = Source{Type: t, Path: m.opts.Self, Args: []string{BuiltinArg, t}, Builtin: true}
 	}
-	for _, dir := range m.opts.Dirs {
+	var lock *Lock
+	if m.opts.ManagedDir != "" {
+		lock, m.lockErr = ReadLock(m.opts.ManagedDir)
+	}
+	for _, dir := range m.Dirs() {
+		managed := dir == m.opts.ManagedDir && m.opts.ManagedDir != ""
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
@@ -190,7 +235,13 @@ func (m *Manager) discover() (map[string]Source, error) {
 				srcs[typ] = s
 				continue
 			}
-			srcs[typ] = Source{Type: typ, Path: p}
+			s := Source{Type: typ, Path: p, Managed: managed}
+			if managed && lock != nil {
+				if pin, ok := lock.Plugins[typ]; ok {
+					s.Pin = &pin
+				}
+			}
+			srcs[typ] = s
 		}
 	}
 	m.sources = srcs
@@ -203,7 +254,7 @@ func typeFromFileName(name string) (string, bool) {
 		return "", false
 	}
 	rest = strings.TrimSuffix(rest, ".exe")
-	if rest == "" || strings.ContainsAny(rest, ". ") {
+	if rest == "" || strings.ContainsAny(rest, ". ") || strings.HasPrefix(rest, "-") {
 		return "", false
 	}
 	return rest, true
@@ -245,11 +296,39 @@ func (m *Manager) Get(ctx context.Context, typ string) (*Plugin, error) {
 	if p, ok := m.started[typ]; ok { // started concurrently
 		return p, nil
 	}
-	p, err := m.start(ctx, src)
+	p, err := m.start(ctx, src, true)
 	if err != nil {
 		return nil, err
 	}
 	m.started[typ] = p
+	return p, nil
+}
+
+// StartBinary starts the plugin executable at path, whatever its name and
+// wherever it is, without consulting the plugin directories or pins, and
+// returns it running: for checking or installing a binary before it is a
+// discovered plugin. Its Source.Type is what its Describe says. The Manager
+// stops it on Close; Get does not return it.
+func (m *Manager) StartBinary(ctx context.Context, path string) (*Plugin, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	name := strings.TrimSuffix(filepath.Base(abs), exeSuffix)
+	if typ, ok := typeFromFileName(filepath.Base(abs)); ok {
+		name = typ
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, errors.New("plugin manager is closed")
+	}
+	p, err := m.start(ctx, Source{Type: name, Path: abs}, false)
+	if err != nil {
+		return nil, err
+	}
+	p.Source.Type = p.Description.Type
+	m.extra = append(m.extra, p)
 	return p, nil
 }
 
@@ -271,7 +350,55 @@ func (m *Manager) notFound(typ string, srcs map[string]Source) error {
 		ErrNotFound, typ, where, avail, DirEnv)
 }
 
-func (m *Manager) start(ctx context.Context, src Source) (*Plugin, error) {
+// verifyPin refuses a managed binary that does not match its pin.
+func (m *Manager) verifyPin(src Source) error {
+	reinstall := fmt.Sprintf("`tierpack plugin remove %s`", src.Type)
+	if m.lockErr != nil {
+		return fmt.Errorf("%w: plugin %q (%s) cannot be checked against its pin: %v", ErrTampered, src.Type, src.Path, m.lockErr)
+	}
+	if src.Pin == nil {
+		return fmt.Errorf("%w: plugin %q (%s) is in tierpack's managed plugin folder but not in its %s, so tierpack cannot tell it is what was installed: "+
+			"install plugins with `tierpack plugin install REF`; move a plugin you built yourself to $%s instead",
+			ErrTampered, src.Type, src.Path, LockFileName, DirEnv)
+	}
+	sum, err := FileSHA256(src.Path)
+	if err != nil {
+		return fmt.Errorf("%w: plugin %q (%s): %v", ErrTampered, src.Type, src.Path, err)
+	}
+	if sum != src.Pin.SHA256 {
+		return fmt.Errorf("%w: plugin %q (%s) has sha256 %s, but %s was pinned when it was installed from %s: the binary was modified or replaced since; "+
+			"reinstall it with `tierpack plugin install %s@%s`, or remove it with %s",
+			ErrTampered, src.Type, src.Path, short(sum), short(src.Pin.SHA256), src.Pin.Source, trimTag(src.Pin.Source), src.Pin.Digest, reinstall)
+	}
+	return nil
+}
+
+// short abbreviates a hex digest for messages.
+func short(hex string) string {
+	if len(hex) > 16 {
+		return hex[:16] + "…"
+	}
+	return hex
+}
+
+// trimTag removes a tag or digest from a registry reference, for suggesting
+// REF@DIGEST.
+func trimTag(ref string) string {
+	if i := strings.Index(ref, "@"); i >= 0 {
+		return ref[:i]
+	}
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		return ref[:i]
+	}
+	return ref
+}
+
+func (m *Manager) start(ctx context.Context, src Source, checkType bool) (*Plugin, error) {
+	if src.Managed {
+		if err := m.verifyPin(src); err != nil {
+			return nil, err
+		}
+	}
 	stderr := newTail(20)
 	cfg := &goplugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
@@ -283,6 +410,7 @@ func (m *Manager) start(ctx context.Context, src Source) (*Plugin, error) {
 		// go-plugin points a plugin's os.Stderr at a gRPC stream once it
 		// serves; without this, whatever the plugin writes there is dropped.
 		SyncStderr: stderr,
+		SyncStdout: m.opts.Stdout,
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Name:   "plugin." + src.Type,
 			Output: os.Stderr,
@@ -339,7 +467,7 @@ func (m *Manager) start(ctx context.Context, src Source) (*Plugin, error) {
 		p.kill()
 		return nil, err
 	}
-	if d.Type != src.Type {
+	if checkType && d.Type != src.Type {
 		p.kill()
 		if src.Builtin {
 			return nil, fmt.Errorf("%w: %s describes itself as type %q: this tierpack build is broken, please report it",
@@ -356,11 +484,13 @@ func (m *Manager) start(ctx context.Context, src Source) (*Plugin, error) {
 func (m *Manager) Close() {
 	m.mu.Lock()
 	m.closed = true
-	ps := make([]*Plugin, 0, len(m.started))
+	ps := make([]*Plugin, 0, len(m.started)+len(m.extra))
 	for _, p := range m.started {
 		ps = append(ps, p)
 	}
+	ps = append(ps, m.extra...)
 	m.started = map[string]*Plugin{}
+	m.extra = nil
 	m.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, p := range ps {

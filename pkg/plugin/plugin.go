@@ -39,6 +39,10 @@ type Plugin struct {
 // Pid returns the plugin's process id (0 when attached in debug mode).
 func (p *Plugin) Pid() int { return p.pid }
 
+// Protocol returns the tierpack plugin protocol version negotiated with the
+// plugin.
+func (p *Plugin) Protocol() int { return p.client.NegotiatedVersion() }
+
 // Describe returns the plugin's Describe answer, as cached at start.
 func (p *Plugin) Describe() sdk.Description { return p.Description }
 

@@ -90,6 +90,10 @@ func (p packager) Describe(context.Context) (sdk.Description, error) {
 	if p.builtin {
 		desc += " (built-in)"
 	}
+	if p.mode == "sloppy" {
+		// Breaks every rule of sdk/plugintest's describe check.
+		return sdk.Description{Type: typ, Version: "latest", MediaTypes: []string{"not a media type"}}, nil
+	}
 	return sdk.Description{
 		Type:         typ,
 		Version:      "0.0.1",
@@ -124,13 +128,24 @@ func (p packager) Validate(ctx context.Context, req sdk.ValidateRequest) ([]sdk.
 		spawn(p.mode, strings.HasSuffix(p.mode, "-stderr"))
 	case "fail":
 		return nil, fmt.Errorf("cannot read %s: the test plugin fails on purpose", req.Dir)
+	case "stdout-later", "sloppy":
+		// After the handshake go-plugin forwards stdout to the host, which
+		// drops it unless told otherwise.
+		fmt.Println("debug print from Validate")
+	}
+	if p.mode == "sloppy" {
+		return nil, nil // finds nothing wrong, ever
 	}
 	return []sdk.Diagnostic{sdk.Warnf("README.md", 0, "no README in %s", req.Contribution.Name)}, nil
 }
 
 func (p packager) Package(ctx context.Context, req sdk.PackageRequest) (sdk.PackageResult, error) {
 	const name = "layer.txt"
-	if err := os.WriteFile(filepath.Join(req.StagingDir, name), []byte("packaged "+req.Contribution.Name+"\n"), 0o644); err != nil {
+	content := "packaged " + req.Contribution.Name + "\n"
+	if p.mode == "sloppy" {
+		content += "at " + strconv.FormatInt(time.Now().UnixNano(), 10) + "\n" // not deterministic
+	}
+	if err := os.WriteFile(filepath.Join(req.StagingDir, name), []byte(content), 0o644); err != nil {
 		return sdk.PackageResult{}, err
 	}
 	return sdk.PackageResult{Manifests: []sdk.Manifest{{

@@ -1,0 +1,222 @@
+//go:build unix
+
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// pin installs the test plugin as tierpack-plugin-<mode> in a fresh managed
+// folder and pins it there, as `tierpack plugin install` would.
+func pin(t *testing.T, mode string) (dir, bin string) {
+	t.Helper()
+	dir = t.TempDir()
+	bin = filepath.Join(dir, BinaryName(mode))
+	copyFile(t, testPlugin, bin)
+	sum, err := FileSHA256(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = UpdateLock(dir, func(l *Lock) error {
+		l.Plugins[mode] = Pin{
+			Type: mode, Version: "0.0.1", Source: "registry.example/plugins/" + mode + ":0.0.1",
+			Digest: "sha256:" + strings.Repeat("ab", 32), SHA256: sum, Protocols: []int{1}, Installed: time.Now().UTC(),
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, bin
+}
+
+// TestPinnedPluginRuns checks that a managed binary that matches its pin
+// starts, and that Sources reports the pin.
+func TestPinnedPluginRuns(t *testing.T) {
+	env(t)
+	dir, bin := pin(t, "good")
+	m := newManager(t, Options{ManagedDir: dir})
+	srcs, err := m.Sources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(srcs) != 1 || !srcs[0].Managed || srcs[0].Pin == nil || srcs[0].Pin.Version != "0.0.1" || srcs[0].Path != bin {
+		t.Fatalf("Sources() = %+v, want the pinned good plugin", srcs)
+	}
+	p, err := m.Get(context.Background(), "good")
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	if p.Protocol() != 1 {
+		t.Errorf("Protocol() = %d, want 1", p.Protocol())
+	}
+	if got := m.Dirs(); len(got) != 1 || got[0] != dir {
+		t.Errorf("Dirs() = %v, want the managed folder", got)
+	}
+}
+
+// TestManagedPluginRefused checks that a managed binary is refused with
+// ErrTampered, and a message saying what to do, when it no longer matches
+// its pin, when it has none, and when the lock file is unreadable; and that
+// nothing is started then.
+func TestManagedPluginRefused(t *testing.T) {
+	pidDir := env(t)
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, dir, bin string)
+		want  []string
+	}{
+		{
+			name: "modified",
+			setup: func(t *testing.T, dir, bin string) {
+				f, err := os.OpenFile(bin, os.O_WRONLY|os.O_APPEND, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.WriteString("tampered")
+				f.Close()
+			},
+			want: []string{"was pinned when it was installed from registry.example/plugins/good:0.0.1", "modified or replaced",
+				"tierpack plugin install registry.example/plugins/good@sha256:abab", "tierpack plugin remove good"},
+		},
+		{
+			name: "unpinned",
+			setup: func(t *testing.T, dir, bin string) {
+				if err := os.Remove(filepath.Join(dir, LockFileName)); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: []string{"not in its lock.json", "tierpack plugin install REF", DirEnv},
+		},
+		{
+			name: "corrupt-lock",
+			setup: func(t *testing.T, dir, bin string) {
+				if err := os.WriteFile(filepath.Join(dir, LockFileName), []byte("{oops"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: []string{"cannot be checked against its pin", "lock.json is not valid JSON", "reinstall"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, bin := pin(t, "good")
+			tc.setup(t, dir, bin)
+			os.Remove(filepath.Join(pidDir, "good.pid"))
+			m := newManager(t, Options{ManagedDir: dir})
+			_, err := m.Get(context.Background(), "good")
+			if err == nil {
+				t.Fatal("Get succeeded")
+			}
+			t.Logf("error:\n%v", err)
+			if !errors.Is(err, ErrTampered) {
+				t.Errorf("error is not ErrTampered: %v", err)
+			}
+			assertContains(t, err, append([]string{`plugin "good"`, bin}, tc.want...)...)
+			if pids := readPIDs(t, filepath.Join(pidDir, "good.pid")); len(pids) != 0 {
+				t.Errorf("the refused plugin ran (pids %v)", pids)
+			}
+		})
+	}
+}
+
+// TestUnpinnedDirsStillRun checks that the pin rule is the managed folder's
+// alone: the same binary, unpinned, runs from Dirs, and a binary in Dirs
+// shadows a managed one.
+func TestUnpinnedDirsStillRun(t *testing.T) {
+	env(t)
+	own := pluginDir(t, "good")
+	managed, bin := pin(t, "good")
+	m := newManager(t, Options{Dirs: []string{own}, ManagedDir: managed})
+	p, err := m.Get(context.Background(), "good")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Source.Managed || p.Source.Path != filepath.Join(own, BinaryPrefix+"good") {
+		t.Errorf("Source = %+v, want the unpinned one from Dirs", p.Source)
+	}
+	if len(p.Source.Shadowed) != 1 || p.Source.Shadowed[0] != bin {
+		t.Errorf("Shadowed = %v, want the managed binary", p.Source.Shadowed)
+	}
+}
+
+// TestStartBinary checks that a binary is started by path whatever its name,
+// is typed by its Describe, does not become the plugin Get returns, and is
+// stopped on Close.
+func TestStartBinary(t *testing.T) {
+	pidDir := env(t)
+	dir := pluginDir(t, "wrongtype")
+	m := newManager(t, Options{})
+	p, err := m.StartBinary(context.Background(), filepath.Join(dir, BinaryPrefix+"wrongtype"))
+	if err != nil {
+		t.Fatalf("StartBinary: %v", err)
+	}
+	if p.Source.Type != "something-else" || p.Description.Type != "something-else" {
+		t.Errorf("Source.Type = %q, Description.Type = %q, want the described type", p.Source.Type, p.Description.Type)
+	}
+	if _, err := m.Get(context.Background(), "something-else"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get after StartBinary = %v, want ErrNotFound", err)
+	}
+	pid := onePID(t, filepath.Join(pidDir, "wrongtype.pid"))
+	m.Close()
+	assertExited(t, pid, "plugin started with StartBinary")
+
+	// A failure is explained as for a discovered plugin, under its file name.
+	m2 := newManager(t, Options{})
+	_, err = m2.StartBinary(context.Background(), filepath.Join(pluginDir(t, "stdout"), BinaryPrefix+"stdout"))
+	if !errors.Is(err, ErrHandshake) {
+		t.Fatalf("StartBinary of a plugin printing to stdout = %v, want ErrHandshake", err)
+	}
+	assertContains(t, err, `plugin "stdout"`, "to stdout before its handshake")
+}
+
+// TestStdoutAfterHandshake checks that what a serving plugin writes to
+// stdout reaches Options.Stdout. go-plugin forwards it on a stream of its
+// own, asynchronously, with no event to wait for: so the test looks, for a
+// bounded time.
+func TestStdoutAfterHandshake(t *testing.T) {
+	env(t)
+	var out syncBuffer
+	m := newManager(t, Options{Dirs: []string{pluginDir(t, "stdout-later")}, Stdout: &out})
+	ctx := context.Background()
+	p, err := m.Get(ctx, "stdout-later")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Validate(ctx, validateReq(t.TempDir())); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), "debug print from Validate") {
+		if time.Now().After(deadline) {
+			t.Fatalf("Options.Stdout got %q within 5s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	m.Close()
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
