@@ -33,9 +33,11 @@ const (
 	// ResetDownload lets the registry answer, passes Rule.After bytes of the
 	// response body, then drops the connection.
 	ResetDownload
-	// Stall holds the request for Rule.Stall (or until the client gives up)
-	// before passing it on, or, with After > 0, after After bytes of the
-	// response body.
+	// Stall holds the request for Rule.Stall before passing it on, or, with
+	// After > 0, after After bytes of the response body. A hold before the
+	// request body is read lasts the full Stall even if the client gives
+	// up (net/http notices a client leaving only once the body is read), so
+	// keep Stall short there.
 	Stall
 )
 

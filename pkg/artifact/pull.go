@@ -21,6 +21,7 @@ import (
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
 
+	"github.com/tierpack/tierpack/internal/proc"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/tier"
@@ -326,7 +327,8 @@ func Pull(ctx context.Context, plugins *plugin.Manager, t *target.Target, opts P
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, err
 	}
-	staging, err := os.MkdirTemp(parent, ".tierpack-pull-")
+	recoverStale(parent)
+	staging, err := os.MkdirTemp(parent, fmt.Sprintf("%s%d-", stagingPrefix, os.Getpid()))
 	if err != nil {
 		return nil, err
 	}
@@ -508,7 +510,7 @@ func replaceDir(src, dst string, force bool) error {
 	}
 	var aside string
 	if _, err := os.Lstat(dst); err == nil {
-		aside = filepath.Join(filepath.Dir(dst), ".tierpack-old-"+randSuffix())
+		aside = filepath.Join(filepath.Dir(dst), fmt.Sprintf("%s%d-%s-%s", asidePrefix, os.Getpid(), randSuffix(), filepath.Base(dst)))
 		if err := os.Rename(dst, aside); err != nil {
 			return fmt.Errorf("moving the old %s aside: %w", dst, err)
 		}
@@ -523,6 +525,49 @@ func replaceDir(src, dst string, force bool) error {
 		_ = os.RemoveAll(aside)
 	}
 	return nil
+}
+
+// Names of the folders a pull makes beside its output; they carry the pid
+// of the process so a later pull can tell a killed pull's leftovers from
+// one still running.
+const (
+	stagingPrefix = ".tierpack-pull-"
+	asidePrefix   = ".tierpack-old-"
+)
+
+// recoverStale cleans up after pulls that were killed in parent: their
+// staging folders are removed, and a previous output that was moved aside
+// for replacement is put back if its replacement never arrived.
+func recoverStale(parent string) {
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case strings.HasPrefix(name, stagingPrefix):
+			if pid := proc.PidFromName(name, stagingPrefix); pid > 0 && !proc.Alive(pid) {
+				os.RemoveAll(filepath.Join(parent, name))
+			}
+		case strings.HasPrefix(name, asidePrefix):
+			pid := proc.PidFromName(name, asidePrefix)
+			if pid <= 0 || proc.Alive(pid) {
+				continue
+			}
+			// .tierpack-old-PID-RAND-BASE: restore BASE if it is missing.
+			parts := strings.SplitN(name, "-", 5)
+			if len(parts) < 5 {
+				continue
+			}
+			orig := filepath.Join(parent, parts[4])
+			if _, err := os.Lstat(orig); os.IsNotExist(err) {
+				_ = os.Rename(filepath.Join(parent, name), orig)
+			} else {
+				os.RemoveAll(filepath.Join(parent, name))
+			}
+		}
+	}
 }
 
 func randSuffix() string {

@@ -91,4 +91,3 @@ func (e *RetryError) Error() string {
 
 // Unwrap returns the last error.
 func (e *RetryError) Unwrap() error { return e.Err }
-

@@ -20,6 +20,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
+
+	"github.com/tierpack/tierpack/internal/proc"
 )
 
 // Cache is a content-addressed blob cache in a directory. It is safe for
@@ -28,12 +30,32 @@ type Cache struct {
 	dir string
 }
 
-// Open returns the cache in dir, creating it if needed.
+// tmpPrefix starts the names of entries being written; the pid after it
+// tells a killed writer's leftovers from a running one's.
+const tmpPrefix = ".tmp-"
+
+// Open returns the cache in dir, creating it if needed, and removes partial
+// entries left by processes that were killed while writing them.
 func Open(dir string) (*Cache, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "blobs"), 0o755); err != nil {
 		return nil, fmt.Errorf("creating cache %s: %w (set TIERPACK_HOME, or pass --no-cache)", dir, err)
 	}
-	return &Cache{dir: dir}, nil
+	c := &Cache{dir: dir}
+	c.removeStale()
+	return c, nil
+}
+
+func (c *Cache) removeStale() {
+	algs, _ := os.ReadDir(filepath.Join(c.dir, "blobs"))
+	for _, a := range algs {
+		d := filepath.Join(c.dir, "blobs", a.Name())
+		entries, _ := os.ReadDir(d)
+		for _, e := range entries {
+			if pid := proc.PidFromName(e.Name(), tmpPrefix); pid > 0 && !proc.Alive(pid) {
+				os.Remove(filepath.Join(d, e.Name()))
+			}
+		}
+	}
 }
 
 // Dir returns the cache directory.
@@ -167,7 +189,7 @@ func (c *Cache) put(desc ocispec.Descriptor, r io.Reader) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-"+desc.Digest.Encoded()[:12]+"-")
+	tmp, err := os.CreateTemp(filepath.Dir(p), fmt.Sprintf("%s%d-%s-", tmpPrefix, os.Getpid(), desc.Digest.Encoded()[:12]))
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,21 @@ func NewHTTPClient(stall time.Duration) *http.Client {
 	base.TLSHandshakeTimeout = stall
 	base.ResponseHeaderTimeout = stall
 	base.MaxIdleConnsPerHost = 16
-	return &http.Client{Transport: retry.NewTransport(&stallGuard{base: base, stall: stall})}
+	rt := retry.NewTransport(&stallGuard{base: base, stall: stall})
+	rt.Policy = func() retry.Policy { return requestPolicy }
+	return &http.Client{Transport: rt}
+}
+
+// requestPolicy retries single requests the transport can replay (5xx,
+// 429, 408, resets, timeouts) a few times, quickly: whole-blob retries
+// above it (pkg/artifact) cover what it cannot replay, so the two budgets
+// multiply and each stays small.
+var requestPolicy retry.Policy = &retry.GenericPolicy{
+	Retryable: retry.DefaultPredicate,
+	Backoff:   retry.DefaultBackoff,
+	MinWait:   100 * time.Millisecond,
+	MaxWait:   2 * time.Second,
+	MaxRetry:  3,
 }
 
 // stallGuard cancels a request whose body transfer goes silent for longer
