@@ -52,6 +52,10 @@
 //     0755, owner 0:0, mtime SOURCE_DATE_EPOCH or the epoch), so the same
 //     binaries always give the same digests.
 //
+// With one platform declared, the host pushes that image's manifest alone
+// rather than an index of one (pkg/artifact builds an index only for several
+// manifests): still a runnable image, with the type in its annotations.
+//
 // The platform manifests have no artifactType: they are plain images that
 // docker, podman, containerd and skopeo pull and run like any other. The
 // index carries artifactType application/vnd.tierpack.exporter.v1 (the
