@@ -42,9 +42,20 @@ func TestPullKilledHalfway(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Bounded wait for the download to reach the stall: the proxy counts it.
+	// Bounded wait until the download is under way: the proxy has seen it
+	// and part of the blob sits in the cache's temporary file.
+	cacheBlobs := filepath.Join(p.home, "cache", "blobs", "sha256")
+	midway := func() bool {
+		m, _ := filepath.Glob(filepath.Join(cacheBlobs, ".tmp-*"))
+		for _, f := range m {
+			if fi, err := os.Stat(f); err == nil && fi.Size() > 0 {
+				return proxy.Fired(0) > 0
+			}
+		}
+		return false
+	}
 	deadline := time.Now().Add(20 * time.Second)
-	for proxy.Fired(0) == 0 {
+	for !midway() {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			t.Fatalf("the download never started\n%s", stderr.String())
@@ -63,7 +74,6 @@ func TestPullKilledHalfway(t *testing.T) {
 	}
 	// The cache holds only complete, verified entries (a partial file may
 	// remain under a temporary name).
-	cacheBlobs := filepath.Join(p.home, "cache", "blobs", "sha256")
 	entries, _ := os.ReadDir(cacheBlobs)
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), ".tmp-") {
