@@ -15,6 +15,7 @@
 //
 //	import (
 //		"context"
+//		"path"
 //
 //		"github.com/tierpack/tierpack/sdk"
 //		"github.com/tierpack/tierpack/sdk/archive"
@@ -28,17 +29,26 @@
 //			Version:      "0.1.0",
 //			ArtifactType: "application/vnd.example.rules.v1",
 //			MediaTypes:   []string{sdk.MediaTypeLayerTarGzip},
+//			FilePatterns: []string{"*.yaml"},
 //			Description:  "Falco rules files",
 //		}, nil
 //	}
 //
 //	func (rules) Validate(ctx context.Context, req sdk.ValidateRequest) ([]sdk.Diagnostic, error) {
-//		// Problems with the contribution are diagnostics, not errors.
-//		return nil, nil
+//		// Problems with the contribution are diagnostics, not errors: an
+//		// error means the plugin itself failed.
+//		var diags []sdk.Diagnostic
+//		for _, f := range req.Contribution.Files {
+//			if ext := path.Ext(f); ext != ".yaml" && ext != ".md" {
+//				diags = append(diags, sdk.Errorf(f, 0, "not a rules file").WithHint("rules files end in .yaml"))
+//			}
+//		}
+//		return diags, nil
 //	}
 //
 //	func (rules) Package(ctx context.Context, req sdk.PackageRequest) (sdk.PackageResult, error) {
-//		return sdk.PackageFiles(ctx, req, req.Contribution.Files)
+//		// tierpack.yaml too, so that a pulled folder can be pushed again.
+//		return sdk.PackageFiles(ctx, req, append([]string{"tierpack.yaml"}, req.Contribution.Files...))
 //	}
 //
 //	func (rules) Unpack(ctx context.Context, req sdk.UnpackRequest) (sdk.UnpackResult, error) {
@@ -47,9 +57,17 @@
 //
 //	func main() { sdk.Serve(rules{}) }
 //
-// Build it as tierpack-plugin-<type>, put it in $TIERPACK_PLUGINS_DIR (or
-// install it with `tierpack plugin install`), and tierpack uses it for every
-// contribution whose tierpack.yaml says `type: <type>`.
+// Build it as tierpack-plugin-<type> (name the module so, and `go build`
+// does), put it in $TIERPACK_PLUGINS_DIR or publish it with `tierpack plugin
+// push` and install it with `tierpack plugin install`, and tierpack uses it
+// for every contribution whose tierpack.yaml says `type: <type>`.
+// examples/plugins/falco-rules in the tierpack repository is a complete
+// out-of-tree plugin, with its tests.
+//
+// Test it with package sdk/plugintest, from `go test`: it runs the binary as
+// the host does and checks the rules below — handshake, Describe, Validate on
+// a good and a bad contribution, deterministic Package, Unpack round trip,
+// nothing on stdout. `tierpack plugin check BINARY` runs the same checks.
 //
 // Rules a plugin must keep:
 //   - Never write to stdout: go-plugin uses it for the handshake. Log with
