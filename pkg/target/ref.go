@@ -19,6 +19,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
 	"oras.land/oras-go/v2/registry"
 )
 
@@ -139,7 +140,7 @@ func parseLayout(p string) (Ref, error) {
 	ref := Ref{Kind: Layout}
 	if path, dgst, ok := strings.Cut(p, "@"); ok {
 		ref.Path, ref.Digest = path, dgst
-		if _, err := registry.ParseReference("localhost/x@" + dgst); err != nil {
+		if _, err := digest.Parse(dgst); err != nil {
 			return Ref{}, fmt.Errorf("%w %q: bad digest %q", ErrInvalidReference, "oci:"+p, dgst)
 		}
 	} else {
@@ -147,7 +148,7 @@ func parseLayout(p string) (Ref, error) {
 		i := strings.LastIndex(p, ":")
 		if i > strings.LastIndexAny(p, `/\`) && i >= 0 && !(i == 1 && len(p) > 2 && (p[2] == '\\' || p[2] == '/')) {
 			ref.Path, ref.Tag = p[:i], p[i+1:]
-			if _, err := registry.ParseReference("localhost/x:" + ref.Tag); err != nil {
+			if _, err := registry.ParseReference("localhost/x:" + ref.Tag); err != nil || ref.Tag == "" {
 				return Ref{}, fmt.Errorf("%w %q: bad tag %q", ErrInvalidReference, "oci:"+p, ref.Tag)
 			}
 		} else {
