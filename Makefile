@@ -16,7 +16,7 @@ PROTOC_VERSION             := 3.21.12
 PROTO_DIR     := sdk/proto
 PROTO_FILES   := $(shell find $(PROTO_DIR) -name '*.proto' | sort)
 
-.PHONY: all build test test-short vet generate check-generate demo clean examples
+.PHONY: all build test test-short vet generate check-generate demo clean bench examples
 
 all: build
 
@@ -84,6 +84,11 @@ generate: $(BIN)/protoc-gen-go-$(PROTOC_GEN_GO_VERSION) $(BIN)/protoc-gen-go-grp
 
 check-generate: generate
 	@git diff --exit-code -- $(PROTO_DIR) || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
+
+# Benchmarks against ORAS and helm (see bench/main.go; takes a few minutes
+# and ~8 GiB of scratch disk for the 1 GiB cases).
+bench: build $(BIN)/oras $(BIN)/helm
+	$(GO) run ./bench -tierpack $(BIN)/tierpack -oras $(BIN)/oras -helm $(BIN)/helm $(BENCHFLAGS)
 
 demo: build
 	./examples/demo.sh $(BIN)/tierpack

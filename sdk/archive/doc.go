@@ -23,8 +23,9 @@
 // [Result.DiffID] is the sha256 digest of the uncompressed tar, the value an
 // OCI image config lists in rootfs.diff_ids. The DiffID depends only on the
 // tree and the options. The compressed bytes additionally depend on the
-// version of the gzip implementation, so they are stable for a given build
-// of tierpack but may change when its dependencies are upgraded.
+// version of the gzip implementation (klauspost/pgzip, 1 MiB blocks
+// compressed in parallel), so they are stable for a given build of tierpack
+// but may change when its dependencies are upgraded.
 //
 // WriteTarGz refuses, with an error wrapping [ErrUnsafeEntry], anything
 // that [Extract] would refuse: absolute paths, ".." components, names with
