@@ -28,6 +28,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/tierpack/tierpack/pkg/cache"
 	"github.com/tierpack/tierpack/pkg/contrib"
 	"github.com/tierpack/tierpack/pkg/owners"
 	"github.com/tierpack/tierpack/pkg/plugin"
@@ -113,8 +114,12 @@ type PackOptions struct {
 	// SOURCE_DATE_EPOCH.
 	Created time.Time
 	// StagingParent is where the staging directory is made; empty means
-	// the system temp dir.
+	// the system temp dir, or the cache's folder when Cache is set (so
+	// packaged files can be linked into it).
 	StagingParent string
+	// Cache, if set, remembers packaged files by a fingerprint of the
+	// input, so re-pushing unchanged content does not package it again.
+	Cache *cache.Cache
 }
 
 // Blob is a content-addressed file or byte slice ready to push.
@@ -145,8 +150,13 @@ type Packed struct {
 	Plugin      sdk.Description
 	Diagnostics []sdk.Diagnostic
 	// Owners is the contribution's parsed OWNERS file, nil if none.
-	Owners  *owners.File
-	staging string
+	Owners *owners.File
+	// FromCache reports that the packaged files came from the cache: the
+	// input had not changed since they were made.
+	FromCache bool
+	staging   string
+	// known holds blobs already hashed, by their path in the plugin output.
+	known map[string]Blob
 }
 
 // Close removes the staging directory.
@@ -171,7 +181,11 @@ func Pack(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest, opt
 	if sdk.Count(diags, sdk.SeverityError) > 0 {
 		return nil, &ValidationError{Name: m.Name, Diagnostics: diags}
 	}
-	staging, err := os.MkdirTemp(opts.StagingParent, "tierpack-pack-")
+	parent := opts.StagingParent
+	if parent == "" && opts.Cache != nil {
+		parent = opts.Cache.Dir()
+	}
+	staging, err := os.MkdirTemp(parent, "tierpack-pack-")
 	if err != nil {
 		return nil, err
 	}
@@ -190,6 +204,26 @@ func Pack(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest, opt
 	if !opts.Created.IsZero() {
 		epoch = opts.Created.Unix()
 	}
+	// Unchanged input packaged by the same plugin gives the same files
+	// (plugins are deterministic): reuse them from the cache instead of
+	// compressing everything again.
+	var key string
+	if opts.Cache != nil {
+		if key, err = fingerprint(m, p, epoch); err == nil {
+			if rec, err := loadPackRecord(opts.Cache, key); err == nil {
+				packed.known = rec.blobs(opts.Cache)
+				if packed.known != nil {
+					packed.Diagnostics = append(packed.Diagnostics, rec.Result.Diagnostics...)
+					if err := packed.build(out, rec.Result, opts); err == nil {
+						packed.FromCache = true
+						ok = true
+						return packed, nil
+					}
+					packed.known, packed.Blobs = nil, nil
+				}
+			}
+		}
+	}
 	res, err := p.Package(ctx, sdk.PackageRequest{Dir: m.Dir, Contribution: c, StagingDir: out, SourceDateEpoch: epoch})
 	if err != nil {
 		return nil, err
@@ -200,6 +234,10 @@ func Pack(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest, opt
 	}
 	if err := packed.build(out, res, opts); err != nil {
 		return nil, fmt.Errorf("%s plugin output: %w", m.Type, err)
+	}
+	if key != "" {
+		// A cache that cannot be written only makes the next push slower.
+		_ = savePackRecord(opts.Cache, key, res, packed)
 	}
 	ok = true
 	return packed, nil
@@ -268,7 +306,7 @@ func (p *Packed) build(out string, res sdk.PackageResult, opts PackOptions) erro
 		}
 		cfg := ocispec.DescriptorEmptyJSON
 		if pm.Config != nil {
-			b, err := hashFile(root, out, *pm.Config)
+			b, err := p.blobFor(root, out, *pm.Config)
 			if err != nil {
 				return err
 			}
@@ -292,7 +330,7 @@ func (p *Packed) build(out string, res sdk.PackageResult, opts PackOptions) erro
 			man.ArtifactType = artifactType
 		}
 		for _, l := range pm.Layers {
-			b, err := hashFile(root, out, l)
+			b, err := p.blobFor(root, out, l)
 			if err != nil {
 				return err
 			}
@@ -349,6 +387,19 @@ func (p *Packed) build(out string, res sdk.PackageResult, opts PackOptions) erro
 	p.Root = ocispec.Descriptor{MediaType: idx.MediaType, Digest: digest.FromBytes(data), Size: int64(len(data)), ArtifactType: artifactType}
 	p.Blobs = append(p.Blobs, Blob{Desc: p.Root, Data: data})
 	return nil
+}
+
+// blobFor returns the blob for a file of the plugin's output: known
+// already (from the cache), or hashed now.
+func (p *Packed) blobFor(root *os.Root, dir string, b sdk.Blob) (Blob, error) {
+	if k, ok := p.known[b.Path]; ok {
+		k.Desc.Annotations = b.Annotations
+		if len(k.Desc.Annotations) == 0 {
+			k.Desc.Annotations = nil
+		}
+		return k, nil
+	}
+	return hashFile(root, dir, b)
 }
 
 // hashFile hashes a file the plugin wrote, refusing paths that leave the

@@ -178,6 +178,32 @@ func (c *Cache) PutReader(desc ocispec.Descriptor, r io.Reader) error {
 	return c.put(desc, r)
 }
 
+// Adopt adds the file at src, which the caller has just hashed to desc,
+// without reading it again: it is hard-linked (or, across file systems,
+// copied and verified) into place.
+func (c *Cache) Adopt(desc ocispec.Descriptor, src string) error {
+	if c.Has(desc) {
+		return nil
+	}
+	p, err := c.path(desc.Digest)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(p), fmt.Sprintf("%s%d-%s-link", tmpPrefix, os.Getpid(), desc.Digest.Encoded()[:12]))
+	os.Remove(tmp)
+	if err := os.Link(src, tmp); err != nil {
+		return c.PutFile(desc, src)
+	}
+	if err := os.Chmod(tmp, 0o444); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, p)
+}
+
 // Path returns the file of a present entry.
 func (c *Cache) Path(d digest.Digest) (string, error) { return c.path(d) }
 

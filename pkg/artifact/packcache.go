@@ -1,0 +1,163 @@
+package artifact
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/tierpack/tierpack/pkg/cache"
+	"github.com/tierpack/tierpack/pkg/contrib"
+	"github.com/tierpack/tierpack/pkg/plugin"
+	"github.com/tierpack/tierpack/sdk"
+)
+
+// packCacheVersion changes whenever what a fingerprint covers changes.
+const packCacheVersion = "tierpack-pack-cache-v1"
+
+// fingerprint identifies a packaging: the plugin (its Describe answer and
+// its executable's size and time), the manifest, the epoch, and every file
+// of the contribution by path, mode, size and modification time — the stat
+// information git's index and make rely on, so a changed file is noticed
+// without reading it.
+func fingerprint(m *contrib.Manifest, p *plugin.Plugin, epoch int64) (string, error) {
+	h := sha256.New()
+	d, _ := json.Marshal(p.Describe())
+	fmt.Fprintf(h, "%s\n%s\n%d\n", packCacheVersion, d, epoch)
+	if st, err := os.Stat(p.Source.Path); err == nil {
+		fmt.Fprintf(h, "plugin %s %d %d\n", p.Source.Path, st.Size(), st.ModTime().UnixNano())
+	}
+	h.Write(m.Raw)
+	err := filepath.WalkDir(m.Dir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() && e.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(m.Dir, path)
+		target := ""
+		if info.Mode()&fs.ModeSymlink != 0 {
+			target, _ = os.Readlink(path)
+		}
+		fmt.Fprintf(h, "%q %o %d %d %q\n", rel, info.Mode(), info.Size(), info.ModTime().UnixNano(), target)
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// packRecord is what the cache keeps for a fingerprint: the plugin's
+// answer, and the digest of each file it wrote.
+type packRecord struct {
+	Result sdk.PackageResult     `json:"result"`
+	Files  map[string]recordBlob `json:"files"`
+}
+
+type recordBlob struct {
+	Digest digest.Digest `json:"digest"`
+	Size   int64         `json:"size"`
+}
+
+func recordPath(c *cache.Cache, key string) string {
+	return filepath.Join(c.Dir(), "pack", key+".json")
+}
+
+func loadPackRecord(c *cache.Cache, key string) (*packRecord, error) {
+	b, err := os.ReadFile(recordPath(c, key))
+	if err != nil {
+		return nil, err
+	}
+	var r packRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// blobs maps each recorded file to its blob in the cache, or returns nil
+// when any is missing.
+func (r *packRecord) blobs(c *cache.Cache) map[string]Blob {
+	out := map[string]Blob{}
+	for p, f := range r.Files {
+		d := ocispec.Descriptor{Digest: f.Digest, Size: f.Size}
+		if !c.Has(d) {
+			return nil
+		}
+		path, err := c.Path(f.Digest)
+		if err != nil {
+			return nil
+		}
+		out[p] = Blob{Desc: ocispec.Descriptor{Digest: f.Digest, Size: f.Size}, Path: path}
+	}
+	for _, m := range r.Result.Manifests {
+		for _, b := range append(m.Layers, deref(m.Config)...) {
+			if bl, ok := out[b.Path]; ok {
+				bl.Desc.MediaType = b.MediaType
+				out[b.Path] = bl
+			}
+		}
+	}
+	return out
+}
+
+func deref(b *sdk.Blob) []sdk.Blob {
+	if b == nil {
+		return nil
+	}
+	return []sdk.Blob{*b}
+}
+
+// savePackRecord links the packaged files into the cache and records them
+// under key.
+func savePackRecord(c *cache.Cache, key string, res sdk.PackageResult, p *Packed) error {
+	rec := packRecord{Result: res, Files: map[string]recordBlob{}}
+	byDigest := map[digest.Digest]Blob{}
+	for _, b := range p.Blobs {
+		byDigest[b.Desc.Digest] = b
+	}
+	for _, m := range res.Manifests {
+		for _, b := range append(m.Layers, deref(m.Config)...) {
+			full := filepath.Join(p.staging, "out", filepath.FromSlash(b.Path))
+			var found *Blob
+			for _, bl := range byDigest {
+				if bl.Path == full {
+					found = &bl
+					break
+				}
+			}
+			if found == nil {
+				return fmt.Errorf("no blob for %s", b.Path)
+			}
+			if err := c.Adopt(found.Desc, full); err != nil {
+				return err
+			}
+			rec.Files[b.Path] = recordBlob{Digest: found.Desc.Digest, Size: found.Desc.Size}
+		}
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	path := recordPath(c, key)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + fmt.Sprintf(".tmp-%d", os.Getpid())
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
