@@ -318,10 +318,25 @@ func Pull(ctx context.Context, plugins *plugin.Manager, t *target.Target, opts P
 	if err := checkOutput(out, opts.Force); err != nil {
 		return nil, err
 	}
-	p, err := plugins.Get(ctx, info.Type)
-	if err != nil {
-		return nil, fmt.Errorf("%s is of type %q: %w", t.Ref, info.Type, err)
+	// Start the plugin while the blobs download: neither waits for the other.
+	type started struct {
+		p   *plugin.Plugin
+		err error
 	}
+	pluginCh := make(chan started, 1)
+	go func() {
+		p, err := plugins.Get(ctx, info.Type)
+		pluginCh <- started{p, err}
+	}()
+	getPlugin := func() (*plugin.Plugin, error) {
+		s := <-pluginCh
+		pluginCh <- s
+		if s.err != nil {
+			return nil, fmt.Errorf("%s is of type %q: %w", t.Ref, info.Type, s.err)
+		}
+		return s.p, nil
+	}
+	defer getPlugin() // never leave the goroutine behind
 
 	parent := filepath.Dir(out)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
@@ -373,6 +388,10 @@ func Pull(ctx context.Context, plugins *plugin.Manager, t *target.Target, opts P
 		reqs[i] = req
 	}
 	if err := fetchBlobs(ctx, t, fetch, blobsDir, opts); err != nil {
+		return nil, err
+	}
+	p, err := getPlugin()
+	if err != nil {
 		return nil, err
 	}
 	result := &PullResult{Info: info, OutputDir: out}
