@@ -202,7 +202,10 @@ func transferCase(env []string, dir, name, data, repo string) ([]result, error) 
 	var cached []time.Duration
 	var cachedRSS int64
 	for i := 0; i < *runs; i++ {
-		d, rss, err := timeCmd(env, dir, *tierpackBin, "-q", "pull", ref, "-o", filepath.Join(dir, "warm"), "--force")
+		// Into a fresh folder, like the uncached pulls: replacing a folder
+		// costs its deletion, which is not what this measures.
+		os.RemoveAll(filepath.Join(dir, "warm"))
+		d, rss, err := timeCmd(env, dir, *tierpackBin, "-q", "pull", ref, "-o", filepath.Join(dir, "warm"))
 		if err != nil {
 			return nil, err
 		}
