@@ -1,0 +1,331 @@
+package index
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	"go.yaml.in/yaml/v3"
+	"oras.land/oras-go/v2/errdef"
+
+	"github.com/tierpack/tierpack/pkg/tier"
+)
+
+// APIVersion is the index schema version this package writes and reads.
+const APIVersion = "tierpack.dev/v1"
+
+// Kind is the value of an index's kind field.
+const Kind = "Index"
+
+// MediaType is the artifactType of an index published as an OCI artifact,
+// and the media type of its one layer (the YAML document).
+const MediaType = "application/vnd.tierpack.index.v1+yaml"
+
+// MaxSize bounds an index tierpack reads (32 MiB): far above any real
+// catalogue, low enough that a wrong URL cannot exhaust memory.
+const MaxSize = 32 << 20
+
+// ErrInvalid is wrapped by every error about an index's content.
+var ErrInvalid = errors.New("invalid index")
+
+// ErrNotFound is wrapped by errors about an index, index file or
+// configured index name that does not exist. It wraps oras-go's
+// errdef.ErrNotFound, so both match.
+var ErrNotFound = fmt.Errorf("index %w", errdef.ErrNotFound)
+
+// Index is a catalogue of contributions.
+type Index struct {
+	// APIVersion is the schema version, APIVersion.
+	APIVersion string `yaml:"apiVersion" json:"apiVersion"`
+	// Kind is always Kind.
+	Kind string `yaml:"kind" json:"kind"`
+	// Entries are sorted by name, then repository.
+	Entries []Entry `yaml:"entries" json:"entries"`
+}
+
+// Entry is one repository's contribution: its versions, and the metadata
+// of its latest version.
+type Entry struct {
+	// Name is the contribution's name.
+	Name string `yaml:"name" json:"name"`
+	// Type is the contribution type (the plugin that unpacks it).
+	Type string `yaml:"type" json:"type"`
+	// Tier is the latest version's tier; None (omitted) means untiered.
+	Tier tier.Tier `yaml:"tier,omitempty" json:"tier,omitempty"`
+	// Repository is a tierpack reference without tag or digest.
+	Repository string `yaml:"repository" json:"repository"`
+	// Latest is the latest version (see the package documentation).
+	Latest string `yaml:"latest" json:"latest"`
+	// Description, License, Source (a URL) and Homepage describe the latest
+	// version; each may be empty.
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	License     string `yaml:"license,omitempty" json:"license,omitempty"`
+	Source      string `yaml:"source,omitempty" json:"source,omitempty"`
+	Homepage    string `yaml:"homepage,omitempty" json:"homepage,omitempty"`
+	// Keywords are search terms the artifact records, if any.
+	Keywords []string `yaml:"keywords,omitempty,flow" json:"keywords,omitempty"`
+	// Maintainers are the OWNERS approvers and reviewers, then the authors.
+	Maintainers []Maintainer `yaml:"maintainers,omitempty" json:"maintainers,omitempty"`
+	// Versions are newest first.
+	Versions []Version `yaml:"versions" json:"versions"`
+	// Index names the configured index the entry was read from. Merge sets
+	// it; it is never written to an index file.
+	Index string `yaml:"-" json:"index,omitempty"`
+}
+
+// Version is one published version of an entry: one manifest or image
+// index, and the tags pointing at it.
+type Version struct {
+	// Version is org.opencontainers.image.version, else the first tag.
+	Version string `yaml:"version" json:"version"`
+	// Tags point at Digest, sorted.
+	Tags []string `yaml:"tags,omitempty,flow" json:"tags,omitempty"`
+	// Digest is the manifest's or image index's digest.
+	Digest string `yaml:"digest" json:"digest"`
+	// Tier is this version's tier; None (omitted) means untiered.
+	Tier tier.Tier `yaml:"tier,omitempty" json:"tier,omitempty"`
+	// Created is org.opencontainers.image.created as annotated, if set.
+	Created string `yaml:"created,omitempty" json:"created,omitempty"`
+	// Revision is the source revision, if annotated.
+	Revision string `yaml:"revision,omitempty" json:"revision,omitempty"`
+}
+
+// Maintainer is someone who supports an entry.
+type Maintainer struct {
+	// Name is a user or team handle (OWNERS) or a person's name (authors).
+	Name string `yaml:"name" json:"name"`
+	// Email is set for authors given as "Name <email>".
+	Email string `yaml:"email,omitempty" json:"email,omitempty"`
+	// Role is RoleApprover, RoleReviewer or RoleAuthor.
+	Role string `yaml:"role" json:"role"`
+}
+
+// Maintainer roles.
+const (
+	// RoleApprover is an OWNERS approver.
+	RoleApprover = "approver"
+	// RoleReviewer is an OWNERS reviewer.
+	RoleReviewer = "reviewer"
+	// RoleAuthor is listed in org.opencontainers.image.authors.
+	RoleAuthor = "author"
+)
+
+// New returns an empty index.
+func New() *Index { return &Index{APIVersion: APIVersion, Kind: Kind, Entries: []Entry{}} }
+
+// Reference returns the reference that pulls version v of e:
+// REPOSITORY:TAG with v's first tag, or REPOSITORY@DIGEST when it has none.
+func (e Entry) Reference(v Version) string {
+	if len(v.Tags) > 0 {
+		return e.Repository + ":" + v.Tags[0]
+	}
+	return e.Repository + "@" + v.Digest
+}
+
+// LatestVersion returns the version Latest names; ok is false when the
+// entry has no versions.
+func (e Entry) LatestVersion() (v Version, ok bool) {
+	for _, v := range e.Versions {
+		if v.Version == e.Latest {
+			return v, true
+		}
+	}
+	if len(e.Versions) > 0 {
+		return e.Versions[0], true
+	}
+	return Version{}, false
+}
+
+// Parse reads an index document. name says where it came from, for errors.
+func Parse(name string, data []byte) (*Index, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("%w: %s is empty (create one with `tierpack index build`)", ErrInvalid, name)
+	}
+	var ix Index
+	if err := yaml.Unmarshal(data, &ix); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if err := ix.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, name, err)
+	}
+	return &ix, nil
+}
+
+func (ix *Index) validate() error {
+	switch {
+	case ix.APIVersion == "":
+		return fmt.Errorf("no apiVersion: a tierpack index starts with apiVersion: %s and kind: %s", APIVersion, Kind)
+	case ix.APIVersion != APIVersion:
+		return fmt.Errorf("apiVersion %q is not %q: it was written by another tierpack version; upgrade tierpack or rebuild the index", ix.APIVersion, APIVersion)
+	case ix.Kind != Kind:
+		return fmt.Errorf("kind %q is not %q", ix.Kind, Kind)
+	}
+	if ix.Entries == nil {
+		ix.Entries = []Entry{}
+	}
+	for i, e := range ix.Entries {
+		where := fmt.Sprintf("entries[%d]", i)
+		if e.Name != "" {
+			where += fmt.Sprintf(" (%s)", e.Name)
+		}
+		switch {
+		case e.Name == "":
+			return fmt.Errorf("%s: no name", where)
+		case e.Repository == "":
+			return fmt.Errorf("%s: no repository", where)
+		case len(e.Versions) == 0:
+			return fmt.Errorf("%s: no versions", where)
+		}
+		for j, v := range e.Versions {
+			if _, err := digest.Parse(v.Digest); err != nil {
+				return fmt.Errorf("%s: versions[%d]: digest %q: %v", where, j, v.Digest, err)
+			}
+			if v.Version == "" {
+				return fmt.Errorf("%s: versions[%d]: no version", where, j)
+			}
+		}
+	}
+	return nil
+}
+
+// Load reads an index file.
+func Load(path string) (*Index, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s does not exist (create it with `tierpack index build`)", ErrNotFound, path)
+		}
+		return nil, err
+	}
+	defer f.Close()
+	return readLimited(path, f)
+}
+
+// Marshal encodes the index as YAML, with entries, versions and tags in
+// the canonical order (ix itself is not reordered).
+func (ix *Index) Marshal() ([]byte, error) {
+	out := *ix
+	if out.APIVersion == "" {
+		out.APIVersion = APIVersion
+	}
+	if out.Kind == "" {
+		out.Kind = Kind
+	}
+	if out.Entries == nil {
+		out.Entries = []Entry{}
+	}
+	out.Entries = slices.Clone(out.Entries)
+	for i := range out.Entries {
+		e := &out.Entries[i]
+		e.Versions = slices.Clone(e.Versions)
+		for j := range e.Versions {
+			e.Versions[j].Tags = slices.Sorted(slices.Values(e.Versions[j].Tags))
+		}
+		sortVersions(e.Versions)
+	}
+	sortEntries(out.Entries)
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(&out); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// Save writes the index to path atomically: the file is complete or
+// untouched.
+func (ix *Index) Save(path string) error {
+	data, err := ix.Marshal()
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, data, 0o644)
+}
+
+// sortEntries puts entries in the canonical order: by name, repository,
+// then index.
+func sortEntries(es []Entry) {
+	slices.SortStableFunc(es, func(a, b Entry) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Repository, b.Repository); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Index, b.Index)
+	})
+}
+
+// Named is an index and the name it is configured under.
+type Named struct {
+	Name  string
+	Index *Index
+}
+
+// Merge combines indexes into one, setting each entry's Index to the name
+// of the index it came from. A repository listed by several indexes is
+// taken from the first of them that lists it, so the order of named is the
+// order of precedence.
+func Merge(named ...Named) *Index {
+	out := New()
+	seen := map[string]bool{}
+	for _, n := range named {
+		if n.Index == nil {
+			continue
+		}
+		for _, e := range n.Index.Entries {
+			if seen[e.Repository] {
+				continue
+			}
+			seen[e.Repository] = true
+			e.Index = n.Name
+			out.Entries = append(out.Entries, e)
+		}
+	}
+	sortEntries(out.Entries)
+	return out
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames
+// it into place.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // after a successful rename there is nothing to remove
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

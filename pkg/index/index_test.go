@@ -1,0 +1,137 @@
+package index
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"oras.land/oras-go/v2/errdef"
+
+	"github.com/tierpack/tierpack/pkg/tier"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from what was produced (go test -update rewrites it); got:\n%s", path, got)
+	}
+}
+
+// sample is an index in no particular order (entries, versions, tags),
+// with every field set.
+func sample() *Index {
+	return &Index{Entries: []Entry{
+		{
+			Name: "zeta", Type: "chart", Repository: "registry.example/charts/zeta", Latest: "0.1.0",
+			Versions: []Version{{Version: "0.1.0", Tags: []string{"0.1.0"}, Digest: "sha256:" + strings.Repeat("b", 64)}},
+		},
+		{
+			Name: "alpha", Type: "script", Tier: tier.Official, Repository: "registry.example/contrib/alpha", Latest: "1.2.0",
+			Description: "Does alpha things.", License: "Apache-2.0", Source: "https://example.org/alpha", Homepage: "https://example.org",
+			Keywords:    []string{"falco", "alpha"},
+			Maintainers: []Maintainer{{Name: "alice", Role: RoleApprover}, {Name: "Jane Doe", Email: "jane@example.org", Role: RoleAuthor}},
+			Versions: []Version{
+				{Version: "1.1.0", Tags: []string{"1.1.0"}, Digest: "sha256:" + strings.Repeat("c", 64), Tier: tier.Repository},
+				{Version: "1.2.0", Tags: []string{"latest", "1.2.0"}, Digest: "sha256:" + strings.Repeat("a", 64), Tier: tier.Official, Created: "2025-01-02T03:04:05Z", Revision: "abc123"},
+			},
+			Index: "never written",
+		},
+	}}
+}
+
+func TestMarshalGolden(t *testing.T) {
+	data, err := sample().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "sample.golden.yaml", data)
+
+	// It reads back to the same index, and writes the same bytes again.
+	ix, err := Parse("sample", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ix.APIVersion != APIVersion || ix.Kind != Kind || len(ix.Entries) != 2 || ix.Entries[0].Name != "alpha" {
+		t.Fatalf("round trip: %+v", ix)
+	}
+	if ix.Entries[0].Index != "" {
+		t.Error("Entry.Index was written to the file")
+	}
+	again, err := ix.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again, data) {
+		t.Errorf("not stable across a round trip:\n%s\nthen\n%s", data, again)
+	}
+}
+
+func TestSaveLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "index.yaml")
+	if err := sample().Save(path); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ix.Entries[0].Versions[0].Tier != tier.Official || ix.Entries[1].Tier != tier.None {
+		t.Errorf("tiers after a round trip: %+v", ix.Entries)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("Save left temporary files: %v", entries)
+	}
+	_, err = Load(filepath.Join(t.TempDir(), "missing.yaml"))
+	if !errors.Is(err, ErrNotFound) || !errors.Is(err, errdef.ErrNotFound) {
+		t.Errorf("Load of a missing file: %v, want ErrNotFound", err)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	const digest = `"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"`
+	for _, tc := range []struct {
+		name, doc, want string
+	}{
+		{"empty", "  \n", "is empty"},
+		{"not yaml", "apiVersion: [", "did not find expected"},
+		{"no apiVersion", "kind: Index\n", "no apiVersion"},
+		{"newer apiVersion", "apiVersion: tierpack.dev/v2\nkind: Index\n", `apiVersion "tierpack.dev/v2" is not "tierpack.dev/v1"`},
+		{"wrong kind", "apiVersion: tierpack.dev/v1\nkind: Policy\n", `kind "Policy"`},
+		{"no name", "apiVersion: tierpack.dev/v1\nkind: Index\nentries: [{repository: r, versions: [{version: 1.0.0, digest: " + digest + "}]}]\n", "entries[0]: no name"},
+		{"no repository", "apiVersion: tierpack.dev/v1\nkind: Index\nentries: [{name: x, versions: [{version: 1.0.0, digest: " + digest + "}]}]\n", "entries[0] (x): no repository"},
+		{"no versions", "apiVersion: tierpack.dev/v1\nkind: Index\nentries: [{name: x, repository: r}]\n", "no versions"},
+		{"bad digest", "apiVersion: tierpack.dev/v1\nkind: Index\nentries: [{name: x, repository: r, versions: [{version: 1.0.0, digest: sha256:12}]}]\n", `versions[0]: digest "sha256:12"`},
+		{"bad tier", "apiVersion: tierpack.dev/v1\nkind: Index\nentries: [{name: x, repository: r, tier: gold, versions: [{version: 1.0.0, digest: " + digest + "}]}]\n", `unknown tier "gold"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("doc.yaml", []byte(tc.doc))
+			if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "doc.yaml") {
+				t.Errorf("Parse: %v, want ErrInvalid naming doc.yaml and saying %q", err, tc.want)
+			}
+		})
+	}
+	// An index with no entries is valid.
+	ix, err := Parse("empty", []byte("apiVersion: tierpack.dev/v1\nkind: Index\n"))
+	if err != nil || ix.Entries == nil {
+		t.Errorf("empty index: %v, %+v", err, ix)
+	}
+}
