@@ -143,7 +143,9 @@ func TestBuildRegistry(t *testing.T) {
 	seed(t, reg.Host)
 
 	var skipped []string
-	b := Builder{Skipped: func(ref, reason string) { skipped = append(skipped, strings.ReplaceAll(ref, reg.Host, "REGISTRY")+": "+reason) }}
+	b := Builder{Skipped: func(ref, reason string) {
+		skipped = append(skipped, strings.ReplaceAll(ref, reg.Host, "REGISTRY")+": "+reason)
+	}}
 	ix, err := b.Build(context.Background(),
 		open(t, reg.Host+"/idx/debug-bundle", true),
 		open(t, reg.Host+"/idx/charts/rules-exporter", true),
