@@ -61,7 +61,8 @@ const helpExitCodes = `EXIT CODES:
         or a signature or promotion record is missing, untrusted or for another digest
    5    not found: no such artifact, tag, or plugin for the type
    6    the registry refused the credentials (run tierpack login)
-   7    a plugin crashed, hung, or is not a tierpack plugin
+   7    a plugin crashed, hung, is not a tierpack plugin, no longer matches its pin,
+        or failed tierpack plugin check
    130  interrupted`
 
 const helpReferences = `REFERENCES:
@@ -179,7 +180,8 @@ func exitCode(err error, interrupted bool) int {
 		return exitAuth
 	case errors.As(err, &rerr) && rerr.StatusCode == http.StatusNotFound:
 		return exitNotFound
-	case errors.Is(err, plugin.ErrCrashed), errors.Is(err, plugin.ErrTimeout), errors.Is(err, plugin.ErrHandshake), errors.Is(err, plugin.ErrProtocol):
+	case errors.Is(err, plugin.ErrCrashed), errors.Is(err, plugin.ErrTimeout), errors.Is(err, plugin.ErrHandshake), errors.Is(err, plugin.ErrProtocol),
+		errors.Is(err, plugin.ErrTampered):
 		return exitPlugin
 	case errors.As(err, &ec):
 		return ec.ExitCode()
@@ -309,12 +311,10 @@ func pluginManager(c *cli.Context) (*plugin.Manager, error) {
 	if d := os.Getenv(plugin.DirEnv); d != "" {
 		dirs = append(dirs, filepath.SplitList(d)...)
 	}
-	if d, err := target.DataDir(); err == nil {
-		dirs = append(dirs, filepath.Join(d, "plugins"))
-	}
 	return plugin.NewManager(plugin.Options{
 		Builtins:    builtinTypes(),
 		Dirs:        dirs,
+		ManagedDir:  managedPluginDir(),
 		CallTimeout: c.Duration("plugin-timeout"),
 		LogLevel:    c.String("log-level"),
 	})

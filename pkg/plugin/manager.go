@@ -72,7 +72,7 @@ var (
 	ErrProtocol = errors.New("incompatible plugin protocol")
 	// ErrTampered: a binary in the managed plugin folder does not match the
 	// sha256 pinned when it was installed, or was never installed there.
-	ErrTampered = errors.New("plugin binary does not match its pin")
+	ErrTampered = errors.New("plugin binary is not the one installed")
 )
 
 // Source says where a plugin comes from.
@@ -343,8 +343,8 @@ func (m *Manager) notFound(typ string, srcs map[string]Source) error {
 		avail = "none"
 	}
 	where := "no plugin directories are configured"
-	if len(m.opts.Dirs) > 0 {
-		where = "looked for " + BinaryPrefix + typ + " in " + strings.Join(m.opts.Dirs, ", ")
+	if dirs := m.Dirs(); len(dirs) > 0 {
+		where = "looked for " + BinaryPrefix + typ + " in " + strings.Join(dirs, ", ")
 	}
 	return fmt.Errorf("%w %q: %s; available types: %s. Install one with `tierpack plugin install REF` or put the binary in $%s",
 		ErrNotFound, typ, where, avail, DirEnv)

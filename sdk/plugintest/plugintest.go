@@ -427,8 +427,17 @@ func (c *checker) handshake(bin string) {
 		p.Protocol(), time.Since(began).Round(time.Millisecond))
 }
 
+// namedFor reports whether the part of a binary's name after
+// tierpack-plugin- fits type typ: the type itself, or the type followed by
+// -<os>-<arch>[-<variant>] as `tierpack plugin push` wants per-platform builds.
+func namedFor(name, typ string) bool {
+	rest, ok := strings.CutPrefix(name, typ)
+	return ok && (rest == "" || platformSuffixRE.MatchString(rest))
+}
+
 var (
-	typeRE = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
+	platformSuffixRE = regexp.MustCompile(`^-[a-z0-9]+-[a-z0-9]+(?:-v[0-9]+(?:\.[0-9]+)?)?$`)
+	typeRE           = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
 	// mediaTypeRE is RFC 6838's restricted name syntax, as image-spec uses.
 	mediaTypeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$`)
 )
@@ -446,8 +455,9 @@ func (c *checker) describe(bin string) {
 	case len(d.Type) > 32 || !typeRE.MatchString(d.Type):
 		problems = append(problems, fmt.Sprintf("Type %q is not a type name: lower-case letters, digits and single '-' between them, at most 32 characters", d.Type))
 	}
-	if typ, ok := strings.CutPrefix(strings.TrimSuffix(filepath.Base(bin), ".exe"), plugin.BinaryPrefix); ok && d.Type != "" && typ != d.Type {
-		problems = append(problems, fmt.Sprintf("the binary is named %s but Describe says type %q: the host would refuse it; name it %s", filepath.Base(bin), d.Type, plugin.BinaryName(d.Type)))
+	if typ, ok := strings.CutPrefix(strings.TrimSuffix(filepath.Base(bin), ".exe"), plugin.BinaryPrefix); ok && d.Type != "" && !namedFor(typ, d.Type) {
+		problems = append(problems, fmt.Sprintf("the binary is named %s but Describe says type %q: the host would refuse it; name it %s (or %s-<os>-<arch> in a folder for tierpack plugin push)",
+			filepath.Base(bin), d.Type, plugin.BinaryName(d.Type), plugin.BinaryPrefix+d.Type))
 	}
 	if !contrib.IsSemver(d.Version) {
 		hint := ""

@@ -1,0 +1,695 @@
+// Package dist publishes tierpack plugins as OCI artifacts and installs them
+// from any target tierpack can open (registry, OCI layout, local store).
+//
+// # The artifact
+//
+// A plugin is an OCI image index with artifactType ArtifactType and one
+// image manifest per platform. Each platform's manifest has the empty config
+// and one standard tar+gzip layer holding a single file, the executable,
+// named tierpack-plugin-<type> (with .exe for Windows). The index and every
+// manifest carry the annotations
+//
+//	dev.tierpack.plugin.type           the contribution type it serves
+//	org.opencontainers.image.version   the plugin's version (its Describe)
+//	dev.tierpack.plugin.protocols      protocol versions it speaks, e.g. "1"
+//	dev.tierpack.plugin.sdk-version    the tierpack sdk it was built with
+//	dev.tierpack.plugin.artifact-type  the artifactType of what it packages
+//	org.opencontainers.image.title     tierpack-plugin-<type>
+//	org.opencontainers.image.description
+//
+// and each manifest dev.tierpack.plugin.sha256, the executable's sha256, so
+// the pin an install records can be compared with what the publisher built.
+//
+// # Push
+//
+// Push takes a folder of per-platform binaries named
+// tierpack-plugin-<type>-<os>-<arch>[-<variant>][.exe] — what `GOOS=… GOARCH=…
+// go build -o dist/tierpack-plugin-rules-linux-arm64` gives — and other
+// files are ignored. The type, version and protocols come from running the
+// binary for this machine's platform; without one, Meta must be given.
+//
+// # Install
+//
+// Install resolves a reference to an index, picks this machine's platform,
+// fetches the manifest and layer verifying each digest, extracts the
+// executable, checks its sha256 against the manifest's annotation, runs it
+// once (handshake and Describe, which must agree with the annotations), and
+// only then moves it into the managed plugin folder and pins its sha256 in
+// the folder's lock file (see package plugin).
+package dist
+
+import (
+	"context"
+	"debug/buildinfo"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/errdef"
+
+	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/contrib"
+	"github.com/tierpack/tierpack/pkg/plugin"
+	"github.com/tierpack/tierpack/pkg/target"
+	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/archive"
+)
+
+// ArtifactType is the artifactType of a plugin's image index and manifests.
+const ArtifactType = "application/vnd.tierpack.plugin.v1"
+
+// Annotation keys on a plugin's index and manifests.
+const (
+	AnnotationType         = "dev.tierpack.plugin.type"
+	AnnotationProtocols    = "dev.tierpack.plugin.protocols"
+	AnnotationSDKVersion   = "dev.tierpack.plugin.sdk-version"
+	AnnotationArtifactType = "dev.tierpack.plugin.artifact-type"
+	// AnnotationSHA256 is on each platform manifest: the hex sha256 of the
+	// executable inside its layer.
+	AnnotationSHA256 = "dev.tierpack.plugin.sha256"
+)
+
+// MaxBinarySize bounds the executable Install extracts (512 MiB).
+const MaxBinarySize = 512 << 20
+
+// ErrNoPlatform is wrapped when a plugin has no build for this platform. It
+// wraps errdef.ErrNotFound.
+var ErrNoPlatform = fmt.Errorf("no build for this platform: %w", errdef.ErrNotFound)
+
+// Binary is one platform's executable in a push folder.
+type Binary struct {
+	// Path is the file.
+	Path string
+	// Type is the plugin type its name says.
+	Type string
+	// Platform its name says.
+	Platform ocispec.Platform
+}
+
+// Meta is what a plugin's artifact says about it.
+type Meta struct {
+	Type         string
+	Version      string
+	SDKVersion   string
+	ArtifactType string
+	Description  string
+	// Protocols lists the plugin protocol versions it speaks.
+	Protocols []int
+}
+
+var (
+	knownOS = []string{"aix", "android", "darwin", "dragonfly", "freebsd", "illumos", "ios", "js", "linux",
+		"netbsd", "openbsd", "plan9", "solaris", "wasip1", "windows"}
+	knownArch = []string{"386", "amd64", "arm", "arm64", "loong64", "mips", "mips64", "mips64le", "mipsle",
+		"ppc64", "ppc64le", "riscv64", "s390x", "wasm"}
+	variantRE = regexp.MustCompile(`^v[0-9]+(\.[0-9]+)?$`)
+	typeRE    = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
+)
+
+// ValidType reports whether typ can be a plugin type: lower-case letters,
+// digits and single '-' between them, at most 32 characters.
+func ValidType(typ string) bool { return len(typ) <= 32 && typeRE.MatchString(typ) }
+
+// ParseBinaryName splits tierpack-plugin-<type>-<os>-<arch>[-<variant>][.exe]
+// into the type and the platform.
+func ParseBinaryName(name string) (typ string, p ocispec.Platform, ok bool) {
+	rest, found := strings.CutPrefix(name, plugin.BinaryPrefix)
+	if !found {
+		return "", p, false
+	}
+	rest = strings.TrimSuffix(rest, ".exe")
+	parts := strings.Split(rest, "-")
+	n := len(parts)
+	switch {
+	case n >= 3 && slices.Contains(knownOS, parts[n-2]) && slices.Contains(knownArch, parts[n-1]):
+		p = ocispec.Platform{OS: parts[n-2], Architecture: parts[n-1]}
+		typ = strings.Join(parts[:n-2], "-")
+	case n >= 4 && slices.Contains(knownOS, parts[n-3]) && slices.Contains(knownArch, parts[n-2]) && variantRE.MatchString(parts[n-1]):
+		p = ocispec.Platform{OS: parts[n-3], Architecture: parts[n-2], Variant: parts[n-1]}
+		typ = strings.Join(parts[:n-3], "-")
+	default:
+		return "", p, false
+	}
+	return typ, p, ValidType(typ)
+}
+
+// ScanDir lists the per-platform plugin binaries in dir, sorted by
+// platform. Files not named tierpack-plugin-… are ignored; one so named
+// without a platform, binaries of different types, a platform given twice,
+// or a Go binary built for another platform than its name says are errors.
+func ScanDir(dir string) ([]Binary, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var bins []Binary
+	seen := map[string]string{}
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, plugin.BinaryPrefix) || e.IsDir() {
+			continue
+		}
+		typ, p, ok := ParseBinaryName(name)
+		if !ok {
+			return nil, fmt.Errorf("%s: name it %s<type>-<os>-<arch> (e.g. %srules-linux-amd64), so that tierpack knows its platform",
+				filepath.Join(dir, name), plugin.BinaryPrefix, plugin.BinaryPrefix)
+		}
+		b := Binary{Path: filepath.Join(dir, name), Type: typ, Platform: p}
+		if len(bins) > 0 && bins[0].Type != typ {
+			return nil, fmt.Errorf("%s holds plugins of types %q and %q: push one type at a time", dir, bins[0].Type, typ)
+		}
+		key := platformString(p)
+		if prev, dup := seen[key]; dup {
+			return nil, fmt.Errorf("%s and %s are both for %s", prev, name, key)
+		}
+		seen[key] = name
+		if err := checkGoPlatform(b); err != nil {
+			return nil, err
+		}
+		bins = append(bins, b)
+	}
+	if len(bins) == 0 {
+		return nil, fmt.Errorf("%s holds no plugin binaries: name them %s<type>-<os>-<arch>, e.g. GOOS=linux GOARCH=amd64 go build -o %s",
+			dir, plugin.BinaryPrefix, filepath.Join(dir, plugin.BinaryPrefix+"rules-linux-amd64"))
+	}
+	sort.Slice(bins, func(i, j int) bool { return platformString(bins[i].Platform) < platformString(bins[j].Platform) })
+	return bins, nil
+}
+
+// checkGoPlatform refuses a Go binary whose build settings name another
+// platform than its file name. Other binaries cannot be checked this way.
+func checkGoPlatform(b Binary) error {
+	bi, err := buildinfo.ReadFile(b.Path)
+	if err != nil {
+		return nil
+	}
+	var goos, goarch, goarm string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "GOOS":
+			goos = s.Value
+		case "GOARCH":
+			goarch = s.Value
+		case "GOARM":
+			goarm = s.Value
+		}
+	}
+	if goos == "" || goarch == "" {
+		return nil
+	}
+	if goos != b.Platform.OS || goarch != b.Platform.Architecture ||
+		(goarm != "" && b.Platform.Variant != "" && "v"+strings.SplitN(goarm, ",", 2)[0] != b.Platform.Variant) {
+		return fmt.Errorf("%s was built for %s/%s, but its name says %s: rebuild it with GOOS=%s GOARCH=%s, or rename it",
+			b.Path, goos, goarch, platformString(b.Platform), b.Platform.OS, b.Platform.Architecture)
+	}
+	return nil
+}
+
+func platformString(p ocispec.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// Native returns the binary for this machine's platform, if there is one.
+func Native(bins []Binary) (Binary, bool) {
+	for _, b := range bins {
+		if b.Platform.OS == runtime.GOOS && b.Platform.Architecture == runtime.GOARCH {
+			return b, true
+		}
+	}
+	return Binary{}, false
+}
+
+// ProbeOptions tune Probe and Install's run of the plugin.
+type ProbeOptions struct {
+	// StartTimeout bounds exec, handshake and Describe; zero means
+	// plugin.DefaultStartTimeout.
+	StartTimeout time.Duration
+	// LogLevel for the plugin's log lines; empty means "warn".
+	LogLevel string
+}
+
+// Probe runs the plugin executable at path once — handshake and Describe —
+// and stops it: what Push and Install know about a binary comes from here.
+// Failures are the plugin package's errors (ErrHandshake, ErrProtocol, …).
+func Probe(ctx context.Context, path string, opts ProbeOptions) (Meta, error) {
+	m, err := plugin.NewManager(plugin.Options{StartTimeout: opts.StartTimeout, LogLevel: opts.LogLevel, Reattach: map[string]sdk.ReattachInfo{}})
+	if err != nil {
+		return Meta{}, err
+	}
+	defer m.Close()
+	p, err := m.StartBinary(ctx, path)
+	if err != nil {
+		return Meta{}, err
+	}
+	d := p.Description
+	return Meta{
+		Type: d.Type, Version: d.Version, SDKVersion: d.SDKVersion, ArtifactType: d.ArtifactType,
+		Description: d.Description, Protocols: []int{p.Protocol()},
+	}, nil
+}
+
+// Annotations returns the annotations of a plugin's index and manifests.
+func (m Meta) Annotations(created time.Time) map[string]string {
+	protos := make([]string, len(m.Protocols))
+	for i, p := range m.Protocols {
+		protos[i] = strconv.Itoa(p)
+	}
+	a := map[string]string{
+		AnnotationType:                m.Type,
+		ocispec.AnnotationVersion:     m.Version,
+		AnnotationProtocols:           strings.Join(protos, ","),
+		AnnotationSDKVersion:          m.SDKVersion,
+		AnnotationArtifactType:        m.ArtifactType,
+		ocispec.AnnotationTitle:       plugin.BinaryPrefix + m.Type,
+		ocispec.AnnotationDescription: m.Description,
+	}
+	if !created.IsZero() {
+		a[ocispec.AnnotationCreated] = created.UTC().Format(time.RFC3339)
+	}
+	for k, v := range a {
+		if v == "" {
+			delete(a, k)
+		}
+	}
+	return a
+}
+
+// check says what is wrong with m for publishing.
+func (m Meta) check() error {
+	switch {
+	case !ValidType(m.Type):
+		return fmt.Errorf("plugin type %q is not a type name (lower-case letters, digits and '-')", m.Type)
+	case !contrib.IsSemver(m.Version):
+		return fmt.Errorf("plugin version %q is not semver: the version becomes the tag; fix the plugin's Describe", m.Version)
+	case len(m.Protocols) == 0:
+		return errors.New("no protocol versions given")
+	}
+	return nil
+}
+
+// Packed is a plugin artifact ready to push with artifact.PushBlobs.
+type Packed struct {
+	Meta Meta
+	// Root is the image index.
+	Root ocispec.Descriptor
+	// Blobs lists every blob in push order, the index last.
+	Blobs []artifact.Blob
+	// Platforms lists os/arch[/variant] of each manifest.
+	Platforms []string
+}
+
+// Pack builds the artifact for bins in the folder staging (which it
+// creates; the caller removes it once pushed). The same binaries and
+// created time always give the same digests.
+func Pack(bins []Binary, meta Meta, created time.Time, staging string) (*Packed, error) {
+	if err := meta.check(); err != nil {
+		return nil, err
+	}
+	ann := meta.Annotations(created)
+	packed := &Packed{Meta: meta}
+	empty := ocispec.DescriptorEmptyJSON
+	empty.Data = nil
+	packed.Blobs = append(packed.Blobs, artifact.Blob{Desc: empty, Data: ocispec.DescriptorEmptyJSON.Data})
+	var manifests []artifact.Blob
+	for _, b := range bins {
+		if b.Type != meta.Type {
+			return nil, fmt.Errorf("%s is named for type %q, but the plugin says it is %q: rename it", b.Path, b.Type, meta.Type)
+		}
+		dir := filepath.Join(staging, strings.ReplaceAll(platformString(b.Platform), "/", "-"))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		name := binaryNameFor(meta.Type, b.Platform.OS)
+		if err := copyFile(b.Path, filepath.Join(dir, name), 0o755); err != nil {
+			return nil, err
+		}
+		sum, err := plugin.FileSHA256(filepath.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		layerPath := filepath.Join(dir, "layer.tar.gz")
+		f, err := os.Create(layerPath)
+		if err != nil {
+			return nil, err
+		}
+		_, err = archive.WriteTarGz(f, dir, []string{name}, archive.WriteOptions{ModTime: created})
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("packaging %s: %w", b.Path, err)
+		}
+		layerDigest, size, err := digestFile(layerPath)
+		if err != nil {
+			return nil, err
+		}
+		layer := ocispec.Descriptor{
+			MediaType: ocispec.MediaTypeImageLayerGzip, Digest: layerDigest, Size: size,
+			Annotations: map[string]string{ocispec.AnnotationTitle: filepath.Base(b.Path) + ".tar.gz"},
+		}
+		packed.Blobs = append(packed.Blobs, artifact.Blob{Desc: layer, Path: layerPath})
+		mann := map[string]string{AnnotationSHA256: sum}
+		for k, v := range ann {
+			mann[k] = v
+		}
+		man := ocispec.Manifest{
+			Versioned:    specs.Versioned{SchemaVersion: 2},
+			MediaType:    ocispec.MediaTypeImageManifest,
+			ArtifactType: ArtifactType,
+			Config:       empty,
+			Layers:       []ocispec.Descriptor{layer},
+			Annotations:  mann,
+		}
+		data, err := json.Marshal(man)
+		if err != nil {
+			return nil, err
+		}
+		p := b.Platform
+		manifests = append(manifests, artifact.Blob{
+			Desc: ocispec.Descriptor{MediaType: man.MediaType, Digest: digest.FromBytes(data), Size: int64(len(data)), Platform: &p},
+			Data: data,
+		})
+		packed.Platforms = append(packed.Platforms, platformString(p))
+	}
+	idx := ocispec.Index{
+		Versioned:    specs.Versioned{SchemaVersion: 2},
+		MediaType:    ocispec.MediaTypeImageIndex,
+		ArtifactType: ArtifactType,
+		Annotations:  ann,
+	}
+	for _, m := range manifests {
+		idx.Manifests = append(idx.Manifests, m.Desc)
+	}
+	data, err := json.Marshal(idx)
+	if err != nil {
+		return nil, err
+	}
+	packed.Root = ocispec.Descriptor{MediaType: idx.MediaType, ArtifactType: ArtifactType, Digest: digest.FromBytes(data), Size: int64(len(data))}
+	packed.Blobs = append(packed.Blobs, manifests...)
+	packed.Blobs = append(packed.Blobs, artifact.Blob{Desc: packed.Root, Data: data})
+	return packed, nil
+}
+
+func binaryNameFor(typ, goos string) string {
+	if goos == "windows" {
+		return plugin.BinaryPrefix + typ + ".exe"
+	}
+	return plugin.BinaryPrefix + typ
+}
+
+func copyFile(src, dst string, perm os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Chmod(dst, perm) // whatever the umask
+}
+
+func digestFile(path string) (digest.Digest, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	d := digest.SHA256.Digester()
+	n, err := io.Copy(d.Hash(), f)
+	return d.Digest(), n, err
+}
+
+// InstallOptions tune Install.
+type InstallOptions struct {
+	// Dir is the managed plugin folder (plugin.Options.ManagedDir).
+	Dir string
+	// Builtins lists types that cannot be installed: the host's own.
+	Builtins []string
+	// Force replaces a binary in Dir that has no pin.
+	Force bool
+	// Probe tunes the run of the plugin before it is pinned.
+	Probe ProbeOptions
+	// Now returns the install time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Installed reports an install.
+type Installed struct {
+	Pin plugin.Pin `json:"pin"`
+	// Path is the installed executable.
+	Path string `json:"path"`
+	// Replaced is the pin of the plugin it replaced, if any.
+	Replaced *plugin.Pin `json:"replaced,omitempty"`
+}
+
+// Install installs the plugin t names for this machine's platform into
+// opts.Dir and pins it. Nothing in opts.Dir changes unless every check
+// passes.
+func Install(ctx context.Context, t *target.Target, opts InstallOptions) (*Installed, error) {
+	ref := t.Ref.Reference()
+	if ref == "" {
+		return nil, fmt.Errorf("%s names no tag or digest: add :VERSION or @sha256:…", t.Ref)
+	}
+	root, err := t.Store.Resolve(ctx, ref)
+	if err != nil {
+		if errors.Is(err, errdef.ErrNotFound) {
+			return nil, fmt.Errorf("%s: %w (check the name and tag)", t.Ref, errdef.ErrNotFound)
+		}
+		return nil, fmt.Errorf("resolving %s: %w", t.Ref, err)
+	}
+	notPlugin := func(what string) error {
+		return fmt.Errorf("%s is not a tierpack plugin: %s; plugins are image indexes with artifactType %s, as `tierpack plugin push` writes them", t.Ref, what, ArtifactType)
+	}
+	if root.MediaType != ocispec.MediaTypeImageIndex {
+		return nil, notPlugin("it is a " + root.MediaType)
+	}
+	var idx ocispec.Index
+	if err := fetchJSON(ctx, t, root, &idx); err != nil {
+		return nil, err
+	}
+	if idx.ArtifactType != ArtifactType {
+		return nil, notPlugin(fmt.Sprintf("its artifactType is %q", idx.ArtifactType))
+	}
+	typ := idx.Annotations[AnnotationType]
+	if !ValidType(typ) {
+		return nil, notPlugin(fmt.Sprintf("its %s annotation %q is not a type name", AnnotationType, typ))
+	}
+	if slices.Contains(opts.Builtins, typ) {
+		return nil, fmt.Errorf("%s is a plugin for %q, which is built into tierpack and cannot be replaced", t.Ref, typ)
+	}
+	want := ocispec.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
+	var md *ocispec.Descriptor
+	var have []string
+	for i, d := range idx.Manifests {
+		if d.Platform == nil {
+			continue
+		}
+		have = append(have, platformString(*d.Platform))
+		if d.Platform.OS == want.OS && d.Platform.Architecture == want.Architecture && md == nil {
+			md = &idx.Manifests[i]
+		}
+	}
+	if md == nil {
+		return nil, fmt.Errorf("%s: %w: it has %s, not %s; ask its publisher for a %s build, or build the plugin from source and put it in $%s",
+			t.Ref, ErrNoPlatform, strings.Join(have, ", "), platformString(want), platformString(want), plugin.DirEnv)
+	}
+	if md.MediaType != ocispec.MediaTypeImageManifest {
+		return nil, notPlugin(fmt.Sprintf("its %s entry is a %s", platformString(want), md.MediaType))
+	}
+	var man ocispec.Manifest
+	if err := fetchJSON(ctx, t, *md, &man); err != nil {
+		return nil, err
+	}
+	var layers []ocispec.Descriptor
+	for _, l := range man.Layers {
+		if l.MediaType != ocispec.MediaTypeEmptyJSON {
+			layers = append(layers, l)
+		}
+	}
+	if man.ArtifactType != ArtifactType || len(layers) != 1 || layers[0].MediaType != ocispec.MediaTypeImageLayerGzip {
+		return nil, notPlugin(fmt.Sprintf("its %s manifest does not hold one tar+gzip layer", platformString(want)))
+	}
+	layer := layers[0]
+	if layer.Size > MaxBinarySize {
+		return nil, fmt.Errorf("%s: the %s layer is %d bytes, more than the %d tierpack installs", t.Ref, platformString(want), layer.Size, MaxBinarySize)
+	}
+
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	staging, err := os.MkdirTemp(opts.Dir, ".install-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(staging)
+	out := filepath.Join(staging, "out")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		return nil, err
+	}
+	if err := fetchLayer(ctx, t, layer, filepath.Join(staging, "layer.tar.gz"), out); err != nil {
+		return nil, err
+	}
+	name := plugin.BinaryName(typ)
+	files, err := sdk.ListFiles(out)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) != 1 || files[0] != name {
+		return nil, notPlugin(fmt.Sprintf("its layer holds %v, not the one file %s", files, name))
+	}
+	bin := filepath.Join(out, name)
+	st, err := os.Lstat(bin)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, notPlugin(name + " in its layer is not a regular file")
+	}
+	if err := os.Chmod(bin, 0o755); err != nil {
+		return nil, err
+	}
+	sum, err := plugin.FileSHA256(bin)
+	if err != nil {
+		return nil, err
+	}
+	if a := man.Annotations[AnnotationSHA256]; a != "" && a != sum {
+		return nil, fmt.Errorf("%s: the %s executable has sha256 %s, but its manifest says %s: the artifact is inconsistent; do not install it", t.Ref, platformString(want), sum, a)
+	}
+	meta, err := Probe(ctx, bin, opts.Probe)
+	if err != nil {
+		return nil, fmt.Errorf("%s does not run on this machine: %w", t.Ref, err)
+	}
+	if meta.Type != typ {
+		return nil, fmt.Errorf("%s: the plugin says it serves type %q, but the artifact says %q: do not install it", t.Ref, meta.Type, typ)
+	}
+	if v := idx.Annotations[ocispec.AnnotationVersion]; v != "" && v != meta.Version {
+		return nil, fmt.Errorf("%s: the plugin says it is version %s, but the artifact says %s: do not install it", t.Ref, meta.Version, v)
+	}
+
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	res := &Installed{
+		Path: filepath.Join(opts.Dir, name),
+		Pin: plugin.Pin{
+			Type: typ, Version: meta.Version, Source: t.Ref.String(), Digest: root.Digest.String(),
+			Manifest: md.Digest.String(), Platform: platformString(*md.Platform), SHA256: sum,
+			Protocols: meta.Protocols, SDKVersion: meta.SDKVersion, Installed: now().UTC().Truncate(time.Second),
+		},
+	}
+	err = plugin.UpdateLock(opts.Dir, func(l *plugin.Lock) error {
+		if old, ok := l.Plugins[typ]; ok {
+			res.Replaced = &old
+		} else if _, err := os.Lstat(res.Path); err == nil && !opts.Force {
+			return fmt.Errorf("%s exists but was not installed by tierpack (it has no pin): move it to $%s, or pass --force to replace it", res.Path, plugin.DirEnv)
+		}
+		if err := os.Rename(bin, res.Path); err != nil {
+			return fmt.Errorf("installing %s: %w", res.Path, err)
+		}
+		l.Plugins[typ] = res.Pin
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Remove uninstalls the plugin for typ from the managed folder dir: its
+// executable and its pin. It returns the pin removed. A type with neither
+// gives an error wrapping plugin.ErrNotFound.
+func Remove(dir, typ string) (*plugin.Pin, error) {
+	if !ValidType(typ) {
+		return nil, fmt.Errorf("%q is not a plugin type", typ)
+	}
+	path := filepath.Join(dir, plugin.BinaryName(typ))
+	var removed *plugin.Pin
+	err := plugin.UpdateLock(dir, func(l *plugin.Lock) error {
+		pin, pinned := l.Plugins[typ]
+		err := os.Remove(path)
+		switch {
+		case errors.Is(err, os.ErrNotExist) && !pinned:
+			return fmt.Errorf("%w %q: none is installed in %s (`tierpack plugin list` shows where each plugin comes from)", plugin.ErrNotFound, typ, dir)
+		case err != nil && !errors.Is(err, os.ErrNotExist):
+			return err
+		}
+		if pinned {
+			removed = &pin
+			delete(l.Plugins, typ)
+		}
+		return nil
+	})
+	return removed, err
+}
+
+// fetchJSON fetches a manifest or index, verifying its digest and size.
+func fetchJSON(ctx context.Context, t *target.Target, d ocispec.Descriptor, v any) error {
+	if d.Size > artifact.MaxManifestSize {
+		return fmt.Errorf("%s: manifest %s is %d bytes, more than the %d tierpack reads", t.Ref, d.Digest, d.Size, artifact.MaxManifestSize)
+	}
+	data, err := content.FetchAll(ctx, t.Store, d)
+	if err != nil {
+		return fmt.Errorf("%s: fetching %s: %w", t.Ref, d.Digest, err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%s: %s is not valid JSON: %v", t.Ref, d.Digest, err)
+	}
+	return nil
+}
+
+// fetchLayer downloads the layer to file, verifying its digest, then
+// extracts it into out.
+func fetchLayer(ctx context.Context, t *target.Target, d ocispec.Descriptor, file, out string) error {
+	rc, err := t.Store.Fetch(ctx, d)
+	if err != nil {
+		return fmt.Errorf("%s: fetching layer %s: %w", t.Ref, d.Digest, err)
+	}
+	defer rc.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	vr := content.NewVerifyReader(rc, d)
+	if _, err := io.Copy(f, vr); err != nil {
+		return fmt.Errorf("%s: fetching layer %s: %w", t.Ref, d.Digest, err)
+	}
+	if err := vr.Verify(); err != nil {
+		return fmt.Errorf("%s: layer %s does not match its digest: %w", t.Ref, d.Digest, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if err := archive.Extract(ctx, f, out, archive.Limits{MaxFileSize: MaxBinarySize, MaxTotalSize: MaxBinarySize, MaxEntries: 16}); err != nil {
+		return fmt.Errorf("%s: layer %s: %w", t.Ref, d.Digest, err)
+	}
+	return nil
+}
