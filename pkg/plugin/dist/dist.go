@@ -680,10 +680,13 @@ func fetchLayer(ctx context.Context, t *target.Target, d ocispec.Descriptor, fil
 	defer f.Close()
 	vr := content.NewVerifyReader(rc, d)
 	if _, err := io.Copy(f, vr); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, content.ErrTrailingData) || errors.Is(err, content.ErrMismatchedDigest) {
+			return fmt.Errorf("%s: layer %s does not match its descriptor (%v): do not install it", t.Ref, d.Digest, err)
+		}
 		return fmt.Errorf("%s: fetching layer %s: %w", t.Ref, d.Digest, err)
 	}
 	if err := vr.Verify(); err != nil {
-		return fmt.Errorf("%s: layer %s does not match its digest: %w", t.Ref, d.Digest, err)
+		return fmt.Errorf("%s: layer %s does not match its digest (%v): do not install it", t.Ref, d.Digest, err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
