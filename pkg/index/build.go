@@ -357,8 +357,8 @@ func helmMetadata(ctx context.Context, t *target.Target, cfg ocispec.Descriptor,
 }
 
 // maintainers lists the OWNERS approvers and reviewers, then the authors
-// ("Name <email>, Name" as helm push and tierpack write them), each person
-// once, in their first role.
+// ("Name <email>, Name" as tierpack writes them, "Name (email)" as helm push
+// does), each person once, in their first role.
 func maintainers(own *owners.File, authors string) []Maintainer {
 	var out []Maintainer
 	seen := map[string]bool{} // a reviewer who is also an approver is listed once
@@ -378,10 +378,14 @@ func maintainers(own *owners.File, authors string) []Maintainer {
 	}
 	for _, a := range splitList(authors) {
 		m := Maintainer{Name: a, Role: RoleAuthor}
-		if name, rest, ok := strings.Cut(a, "<"); ok && strings.HasSuffix(rest, ">") {
-			m.Name, m.Email = strings.TrimSpace(name), strings.TrimSuffix(rest, ">")
-			if m.Name == "" {
-				m.Name = m.Email
+		for _, delim := range []string{"<>", "()"} {
+			name, rest, ok := strings.Cut(a, delim[:1])
+			if email, closed := strings.CutSuffix(rest, delim[1:]); ok && closed && strings.Contains(email, "@") {
+				m.Name, m.Email = strings.TrimSpace(name), strings.TrimSpace(email)
+				if m.Name == "" {
+					m.Name = m.Email
+				}
+				break
 			}
 		}
 		add(m)

@@ -101,7 +101,7 @@ func seed(t *testing.T, host string) {
 			ocispec.AnnotationRevision, "9c1e4b7",
 			ocispec.AnnotationURL, "https://example.org",
 			ocispec.AnnotationCreated, "2025-01-02T03:04:05Z",
-			ocispec.AnnotationAuthors, "Jane Maintainer <jane@example.org>, The Falco community, alice",
+			ocispec.AnnotationAuthors, "Jane Maintainer <jane@example.org>, The Falco community, alice, Sam (sam@example.org), Not (an email)",
 			AnnotationKeywords, "falco, debug,,falco",
 			owners.Annotation, own), "dbg 1.10.0")
 	if err := dbg.Store.Tag(context.Background(), mustResolve(t, dbg, "1.10.0"), "stable"); err != nil {

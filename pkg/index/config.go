@@ -82,13 +82,13 @@ func (c *Config) Source(name string) (Source, error) {
 
 func (c *Config) notConfigured(name string, srcs []Source) error {
 	if len(srcs) == 0 {
-		return fmt.Errorf("%w: no index is named %q; none is configured (add one with `tierpack index add NAME URL`)", ErrNotFound, name)
+		return notFoundf("no index is named %q; none is configured (add one with `tierpack index add NAME FILE|URL|REF`)", name)
 	}
 	var names []string
 	for _, s := range srcs {
 		names = append(names, s.Name)
 	}
-	return fmt.Errorf("%w: no index is named %q; configured: %s (`tierpack index list` shows them)", ErrNotFound, name, strings.Join(names, ", "))
+	return notFoundf("no index is named %q; configured: %s (`tierpack index list` shows them)", name, strings.Join(names, ", "))
 }
 
 func (c *Config) save(srcs []Source) error {

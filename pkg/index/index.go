@@ -33,10 +33,25 @@ const MaxSize = 32 << 20
 // ErrInvalid is wrapped by every error about an index's content.
 var ErrInvalid = errors.New("invalid index")
 
-// ErrNotFound is wrapped by errors about an index, index file or
-// configured index name that does not exist. It wraps oras-go's
-// errdef.ErrNotFound, so both match.
+// ErrNotFound is matched (errors.Is) by errors about an index, index file
+// or configured index name that does not exist. It wraps oras-go's
+// errdef.ErrNotFound, so those errors match both.
 var ErrNotFound = fmt.Errorf("index %w", errdef.ErrNotFound)
+
+// notFoundError is an ErrNotFound with a message of its own, so the
+// message says what is missing without a "not found:" prefix.
+type notFoundError struct{ msg string }
+
+func (e *notFoundError) Error() string { return e.msg }
+
+// Is makes the error match ErrNotFound and errdef.ErrNotFound.
+func (e *notFoundError) Is(target error) bool {
+	return target == ErrNotFound || target == errdef.ErrNotFound
+}
+
+func notFoundf(format string, args ...any) error {
+	return &notFoundError{fmt.Sprintf(format, args...)}
+}
 
 // Index is a catalogue of contributions.
 type Index struct {
@@ -195,18 +210,29 @@ func (ix *Index) validate() error {
 
 // Load reads an index file.
 func Load(path string) (*Index, error) {
+	ix, _, err := ReadFile(path)
+	return ix, err
+}
+
+// ReadFile reads an index file and returns it with the bytes it was
+// parsed from (what Push publishes).
+func ReadFile(path string) (*Index, []byte, error) {
 	data, err := readFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return Parse(path, data)
+	ix, err := Parse(path, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ix, data, nil
 }
 
 func readFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%w: %s does not exist (create it with `tierpack index build`)", ErrNotFound, path)
+			return nil, notFoundf("%s does not exist (create it with `tierpack index build`)", path)
 		}
 		return nil, err
 	}

@@ -188,7 +188,7 @@ func fetchHTTP(ctx context.Context, url string, opts FetchOptions) ([]byte, erro
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
-		return nil, fmt.Errorf("%w: %s answered %s (check the URL)", ErrNotFound, url, resp.Status)
+		return nil, notFoundf("%s answered %s (check the URL)", url, resp.Status)
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("fetching %s: the server answered %s", url, resp.Status)
 	}
