@@ -118,6 +118,7 @@ ENVIRONMENT:
 			pushCommand(),
 			pullCommand(),
 			inspectCommand(),
+			searchCommand(), listCommand(), indexCommand(),
 			promoteCommand(),
 			signCommand(),
 			verifyCommand(),
