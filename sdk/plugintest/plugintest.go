@@ -146,9 +146,11 @@ type Result struct {
 	Status Status `json:"status"`
 	// Message says why the check failed or was skipped, or what a passing
 	// check saw.
-	Message    string        `json:"message,omitempty"`
-	Duration   time.Duration `json:"-"`
-	DurationMS int64         `json:"durationMs"`
+	Message string `json:"message,omitempty"`
+	// Duration is how long the check took; 0 for a skipped one.
+	Duration time.Duration `json:"-"`
+	// DurationMS is Duration in milliseconds, for JSON.
+	DurationMS int64 `json:"durationMs"`
 }
 
 // Report is the outcome of every check.
