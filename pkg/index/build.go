@@ -61,11 +61,10 @@ func (b *Builder) Build(ctx context.Context, targets ...*target.Target) (*Index,
 	ix := New()
 	seen := map[string]bool{}
 	for _, t := range targets {
-		repo := t.Ref.WithTag("").String()
-		if seen[repo] && t.Ref.Reference() == "" {
-			continue
+		if seen[t.Ref.String()] {
+			continue // the same reference twice
 		}
-		seen[repo] = true
+		seen[t.Ref.String()] = true
 		e, err := b.entry(ctx, t)
 		if err != nil {
 			return nil, err

@@ -192,6 +192,14 @@ func TestBuildOneTag(t *testing.T) {
 	if got := summary(ix.Entries); !slices.Equal(got, []string{"debug-bundle@1.10.0(official)[1.10.0 1.9.0]"}) {
 		t.Errorf("entries = %q", got)
 	}
+	// A tag, then the whole repository: every tag, still one entry.
+	all, err := Build(context.Background(), open(t, reg.Host+"/idx/debug-bundle:1.9.0", true), open(t, reg.Host+"/idx/debug-bundle", true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := summary(all.Entries); !slices.Equal(got, []string{"debug-bundle@1.10.0(official)[1.11.0-rc.1 1.10.0 1.9.0]"}) {
+		t.Errorf("entries = %q", got)
+	}
 	if v := ix.Entries[0].Versions[0]; !slices.Equal(v.Tags, []string{"stable"}) || ix.Entries[0].Description == "" {
 		t.Errorf("the latest version's metadata is missing: %+v", ix.Entries[0])
 	}
