@@ -107,6 +107,7 @@ const Version = "0.1.0"
 
 // Defaults for the optional spec fields.
 const (
+	// DefaultMetricsPath is where Prometheus exporters conventionally serve.
 	DefaultMetricsPath = "/metrics"
 	// DefaultUser is nobody: an exporter reads metrics, it does not need root.
 	DefaultUser = "65534:65534"
@@ -163,15 +164,10 @@ type target struct {
 	path     string // slash path relative to the contribution
 }
 
-// dirName is the platform as one path element: os-arch[-variant].
-func (t target) dirName() string { return PlatformDir(t.platform) }
-
-// PlatformDir names a platform as one path element, os-arch[-variant]: the
-// staging folder Package writes a platform's files to, and the subfolder
+// dirName is the platform as one path element, os-arch[-variant]: the
+// staging folder Package writes its files to, named like the subfolder
 // `tierpack pull --all-platforms` unpacks it into.
-func PlatformDir(p sdk.Platform) string {
-	return strings.ReplaceAll(p.String(), "/", "-")
-}
+func (t target) dirName() string { return strings.ReplaceAll(t.platform.String(), "/", "-") }
 
 // knownOS and knownArch are the GOOS and GOARCH values an exporter can be
 // built for; a typo such as linux/x86_64 is caught instead of producing a

@@ -34,10 +34,15 @@ const mediaTypeImageConfig = ocispec.MediaTypeImageConfig
 // dev.tierpack.{tier,type,name} keys are those the host puts in manifest
 // annotations, so `docker inspect` shows the tier too.
 const (
-	LabelTier        = "dev.tierpack.tier"
-	LabelType        = "dev.tierpack.type"
-	LabelName        = "dev.tierpack.name"
-	LabelPort        = "dev.tierpack.exporter.port"
+	// LabelTier is the contribution's tier when it was packaged.
+	LabelTier = "dev.tierpack.tier"
+	// LabelType is always "exporter".
+	LabelType = "dev.tierpack.type"
+	// LabelName is the contribution's name.
+	LabelName = "dev.tierpack.name"
+	// LabelPort is spec.port, the TCP port the exporter listens on.
+	LabelPort = "dev.tierpack.exporter.port"
+	// LabelMetricsPath is spec.metricsPath.
 	LabelMetricsPath = "dev.tierpack.exporter.metrics-path"
 )
 
@@ -58,16 +63,20 @@ const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 // binary: how to run the exporter without a container runtime. Run it from
 // the folder as ./BINARY ARGS…; it then serves MetricsURL.
 type RunInfo struct {
-	Name     string `json:"name"`
-	Version  string `json:"version,omitempty"`
-	Tier     string `json:"tier,omitempty"`
+	// Name, Version and Tier identify the contribution; the tier is the
+	// one the pulled manifest carries.
+	Name    string `json:"name"`
+	Version string `json:"version,omitempty"`
+	Tier    string `json:"tier,omitempty"`
+	// Platform is os/arch[/variant] of the binary.
 	Platform string `json:"platform"`
 	// Binary is the installed file, relative to the folder.
 	Binary string `json:"binary"`
 	// Args are the default arguments (the image's Cmd).
-	Args        []string `json:"args,omitempty"`
-	Port        int      `json:"port,omitempty"`
-	MetricsPath string   `json:"metricsPath,omitempty"`
+	Args []string `json:"args,omitempty"`
+	// Port and MetricsPath are where it serves metrics with Args.
+	Port        int    `json:"port,omitempty"`
+	MetricsPath string `json:"metricsPath,omitempty"`
 	// MetricsURL is where the metrics are when it runs with Args here.
 	MetricsURL string `json:"metricsURL,omitempty"`
 }
