@@ -277,6 +277,7 @@ func TestExporterExample(t *testing.T) {
 		}
 		src := "docker://" + ref
 		raw := runTool(t, skopeo, "inspect", "--raw", "--tls-verify=false", src)
+		t.Logf("skopeo inspect --raw %s:\n%s", src, raw)
 		if got := fmt.Sprintf("sha256:%x", sha256.Sum256(raw)); got != wantDigest {
 			t.Errorf("skopeo inspect --raw gave a document with digest %s, want %s", got, wantDigest)
 		}
@@ -294,7 +295,7 @@ func TestExporterExample(t *testing.T) {
 
 		// Every platform copies; the index arrives byte for byte.
 		layout := filepath.Join(t.TempDir(), "layout")
-		runTool(t, skopeo, "--insecure-policy", "copy", "--all", "--src-tls-verify=false", src, "oci:"+layout+":all")
+		t.Logf("skopeo copy --all:\n%s", runTool(t, skopeo, "--insecure-policy", "copy", "--all", "--src-tls-verify=false", src, "oci:"+layout+":all"))
 		var li ocispec.Index
 		data, err := os.ReadFile(filepath.Join(layout, "index.json"))
 		if err != nil || json.Unmarshal(data, &li) != nil || len(li.Manifests) != 1 || li.Manifests[0].Digest.String() != wantDigest {
@@ -309,7 +310,7 @@ func TestExporterExample(t *testing.T) {
 		if os.Geteuid() != 0 {
 			args = append([]string{"--rootless"}, args...)
 		}
-		runTool(t, umoci, args...)
+		t.Logf("umoci %s: %s", strings.Join(args, " "), runTool(t, umoci, args...))
 		var spec struct {
 			Process struct {
 				Args []string
@@ -330,9 +331,11 @@ func TestExporterExample(t *testing.T) {
 		if err != nil || st.Mode().Perm() != 0o755 {
 			t.Fatalf("the unpacked root filesystem's entrypoint: %v %v", st, err)
 		}
+		t.Logf("umoci runtime config: args %q, user %d:%d", p.Args, p.User.UID, p.User.GID)
 		// Run the entrypoint with the image's arguments, on a free loopback port.
 		e := startExporter(t, bin, p.Args[1:]...)
-		scrape(t, e.MetricsURL, runtime.GOARCH)
+		metrics := scrape(t, e.MetricsURL, runtime.GOARCH)
+		t.Logf("GET %s:\n%s", e.MetricsURL, metrics)
 		e.Stop(t)
 	})
 
