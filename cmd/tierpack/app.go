@@ -152,7 +152,20 @@ func (u usageError) Unwrap() error { return u.error }
 
 // usagef reports a usage problem with a command's arguments.
 func usagef(c *cli.Context, format string, args ...any) error {
-	return usageError{fmt.Errorf("%s: %s (see `tierpack %s --help`)", c.Command.FullName(), fmt.Sprintf(format, args...), c.Command.FullName())}
+	name := commandPath(c)
+	return usageError{fmt.Errorf("%s: %s (see `tierpack %s --help`)", name, fmt.Sprintf(format, args...), name)}
+}
+
+// commandPath names the running command with its parents ("plugin
+// install"): urfave/cli's FullName leaves the parents out.
+func commandPath(c *cli.Context) string {
+	var names []string
+	for _, ctx := range c.Lineage() {
+		if ctx.Command != nil && ctx.Command.Name != "" && ctx.Command.Name != c.App.Name {
+			names = append([]string{ctx.Command.Name}, names...)
+		}
+	}
+	return strings.Join(names, " ")
 }
 
 // exitCode maps an error to the documented exit codes.

@@ -30,7 +30,9 @@ func TestPullKilledHalfway(t *testing.T) {
 	rand.Read(big)
 	os.WriteFile(filepath.Join(p.path("c"), "big.bin"), big, 0o644)
 	os.WriteFile(filepath.Join(p.path("c"), "tierpack.yaml"), []byte("name: gov-demo\nversion: 2.0.0\ntype: script\ntier: contrib\n"), 0o644)
-	p.ok("push", p.path("c"), reg.Host+"/kill/demo")
+	// --no-cache: otherwise the push leaves the packaged layer in the very
+	// cache the pull reads, and the pull would not need the network.
+	p.ok("--no-cache", "push", p.path("c"), reg.Host+"/kill/demo")
 
 	// The next blob download stalls after 1 MiB: kill tierpack there.
 	proxy.Set(faultproxy.Rule{Kind: faultproxy.Stall, After: 1 << 20, Stall: time.Minute, Method: "GET", Path: faultproxy.Blob, Times: 1})
