@@ -44,6 +44,9 @@ const (
 	AnnotationType = "dev.tierpack.type"
 	// AnnotationName is the contribution's name from tierpack.yaml.
 	AnnotationName = "dev.tierpack.name"
+	// AnnotationKeywords lists tierpack.yaml's keywords, comma-separated,
+	// for indexes and search.
+	AnnotationKeywords = "dev.tierpack.keywords"
 	// AnnotationWarnings is the number of validation warnings at push,
 	// which the official tier's policy reads.
 	AnnotationWarnings = "dev.tierpack.warnings"
@@ -258,6 +261,7 @@ func Annotations(m *contrib.Manifest, created time.Time, own *owners.File, warni
 		ocispec.AnnotationLicenses:    m.License,
 		ocispec.AnnotationAuthors:     strings.Join(m.Authors, ", "),
 		ocispec.AnnotationURL:         m.Homepage,
+		AnnotationKeywords:            strings.Join(m.Keywords, ","),
 	}
 	if !created.IsZero() {
 		a[ocispec.AnnotationCreated] = created.UTC().Format(time.RFC3339)

@@ -27,7 +27,7 @@ import (
 // AnnotationKeywords is the manifest annotation Build reads an artifact's
 // keywords from: a comma-separated list. Helm charts' keywords are read
 // from their Chart.yaml (the Helm config blob) when it is absent.
-const AnnotationKeywords = "dev.tierpack.keywords"
+const AnnotationKeywords = artifact.AnnotationKeywords
 
 // DefaultConcurrency is how many tags Build resolves at once.
 const DefaultConcurrency = 8

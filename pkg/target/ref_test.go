@@ -1,8 +1,11 @@
 package target
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestParse(t *testing.T) {
@@ -55,4 +58,26 @@ func TestIsLoopback(t *testing.T) {
 			t.Errorf("IsLoopback(%q) = %v", in, got)
 		}
 	}
+}
+
+func TestLayoutLockIsBounded(t *testing.T) {
+	old := lockWait
+	lockWait = 100 * time.Millisecond
+	defer func() { lockWait = old }()
+	dir := t.TempDir()
+	ref := Ref{Kind: Layout, Path: dir, Tag: "x"}
+	a, err := Open(context.Background(), ref, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if _, err := Open(context.Background(), ref, Options{}); err == nil || !strings.Contains(err.Error(), "locked by another tierpack command") {
+		t.Fatalf("second writer: %v", err)
+	}
+	a.Close()
+	b, err := Open(context.Background(), ref, Options{})
+	if err != nil {
+		t.Fatalf("after the first closed: %v", err)
+	}
+	b.Close()
 }
