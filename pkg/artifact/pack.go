@@ -366,7 +366,10 @@ func (p *Packed) build(out string, res sdk.PackageResult, opts PackOptions) erro
 		}
 		manifests = append(manifests, Blob{Desc: d, Data: data})
 	}
-	if len(manifests) == 1 {
+	// An index for several manifests, and for one that names its platform:
+	// a platform-specific artifact must keep saying which platform it is
+	// for, or a pull on another platform would take it.
+	if len(manifests) == 1 && res.Manifests[0].Platform == nil {
 		p.Root = manifests[0].Desc
 		p.Root.Platform = nil
 		p.Blobs = append(p.Blobs, Blob{Desc: p.Root, Data: manifests[0].Data})

@@ -132,6 +132,16 @@ func retier(ctx context.Context, t *target.Target, root ocispec.Descriptor, to t
 			return ocispec.Descriptor{}, fmt.Errorf("%s: malformed manifest: %w", t.Ref, err)
 		}
 		m.Annotations = withTier(m.Annotations, to)
+		if m.Config.MediaType == ocispec.MediaTypeImageConfig {
+			// Runnable images (exporters) carry the tier as a label too, so
+			// `docker inspect` tells it: relabel the (small) config. Layers
+			// are never touched.
+			cfg, err := relabel(ctx, t, m.Config, to)
+			if err != nil {
+				return ocispec.Descriptor{}, err
+			}
+			m.Config = cfg
+		}
 		return pushJSON(ctx, t, root.MediaType, m, root)
 	case ocispec.MediaTypeImageIndex:
 		var idx ocispec.Index
@@ -153,6 +163,36 @@ func retier(ctx context.Context, t *target.Target, root ocispec.Descriptor, to t
 		return pushJSON(ctx, t, root.MediaType, idx, root)
 	}
 	return ocispec.Descriptor{}, fmt.Errorf("%s has media type %q: only OCI manifests and indexes can be promoted", t.Ref, root.MediaType)
+}
+
+// relabel rewrites an image config's tier label, if it has one.
+func relabel(ctx context.Context, t *target.Target, d ocispec.Descriptor, to tier.Tier) (ocispec.Descriptor, error) {
+	data, err := fetchManifest(ctx, t, d) // same size bound and digest check as manifests
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("%s: image config %s: %w", t.Ref, d.Digest, err)
+	}
+	inner, _ := cfg["config"].(map[string]any)
+	labels, _ := inner["labels"].(map[string]any)
+	if labels == nil {
+		labels, _ = inner["Labels"].(map[string]any)
+	}
+	if _, ok := labels[tier.Annotation]; !ok {
+		return d, nil
+	}
+	labels[tier.Annotation] = to.String()
+	out, err := json.Marshal(cfg)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	nd := ocispec.Descriptor{MediaType: d.MediaType, Digest: digest.FromBytes(out), Size: int64(len(out))}
+	if _, err := PushBlobs(ctx, t.Store, []Blob{{Desc: nd, Data: out}}, "", PushOptions{}); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return nd, nil
 }
 
 func withTier(a map[string]string, to tier.Tier) map[string]string {
