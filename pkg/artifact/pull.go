@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -268,6 +269,19 @@ type PullResult struct {
 // into place last; on failure the staging folder is removed and any previous
 // content of OutputDir is left as it was.
 func Pull(ctx context.Context, plugins *plugin.Manager, t *target.Target, opts PullOptions) (*PullResult, error) {
+	res, err := pullOnce(ctx, plugins, t, opts)
+	if errors.Is(err, errCacheCorrupt) {
+		// The corrupt entries are gone now: this time they are downloaded.
+		res, err = pullOnce(ctx, plugins, t, opts)
+	}
+	return res, err
+}
+
+// errCacheCorrupt reports a cache entry that failed its digest check while
+// it was being unpacked; the entry has been removed.
+var errCacheCorrupt = errors.New("a cache entry was corrupt and has been removed")
+
+func pullOnce(ctx context.Context, plugins *plugin.Manager, t *target.Target, opts PullOptions) (*PullResult, error) {
 	if opts.AllPlatforms && opts.Platform != nil {
 		return nil, errors.New("pull one platform or all of them, not both")
 	}
@@ -387,9 +401,32 @@ func Pull(ctx context.Context, plugins *plugin.Manager, t *target.Target, opts P
 		}
 		reqs[i] = req
 	}
-	if err := fetchBlobs(ctx, t, fetch, blobsDir, opts); err != nil {
+	hits, err := fetchBlobs(ctx, t, fetch, blobsDir, opts)
+	if err != nil {
 		return nil, err
 	}
+	// Cache hits are checked against their digests while the plugin
+	// unpacks them (reading twice in parallel, not in turn); the output is
+	// renamed into place only if every check passed.
+	verified := make(chan error, 1)
+	go func() {
+		var errs []error
+		for _, d := range hits {
+			if err := verifyCached(t, d); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		verified <- errors.Join(errs...)
+	}()
+	waitVerified := func() error {
+		err := <-verified
+		verified <- err
+		if err != nil {
+			return fmt.Errorf("%w: %v", errCacheCorrupt, err)
+		}
+		return nil
+	}
+	defer waitVerified()
 	p, err := getPlugin()
 	if err != nil {
 		return nil, err
@@ -398,6 +435,9 @@ func Pull(ctx context.Context, plugins *plugin.Manager, t *target.Target, opts P
 	for i, u := range units {
 		res, err := p.Unpack(ctx, reqs[i])
 		if err != nil {
+			if verr := waitVerified(); verr != nil {
+				return nil, verr // the plugin choked on a corrupt cache entry
+			}
 			if u.dir != "" {
 				return nil, fmt.Errorf("%s: %w", u.dir, err)
 			}
@@ -412,6 +452,9 @@ func Pull(ctx context.Context, plugins *plugin.Manager, t *target.Target, opts P
 		if u.dir != "" {
 			result.Platforms = append(result.Platforms, u.dir)
 		}
+	}
+	if err := waitVerified(); err != nil {
+		return nil, err
 	}
 	if err := replaceDir(unpackDir, out, opts.Force); err != nil {
 		return nil, err
@@ -598,7 +641,7 @@ func randSuffix() string {
 // blobPath is where a blob lives below a blobs folder, as in an OCI layout.
 func blobPath(d digest.Digest) string { return d.Algorithm().String() + "/" + d.Encoded() }
 
-func fetchBlobs(ctx context.Context, t *target.Target, descs []ocispec.Descriptor, dir string, opts PullOptions) error {
+func fetchBlobs(ctx context.Context, t *target.Target, descs []ocispec.Descriptor, dir string, opts PullOptions) ([]ocispec.Descriptor, error) {
 	conc := opts.Concurrency
 	if conc <= 0 {
 		conc = DefaultConcurrency
@@ -606,33 +649,41 @@ func fetchBlobs(ctx context.Context, t *target.Target, descs []ocispec.Descripto
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(conc)
 	seen := map[digest.Digest]bool{}
+	var mu sync.Mutex
+	var hits []ocispec.Descriptor
 	for _, d := range descs {
 		if seen[d.Digest] {
 			continue
 		}
 		seen[d.Digest] = true
-		g.Go(func() error { return fetchBlob(gctx, t, d, dir, opts) })
+		g.Go(func() error {
+			hit, err := fetchBlob(gctx, t, d, dir, opts)
+			if hit {
+				mu.Lock()
+				hits = append(hits, d)
+				mu.Unlock()
+			}
+			return err
+		})
 	}
-	return g.Wait()
+	return hits, g.Wait()
 }
 
 // fetchBlob makes d available at dir/blobPath(d), verified: from the cache
 // if it holds d (checked again as it is read), else from the target, with
 // retries for transient failures. Content only appears under its digest
 // once it has been verified.
-func fetchBlob(ctx context.Context, t *target.Target, d ocispec.Descriptor, dir string, opts PullOptions) (err error) {
+func fetchBlob(ctx context.Context, t *target.Target, d ocispec.Descriptor, dir string, opts PullOptions) (cached bool, err error) {
 	if err := d.Digest.Validate(); err != nil {
-		return fmt.Errorf("%s: layer has an invalid digest %q: %w", t.Ref, d.Digest, err)
+		return false, fmt.Errorf("%s: layer has an invalid digest %q: %w", t.Ref, d.Digest, err)
 	}
 	progress := opts.Progress
 	if t.Cache != nil && t.Cache.Has(d) {
-		if err := verifyCached(t, d); err == nil {
-			if progress != nil {
-				progress.Start(d, true)
-				progress.Done(d, nil)
-			}
-			return nil
+		if progress != nil {
+			progress.Start(d, true)
+			progress.Done(d, nil)
 		}
+		return true, nil // verified by the caller, alongside unpacking
 	}
 	if progress != nil {
 		progress.Start(d, false)
@@ -654,9 +705,9 @@ func fetchBlob(ctx context.Context, t *target.Target, d ocispec.Descriptor, dir 
 		return writeVerified(filepath.Join(dir, blobPath(d.Digest)), d, r)
 	})
 	if err != nil {
-		return fmt.Errorf("%s: fetching %s: %w", t.Ref, d.Digest, err)
+		return false, fmt.Errorf("%s: fetching %s: %w", t.Ref, d.Digest, err)
 	}
-	return nil
+	return false, nil
 }
 
 // verifyCached re-reads a cache entry against its digest; a corrupt entry
