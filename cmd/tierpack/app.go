@@ -123,6 +123,7 @@ ENVIRONMENT:
 			signCommand(),
 			verifyCommand(),
 			keyCommand(),
+			cacheCommand(),
 			pluginCommand(),
 			loginCommand(),
 			logoutCommand(),

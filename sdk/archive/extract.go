@@ -13,7 +13,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/pgzip"
 )
 
 // Default limits applied by Extract for zero fields of Limits.
@@ -87,11 +87,13 @@ func Extract(ctx context.Context, r io.Reader, dest string, limits Limits) error
 
 	br := bufio.NewReader(r)
 	var src io.Reader = br
-	var zr *gzip.Reader
+	var zr *pgzip.Reader
 	magic, _ := br.Peek(4)
 	switch {
 	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		zr, err = gzip.NewReader(br)
+		// pgzip decompresses ahead in its own goroutine, so inflating the
+		// next block overlaps writing the current one.
+		zr, err = pgzip.NewReaderN(br, 1<<20, 4)
 		if err != nil {
 			return fmt.Errorf("archive: reading gzip header: %w", err)
 		}
@@ -170,7 +172,12 @@ func (c ctxReader) Read(p []byte) (int, error) {
 
 // extractor holds the state of one Extract call. Paths are cleaned and
 // slash-separated, relative to the root.
+// onlyWriter hides an *os.File's ReadFrom, so that io.CopyBuffer uses the
+// extractor's large buffer.
+type onlyWriter struct{ io.Writer }
+
 type extractor struct {
+	buf      []byte
 	ctx      context.Context
 	root     *os.Root
 	limits   Limits
@@ -274,7 +281,10 @@ func (x *extractor) checkSize(entry string, size int64) error {
 func (x *extractor) copyContent(w io.Writer, content io.Reader, entry string, declared int64) error {
 	allowed := min(x.limits.MaxFileSize, x.limits.MaxTotalSize-x.total)
 	// Read one byte more than allowed to detect content beyond the limit.
-	n, err := io.Copy(w, io.LimitReader(ctxReader{x.ctx, content}, min(allowed, math.MaxInt64-1)+1))
+	if x.buf == nil {
+		x.buf = make([]byte, 1<<20) // large writes for large files
+	}
+	n, err := io.CopyBuffer(onlyWriter{w}, io.LimitReader(ctxReader{x.ctx, content}, min(allowed, math.MaxInt64-1)+1), x.buf)
 	x.total += n
 	if err != nil {
 		return fmt.Errorf("archive: entry %q: %w", entry, err)
