@@ -11,7 +11,7 @@
 // registry (the Go module, filesystem driver in a temp dir) on loopback,
 // started by this program. Each case runs -runs times; the median wall
 // time is reported with the peak RSS of the client process. Data is
-// half-compressible (each 4 KiB block: 2 KiB random, 2 KiB text), like
+// half-compressible (each 4 KiB block: 2 KiB text, 2 KiB random), like
 // binaries and configuration.
 //
 //	make bench                      # builds tierpack, installs oras and helm, runs this
@@ -415,8 +415,10 @@ func writeData(path string, size int64) error {
 	defer f.Close()
 	block := make([]byte, 4096)
 	for written := int64(0); written < size; {
-		rand.Read(block[:2048])
-		copy(block[2048:], text)
+		// Text first: a file starting with random bytes could start with
+		// "#!", and the script plugin would rightly call it a script.
+		copy(block[:2048], text)
+		rand.Read(block[2048:])
 		n := min(int64(len(block)), size-written)
 		if _, err := f.Write(block[:n]); err != nil {
 			return err
