@@ -48,6 +48,17 @@ func fileExists(p string) bool {
 	return err == nil && st.Mode().IsRegular()
 }
 
+// trust loads the policy and the trusted keys, which every command that
+// checks tiers or signatures needs together.
+func trust(c *cli.Context) (policy.Policy, []sign.PublicKey, error) {
+	pol, err := loadPolicy(c)
+	if err != nil {
+		return pol, nil, err
+	}
+	keys, err := trustedKeys(c, pol)
+	return pol, keys, err
+}
+
 // trustedKeys gathers the public keys signatures are checked against.
 func trustedKeys(c *cli.Context, pol policy.Policy) ([]sign.PublicKey, error) {
 	paths := append([]string{}, c.StringSlice("key")...)
@@ -237,11 +248,7 @@ EXAMPLES:
 			if c.NArg() != 1 {
 				return usagef(c, "needs exactly one reference")
 			}
-			pol, err := loadPolicy(c)
-			if err != nil {
-				return err
-			}
-			keys, err := trustedKeys(c, pol)
+			_, keys, err := trust(c)
 			if err != nil {
 				return err
 			}

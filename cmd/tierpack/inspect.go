@@ -123,11 +123,7 @@ EXAMPLES:
 // manifest it promoted.
 func governance(c *cli.Context, t *target.Target, info *artifact.Info) (governanceReport, error) {
 	rep := governanceReport{Signatures: []signatureReport{}, Promotions: []promotion.Signed{}}
-	pol, err := loadPolicy(c)
-	if err != nil {
-		return rep, err
-	}
-	keys, err := trustedKeys(c, pol)
+	_, keys, err := trust(c)
 	if err != nil {
 		return rep, err
 	}

@@ -90,11 +90,7 @@ EXAMPLES:
 			}
 			defer t.Close()
 			if opts.MinTier >= tier.Repository {
-				pol, err := loadPolicy(c)
-				if err != nil {
-					return err
-				}
-				keys, err := trustedKeys(c, pol)
+				pol, keys, err := trust(c)
 				if err != nil {
 					return err
 				}

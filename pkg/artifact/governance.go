@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 
-	"github.com/tierpack/tierpack/pkg/contrib"
 	"github.com/tierpack/tierpack/pkg/owners"
 	"github.com/tierpack/tierpack/pkg/policy"
 	"github.com/tierpack/tierpack/pkg/promotion"
@@ -59,10 +58,4 @@ func ArtifactFacts(ctx context.Context, t *target.Target, info *Info, want tier.
 		}
 	}
 	return f
-}
-
-// FactsFromManifest is ContributionFacts for a manifest not yet packed (no
-// warnings known).
-func FactsFromManifest(m *contrib.Manifest, own *owners.File, warnings int) policy.Facts {
-	return policy.Facts{Owners: own, SourceURL: m.Source.URL, Revision: m.Source.Revision, License: m.License, Version: m.Version, Warnings: warnings}
 }

@@ -78,8 +78,27 @@ func (e *ValidationError) Error() string {
 func (e *ValidationError) Unwrap() error { return ErrValidation }
 
 // Validate checks a contribution with its type's plugin. Manifest problems
-// were already reported by contrib.Load; this adds the plugin's findings.
+// were already reported by contrib.Load; this adds the plugin's findings and
+// the OWNERS file's.
 func Validate(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest) ([]sdk.Diagnostic, error) {
+	v, err := validate(ctx, plugins, m)
+	if err != nil {
+		return nil, err
+	}
+	return v.diags, nil
+}
+
+// validated is what validation learned about a contribution.
+type validated struct {
+	plugin  *plugin.Plugin
+	contrib sdk.Contribution
+	diags   []sdk.Diagnostic
+	owners  *owners.File
+}
+
+// validate starts the type's plugin and runs its validation and the OWNERS
+// check.
+func validate(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest) (*validated, error) {
 	p, err := plugins.Get(ctx, m.Type)
 	if err != nil {
 		return nil, err
@@ -92,8 +111,8 @@ func Validate(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest)
 	if err != nil {
 		return nil, err
 	}
-	_, odiags := loadOwners(m)
-	return append(diags, odiags...), nil
+	own, odiags := loadOwners(m)
+	return &validated{plugin: p, contrib: c, diags: append(diags, odiags...), owners: own}, nil
 }
 
 // loadOwners reads the contribution's OWNERS file, if it has one.
@@ -167,20 +186,11 @@ func (p *Packed) Close() error { return os.RemoveAll(p.staging) }
 
 // Pack validates and packages the contribution m with its plugin.
 func Pack(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest, opts PackOptions) (*Packed, error) {
-	p, err := plugins.Get(ctx, m.Type)
+	v, err := validate(ctx, plugins, m)
 	if err != nil {
 		return nil, err
 	}
-	c, err := m.Contribution()
-	if err != nil {
-		return nil, err
-	}
-	diags, err := p.Validate(ctx, sdk.ValidateRequest{Dir: m.Dir, Contribution: c})
-	if err != nil {
-		return nil, err
-	}
-	own, odiags := loadOwners(m)
-	diags = append(diags, odiags...)
+	p, c, diags, own := v.plugin, v.contrib, v.diags, v.owners
 	if sdk.Count(diags, sdk.SeverityError) > 0 {
 		return nil, &ValidationError{Name: m.Name, Diagnostics: diags}
 	}
