@@ -522,16 +522,16 @@ func (c *checker) loadContribution(field, dir string) (*contrib.Manifest, sdk.Co
 	if err != nil {
 		var es contrib.Errors
 		if errors.As(err, &es) {
-			return nil, sdk.Contribution{}, fmt.Errorf("Config.%s (%s): its tierpack.yaml is invalid, so the host would stop before asking the plugin: %v", field, dir, err)
+			return nil, sdk.Contribution{}, fmt.Errorf("plugintest: Config.%s (%s): its tierpack.yaml is invalid, so the host would stop before asking the plugin: %v", field, dir, err)
 		}
-		return nil, sdk.Contribution{}, fmt.Errorf("Config.%s: %v", field, err)
+		return nil, sdk.Contribution{}, fmt.Errorf("plugintest: Config.%s: %v", field, err)
 	}
 	if m.Type != c.desc.Type {
-		return nil, sdk.Contribution{}, fmt.Errorf("Config.%s (%s): its tierpack.yaml says type %q, but the plugin packages %q: set type: %s", field, dir, m.Type, c.desc.Type, c.desc.Type)
+		return nil, sdk.Contribution{}, fmt.Errorf("plugintest: Config.%s (%s): its tierpack.yaml says type %q, but the plugin packages %q: set type: %s", field, dir, m.Type, c.desc.Type, c.desc.Type)
 	}
 	sc, err := m.Contribution()
 	if err != nil {
-		return nil, sdk.Contribution{}, fmt.Errorf("Config.%s (%s): %v", field, dir, err)
+		return nil, sdk.Contribution{}, fmt.Errorf("plugintest: Config.%s (%s): %v", field, dir, err)
 	}
 	return m, sc, nil
 }
@@ -704,11 +704,11 @@ func (c *checker) pack(dir, staging string) (*packageRun, error) {
 		return nil, err
 	}
 	if n := sdk.Count(res.Diagnostics, sdk.SeverityError); n > 0 {
-		return nil, fmt.Errorf("Package reported %d error(s), which stop the host: %s", n, listDiagnostics(res.Diagnostics, sdk.SeverityError))
+		return nil, fmt.Errorf("the Package call reported %d error(s), which stop the host: %s", n, listDiagnostics(res.Diagnostics, sdk.SeverityError))
 	}
 	run := &packageRun{staging: staging, res: res, digests: map[string]string{}}
 	if len(res.Manifests) == 0 {
-		return nil, errors.New("Package described no manifests: the host needs at least one")
+		return nil, errors.New("the Package call described no manifests: the host needs at least one")
 	}
 	root, err := os.OpenRoot(staging)
 	if err != nil {
