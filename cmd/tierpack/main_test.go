@@ -2,11 +2,9 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +12,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/tierpack/tierpack/internal/registrytest"
+	"github.com/tierpack/tierpack/internal/testbin"
 )
 
 // tierpackBin is the real tierpack binary, built once by TestMain: the
@@ -22,25 +21,15 @@ import (
 var tierpackBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tierpack-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	tierpackBin = filepath.Join(dir, "tierpack")
-	if runtime.GOOS == "windows" {
-		tierpackBin += ".exe"
-	}
-	build := exec.Command("go", "build", "-o", tierpackBin, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building tierpack:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testbin.Run(m,
+		testbin.Build{Pkg: ".", Name: "tierpack", Dst: &tierpackBin},
+		testbin.Build{Pkg: "../../pkg/plugin/testdata/testplugin", Name: "testplugin", Dst: &testPluginBin},
+	))
 }
+
+// testPluginBin is pkg/plugin's misbehaving test plugin: named
+// tierpack-plugin-<mode>, it behaves as that mode.
+var testPluginBin string
 
 func examplesDir(t testing.TB) string {
 	d, err := filepath.Abs("../../examples")

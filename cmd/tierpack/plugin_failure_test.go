@@ -13,18 +13,13 @@ import (
 	"time"
 )
 
-// buildTestPlugin builds pkg/plugin's misbehaving test plugin and installs
-// it as tierpack-plugin-<mode> for each mode, in a fresh plugin directory.
+// buildTestPlugin installs the test plugin (built once by TestMain) as
+// tierpack-plugin-<mode> for each mode, in a fresh plugin directory.
 func buildTestPlugin(t *testing.T, modes ...string) string {
 	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "testplugin")
-	build := exec.Command("go", "build", "-o", bin, "../../pkg/plugin/testdata/testplugin")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the test plugin: %v\n%s", err, out)
-	}
 	for _, m := range modes {
-		if err := os.Link(bin, filepath.Join(dir, "tierpack-plugin-"+m)); err != nil {
+		if err := os.Link(testPluginBin, filepath.Join(dir, "tierpack-plugin-"+m)); err != nil {
 			t.Fatal(err)
 		}
 	}

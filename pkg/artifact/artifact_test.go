@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tierpack/tierpack/internal/testbin"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
@@ -27,20 +27,7 @@ import (
 var selfBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "artifact-test-")
-	if err != nil {
-		panic(err)
-	}
-	selfBin = filepath.Join(dir, "tierpack")
-	build := exec.Command("go", "build", "-o", selfBin, "../../cmd/tierpack")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building tierpack:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testbin.Run(m, testbin.Build{Pkg: "../../cmd/tierpack", Name: "tierpack", Dst: &selfBin}))
 }
 
 func manager(t *testing.T) *plugin.Manager {

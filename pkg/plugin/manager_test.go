@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tierpack/tierpack/internal/testbin"
 	"github.com/tierpack/tierpack/sdk"
 )
 
@@ -40,23 +41,8 @@ const (
 // testPlugin is the test plugin binary built by TestMain.
 var testPlugin string
 
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
-
-func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "tierpack-plugin-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	testPlugin = filepath.Join(dir, "testplugin")
-	build := exec.Command("go", "build", "-o", testPlugin, "./testdata/testplugin")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the test plugin:", err)
-		return 1
-	}
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(testbin.Run(m, testbin.Build{Pkg: "./testdata/testplugin", Name: "testplugin", Dst: &testPlugin}))
 }
 
 // env prepares one test: it points the test plugin's pid files at a fresh

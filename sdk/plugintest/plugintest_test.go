@@ -4,14 +4,13 @@ package plugintest_test
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tierpack/tierpack/internal/testbin"
 	"github.com/tierpack/tierpack/sdk/plugintest"
 )
 
@@ -19,23 +18,8 @@ import (
 // binary whose behaviour depends on its name, tierpack-plugin-<mode>.
 var testPlugin string
 
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
-
-func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "plugintest-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	testPlugin = filepath.Join(dir, "testplugin")
-	build := exec.Command("go", "build", "-o", testPlugin, "../../pkg/plugin/testdata/testplugin")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the test plugin:", err)
-		return 1
-	}
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(testbin.Run(m, testbin.Build{Pkg: "../../pkg/plugin/testdata/testplugin", Name: "testplugin", Dst: &testPlugin}))
 }
 
 // TestScriptPluginConforms runs the harness the way a plugin author does,
