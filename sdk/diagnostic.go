@@ -31,6 +31,21 @@ func (s Severity) String() string {
 // MarshalText encodes the severity by name, for JSON output.
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText decodes a severity name.
+func (s *Severity) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "error":
+		*s = SeverityError
+	case "warning":
+		*s = SeverityWarning
+	case "info":
+		*s = SeverityInfo
+	default:
+		return fmt.Errorf("unknown severity %q: use error, warning or info", b)
+	}
+	return nil
+}
+
 // Diagnostic is one finding about a contribution, with where it is.
 type Diagnostic struct {
 	Severity Severity `json:"severity"`

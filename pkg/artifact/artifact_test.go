@@ -15,6 +15,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 
+	"github.com/tierpack/tierpack/pkg/cache"
 	"github.com/tierpack/tierpack/pkg/contrib"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/target"
@@ -304,5 +305,41 @@ func TestBuildIndex(t *testing.T) {
 		if err != nil {
 			t.Errorf("%s: %v", b.Desc.Digest, err)
 		}
+	}
+}
+
+// TestPackCache: unchanged input is served from the pack cache with the
+// same digest and the same diagnostics; any change to a file misses it.
+func TestPackCache(t *testing.T) {
+	dir := contribution(t, "contrib")
+	os.Remove(filepath.Join(dir, "README.md")) // for a warning to carry over
+	c, err := cache.Open(filepath.Join(t.TempDir(), "cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := pack(t, manager(t), dir, PackOptions{Cache: c})
+	if first.FromCache {
+		t.Fatal("the first pack came from an empty cache")
+	}
+	// A fresh manager: a hit must not need the plugin running.
+	pm := manager(t)
+	second := pack(t, pm, dir, PackOptions{Cache: c})
+	if !second.FromCache || second.Root.Digest != first.Root.Digest {
+		t.Fatalf("second pack: fromCache=%v digest %s vs %s", second.FromCache, second.Root.Digest, first.Root.Digest)
+	}
+	if len(second.Diagnostics) != len(first.Diagnostics) || sdk.Count(second.Diagnostics, sdk.SeverityWarning) == 0 {
+		t.Errorf("diagnostics: %v vs %v", second.Diagnostics, first.Diagnostics)
+	}
+	if _, ok := pm.Lookup("script"); !ok {
+		t.Fatal("lookup")
+	}
+	later := time.Now().Add(time.Minute)
+	os.Chtimes(filepath.Join(dir, "run.sh"), later, later)
+	third := pack(t, pm, dir, PackOptions{Cache: c})
+	if third.FromCache {
+		t.Error("a touched file still hit the cache")
+	}
+	if third.Root.Digest != first.Root.Digest {
+		t.Error("a touched file changed the digest")
 	}
 }

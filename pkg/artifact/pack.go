@@ -186,14 +186,6 @@ func (p *Packed) Close() error { return os.RemoveAll(p.staging) }
 
 // Pack validates and packages the contribution m with its plugin.
 func Pack(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest, opts PackOptions) (*Packed, error) {
-	v, err := validate(ctx, plugins, m)
-	if err != nil {
-		return nil, err
-	}
-	p, c, diags, own := v.plugin, v.contrib, v.diags, v.owners
-	if sdk.Count(diags, sdk.SeverityError) > 0 {
-		return nil, &ValidationError{Name: m.Name, Diagnostics: diags}
-	}
 	parent := opts.StagingParent
 	if parent == "" && opts.Cache != nil {
 		parent = opts.Cache.Dir()
@@ -202,7 +194,7 @@ func Pack(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest, opt
 	if err != nil {
 		return nil, err
 	}
-	packed := &Packed{Manifest: m, Plugin: p.Describe(), Diagnostics: diags, Owners: own, staging: staging}
+	packed := &Packed{Manifest: m, staging: staging}
 	ok := false
 	defer func() {
 		if !ok {
@@ -217,25 +209,31 @@ func Pack(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest, opt
 	if !opts.Created.IsZero() {
 		epoch = opts.Created.Unix()
 	}
-	// Unchanged input packaged by the same plugin gives the same files
-	// (plugins are deterministic): reuse them from the cache instead of
-	// compressing everything again.
+
+	// Validation and packaging are deterministic functions of the plugin
+	// and the input: when neither changed since a previous run, reuse what
+	// it found and made instead of validating and compressing again — the
+	// plugin is not even started.
 	var key string
 	if opts.Cache != nil {
-		if key, err = fingerprint(m, p, epoch); err == nil {
-			if rec, err := loadPackRecord(opts.Cache, key); err == nil {
-				packed.known = rec.blobs(opts.Cache)
-				if packed.known != nil {
-					packed.Diagnostics = append(packed.Diagnostics, rec.Result.Diagnostics...)
-					if err := packed.build(out, rec.Result, opts); err == nil {
-						packed.FromCache = true
-						ok = true
-						return packed, nil
-					}
-					packed.known, packed.Blobs = nil, nil
-				}
+		if src, found := plugins.Lookup(m.Type); found {
+			if key, err = fingerprint(m, src, epoch); err != nil {
+				key = ""
+			} else if packed.fromRecord(opts, key, out) {
+				ok = true
+				return packed, nil
 			}
 		}
+	}
+
+	v, err := validate(ctx, plugins, m)
+	if err != nil {
+		return nil, err
+	}
+	p, c := v.plugin, v.contrib
+	packed.Plugin, packed.Diagnostics, packed.Owners = p.Describe(), v.diags, v.owners
+	if sdk.Count(v.diags, sdk.SeverityError) > 0 {
+		return nil, &ValidationError{Name: m.Name, Diagnostics: v.diags}
 	}
 	res, err := p.Package(ctx, sdk.PackageRequest{Dir: m.Dir, Contribution: c, StagingDir: out, SourceDateEpoch: epoch})
 	if err != nil {
@@ -250,10 +248,32 @@ func Pack(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest, opt
 	}
 	if key != "" {
 		// A cache that cannot be written only makes the next push slower.
-		_ = savePackRecord(opts.Cache, key, res, packed)
+		_ = savePackRecord(opts.Cache, key, v.diags, res, packed)
 	}
 	ok = true
 	return packed, nil
+}
+
+// fromRecord fills p from the cache record for key, if there is a usable
+// one.
+func (p *Packed) fromRecord(opts PackOptions, key, out string) bool {
+	rec, err := loadPackRecord(opts.Cache, key)
+	if err != nil {
+		return false
+	}
+	known := rec.blobs(opts.Cache)
+	if known == nil {
+		return false
+	}
+	own, _ := loadOwners(p.Manifest) // a broken OWNERS file was an error, and errors are never cached
+	p.known, p.Plugin, p.Owners = known, rec.Plugin, own
+	p.Diagnostics = append(append([]sdk.Diagnostic{}, rec.Diagnostics...), rec.Result.Diagnostics...)
+	if err := p.build(out, rec.Result, opts); err != nil {
+		p.known, p.Blobs, p.Diagnostics = nil, nil, nil
+		return false
+	}
+	p.FromCache = true
+	return true
 }
 
 // Annotations returns the manifest annotations tierpack derives from m, its

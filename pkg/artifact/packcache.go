@@ -19,22 +19,22 @@ import (
 )
 
 // packCacheVersion changes whenever what a fingerprint covers changes.
-const packCacheVersion = "tierpack-pack-cache-v1"
+const packCacheVersion = "tierpack-pack-cache-v2"
 
-// fingerprint identifies a packaging: the plugin (its Describe answer and
-// its executable's size and time), the manifest, the epoch, and every file
-// of the contribution by path, mode, size and modification time — the stat
-// information git's index and make rely on, so a changed file is noticed
-// without reading it.
-func fingerprint(m *contrib.Manifest, p *plugin.Plugin, epoch int64) (string, error) {
-	h := sha256.New()
-	d, _ := json.Marshal(p.Describe())
-	fmt.Fprintf(h, "%s\n%s\n%d\n", packCacheVersion, d, epoch)
-	if st, err := os.Stat(p.Source.Path); err == nil {
-		fmt.Fprintf(h, "plugin %s %d %d\n", p.Source.Path, st.Size(), st.ModTime().UnixNano())
+// fingerprint identifies a validation and packaging: the plugin (its
+// executable's path, arguments, size and time — it need not be started),
+// the manifest, the epoch, and every file of the contribution by path, mode,
+// size and modification time — the stat information git's index and make
+// rely on, so a changed file is noticed without reading it.
+func fingerprint(m *contrib.Manifest, src plugin.Source, epoch int64) (string, error) {
+	st, err := os.Stat(src.Path)
+	if err != nil {
+		return "", err
 	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%d\nplugin %s %q %d %d\n", packCacheVersion, epoch, src.Path, src.Args, st.Size(), st.ModTime().UnixNano())
 	h.Write(m.Raw)
-	err := filepath.WalkDir(m.Dir, func(path string, e fs.DirEntry, err error) error {
+	err = filepath.WalkDir(m.Dir, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -62,8 +62,12 @@ func fingerprint(m *contrib.Manifest, p *plugin.Plugin, epoch int64) (string, er
 // packRecord is what the cache keeps for a fingerprint: the plugin's
 // answer, and the digest of each file it wrote.
 type packRecord struct {
-	Result sdk.PackageResult     `json:"result"`
-	Files  map[string]recordBlob `json:"files"`
+	// Plugin is the plugin's Describe answer.
+	Plugin sdk.Description `json:"plugin"`
+	// Diagnostics are validation's findings (Result has packaging's).
+	Diagnostics []sdk.Diagnostic      `json:"diagnostics"`
+	Result      sdk.PackageResult     `json:"result"`
+	Files       map[string]recordBlob `json:"files"`
 }
 
 type recordBlob struct {
@@ -122,8 +126,8 @@ func deref(b *sdk.Blob) []sdk.Blob {
 
 // savePackRecord links the packaged files into the cache and records them
 // under key.
-func savePackRecord(c *cache.Cache, key string, res sdk.PackageResult, p *Packed) error {
-	rec := packRecord{Result: res, Files: map[string]recordBlob{}}
+func savePackRecord(c *cache.Cache, key string, validation []sdk.Diagnostic, res sdk.PackageResult, p *Packed) error {
+	rec := packRecord{Plugin: p.Plugin, Diagnostics: validation, Result: res, Files: map[string]recordBlob{}}
 	byDigest := map[digest.Digest]Blob{}
 	for _, b := range p.Blobs {
 		byDigest[b.Desc.Digest] = b

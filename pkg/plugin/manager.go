@@ -185,6 +185,21 @@ func (m *Manager) Dirs() []string {
 // ManagedDir returns Options.ManagedDir.
 func (m *Manager) ManagedDir() string { return m.opts.ManagedDir }
 
+// Lookup returns where the plugin for typ would come from, without starting
+// it; false for an unknown type and for a plugin attached in debug mode
+// (whose code can change under the same path).
+func (m *Manager) Lookup(typ string) (Source, bool) {
+	if _, ok := m.opts.Reattach[typ]; ok {
+		return Source{}, false
+	}
+	srcs, err := m.discover()
+	if err != nil {
+		return Source{}, false
+	}
+	s, ok := srcs[typ]
+	return s, ok
+}
+
 // Sources lists every plugin the Manager can start, by type.
 func (m *Manager) Sources() ([]Source, error) {
 	srcs, err := m.discover()
