@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/base64"
 	"fmt"
 	"text/tabwriter"
 
@@ -135,11 +134,8 @@ func governance(c *cli.Context, t *target.Target, info *artifact.Info) (governan
 	for _, s := range sigs {
 		r := signatureReport{Identity: s.Identity, Digest: s.Digest}
 		if s.Digest == root.Digest.String() {
-			for _, k := range keys {
-				if _, err := sign.VerifyBytes(s.Payload, base64.StdEncoding.EncodeToString(s.Signature), []sign.PublicKey{k}); err == nil {
-					r.TrustedKey = k.ID
-					break
-				}
+			if k, ok := s.SignedBy(keys); ok {
+				r.TrustedKey = k.ID
 			}
 		}
 		rep.Signatures = append(rep.Signatures, r)

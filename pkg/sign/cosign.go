@@ -244,10 +244,8 @@ func Verify(ctx context.Context, store oras.ReadOnlyTarget, subject digest.Diges
 			problems = append(problems, fmt.Sprintf("a signature names %s, not this manifest", s.Digest))
 			continue
 		}
-		for _, k := range keys {
-			if k.Verifier.VerifySignature(bytes.NewReader(s.Signature), bytes.NewReader(s.Payload)) == nil {
-				return Verified{KeyID: k.ID, KeySource: k.Source, Identity: s.Identity}, nil
-			}
+		if k, ok := s.SignedBy(keys); ok {
+			return Verified{KeyID: k.ID, KeySource: k.Source, Identity: s.Identity}, nil
 		}
 		problems = append(problems, "a signature by a key that is not trusted")
 	}
@@ -273,6 +271,21 @@ func SignBytes(signer signature.Signer, b []byte) (string, error) {
 	return base64.StdEncoding.EncodeToString(sig), nil
 }
 
+// SignedBy returns the key among keys whose signature s carries. It does not
+// check which manifest the payload names; Verify does.
+func (s Signature) SignedBy(keys []PublicKey) (PublicKey, bool) {
+	return signedBy(s.Payload, s.Signature, keys)
+}
+
+func signedBy(b, sig []byte, keys []PublicKey) (PublicKey, bool) {
+	for _, k := range keys {
+		if k.Verifier.VerifySignature(bytes.NewReader(sig), bytes.NewReader(b)) == nil {
+			return k, true
+		}
+	}
+	return PublicKey{}, false
+}
+
 // VerifyBytes checks a base64 signature over b against keys and returns
 // the key that made it.
 func VerifyBytes(b []byte, sigB64 string, keys []PublicKey) (PublicKey, error) {
@@ -280,10 +293,8 @@ func VerifyBytes(b []byte, sigB64 string, keys []PublicKey) (PublicKey, error) {
 	if err != nil {
 		return PublicKey{}, fmt.Errorf("signature is not base64: %w", err)
 	}
-	for _, k := range keys {
-		if k.Verifier.VerifySignature(bytes.NewReader(sig), bytes.NewReader(b)) == nil {
-			return k, nil
-		}
+	if k, ok := signedBy(b, sig, keys); ok {
+		return k, nil
 	}
 	return PublicKey{}, ErrUntrusted
 }
