@@ -18,7 +18,6 @@ import (
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
-	"github.com/tierpack/tierpack/pkg/cache"
 	"github.com/tierpack/tierpack/pkg/contrib"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/policy"
@@ -306,12 +305,10 @@ func openRef(c *cli.Context, s string, readOnly bool) (*target.Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ref.Kind == target.Remote && readOnly && !c.Bool("no-cache") {
-		if d, err := target.DataDir(); err == nil {
-			if t.Cache, err = cache.Open(filepath.Join(d, "cache")); err != nil {
-				t.Close()
-				return nil, err
-			}
+	if ref.Kind == target.Remote && readOnly {
+		if t.Cache, err = openCache(c); err != nil {
+			t.Close()
+			return nil, err
 		}
 	}
 	return t, nil

@@ -8,17 +8,33 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tierpack/tierpack/pkg/cache"
 	"github.com/tierpack/tierpack/pkg/target"
 )
 
-func cacheCommand() *cli.Command {
-	cacheDir := func() (string, error) {
-		d, err := target.DataDir()
-		if err != nil {
-			return "", err
-		}
-		return filepath.Join(d, "cache"), nil
+// cacheDir is the content-addressed cache: $TIERPACK_HOME/cache.
+func cacheDir() (string, error) {
+	d, err := target.DataDir()
+	if err != nil {
+		return "", err
 	}
+	return filepath.Join(d, "cache"), nil
+}
+
+// openCache opens the cache for pulls and packaging; nil with --no-cache
+// or when there is no data directory to hold it.
+func openCache(c *cli.Context) (*cache.Cache, error) {
+	if c.Bool("no-cache") {
+		return nil, nil
+	}
+	dir, err := cacheDir()
+	if err != nil {
+		return nil, nil
+	}
+	return cache.Open(dir)
+}
+
+func cacheCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "cache",
 		Usage: "show or empty the content-addressed cache of pulled and packaged blobs",

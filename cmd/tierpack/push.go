@@ -3,12 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
-	"github.com/tierpack/tierpack/pkg/cache"
 	"github.com/tierpack/tierpack/pkg/contrib"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/sdk"
@@ -97,11 +95,7 @@ func publish(c *cli.Context, dir, refStr string) error {
 	}
 	defer plugins.Close()
 	popts := artifact.PackOptions{Created: created}
-	if !c.Bool("no-cache") {
-		if d, err := target.DataDir(); err == nil {
-			popts.Cache, _ = cache.Open(filepath.Join(d, "cache")) // without a cache, packaging is only slower
-		}
-	}
+	popts.Cache, _ = openCache(c) // without a cache, packaging is only slower
 	packed, err := artifact.Pack(c.Context, plugins, m, popts)
 	if err != nil {
 		var ve *artifact.ValidationError
