@@ -314,6 +314,21 @@ func openRef(c *cli.Context, s string, readOnly bool) (*target.Target, error) {
 	return t, nil
 }
 
+// resolveRef opens a reference and resolves its manifest or index (no
+// platform chosen); the caller closes the target.
+func resolveRef(c *cli.Context, s string, readOnly bool) (*target.Target, *artifact.Info, error) {
+	t, err := openRef(c, s, readOnly)
+	if err != nil {
+		return nil, nil, err
+	}
+	info, err := artifact.Resolve(c.Context, t, nil)
+	if err != nil {
+		t.Close()
+		return nil, nil, err
+	}
+	return t, info, nil
+}
+
 // note prints a status line on stderr unless --quiet.
 func note(c *cli.Context, format string, args ...any) {
 	if c.Bool("quiet") {

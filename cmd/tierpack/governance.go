@@ -200,15 +200,11 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			t, err := openRef(c, c.Args().First(), false)
+			t, info, err := resolveRef(c, c.Args().First(), false)
 			if err != nil {
 				return err
 			}
 			defer t.Close()
-			info, err := artifact.Resolve(c.Context, t, nil)
-			if err != nil {
-				return err
-			}
 			d, err := sign.Sign(c.Context, t.Store, artifact.Identity(t.Ref), info.Root(), signer)
 			if err != nil {
 				return err
@@ -252,15 +248,11 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			t, err := openRef(c, c.Args().First(), true)
+			t, info, err := resolveRef(c, c.Args().First(), true)
 			if err != nil {
 				return err
 			}
 			defer t.Close()
-			info, err := artifact.Resolve(c.Context, t, nil)
-			if err != nil {
-				return err
-			}
 			v, err := sign.Verify(c.Context, t.Store, info.Root().Digest, keys)
 			if err != nil {
 				return verificationError{err}

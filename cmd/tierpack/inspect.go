@@ -33,15 +33,11 @@ EXAMPLES:
 			if c.NArg() != 1 {
 				return usagef(c, "needs exactly one reference")
 			}
-			t, err := openRef(c, c.Args().First(), true)
+			t, info, err := resolveRef(c, c.Args().First(), true)
 			if err != nil {
 				return err
 			}
 			defer t.Close()
-			info, err := artifact.Resolve(c.Context, t, nil)
-			if err != nil {
-				return err
-			}
 			gov, err := governance(c, t, info)
 			if err != nil {
 				return err
