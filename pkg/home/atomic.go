@@ -1,0 +1,97 @@
+package home
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/tierpack/tierpack/internal/proc"
+)
+
+// TempPrefix starts the names of the temporary files WriteAtomic makes
+// beside their target: TempPrefix<pid>-…, so RemoveStale can tell a killed
+// writer's leftovers from a running one's.
+const TempPrefix = ".tmp-"
+
+// WriteFileAtomic writes data to path so that readers, and path after a
+// crash, hold either the old content or all of data, never a part: see
+// WriteAtomic.
+func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	return WriteAtomic(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteAtomic streams content into path atomically. write fills a
+// temporary file in path's folder (created if missing); if it returns an
+// error, the file is removed and path is untouched — so write may refuse
+// content it has just copied, e.g. on a digest mismatch. Otherwise the file
+// gets perm (whatever the umask), is flushed to disk (fsync), and renamed
+// over path; the folder is then synced so the rename survives a crash.
+//
+// Guarantees: a reader opening path sees the old file or the complete new
+// one; concurrent writers of the same path each succeed and the last rename
+// wins; a writer killed mid-way leaves only a TempPrefix<pid>- file, which
+// RemoveStale cleans up. It does not lock: writers that read, modify and
+// write a file must hold a Lock around all three.
+func WriteAtomic(path string, perm fs.FileMode, write func(w io.Writer) error) (err error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, fmt.Sprintf("%s%d-%s-*", TempPrefix, os.Getpid(), filepath.Base(path)))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := write(f); err != nil {
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	syncDir(dir)
+	return nil
+}
+
+// syncDir flushes a folder's entries (the rename) to disk. It is best
+// effort: some systems cannot open or sync a folder, and the content is
+// already safe.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}
+
+// RemoveStale removes the temporary files (and folders) in dir whose names
+// start with prefix<pid>- for a process that no longer runs: what writers
+// killed mid-way left behind. An empty prefix means TempPrefix.
+func RemoveStale(dir, prefix string) {
+	if prefix == "" {
+		prefix = TempPrefix
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if pid := proc.PidFromName(e.Name(), prefix); pid > 0 && !proc.Alive(pid) {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+}

@@ -1,0 +1,57 @@
+//go:build unix
+
+package home
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Lock takes an flock on the file path (created if missing), exclusive
+// unless opts.Shared, and holds it until the returned Closer is closed or
+// the process exits — a killed holder never leaves a stale lock. While
+// another process (or another Lock in this one) holds it, Lock tries again
+// until opts.Wait has passed, then fails with an error wrapping ErrLocked
+// that says what to do; cancelling ctx stops the wait. Where flock is
+// unavailable (not unix) Lock does nothing.
+func Lock(ctx context.Context, path string, opts LockOptions) (io.Closer, error) {
+	what := opts.What
+	if what == "" {
+		what = path
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("locking %s: %w", what, err)
+	}
+	how := syscall.LOCK_EX
+	if opts.Shared {
+		how = syscall.LOCK_SH
+	}
+	wait := opts.wait()
+	deadline := time.Now().Add(wait)
+	for {
+		err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("locking %s: %w", what, err)
+		}
+		if time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("%s is %w that is still writing to it; waited %s (try again when it is done)", what, ErrLocked, wait)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for the lock on %s: %w", what, ctx.Err())
+		case <-time.After(lockPoll):
+		}
+	}
+}
