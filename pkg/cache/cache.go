@@ -21,7 +21,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 
-	"github.com/tierpack/tierpack/internal/proc"
+	"github.com/tierpack/tierpack/pkg/home"
 )
 
 // Cache is a content-addressed blob cache in a directory. It is safe for
@@ -32,7 +32,7 @@ type Cache struct {
 
 // tmpPrefix starts the names of entries being written; the pid after it
 // tells a killed writer's leftovers from a running one's.
-const tmpPrefix = ".tmp-"
+const tmpPrefix = home.TempPrefix
 
 // Open returns the cache in dir, creating it if needed, and removes partial
 // entries left by processes that were killed while writing them.
@@ -48,13 +48,7 @@ func Open(dir string) (*Cache, error) {
 func (c *Cache) removeStale() {
 	algs, _ := os.ReadDir(filepath.Join(c.dir, "blobs"))
 	for _, a := range algs {
-		d := filepath.Join(c.dir, "blobs", a.Name())
-		entries, _ := os.ReadDir(d)
-		for _, e := range entries {
-			if pid := proc.PidFromName(e.Name(), tmpPrefix); pid > 0 && !proc.Alive(pid) {
-				os.Remove(filepath.Join(d, e.Name()))
-			}
-		}
+		home.RemoveStale(filepath.Join(c.dir, "blobs", a.Name()), tmpPrefix)
 	}
 }
 
@@ -212,28 +206,12 @@ func (c *Cache) put(desc ocispec.Descriptor, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), fmt.Sprintf("%s%d-%s-", tmpPrefix, os.Getpid(), desc.Digest.Encoded()[:12]))
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	vr := content.NewVerifyReader(r, desc)
-	if _, err := io.Copy(tmp, vr); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := vr.Verify(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o444); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), p)
+	// Read-only: entries are shared with plugins that unpack from them.
+	return home.WriteAtomic(p, 0o444, func(w io.Writer) error {
+		vr := content.NewVerifyReader(r, desc)
+		if _, err := io.Copy(w, vr); err != nil {
+			return err
+		}
+		return vr.Verify()
+	})
 }

@@ -14,6 +14,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/tierpack/tierpack/pkg/cache"
+	"github.com/tierpack/tierpack/pkg/home"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content/oci"
 	"oras.land/oras-go/v2/errdef"
@@ -27,7 +28,7 @@ import (
 // only for loopback registries.
 type Options struct {
 	// StoreDir is the embedded local store's OCI layout; empty means
-	// DataDir()/store.
+	// home.New().Store().
 	StoreDir string
 	// PlainHTTP forces plain HTTP for every registry. Loopback registries
 	// use plain HTTP even when it is false, unless ForceTLS is set.
@@ -81,19 +82,9 @@ func (t *Target) Close() error {
 
 // DataDir is where tierpack keeps its local store and plugins:
 // $TIERPACK_HOME, else $XDG_DATA_HOME/tierpack, else ~/.local/share/tierpack.
-func DataDir() (string, error) {
-	if d := os.Getenv("TIERPACK_HOME"); d != "" {
-		return filepath.Abs(d)
-	}
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "tierpack"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("finding the data directory: %w (set TIERPACK_HOME)", err)
-	}
-	return filepath.Join(home, ".local", "share", "tierpack"), nil
-}
+//
+// Deprecated: use home.New and Home.Root.
+func DataDir() (string, error) { h, err := home.New(); return h.Root(), err }
 
 // Open opens the target a reference names.
 func Open(ctx context.Context, ref Ref, opts Options) (*Target, error) {
@@ -101,11 +92,11 @@ func Open(ctx context.Context, ref Ref, opts Options) (*Target, error) {
 	case Local:
 		dir := opts.StoreDir
 		if dir == "" {
-			d, err := DataDir()
+			h, err := home.New()
 			if err != nil {
 				return nil, err
 			}
-			dir = filepath.Join(d, "store")
+			dir = h.Store()
 		}
 		return openLayout(ctx, ref, dir, ref.Repository, opts.ReadOnly)
 	case Layout:
@@ -132,7 +123,7 @@ func openLayout(ctx context.Context, ref Ref, dir, repo string, readOnly bool) (
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating OCI layout %s: %w", dir, err)
 	}
-	lock, err := lockDir(dir, !readOnly)
+	lock, err := lockLayout(ctx, dir, readOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +137,16 @@ func openLayout(ctx context.Context, ref Ref, dir, repo string, readOnly bool) (
 		st = &repoStore{Store: store, repo: repo}
 	}
 	return &Target{Ref: ref, Store: st, closer: lock}, nil
+}
+
+// lockWait bounds how long opening a layout waits for another writer.
+var lockWait = home.DefaultLockWait
+
+// lockLayout locks dir/.tierpack.lock: exclusive for writers, shared for
+// readers. oci.Store rewrites index.json whole, so two writers at once
+// would lose each other's tags.
+func lockLayout(ctx context.Context, dir string, readOnly bool) (io.Closer, error) {
+	return home.Lock(ctx, filepath.Join(dir, ".tierpack.lock"), home.LockOptions{Shared: readOnly, Wait: lockWait, What: dir})
 }
 
 func openRemote(ref Ref, opts Options) (*Target, error) {
