@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 )
 
-// Lock takes an flock on the file path (created if missing), exclusive
+// Lock takes an flock on the file path (created, with its folder, if
+// missing), exclusive
 // unless opts.Shared, and holds it until the returned Closer is closed or
 // the process exits — a killed holder never leaves a stale lock. While
 // another process (or another Lock in this one) holds it, Lock tries again
@@ -23,6 +25,9 @@ func Lock(ctx context.Context, path string, opts LockOptions) (io.Closer, error)
 	what := opts.What
 	if what == "" {
 		what = path
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("locking %s: %w", what, err)
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {

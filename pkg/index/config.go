@@ -5,29 +5,32 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tierpack/tierpack/pkg/home"
 )
 
-// ConfigFile is the file in the data folder that lists configured indexes.
+// ConfigFile is the file in the data folder that lists configured indexes
+// (home.Home.IndexConfig).
 const ConfigFile = "indexes.yaml"
 
 // CacheDir is the folder in the data folder holding fetched copies of
-// remote indexes, one NAME.yaml each.
+// remote indexes, one NAME.yaml each (home.Home.Indexes).
 const CacheDir = "indexes"
 
 // configKind is the kind of the ConfigFile document.
 const configKind = "IndexList"
 
 // Config manages the indexes configured in a data folder. Changes are
-// written atomically; two tierpack processes changing the list at the same
-// moment may lose one change, never corrupt the file.
+// written atomically and made under a lock, so two tierpack processes
+// changing the list at the same moment neither corrupt the file nor lose a
+// change.
 type Config struct {
-	// Dir is tierpack's data folder (target.DataDir()).
+	// Dir is tierpack's data folder (home.Home.Root).
 	Dir string
 	// Fetch says how remote indexes are reached.
 	Fetch FetchOptions
@@ -39,11 +42,27 @@ type configDoc struct {
 	Indexes    []Source `yaml:"indexes"`
 }
 
-func (c *Config) path() string { return filepath.Join(c.Dir, ConfigFile) }
+func (c *Config) path() string { return home.At(c.Dir).IndexConfig() }
 
 // CachePath is where the fetched copy of the index named name is kept.
-func (c *Config) CachePath(name string) string {
-	return filepath.Join(c.Dir, CacheDir, name+".yaml")
+func (c *Config) CachePath(name string) string { return home.At(c.Dir).IndexCopy(name) }
+
+// modify changes the list of sources under the lock that keeps concurrent
+// changes from losing each other: change sees the list as it is now.
+func (c *Config) modify(ctx context.Context, change func([]Source) ([]Source, error)) error {
+	lock, err := home.Lock(ctx, c.path()+".lock", home.LockOptions{What: c.path()})
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	srcs, err := c.Sources()
+	if err != nil {
+		return err
+	}
+	if srcs, err = change(srcs); err != nil {
+		return err
+	}
+	return c.save(srcs)
 }
 
 // Sources lists the configured indexes in the order they were added, which
@@ -99,7 +118,7 @@ func (c *Config) save(srcs []Source) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(c.path(), data, 0o644)
+	return home.WriteFileAtomic(c.path(), data, 0o644)
 }
 
 // Add fetches src's index, checks it, caches it (for remote sources) and
@@ -108,20 +127,32 @@ func (c *Config) Add(ctx context.Context, src Source) (*Index, error) {
 	if err := checkName(src.Name); err != nil {
 		return nil, err
 	}
+	taken := func(srcs []Source) error {
+		for _, s := range srcs {
+			if s.Name == src.Name {
+				return fmt.Errorf("an index named %q is already configured (%s): remove it first with `tierpack index remove %s`, or choose another name", s.Name, s.Location, s.Name)
+			}
+		}
+		return nil
+	}
 	srcs, err := c.Sources()
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range srcs {
-		if s.Name == src.Name {
-			return nil, fmt.Errorf("an index named %q is already configured (%s): remove it first with `tierpack index remove %s`, or choose another name", s.Name, s.Location, s.Name)
-		}
+	if err := taken(srcs); err != nil {
+		return nil, err // before fetching anything
 	}
 	ix, err := c.Update(ctx, src)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.save(append(srcs, src)); err != nil {
+	err = c.modify(ctx, func(srcs []Source) ([]Source, error) {
+		if err := taken(srcs); err != nil {
+			return nil, err // added meanwhile by another process
+		}
+		return append(srcs, src), nil
+	})
+	if err != nil {
 		os.Remove(c.CachePath(src.Name))
 		return nil, err
 	}
@@ -130,16 +161,16 @@ func (c *Config) Add(ctx context.Context, src Source) (*Index, error) {
 
 // Remove forgets the index named name and deletes its cached copy.
 func (c *Config) Remove(name string) (Source, error) {
-	srcs, err := c.Sources()
+	var src Source
+	err := c.modify(context.Background(), func(srcs []Source) ([]Source, error) {
+		i := slices.IndexFunc(srcs, func(s Source) bool { return s.Name == name })
+		if i < 0 {
+			return nil, c.notConfigured(name, srcs)
+		}
+		src = srcs[i]
+		return slices.Delete(srcs, i, i+1), nil
+	})
 	if err != nil {
-		return Source{}, err
-	}
-	i := slices.IndexFunc(srcs, func(s Source) bool { return s.Name == name })
-	if i < 0 {
-		return Source{}, c.notConfigured(name, srcs)
-	}
-	src := srcs[i]
-	if err := c.save(slices.Delete(srcs, i, i+1)); err != nil {
 		return Source{}, err
 	}
 	if err := os.Remove(c.CachePath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -157,7 +188,7 @@ func (c *Config) Update(ctx context.Context, src Source) (*Index, error) {
 		return nil, fmt.Errorf("index %q: %w", src.Name, err)
 	}
 	if src.Kind != FileSource {
-		if err := writeFileAtomic(c.CachePath(src.Name), data, 0o644); err != nil {
+		if err := home.WriteFileAtomic(c.CachePath(src.Name), data, 0o644); err != nil {
 			return nil, fmt.Errorf("index %q: caching it: %w", src.Name, err)
 		}
 	}

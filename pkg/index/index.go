@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -13,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	"oras.land/oras-go/v2/errdef"
 
+	"github.com/tierpack/tierpack/pkg/home"
 	"github.com/tierpack/tierpack/pkg/tier"
 )
 
@@ -282,7 +282,7 @@ func (ix *Index) Save(path string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, data, 0o644)
+	return home.WriteFileAtomic(path, data, 0o644)
 }
 
 // sortEntries puts entries in the canonical order: by name, repository,
@@ -327,31 +327,4 @@ func Merge(named ...Named) *Index {
 	}
 	sortEntries(out.Entries)
 	return out
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames
-// it into place.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // after a successful rename there is nothing to remove
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
