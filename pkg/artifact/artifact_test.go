@@ -16,11 +16,11 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"github.com/tierpack/tierpack/pkg/cache"
-	"github.com/tierpack/tierpack/pkg/contrib"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/contrib"
 )
 
 // selfBin is the real tierpack binary: it serves the built-in plugins, so

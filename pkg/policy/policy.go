@@ -24,9 +24,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/tierpack/tierpack/pkg/contrib"
 	"github.com/tierpack/tierpack/pkg/owners"
 	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/sdk/contrib"
 )
 
 // ErrRefused is wrapped by RefusalError.

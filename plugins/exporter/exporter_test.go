@@ -22,8 +22,8 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/tierpack/tierpack/pkg/contrib"
 	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/contrib"
 )
 
 // file is a file of a test contribution.

@@ -65,9 +65,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tierpack/tierpack/pkg/contrib"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/contrib"
 )
 
 // The checks, in the order they run; the package documentation says what
