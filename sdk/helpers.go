@@ -2,10 +2,12 @@ package sdk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/tierpack/tierpack/sdk/archive"
@@ -51,7 +53,7 @@ func PackageFiles(ctx context.Context, req PackageRequest, files []string) (Pack
 // content it does not understand.
 func UnpackLayers(ctx context.Context, req UnpackRequest, limits archive.Limits) (UnpackResult, error) {
 	for _, l := range req.Layers {
-		if l.MediaType != MediaTypeLayerTarGzip && l.MediaType != "application/vnd.oci.image.layer.v1.tar" {
+		if l.MediaType != MediaTypeLayerTarGzip && l.MediaType != MediaTypeLayerTar {
 			return UnpackResult{}, fmt.Errorf("layer %s has media type %q, which this plugin cannot unpack", l.Digest, l.MediaType)
 		}
 		if err := extractFile(ctx, filepath.Join(req.BlobsDir, filepath.FromSlash(l.Path)), req.OutputDir, limits); err != nil {
@@ -90,4 +92,42 @@ func ListFiles(dir string) ([]string, error) {
 		return nil
 	})
 	return files, err
+}
+
+// ExpandFiles lists the files a contribution's file list names: each of
+// paths (slash-separated, relative to dir, as Contribution.Files holds them)
+// is a file, listed as it is, or a folder, walked. The result is
+// slash-separated, relative to dir, sorted and without duplicates, and holds
+// regular files and symlinks — what sdk/archive packages. A symlink is
+// listed, not followed: a plugin that reads contents should skip symlinks,
+// whose targets inside the contribution are listed on their own. Folders,
+// and devices, pipes and sockets, are not listed. A path that does not
+// exist is skipped: the host has already reported it against tierpack.yaml.
+func ExpandFiles(dir string, paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		root := filepath.Join(dir, filepath.FromSlash(p))
+		if _, err := os.Lstat(root); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		err := filepath.WalkDir(root, func(fp string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if t := d.Type(); !t.IsRegular() && t&fs.ModeSymlink == 0 {
+				return nil
+			}
+			rel, err := filepath.Rel(dir, fp)
+			if err != nil {
+				return err
+			}
+			out = append(out, filepath.ToSlash(rel))
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }

@@ -78,6 +78,16 @@
 //     so re-pushing unchanged content uploads nothing. The helpers in
 //     sdk/archive do this for tar+gzip layers.
 //
+// Everything the host and a plugin must agree on is defined under sdk/ and
+// nowhere else: the go-plugin handshake and protocol version (Handshake,
+// ProtocolVersion), the annotation keys tierpack writes (AnnotationTier and
+// the other Annotation* constants), the media types it recognises
+// (MediaType*), the tier names (TierContrib, TierRepository, TierOfficial),
+// the tierpack.yaml format (package sdk/contrib) and how a host starts and
+// talks to a plugin binary (package sdk/host). The host builds on these
+// packages; they import nothing of the host's, so a plugin author's module
+// gets the contract and nothing else.
+//
 // To debug a plugin, run it with TIERPACK_PLUGIN_DEBUG=1 under a debugger: it
 // prints a TIERPACK_REATTACH_PLUGINS value for the host to attach to it
 // instead of starting its own copy.
@@ -97,15 +107,6 @@ const Version = "0.1.0"
 // ProtocolVersion is the plugin protocol version this sdk speaks
 // (proto package tierpack.plugin.v1).
 const ProtocolVersion = 1
-
-// Media types plugins commonly produce.
-const (
-	// MediaTypeLayerTarGzip is the standard OCI gzip layer media type; use it
-	// unless an ecosystem fixes another (registries accept it everywhere).
-	MediaTypeLayerTarGzip = "application/vnd.oci.image.layer.v1.tar+gzip"
-	// MediaTypeEmptyJSON is the OCI empty config descriptor's media type.
-	MediaTypeEmptyJSON = "application/vnd.oci.empty.v1+json"
-)
 
 // Packager is the interface a plugin implements. The host calls each method
 // with a deadline; a method should honour ctx.

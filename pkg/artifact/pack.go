@@ -41,15 +41,15 @@ import (
 const (
 	// AnnotationType is the contribution type, which names the plugin that
 	// unpacks the artifact.
-	AnnotationType = "dev.tierpack.type"
+	AnnotationType = sdk.AnnotationType
 	// AnnotationName is the contribution's name from tierpack.yaml.
-	AnnotationName = "dev.tierpack.name"
+	AnnotationName = sdk.AnnotationName
 	// AnnotationKeywords lists tierpack.yaml's keywords, comma-separated,
 	// for indexes and search.
-	AnnotationKeywords = "dev.tierpack.keywords"
+	AnnotationKeywords = sdk.AnnotationKeywords
 	// AnnotationWarnings is the number of validation warnings at push,
 	// which the official tier's policy reads.
-	AnnotationWarnings = "dev.tierpack.warnings"
+	AnnotationWarnings = sdk.AnnotationWarnings
 )
 
 // ErrValidation is wrapped by ValidationError.

@@ -38,8 +38,8 @@ var ErrExists = errors.New("output folder exists")
 
 // Helm's media types, so charts pushed by `helm push` are recognised.
 const (
-	HelmConfigMediaType = "application/vnd.cncf.helm.config.v1+json"
-	HelmChartMediaType  = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+	HelmConfigMediaType = sdk.MediaTypeHelmConfig
+	HelmChartMediaType  = sdk.MediaTypeHelmChart
 )
 
 // Info describes a resolved artifact, for inspect and pull.
@@ -94,7 +94,7 @@ func Resolve(ctx context.Context, t *target.Target, platform *ocispec.Platform) 
 		return nil, err
 	}
 	switch desc.MediaType {
-	case ocispec.MediaTypeImageIndex, "application/vnd.docker.distribution.manifest.list.v2+json":
+	case ocispec.MediaTypeImageIndex, sdk.MediaTypeDockerManifestList:
 		var idx ocispec.Index
 		if err := json.Unmarshal(data, &idx); err != nil {
 			return nil, fmt.Errorf("%s: malformed image index: %w", t.Ref, err)
@@ -116,7 +116,7 @@ func Resolve(ctx context.Context, t *target.Target, platform *ocispec.Platform) 
 			info.setManifest(&m)
 			info.Platform = md.Platform
 		}
-	case ocispec.MediaTypeImageManifest, "application/vnd.docker.distribution.manifest.v2+json":
+	case ocispec.MediaTypeImageManifest, sdk.MediaTypeDockerManifest:
 		var m ocispec.Manifest
 		if err := json.Unmarshal(data, &m); err != nil {
 			return nil, fmt.Errorf("%s: malformed manifest: %w", t.Ref, err)
@@ -476,7 +476,7 @@ type unpackUnit struct {
 // Entries without a real platform (nil, or unknown/unknown as BuildKit
 // marks attestations) are not platforms and are left out.
 func platformUnits(ctx context.Context, t *target.Target, info *Info) ([]unpackUnit, error) {
-	if info.root.MediaType != ocispec.MediaTypeImageIndex && info.root.MediaType != "application/vnd.docker.distribution.manifest.list.v2+json" {
+	if info.root.MediaType != ocispec.MediaTypeImageIndex && info.root.MediaType != sdk.MediaTypeDockerManifestList {
 		return nil, fmt.Errorf("%s is a single-platform artifact, not an image index: pull it without --all-platforms", t.Ref)
 	}
 	var units []unpackUnit
@@ -485,7 +485,7 @@ func platformUnits(ctx context.Context, t *target.Target, info *Info) ([]unpackU
 		if md.Platform == nil || md.Platform.OS == "unknown" {
 			continue
 		}
-		if md.MediaType != ocispec.MediaTypeImageManifest && md.MediaType != "application/vnd.docker.distribution.manifest.v2+json" {
+		if md.MediaType != ocispec.MediaTypeImageManifest && md.MediaType != sdk.MediaTypeDockerManifest {
 			return nil, fmt.Errorf("%s: the %s/%s entry has media type %q; tierpack unpacks image manifests, not nested indexes", t.Ref, md.Platform.OS, md.Platform.Architecture, md.MediaType)
 		}
 		dir, err := PlatformDir(*md.Platform)

@@ -12,6 +12,8 @@ import (
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry"
+
+	"github.com/tierpack/tierpack/sdk"
 )
 
 // DefaultConcurrency is how many blobs move at once.
@@ -197,8 +199,8 @@ func pushThenTag(ctx context.Context, dst oras.Target, b Blob, tag string) error
 func isManifest(mt string) bool {
 	switch mt {
 	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex,
-		"application/vnd.docker.distribution.manifest.v2+json",
-		"application/vnd.docker.distribution.manifest.list.v2+json":
+		sdk.MediaTypeDockerManifest,
+		sdk.MediaTypeDockerManifestList:
 		return true
 	}
 	return false

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/target"
+	"github.com/tierpack/tierpack/sdk"
 )
 
 // SourceKind says where a configured index comes from.
@@ -246,7 +247,7 @@ func readLimited(name string, r io.Reader) ([]byte, error) {
 
 // AnnotationSchema records a published index's apiVersion on its manifest,
 // so a reader can tell whether it understands the index before fetching it.
-const AnnotationSchema = "dev.tierpack.index.apiVersion"
+const AnnotationSchema = sdk.AnnotationIndexAPIVersion
 
 // DefaultTag is the tag Push writes and OCI sources read when the
 // reference names none.

@@ -20,10 +20,12 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tierpack/tierpack/sdk"
 )
 
 // Annotation is the manifest annotation holding the OWNERS record as JSON.
-const Annotation = "dev.tierpack.owners"
+const Annotation = sdk.AnnotationOwners
 
 // File is a parsed OWNERS file. Fields other than the ones below
 // (filters, options, labels) are accepted and ignored.

@@ -29,6 +29,7 @@ import (
 
 	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/sdk"
 )
 
 // ArtifactType is the artifactType of promotion record referrers, and the
@@ -37,8 +38,8 @@ const ArtifactType = "application/vnd.tierpack.promotion.v1+json"
 
 // Annotations on the referrer manifest.
 const (
-	AnnotationSignature = "dev.tierpack.promotion.signature"
-	AnnotationKeyID     = "dev.tierpack.promotion.key"
+	AnnotationSignature = sdk.AnnotationPromotionSignature
+	AnnotationKeyID     = sdk.AnnotationPromotionKey
 )
 
 // Record is one promotion (or demotion) decision.

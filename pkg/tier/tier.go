@@ -1,4 +1,7 @@
-// Package tier defines tierpack's support tiers and their order.
+// Package tier is the host's typed, ordered form of tierpack's support
+// tiers. Their names, which are what artifacts and tierpack.yaml carry, are
+// defined in package sdk (sdk.TierContrib and the others) as part of the
+// plugin contract; Tier.String and Parse use exactly those names.
 //
 // The tiers come from the Falco project's scope proposal: contrib ("use at
 // your own risk": scripts, YAML, markdown), repository (its own repository,
@@ -11,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/tierpack/tierpack/sdk"
 )
 
 // Tier is a support tier. The zero value is None: an artifact that carries
@@ -26,7 +31,7 @@ const (
 )
 
 // Annotation is the manifest annotation that carries an artifact's tier.
-const Annotation = "dev.tierpack.tier"
+const Annotation = sdk.AnnotationTier
 
 // All lists the real tiers, lowest first.
 var All = []Tier{Contrib, Repository, Official}
@@ -41,13 +46,13 @@ var ErrBelow = errors.New("tier below the required tier")
 func (t Tier) String() string {
 	switch t {
 	case Contrib:
-		return "contrib"
+		return sdk.TierContrib
 	case Repository:
-		return "repository"
+		return sdk.TierRepository
 	case Official:
-		return "official"
+		return sdk.TierOfficial
 	}
-	return "untiered"
+	return sdk.TierUntiered
 }
 
 // MarshalText encodes the tier by name.
@@ -66,14 +71,14 @@ func (t *Tier) UnmarshalText(b []byte) error {
 // Parse returns the tier named s (case-insensitive).
 func Parse(s string) (Tier, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "contrib":
+	case sdk.TierContrib:
 		return Contrib, nil
-	case "repository":
+	case sdk.TierRepository:
 		return Repository, nil
-	case "official":
+	case sdk.TierOfficial:
 		return Official, nil
 	}
-	return None, fmt.Errorf("%w %q: use one of contrib, repository, official", ErrUnknown, s)
+	return None, fmt.Errorf("%w %q: use one of %s", ErrUnknown, s, strings.Join(sdk.Tiers(), ", "))
 }
 
 // FromAnnotations returns the tier recorded in manifest annotations, None

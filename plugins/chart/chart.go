@@ -60,9 +60,9 @@ const Version = "0.1.0"
 // Helm's media types (helm.sh/helm/v3/pkg/registry), which `helm pull`
 // requires.
 const (
-	ConfigMediaType = "application/vnd.cncf.helm.config.v1+json"
-	ChartMediaType  = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
-	ProvMediaType   = "application/vnd.cncf.helm.chart.provenance.v1.prov"
+	ConfigMediaType = sdk.MediaTypeHelmConfig
+	ChartMediaType  = sdk.MediaTypeHelmChart
+	ProvMediaType   = sdk.MediaTypeHelmProvenance
 )
 
 // OptionKeepArchive, set to "true" in Unpack's options, keeps the chart as

@@ -35,15 +35,15 @@ const mediaTypeImageConfig = ocispec.MediaTypeImageConfig
 // annotations, so `docker inspect` shows the tier too.
 const (
 	// LabelTier is the contribution's tier when it was packaged.
-	LabelTier = "dev.tierpack.tier"
+	LabelTier = sdk.AnnotationTier
 	// LabelType is always "exporter".
-	LabelType = "dev.tierpack.type"
+	LabelType = sdk.AnnotationType
 	// LabelName is the contribution's name.
-	LabelName = "dev.tierpack.name"
+	LabelName = sdk.AnnotationName
 	// LabelPort is spec.port, the TCP port the exporter listens on.
-	LabelPort = "dev.tierpack.exporter.port"
+	LabelPort = sdk.AnnotationExporterPort
 	// LabelMetricsPath is spec.metricsPath.
-	LabelMetricsPath = "dev.tierpack.exporter.metrics-path"
+	LabelMetricsPath = sdk.AnnotationExporterMetricsPath
 )
 
 // RunInfoFile is the file Unpack writes beside the binary.
@@ -347,7 +347,7 @@ func fromLayer(ctx context.Context, blob, mediaType, want, dst string, needExec 
 	defer f.Close()
 	var r io.Reader = f
 	switch mediaType {
-	case sdk.MediaTypeLayerTarGzip, "application/vnd.docker.image.rootfs.diff.tar.gzip":
+	case sdk.MediaTypeLayerTarGzip, sdk.MediaTypeDockerLayerTarGzip:
 		zr, err := gzip.NewReader(f)
 		if err != nil {
 			return false, false, fmt.Errorf("reading gzip: %w", err)

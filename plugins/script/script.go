@@ -24,7 +24,6 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -75,7 +74,7 @@ func (Plugin) Validate(ctx context.Context, req sdk.ValidateRequest) ([]sdk.Diag
 	if err := req.Contribution.DecodeSpec(&spec); err != nil {
 		diags = append(diags, sdk.Errorf("tierpack.yaml", 0, "%v", err).WithHint("the script type's spec has one field: entrypoint"))
 	}
-	files, err := expand(req.Dir, req.Contribution.Files)
+	files, err := sdk.ExpandFiles(req.Dir, req.Contribution.Files)
 	if err != nil {
 		return nil, err
 	}
@@ -112,40 +111,18 @@ func (Plugin) Validate(ctx context.Context, req sdk.ValidateRequest) ([]sdk.Diag
 	return diags, nil
 }
 
-// expand lists the regular files below the given paths, sorted.
-func expand(dir string, paths []string) ([]string, error) {
-	var out []string
-	for _, p := range paths {
-		root := filepath.Join(dir, filepath.FromSlash(p))
-		err := filepath.WalkDir(root, func(fp string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() || !d.Type().IsRegular() {
-				return nil
-			}
-			rel, err := filepath.Rel(dir, fp)
-			if err != nil {
-				return err
-			}
-			out = append(out, filepath.ToSlash(rel))
-			return nil
-		})
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
 func checkFile(dir, rel string) (diags []sdk.Diagnostic, isScript bool, err error) {
 	full := filepath.Join(dir, filepath.FromSlash(rel))
-	st, err := os.Stat(full)
+	st, err := os.Lstat(full)
 	if err != nil {
 		return []sdk.Diagnostic{sdk.Errorf(rel, 0, "cannot read: %v", err)}, false, nil
+	}
+	if st.Mode()&fs.ModeSymlink != 0 {
+		// Its target is checked on its own if it is part of the
+		// contribution; sdk/archive refuses one that points outside.
+		return nil, false, nil
 	}
 	f, err := os.Open(full)
 	if err != nil {

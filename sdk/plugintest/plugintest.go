@@ -508,7 +508,7 @@ func (c *checker) loadGood() {
 		return // validateGood reports it
 	}
 	c.good = m
-	files, err := expand(m.Dir, m.Files)
+	files, err := sdk.ExpandFiles(m.Dir, m.Files)
 	if err == nil {
 		c.goodFiles = files
 		c.beforeTree, _ = snapshot(m.Dir)
@@ -922,9 +922,9 @@ func (c *checker) roundTrip() {
 		ann[k] = v
 	}
 	// What the host adds (see pkg/artifact).
-	ann["dev.tierpack.type"] = c.goodC.Type
-	ann["dev.tierpack.name"] = c.goodC.Name
-	ann["dev.tierpack.tier"] = c.goodC.Tier
+	ann[sdk.AnnotationType] = c.goodC.Type
+	ann[sdk.AnnotationName] = c.goodC.Name
+	ann[sdk.AnnotationTier] = c.goodC.Tier
 	ann["org.opencontainers.image.title"] = c.goodC.Name
 	ann["org.opencontainers.image.version"] = c.goodC.Version
 	req := sdk.UnpackRequest{BlobsDir: blobsDir, Annotations: ann, OutputDir: out}
@@ -1098,34 +1098,6 @@ func (c *checker) checkStdout(began time.Time) {
 		first = first[:80] + "…"
 	}
 	c.record(CheckStdout, Fail, began, "the plugin wrote %d byte(s) to stdout after its handshake, starting %q: the host discards them; log with sdk.Logger() (stderr) instead", len(out), first)
-}
-
-// expand lists the files below the given paths of dir, slash-separated and
-// sorted: regular files and symlinks.
-func expand(dir string, paths []string) ([]string, error) {
-	var out []string
-	for _, p := range paths {
-		root := filepath.Join(dir, filepath.FromSlash(p))
-		err := filepath.WalkDir(root, func(fp string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() {
-				return nil
-			}
-			rel, err := filepath.Rel(dir, fp)
-			if err != nil {
-				return err
-			}
-			out = append(out, filepath.ToSlash(rel))
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	sort.Strings(out)
-	return slices.Compact(out), nil
 }
 
 // snapshot maps every entry below dir to its type, mode, modification time

@@ -11,7 +11,6 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -60,7 +59,7 @@ func (Plugin) Validate(ctx context.Context, req sdk.ValidateRequest) ([]sdk.Diag
 	if err := req.Contribution.DecodeSpec(&spec); err != nil {
 		diags = append(diags, sdk.Errorf("tierpack.yaml", 0, "%v", err).WithHint("the rules type has no spec fields: remove spec"))
 	}
-	files, err := expand(req.Dir, req.Contribution.Files)
+	files, err := sdk.ExpandFiles(req.Dir, req.Contribution.Files)
 	if err != nil {
 		return nil, err
 	}
@@ -73,8 +72,12 @@ func (Plugin) Validate(ctx context.Context, req sdk.ValidateRequest) ([]sdk.Diag
 		if ext := strings.ToLower(path.Ext(f)); ext != ".yaml" && ext != ".yml" {
 			continue
 		}
+		full := filepath.Join(req.Dir, filepath.FromSlash(f))
+		if st, err := os.Lstat(full); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+			continue // its target is checked on its own: reading both would report every rule twice
+		}
 		n++
-		data, err := os.ReadFile(filepath.Join(req.Dir, filepath.FromSlash(f)))
+		data, err := os.ReadFile(full)
 		if err != nil {
 			diags = append(diags, sdk.Errorf(f, 0, "cannot read: %v", err))
 			continue
@@ -326,31 +329,4 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
-}
-
-// expand lists the regular files below the given paths of dir,
-// slash-separated and sorted.
-func expand(dir string, paths []string) ([]string, error) {
-	var out []string
-	for _, p := range paths {
-		err := filepath.WalkDir(filepath.Join(dir, filepath.FromSlash(p)), func(fp string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if !d.Type().IsRegular() {
-				return nil
-			}
-			rel, err := filepath.Rel(dir, fp)
-			if err != nil {
-				return err
-			}
-			out = append(out, filepath.ToSlash(rel))
-			return nil
-		})
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-	}
-	sort.Strings(out)
-	return out, nil
 }

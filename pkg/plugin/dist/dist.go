@@ -74,13 +74,13 @@ const ArtifactType = "application/vnd.tierpack.plugin.v1"
 
 // Annotation keys on a plugin's index and manifests.
 const (
-	AnnotationType         = "dev.tierpack.plugin.type"
-	AnnotationProtocols    = "dev.tierpack.plugin.protocols"
-	AnnotationSDKVersion   = "dev.tierpack.plugin.sdk-version"
-	AnnotationArtifactType = "dev.tierpack.plugin.artifact-type"
+	AnnotationType         = sdk.AnnotationPluginType
+	AnnotationProtocols    = sdk.AnnotationPluginProtocols
+	AnnotationSDKVersion   = sdk.AnnotationPluginSDKVersion
+	AnnotationArtifactType = sdk.AnnotationPluginArtifactType
 	// AnnotationSHA256 is on each platform manifest: the hex sha256 of the
 	// executable inside its layer.
-	AnnotationSHA256 = "dev.tierpack.plugin.sha256"
+	AnnotationSHA256 = sdk.AnnotationPluginSHA256
 )
 
 // MaxBinarySize bounds the executable Install extracts (512 MiB).
