@@ -14,7 +14,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,10 +24,10 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
-	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/tierpack/tierpack/pkg/cache"
+	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/owners"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/tier"
@@ -145,20 +144,7 @@ type PackOptions struct {
 }
 
 // Blob is a content-addressed file or byte slice ready to push.
-type Blob struct {
-	Desc ocispec.Descriptor
-	// Path is the file holding the content, or empty when Data holds it.
-	Path string
-	Data []byte
-}
-
-// Open returns the blob's content.
-func (b Blob) Open() (io.ReadCloser, error) {
-	if b.Path == "" {
-		return io.NopCloser(strings.NewReader(string(b.Data))), nil
-	}
-	return os.Open(b.Path)
-}
+type Blob = oci.Blob
 
 // Packed is a built artifact waiting in a staging directory. Close removes
 // the directory.
@@ -308,6 +294,9 @@ func Annotations(m *contrib.Manifest, created time.Time, own *owners.File, warni
 	return a
 }
 
+// build turns the plugin's packaging result into blobs: one image manifest
+// per manifest the plugin described, and an image index over them when
+// there are several or the one names its platform. Root is pushed last.
 func (p *Packed) build(out string, res sdk.PackageResult, opts PackOptions) error {
 	if len(res.Manifests) == 0 {
 		return errors.New("the plugin packaged nothing (no manifests)")
@@ -325,76 +314,23 @@ func (p *Packed) build(out string, res sdk.PackageResult, opts PackOptions) erro
 		ann[k] = v // the host's annotations win over the plugin's
 	}
 	artifactType := p.Plugin.ArtifactType
-
 	seen := map[digest.Digest]bool{}
-	addBlob := func(b Blob) {
-		if !seen[b.Desc.Digest] {
-			seen[b.Desc.Digest] = true
-			p.Blobs = append(p.Blobs, b)
-		}
-	}
 	var manifests []Blob
 	for i, pm := range res.Manifests {
 		if len(res.Manifests) > 1 && pm.Platform == nil {
 			return fmt.Errorf("manifest %d of %d has no platform: a multi-manifest artifact is an image index and needs one per manifest", i+1, len(res.Manifests))
 		}
-		cfg := ocispec.DescriptorEmptyJSON
-		if pm.Config != nil {
-			b, err := p.blobFor(root, out, *pm.Config)
-			if err != nil {
-				return err
-			}
-			cfg = b.Desc
-			addBlob(b)
-		} else {
-			addBlob(Blob{Desc: ocispec.DescriptorEmptyJSON, Data: ocispec.DescriptorEmptyJSON.Data})
-		}
-		cfg.Data = nil
-		man := ocispec.Manifest{
-			Versioned: specs.Versioned{SchemaVersion: 2},
-			MediaType: ocispec.MediaTypeImageManifest,
-			Config:    cfg,
-			Layers:    []ocispec.Descriptor{},
-		}
-		switch {
-		case pm.ArtifactType == "-":
-		case pm.ArtifactType != "":
-			man.ArtifactType = pm.ArtifactType
-		case pm.Config == nil:
-			man.ArtifactType = artifactType
-		}
-		for _, l := range pm.Layers {
-			b, err := p.blobFor(root, out, l)
-			if err != nil {
-				return err
-			}
-			man.Layers = append(man.Layers, b.Desc)
-			addBlob(b)
-		}
-		if len(man.Layers) == 0 {
-			// image-spec: an artifact with no layers should have one empty layer.
-			man.Layers = append(man.Layers, ocispec.DescriptorEmptyJSON)
-			man.Layers[0].Data = nil
-			addBlob(Blob{Desc: ocispec.DescriptorEmptyJSON, Data: ocispec.DescriptorEmptyJSON.Data})
-		}
-		man.Annotations = map[string]string{}
-		for k, v := range pm.Annotations {
-			man.Annotations[k] = v
-		}
-		// Every manifest carries the tier, also each platform's in an index,
-		// so a runtime that resolves one platform still sees it.
-		for k, v := range ann {
-			man.Annotations[k] = v
-		}
-		data, err := json.Marshal(man)
+		blobs, man, err := p.buildManifest(root, out, pm, ann, artifactType)
 		if err != nil {
 			return err
 		}
-		d := ocispec.Descriptor{MediaType: man.MediaType, Digest: digest.FromBytes(data), Size: int64(len(data)), ArtifactType: man.ArtifactType}
-		if pm.Platform != nil {
-			d.Platform = &ocispec.Platform{OS: pm.Platform.OS, Architecture: pm.Platform.Architecture, Variant: pm.Platform.Variant}
+		for _, b := range blobs {
+			if !seen[b.Desc.Digest] {
+				seen[b.Desc.Digest] = true
+				p.Blobs = append(p.Blobs, b)
+			}
 		}
-		manifests = append(manifests, Blob{Desc: d, Data: data})
+		manifests = append(manifests, man)
 	}
 	// An index for several manifests, and for one that names its platform:
 	// a platform-specific artifact must keep saying which platform it is
@@ -405,25 +341,78 @@ func (p *Packed) build(out string, res sdk.PackageResult, opts PackOptions) erro
 		p.Blobs = append(p.Blobs, Blob{Desc: p.Root, Data: manifests[0].Data})
 		return nil
 	}
-	idx := ocispec.Index{
-		Versioned:    specs.Versioned{SchemaVersion: 2},
-		MediaType:    ocispec.MediaTypeImageIndex,
-		ArtifactType: artifactType,
-		Annotations:  ann,
-	}
+	var entries []ocispec.Descriptor
 	for _, mb := range manifests {
 		p.Blobs = append(p.Blobs, mb)
 		d := mb.Desc
 		d.ArtifactType = ""
-		idx.Manifests = append(idx.Manifests, d)
+		entries = append(entries, d)
 	}
-	data, err := json.Marshal(idx)
+	idx, err := oci.IndexBlob(oci.NewIndex(artifactType, entries, ann))
 	if err != nil {
 		return err
 	}
-	p.Root = ocispec.Descriptor{MediaType: idx.MediaType, Digest: digest.FromBytes(data), Size: int64(len(data)), ArtifactType: artifactType}
-	p.Blobs = append(p.Blobs, Blob{Desc: p.Root, Data: data})
+	p.Root = idx.Desc
+	p.Blobs = append(p.Blobs, idx)
 	return nil
+}
+
+// buildManifest builds the image manifest for one manifest the plugin
+// described, with the annotations ann on top of the plugin's: every
+// manifest carries the tier, also each platform's in an index, so a runtime
+// that resolves one platform still sees it. It returns the config and
+// layer blobs and, separately, the manifest's.
+func (p *Packed) buildManifest(root *os.Root, out string, pm sdk.Manifest, ann map[string]string, artifactType string) ([]Blob, Blob, error) {
+	var blobs []Blob
+	cfg := oci.EmptyJSON()
+	if pm.Config != nil {
+		b, err := p.blobFor(root, out, *pm.Config)
+		if err != nil {
+			return nil, Blob{}, err
+		}
+		cfg = b
+	}
+	blobs = append(blobs, cfg)
+	cfgDesc := cfg.Desc
+	cfgDesc.Data = nil
+	switch {
+	case pm.ArtifactType == "-":
+		artifactType = ""
+	case pm.ArtifactType != "":
+		artifactType = pm.ArtifactType
+	case pm.Config != nil:
+		artifactType = ""
+	}
+	layers := []ocispec.Descriptor{}
+	for _, l := range pm.Layers {
+		b, err := p.blobFor(root, out, l)
+		if err != nil {
+			return nil, Blob{}, err
+		}
+		layers = append(layers, b.Desc)
+		blobs = append(blobs, b)
+	}
+	if len(layers) == 0 {
+		// image-spec: an artifact with no layers should have one empty layer.
+		empty := oci.EmptyJSON()
+		layers = append(layers, empty.Desc)
+		blobs = append(blobs, empty)
+	}
+	a := map[string]string{}
+	for k, v := range pm.Annotations {
+		a[k] = v
+	}
+	for k, v := range ann {
+		a[k] = v
+	}
+	man, err := oci.ManifestBlob(oci.NewManifest(artifactType, cfgDesc, layers, a))
+	if err != nil {
+		return nil, Blob{}, err
+	}
+	if pm.Platform != nil {
+		man.Desc.Platform = &ocispec.Platform{OS: pm.Platform.OS, Architecture: pm.Platform.Architecture, Variant: pm.Platform.Variant}
+	}
+	return blobs, man, nil
 }
 
 // blobFor returns the blob for a file of the plugin's output: known

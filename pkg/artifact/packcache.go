@@ -13,6 +13,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/tierpack/tierpack/pkg/cache"
+	"github.com/tierpack/tierpack/pkg/home"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/contrib"
@@ -75,6 +76,9 @@ type recordBlob struct {
 	Size   int64         `json:"size"`
 }
 
+// recordPath is where the record for key is kept: in the cache's folder
+// (home.Home.PackCache for the default cache), so the files it names can
+// be hard-linked into the cache's blobs.
 func recordPath(c *cache.Cache, key string) string {
 	return filepath.Join(c.Dir(), "pack", key+".json")
 }
@@ -155,13 +159,5 @@ func savePackRecord(c *cache.Cache, key string, validation []sdk.Diagnostic, res
 	if err != nil {
 		return err
 	}
-	path := recordPath(c, key)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp := path + fmt.Sprintf(".tmp-%d", os.Getpid())
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return home.WriteFileAtomic(recordPath(c, key), data, 0o644)
 }

@@ -4,25 +4,21 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
-	"oras.land/oras-go/v2/content"
-	"oras.land/oras-go/v2/errdef"
 
 	"github.com/tierpack/tierpack/internal/proc"
+	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/tier"
@@ -31,7 +27,9 @@ import (
 
 // MaxManifestSize bounds a manifest or index tierpack will read (4 MiB, the
 // limit registries commonly enforce).
-const MaxManifestSize = 4 << 20
+//
+// Deprecated: use oci.MaxManifestSize.
+const MaxManifestSize = oci.MaxManifestSize
 
 // ErrExists is returned when the output folder exists and Force is off.
 var ErrExists = errors.New("output folder exists")
@@ -42,26 +40,10 @@ const (
 	HelmChartMediaType  = sdk.MediaTypeHelmChart
 )
 
-// Info describes a resolved artifact, for inspect and pull.
+// Info describes a resolved artifact, for inspect and pull: oci.Info, and
+// what pull and promotion keep of it.
 type Info struct {
-	Reference    string            `json:"reference"`
-	Digest       string            `json:"digest"`
-	MediaType    string            `json:"mediaType"`
-	ArtifactType string            `json:"artifactType,omitempty"`
-	Size         int64             `json:"size"`
-	Tier         tier.Tier         `json:"tier"`
-	Type         string            `json:"type,omitempty"`
-	Name         string            `json:"name,omitempty"`
-	Version      string            `json:"version,omitempty"`
-	Annotations  map[string]string `json:"annotations,omitempty"`
-	// Config and Layers are those of the image manifest (for an index: of
-	// the platform selected, if any).
-	Config *ocispec.Descriptor  `json:"config,omitempty"`
-	Layers []ocispec.Descriptor `json:"layers,omitempty"`
-	// Manifests lists an index's entries.
-	Manifests []ocispec.Descriptor `json:"manifests,omitempty"`
-	// Platform is the platform selected from an index.
-	Platform *ocispec.Platform `json:"platform,omitempty"`
+	oci.Info
 
 	root     ocispec.Descriptor
 	manifest *ocispec.Manifest
@@ -72,157 +54,25 @@ func (i *Info) Root() ocispec.Descriptor { return i.root }
 
 // Resolve resolves t's reference and reads its manifest (and, for an index,
 // the manifest for platform, when platform is not nil). Every byte read is
-// checked against its digest.
+// checked against its digest. See oci.Resolve.
 func Resolve(ctx context.Context, t *target.Target, platform *ocispec.Platform) (*Info, error) {
-	ref := t.Ref.Reference()
-	if ref == "" {
-		return nil, fmt.Errorf("%s names no tag or digest: add :TAG or @sha256:…", t.Ref)
-	}
-	desc, err := resolveCached(t, ref)
-	if err != nil {
-		desc, err = t.Store.Resolve(ctx, ref)
-	}
-	if err != nil {
-		if errors.Is(err, errdef.ErrNotFound) {
-			return nil, fmt.Errorf("%s: %w (check the name and tag; `tierpack inspect` or `oras repo tags` lists what exists)", t.Ref, errdef.ErrNotFound)
-		}
-		return nil, fmt.Errorf("resolving %s: %w", t.Ref, err)
-	}
-	info := &Info{Reference: t.Ref.String(), root: desc, Digest: desc.Digest.String(), MediaType: desc.MediaType, Size: desc.Size}
-	data, err := fetchManifest(ctx, t, desc)
+	i, err := oci.Resolve(ctx, t, platform)
 	if err != nil {
 		return nil, err
 	}
-	switch desc.MediaType {
-	case ocispec.MediaTypeImageIndex, sdk.MediaTypeDockerManifestList:
-		var idx ocispec.Index
-		if err := json.Unmarshal(data, &idx); err != nil {
-			return nil, fmt.Errorf("%s: malformed image index: %w", t.Ref, err)
-		}
-		info.ArtifactType, info.Annotations, info.Manifests = idx.ArtifactType, idx.Annotations, idx.Manifests
-		if platform != nil {
-			md, err := selectPlatform(idx.Manifests, *platform)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", t.Ref, err)
-			}
-			mdata, err := fetchManifest(ctx, t, md)
-			if err != nil {
-				return nil, err
-			}
-			var m ocispec.Manifest
-			if err := json.Unmarshal(mdata, &m); err != nil {
-				return nil, fmt.Errorf("%s (%s): malformed manifest: %w", t.Ref, md.Digest, err)
-			}
-			info.setManifest(&m)
-			info.Platform = md.Platform
-		}
-	case ocispec.MediaTypeImageManifest, sdk.MediaTypeDockerManifest:
-		var m ocispec.Manifest
-		if err := json.Unmarshal(data, &m); err != nil {
-			return nil, fmt.Errorf("%s: malformed manifest: %w", t.Ref, err)
-		}
-		info.ArtifactType, info.Annotations = m.ArtifactType, m.Annotations
-		if info.ArtifactType == "" {
-			info.ArtifactType = m.Config.MediaType
-		}
-		info.setManifest(&m)
-	default:
-		return nil, fmt.Errorf("%s has media type %q, which is not an OCI manifest or index", t.Ref, desc.MediaType)
-	}
-	info.Tier, err = tier.FromAnnotations(info.Annotations)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", t.Ref, err)
-	}
-	info.Type = info.Annotations[AnnotationType]
-	if info.Type == "" && info.manifest != nil && info.manifest.Config.MediaType == HelmConfigMediaType {
-		info.Type = "chart" // pushed by helm push: an untiered chart
-	}
-	info.Name = info.Annotations[AnnotationName]
-	if info.Name == "" {
-		info.Name = info.Annotations[ocispec.AnnotationTitle]
-	}
-	info.Version = info.Annotations[ocispec.AnnotationVersion]
-	return info, nil
+	return &Info{Info: *i, root: i.Root(), manifest: i.Manifest()}, nil
 }
 
-func (i *Info) setManifest(m *ocispec.Manifest) {
-	i.manifest = m
-	cfg := m.Config
-	i.Config = &cfg
-	i.Layers = m.Layers
-	for k, v := range m.Annotations {
-		if i.Annotations == nil {
-			i.Annotations = map[string]string{}
-		}
-		if _, ok := i.Annotations[k]; !ok {
-			i.Annotations[k] = v
-		}
-	}
-}
-
-// resolveCached resolves a digest reference from the cache alone, so a
-// pull by digest of cached content needs no network at all.
-func resolveCached(t *target.Target, ref string) (ocispec.Descriptor, error) {
-	d, err := digest.Parse(ref)
-	if t.Cache == nil || err != nil {
-		return ocispec.Descriptor{}, errdef.ErrNotFound
-	}
-	data, err := t.Cache.GetByDigest(d)
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	var probe struct {
-		MediaType string `json:"mediaType"`
-	}
-	if json.Unmarshal(data, &probe) != nil || probe.MediaType == "" {
-		return ocispec.Descriptor{}, errdef.ErrNotFound
-	}
-	return ocispec.Descriptor{MediaType: probe.MediaType, Digest: d, Size: int64(len(data))}, nil
-}
-
+// fetchManifest reads small JSON content of t (a manifest, an index, an
+// image config), size-limited, verified and cached: see oci.FetchManifest.
 func fetchManifest(ctx context.Context, t *target.Target, desc ocispec.Descriptor) ([]byte, error) {
-	if desc.Size > MaxManifestSize {
-		return nil, fmt.Errorf("%s: manifest %s is %d bytes, more than the %d tierpack reads", t.Ref, desc.Digest, desc.Size, MaxManifestSize)
-	}
-	if t.Cache != nil {
-		if data, err := t.Cache.Get(desc); err == nil {
-			return data, nil
-		}
-	}
-	var data []byte
-	err := withRetry(ctx, 0, func() (err error) {
-		data, err = content.FetchAll(ctx, t.Store, desc)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: fetching manifest %s: %w", t.Ref, desc.Digest, err)
-	}
-	if t.Cache != nil {
-		_ = t.Cache.PutBytes(desc, data) // a cache that cannot be written is only slower
-	}
-	return data, nil
+	return oci.FetchManifest(ctx, t, desc)
 }
 
 // CurrentPlatform is the platform tierpack runs on.
-func CurrentPlatform() ocispec.Platform {
-	return ocispec.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
-}
-
-func selectPlatform(ms []ocispec.Descriptor, want ocispec.Platform) (ocispec.Descriptor, error) {
-	var have []string
-	for _, m := range ms {
-		if m.Platform == nil {
-			continue
-		}
-		have = append(have, m.Platform.OS+"/"+m.Platform.Architecture)
-		if m.Platform.OS == want.OS && m.Platform.Architecture == want.Architecture &&
-			(want.Variant == "" || m.Platform.Variant == want.Variant) {
-			return m, nil
-		}
-	}
-	return ocispec.Descriptor{}, fmt.Errorf("no manifest for platform %s/%s; it has %s (choose one with --platform)",
-		want.OS, want.Architecture, strings.Join(have, ", "))
-}
+//
+// Deprecated: use oci.CurrentPlatform.
+func CurrentPlatform() ocispec.Platform { return oci.CurrentPlatform() }
 
 // PullOptions tune Pull.
 type PullOptions struct {
@@ -251,6 +101,11 @@ type PullOptions struct {
 	// Check, if set, runs after the tier check and before any blob is
 	// fetched; an error stops the pull (signature and policy checks).
 	Check func(ctx context.Context, info *Info) error
+	// Resolved is the artifact as already resolved — and checked by the
+	// caller's trust gate — for this pull; nil resolves the target with
+	// Platform. It must have been resolved with the same Platform (nil for
+	// AllPlatforms), so that what is pulled is exactly what was checked.
+	Resolved *Info
 }
 
 // PullResult reports what Pull wrote.
@@ -282,41 +137,108 @@ func Pull(ctx context.Context, plugins *plugin.Manager, t *target.Target, opts P
 var errCacheCorrupt = errors.New("a cache entry was corrupt and has been removed")
 
 func pullOnce(ctx context.Context, plugins *plugin.Manager, t *target.Target, opts PullOptions) (*PullResult, error) {
+	info, units, err := resolveForPull(ctx, t, opts)
+	if err != nil {
+		return nil, err
+	}
+	out, err := outputDir(t, info, opts)
+	if err != nil {
+		return nil, err
+	}
+	// Start the plugin while the blobs download: neither waits for the other.
+	var p *plugin.Plugin
+	var pluginErr error
+	var started sync.WaitGroup
+	started.Go(func() { p, pluginErr = plugins.Get(ctx, info.Type) })
+	defer started.Wait() // never leave the goroutine behind
+
+	st, err := newStaging(out, t)
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(st.dir)
+	reqs, fetch, err := st.requests(units, opts.Options)
+	if err != nil {
+		return nil, err
+	}
+	hits, err := fetchBlobs(ctx, t, fetch, st.blobs, opts)
+	if err != nil {
+		return nil, err
+	}
+	// Cache hits are checked against their digests while the plugin
+	// unpacks them (reading twice in parallel, not in turn); the output is
+	// renamed into place only if every check passed.
+	var verifyErr error
+	var verified sync.WaitGroup
+	verified.Go(func() { verifyErr = verifyCached(t, hits) })
+	defer verified.Wait()
+
+	started.Wait()
+	if pluginErr != nil {
+		return nil, fmt.Errorf("%s is of type %q: %w", t.Ref, info.Type, pluginErr)
+	}
+	result, err := unpackAll(ctx, p, units, reqs)
+	verified.Wait()
+	if verifyErr != nil {
+		// Also when unpacking failed: the plugin may have choked on it.
+		return nil, fmt.Errorf("%w: %v", errCacheCorrupt, verifyErr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	result.Info, result.OutputDir = info, out
+	if err := replaceDir(st.out, out, opts.Force); err != nil {
+		return nil, err
+	}
+	return result, nil
+}
+
+// resolveForPull resolves what opts asks for (unless opts.Resolved has),
+// runs the tier check and opts.Check, and lists the manifests to unpack.
+func resolveForPull(ctx context.Context, t *target.Target, opts PullOptions) (*Info, []unpackUnit, error) {
 	if opts.AllPlatforms && opts.Platform != nil {
-		return nil, errors.New("pull one platform or all of them, not both")
+		return nil, nil, errors.New("pull one platform or all of them, not both")
 	}
 	var plat *ocispec.Platform
 	if !opts.AllPlatforms {
 		plat = opts.Platform
 		if plat == nil {
-			p := CurrentPlatform()
+			p := oci.CurrentPlatform()
 			plat = &p
 		}
 	}
-	info, err := Resolve(ctx, t, plat)
-	if err != nil {
-		return nil, err
+	info := opts.Resolved
+	if info == nil {
+		var err error
+		if info, err = Resolve(ctx, t, plat); err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := tier.Require(t.Ref.String(), info.Tier, opts.MinTier); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if opts.Check != nil {
 		if err := opts.Check(ctx, info); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if info.Type == "" {
-		return nil, fmt.Errorf("%s is not a tierpack artifact: it has no %s annotation (artifactType %q); fetch it with `oras pull` instead",
+		return nil, nil, fmt.Errorf("%s is not a tierpack artifact: it has no %s annotation (artifactType %q); fetch it with `oras pull` instead",
 			t.Ref, AnnotationType, info.ArtifactType)
 	}
-	units := []unpackUnit{{manifest: info.manifest, annotations: info.Annotations, platform: info.Platform}}
 	if opts.AllPlatforms {
-		if units, err = platformUnits(ctx, t, info); err != nil {
-			return nil, err
-		}
-	} else if info.manifest == nil {
-		return nil, fmt.Errorf("%s is an index without a manifest for %s/%s", t.Ref, plat.OS, plat.Architecture)
+		units, err := platformUnits(ctx, t, info)
+		return info, units, err
 	}
+	if info.manifest == nil {
+		return nil, nil, fmt.Errorf("%s is an index without a manifest for %s/%s", t.Ref, plat.OS, plat.Architecture)
+	}
+	return info, []unpackUnit{{manifest: info.manifest, annotations: info.Annotations, platform: info.Platform}}, nil
+}
+
+// outputDir is the absolute folder the pull writes: opts.OutputDir, else
+// the repository's last element; it must be empty unless opts.Force.
+func outputDir(t *target.Target, info *Info, opts PullOptions) (string, error) {
 	out := opts.OutputDir
 	if out == "" {
 		repo := t.Ref.Repository
@@ -325,66 +247,60 @@ func pullOnce(ctx context.Context, plugins *plugin.Manager, t *target.Target, op
 		}
 		out = path.Base(repo)
 	}
-	out, err = filepath.Abs(out)
+	out, err := filepath.Abs(out)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	if err := checkOutput(out, opts.Force); err != nil {
-		return nil, err
-	}
-	// Start the plugin while the blobs download: neither waits for the other.
-	type started struct {
-		p   *plugin.Plugin
-		err error
-	}
-	pluginCh := make(chan started, 1)
-	go func() {
-		p, err := plugins.Get(ctx, info.Type)
-		pluginCh <- started{p, err}
-	}()
-	getPlugin := func() (*plugin.Plugin, error) {
-		s := <-pluginCh
-		pluginCh <- s
-		if s.err != nil {
-			return nil, fmt.Errorf("%s is of type %q: %w", t.Ref, info.Type, s.err)
-		}
-		return s.p, nil
-	}
-	defer getPlugin() // never leave the goroutine behind
+	return out, checkOutput(out, opts.Force)
+}
 
+// staging is a pull's work folder beside its output.
+type staging struct {
+	// dir is the folder, removed when the pull ends.
+	dir string
+	// blobs is where blobs are fetched to: the cache's blobs when there is
+	// a cache (the plugin reads them there, read-only), else dir/blobs.
+	blobs string
+	// out is what the plugin unpacks into, renamed into place at the end.
+	out string
+}
+
+// newStaging makes the staging folder for a pull into out, first cleaning
+// up after pulls into the same parent that were killed.
+func newStaging(out string, t *target.Target) (*staging, error) {
 	parent := filepath.Dir(out)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, err
 	}
 	recoverStale(parent)
-	staging, err := os.MkdirTemp(parent, fmt.Sprintf("%s%d-", stagingPrefix, os.Getpid()))
+	dir, err := os.MkdirTemp(parent, fmt.Sprintf("%s%d-", stagingPrefix, os.Getpid()))
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(staging)
-	// Blobs go to the cache when there is one (the plugin reads them there,
-	// read-only), else to the staging folder.
-	blobsDir := filepath.Join(staging, "blobs")
+	st := &staging{dir: dir, blobs: filepath.Join(dir, "blobs"), out: filepath.Join(dir, "out")}
 	if t.Cache != nil {
-		blobsDir = filepath.Join(t.Cache.Dir(), "blobs")
+		st.blobs = filepath.Join(t.Cache.Dir(), "blobs")
 	}
-	unpackDir := filepath.Join(staging, "out")
-	for _, d := range []string{blobsDir, unpackDir} {
+	for _, d := range []string{st.blobs, st.out} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
+			os.RemoveAll(dir)
 			return nil, err
 		}
 	}
+	return st, nil
+}
 
-	// Every platform's blobs are fetched first (each once: platforms may
-	// share layers), then each is unpacked into its own folder.
+// requests makes each unit's Unpack request, and lists the blobs to fetch
+// first: every platform's, each once, as platforms may share layers.
+func (st *staging) requests(units []unpackUnit, options map[string]string) ([]sdk.UnpackRequest, []ocispec.Descriptor, error) {
 	var fetch []ocispec.Descriptor
 	reqs := make([]sdk.UnpackRequest, len(units))
 	for i, u := range units {
-		req := sdk.UnpackRequest{BlobsDir: blobsDir, Annotations: u.annotations, OutputDir: unpackDir, Options: opts.Options}
+		req := sdk.UnpackRequest{BlobsDir: st.blobs, Annotations: u.annotations, OutputDir: st.out, Options: options}
 		if u.dir != "" {
-			req.OutputDir = filepath.Join(unpackDir, u.dir)
+			req.OutputDir = filepath.Join(st.out, u.dir)
 			if err := os.Mkdir(req.OutputDir, 0o755); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		if cfg := u.manifest.Config; cfg.MediaType != ocispec.MediaTypeEmptyJSON {
@@ -401,43 +317,15 @@ func pullOnce(ctx context.Context, plugins *plugin.Manager, t *target.Target, op
 		}
 		reqs[i] = req
 	}
-	hits, err := fetchBlobs(ctx, t, fetch, blobsDir, opts)
-	if err != nil {
-		return nil, err
-	}
-	// Cache hits are checked against their digests while the plugin
-	// unpacks them (reading twice in parallel, not in turn); the output is
-	// renamed into place only if every check passed.
-	verified := make(chan error, 1)
-	go func() {
-		var errs []error
-		for _, d := range hits {
-			if err := verifyCached(t, d); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		verified <- errors.Join(errs...)
-	}()
-	waitVerified := func() error {
-		err := <-verified
-		verified <- err
-		if err != nil {
-			return fmt.Errorf("%w: %v", errCacheCorrupt, err)
-		}
-		return nil
-	}
-	defer waitVerified()
-	p, err := getPlugin()
-	if err != nil {
-		return nil, err
-	}
-	result := &PullResult{Info: info, OutputDir: out}
+	return reqs, fetch, nil
+}
+
+// unpackAll has the plugin unpack each unit, and lists what it wrote.
+func unpackAll(ctx context.Context, p *plugin.Plugin, units []unpackUnit, reqs []sdk.UnpackRequest) (*PullResult, error) {
+	result := &PullResult{}
 	for i, u := range units {
 		res, err := p.Unpack(ctx, reqs[i])
 		if err != nil {
-			if verr := waitVerified(); verr != nil {
-				return nil, verr // the plugin choked on a corrupt cache entry
-			}
 			if u.dir != "" {
 				return nil, fmt.Errorf("%s: %w", u.dir, err)
 			}
@@ -452,12 +340,6 @@ func pullOnce(ctx context.Context, plugins *plugin.Manager, t *target.Target, op
 		if u.dir != "" {
 			result.Platforms = append(result.Platforms, u.dir)
 		}
-	}
-	if err := waitVerified(); err != nil {
-		return nil, err
-	}
-	if err := replaceDir(unpackDir, out, opts.Force); err != nil {
-		return nil, err
 	}
 	return result, nil
 }
@@ -488,7 +370,7 @@ func platformUnits(ctx context.Context, t *target.Target, info *Info) ([]unpackU
 		if md.MediaType != ocispec.MediaTypeImageManifest && md.MediaType != sdk.MediaTypeDockerManifest {
 			return nil, fmt.Errorf("%s: the %s/%s entry has media type %q; tierpack unpacks image manifests, not nested indexes", t.Ref, md.Platform.OS, md.Platform.Architecture, md.MediaType)
 		}
-		dir, err := PlatformDir(*md.Platform)
+		dir, err := oci.PlatformDir(*md.Platform)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", t.Ref, err)
 		}
@@ -496,13 +378,9 @@ func platformUnits(ctx context.Context, t *target.Target, info *Info) ([]unpackU
 			return nil, fmt.Errorf("%s lists platform %s twice; pull one with --platform", t.Ref, dir)
 		}
 		seen[dir] = true
-		data, err := fetchManifest(ctx, t, md)
+		m, err := oci.FetchImageManifest(ctx, t, md)
 		if err != nil {
 			return nil, err
-		}
-		var m ocispec.Manifest
-		if err := json.Unmarshal(data, &m); err != nil {
-			return nil, fmt.Errorf("%s (%s): malformed manifest: %w", t.Ref, md.Digest, err)
 		}
 		ann := map[string]string{}
 		for k, v := range m.Annotations {
@@ -511,7 +389,7 @@ func platformUnits(ctx context.Context, t *target.Target, info *Info) ([]unpackU
 		for k, v := range info.Annotations {
 			ann[k] = v // the index's win, as in Resolve
 		}
-		units = append(units, unpackUnit{dir: dir, manifest: &m, annotations: ann, platform: md.Platform})
+		units = append(units, unpackUnit{dir: dir, manifest: m, annotations: ann, platform: md.Platform})
 	}
 	if len(units) == 0 {
 		return nil, fmt.Errorf("%s is an index that lists no platforms", t.Ref)
@@ -519,26 +397,12 @@ func platformUnits(ctx context.Context, t *target.Target, info *Info) ([]unpackU
 	return units, nil
 }
 
-// platformPart is what an OS, architecture or variant may be in a folder
-// name: they come from the registry, so they must not be able to name a
-// path such as "..".
-var platformPart = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._]*$`)
-
 // PlatformDir names a platform as one folder, OS-ARCH[-VARIANT] (for
 // example linux-amd64 or linux-arm-v7): where an AllPlatforms pull unpacks
 // it. Values that cannot be part of a folder name are refused.
-func PlatformDir(p ocispec.Platform) (string, error) {
-	parts := []string{p.OS, p.Architecture}
-	if p.Variant != "" {
-		parts = append(parts, p.Variant)
-	}
-	for _, s := range parts {
-		if !platformPart.MatchString(s) {
-			return "", fmt.Errorf("platform %q/%q/%q cannot name a folder: the index is malformed", p.OS, p.Architecture, p.Variant)
-		}
-	}
-	return strings.Join(parts, "-"), nil
-}
+//
+// Deprecated: use oci.PlatformDir.
+func PlatformDir(p ocispec.Platform) (string, error) { return oci.PlatformDir(p) }
 
 func sdkBlob(d ocispec.Descriptor, p *ocispec.Platform) sdk.Blob {
 	b := sdk.Blob{MediaType: d.MediaType, Path: blobPath(d.Digest), Annotations: d.Annotations, Digest: d.Digest.String(), Size: d.Size}
@@ -644,7 +508,7 @@ func blobPath(d digest.Digest) string { return d.Algorithm().String() + "/" + d.
 func fetchBlobs(ctx context.Context, t *target.Target, descs []ocispec.Descriptor, dir string, opts PullOptions) ([]ocispec.Descriptor, error) {
 	conc := opts.Concurrency
 	if conc <= 0 {
-		conc = DefaultConcurrency
+		conc = oci.DefaultConcurrency
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(conc)
@@ -677,42 +541,38 @@ func fetchBlob(ctx context.Context, t *target.Target, d ocispec.Descriptor, dir 
 	if err := d.Digest.Validate(); err != nil {
 		return false, fmt.Errorf("%s: layer has an invalid digest %q: %w", t.Ref, d.Digest, err)
 	}
-	progress := opts.Progress
 	if t.Cache != nil && t.Cache.Has(d) {
-		if progress != nil {
-			progress.Start(d, true)
-			progress.Done(d, nil)
+		if p := opts.Progress; p != nil {
+			p.Start(d, true)
+			p.Done(d, nil)
 		}
 		return true, nil // verified by the caller, alongside unpacking
 	}
-	if progress != nil {
-		progress.Start(d, false)
-		defer func() { progress.Done(d, err) }()
+	fo := oci.FetchOptions{Progress: opts.Progress, Attempts: opts.Attempts}
+	if t.Cache != nil {
+		err = oci.FetchTo(ctx, t.Store, d, fo, func(r io.Reader) error { return t.Cache.PutReader(d, r) })
+	} else {
+		err = oci.FetchFile(ctx, t.Store, d, filepath.Join(dir, blobPath(d.Digest)), fo)
 	}
-	err = withRetry(ctx, opts.Attempts, func() error {
-		rc, err := t.Store.Fetch(ctx, d)
-		if err != nil {
-			return err
-		}
-		defer rc.Close()
-		var r io.Reader = rc
-		if progress != nil {
-			r = progress.Wrap(d, r)
-		}
-		if t.Cache != nil {
-			return t.Cache.PutReader(d, r)
-		}
-		return writeVerified(filepath.Join(dir, blobPath(d.Digest)), d, r)
-	})
 	if err != nil {
 		return false, fmt.Errorf("%s: fetching %s: %w", t.Ref, d.Digest, err)
 	}
 	return false, nil
 }
 
-// verifyCached re-reads a cache entry against its digest; a corrupt entry
-// is removed.
-func verifyCached(t *target.Target, d ocispec.Descriptor) error {
+// verifyCached re-reads cache entries against their digests; corrupt
+// entries are removed.
+func verifyCached(t *target.Target, ds []ocispec.Descriptor) error {
+	var errs []error
+	for _, d := range ds {
+		if err := verifyEntry(t, d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func verifyEntry(t *target.Target, d ocispec.Descriptor) error {
 	r, err := t.Cache.Open(d)
 	if err != nil {
 		return err
@@ -722,29 +582,4 @@ func verifyCached(t *target.Target, d ocispec.Descriptor) error {
 		return err
 	}
 	return r.Verify()
-}
-
-// writeVerified writes r to path through a temporary file, renaming it into
-// place only when the content matches d.
-func writeVerified(path string, d ocispec.Descriptor, r io.Reader) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".part-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	vr := content.NewVerifyReader(r, d)
-	_, err = io.Copy(f, vr)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = vr.Verify()
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
