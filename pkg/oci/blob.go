@@ -9,6 +9,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/tierpack/tierpack/sdk"
 )
 
 // Blob is content ready to push: a file or a byte slice, and its
@@ -99,7 +101,7 @@ func IndexBlob(idx ocispec.Index) (Blob, error) {
 // names.
 func IsManifest(mediaType string) bool {
 	switch mediaType {
-	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex, DockerManifest, DockerManifestList:
+	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex, sdk.MediaTypeDockerManifest, sdk.MediaTypeDockerManifestList:
 		return true
 	}
 	return false
@@ -107,12 +109,5 @@ func IsManifest(mediaType string) bool {
 
 // IsIndex reports whether mediaType is an image index (OCI or Docker).
 func IsIndex(mediaType string) bool {
-	return mediaType == ocispec.MediaTypeImageIndex || mediaType == DockerManifestList
+	return mediaType == ocispec.MediaTypeImageIndex || mediaType == sdk.MediaTypeDockerManifestList
 }
-
-// Docker's media types, which registries still serve for images pushed by
-// Docker.
-const (
-	DockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
-	DockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
-)

@@ -15,15 +15,7 @@ import (
 
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/tier"
-)
-
-// Keys and media types Resolve reads. They are tierpack's (package
-// artifact's AnnotationType and AnnotationName, Helm's config media type),
-// repeated here so this layer needs nothing above it.
-const (
-	annotationType      = "dev.tierpack.type"
-	annotationName      = "dev.tierpack.name"
-	helmConfigMediaType = "application/vnd.cncf.helm.config.v1+json"
+	"github.com/tierpack/tierpack/sdk"
 )
 
 // Info describes a resolved artifact, as inspect, pull and index read it.
@@ -74,9 +66,9 @@ func Resolve(ctx context.Context, t *target.Target, platform *ocispec.Platform) 
 		return nil, err
 	}
 	switch desc.MediaType {
-	case ocispec.MediaTypeImageIndex, DockerManifestList:
+	case ocispec.MediaTypeImageIndex, sdk.MediaTypeDockerManifestList:
 		err = info.readIndex(ctx, t, data, platform)
-	case ocispec.MediaTypeImageManifest, DockerManifest:
+	case ocispec.MediaTypeImageManifest, sdk.MediaTypeDockerManifest:
 		err = info.readManifest(t, data)
 	default:
 		err = fmt.Errorf("%s has media type %q, which is not an OCI manifest or index", t.Ref, desc.MediaType)
@@ -157,11 +149,11 @@ func (i *Info) interpret() error {
 	if i.Tier, err = tier.FromAnnotations(i.Annotations); err != nil {
 		return err
 	}
-	i.Type = i.Annotations[annotationType]
-	if i.Type == "" && i.manifest != nil && i.manifest.Config.MediaType == helmConfigMediaType {
+	i.Type = i.Annotations[sdk.AnnotationType]
+	if i.Type == "" && i.manifest != nil && i.manifest.Config.MediaType == sdk.MediaTypeHelmConfig {
 		i.Type = "chart" // pushed by helm push: an untiered chart
 	}
-	i.Name = i.Annotations[annotationName]
+	i.Name = i.Annotations[sdk.AnnotationName]
 	if i.Name == "" {
 		i.Name = i.Annotations[ocispec.AnnotationTitle]
 	}

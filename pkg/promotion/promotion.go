@@ -11,7 +11,6 @@
 package promotion
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,6 +26,7 @@ import (
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry"
 
+	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/sdk"
@@ -41,6 +41,9 @@ const (
 	AnnotationSignature = sdk.AnnotationPromotionSignature
 	AnnotationKeyID     = sdk.AnnotationPromotionKey
 )
+
+// maxRecord bounds a record's manifest and layer, which List reads whole.
+const maxRecord = 1 << 20
 
 // Record is one promotion (or demotion) decision.
 type Record struct {
@@ -76,10 +79,12 @@ func Attach(ctx context.Context, store oras.Target, subject ocispec.Descriptor, 
 		return ocispec.Descriptor{}, err
 	}
 	layer := content.NewDescriptorFromBytes(ArtifactType, data)
-	if err := store.Push(ctx, layer, bytes.NewReader(data)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
+	if err := oci.PushBytes(ctx, store, layer, data); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("pushing the promotion record: %w", err)
 	}
 	subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
+	// oras.PackManifest fits here, unlike for artifacts (see package oci):
+	// a record carries its own time, which it stamps as created.
 	desc, err := oras.PackManifest(ctx, store, oras.PackManifestVersion1_1, ArtifactType, oras.PackManifestOptions{
 		Subject: &subj,
 		Layers:  []ocispec.Descriptor{layer},
@@ -130,10 +135,7 @@ func List(ctx context.Context, store content.ReadOnlyGraphStorage, subject ocisp
 }
 
 func read(ctx context.Context, store content.ReadOnlyStorage, d ocispec.Descriptor) (Signed, error) {
-	if d.Size > 1<<20 {
-		return Signed{}, errors.New("promotion manifest too large")
-	}
-	b, err := content.FetchAll(ctx, store, d)
+	b, err := oci.FetchAll(ctx, store, d, maxRecord)
 	if err != nil {
 		return Signed{}, err
 	}
@@ -141,10 +143,10 @@ func read(ctx context.Context, store content.ReadOnlyStorage, d ocispec.Descript
 	if err := json.Unmarshal(b, &m); err != nil {
 		return Signed{}, err
 	}
-	if len(m.Layers) != 1 || m.Layers[0].MediaType != ArtifactType || m.Layers[0].Size > 1<<20 {
+	if len(m.Layers) != 1 || m.Layers[0].MediaType != ArtifactType {
 		return Signed{}, errors.New("not a promotion record")
 	}
-	data, err := content.FetchAll(ctx, store, m.Layers[0])
+	data, err := oci.FetchAll(ctx, store, m.Layers[0], maxRecord)
 	if err != nil {
 		return Signed{}, err
 	}

@@ -12,13 +12,13 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
-	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
 	"oras.land/oras-go/v2"
-	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
+
+	"github.com/tierpack/tierpack/pkg/oci"
 )
 
 // Cosign's media type and annotation for simple-signing signatures.
@@ -34,6 +34,9 @@ var (
 	// ErrUntrusted: there are signatures, but none by a trusted key.
 	ErrUntrusted = errors.New("not signed by a trusted key")
 )
+
+// maxPayload bounds a simple-signing payload Signatures reads.
+const maxPayload = 1 << 20
 
 // SignatureTag is cosign's tag for the signatures of a manifest digest:
 // sha256-<hex>.sig.
@@ -92,36 +95,24 @@ func Sign(ctx context.Context, store oras.Target, identity string, subject ocisp
 		}
 	}
 	layers = append(layers, layer)
-	if err := pushIfMissing(ctx, store, layer, pl); err != nil {
-		return ocispec.Descriptor{}, err
-	}
 	// A config like the one cosign (go-containerregistry) writes.
-	cfg := map[string]any{
+	cfg, err := oci.JSONBlob(ocispec.MediaTypeImageConfig, map[string]any{
 		"architecture": "", "os": "", "created": "0001-01-01T00:00:00Z",
 		"config": map[string]any{},
 		"rootfs": map[string]any{"type": "layers", "diff_ids": diffIDs(layers)},
-	}
-	cfgBytes, err := json.Marshal(cfg)
+	})
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	cfgDesc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageConfig, cfgBytes)
-	if err := pushIfMissing(ctx, store, cfgDesc, cfgBytes); err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	man := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: cfgDesc, Layers: layers}
-	manBytes, err := json.Marshal(man)
+	man, err := oci.ManifestBlob(oci.NewManifest("", cfg.Desc, layers, nil))
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	manDesc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, manBytes)
-	if err := pushIfMissing(ctx, store, manDesc, manBytes); err != nil {
-		return ocispec.Descriptor{}, err
+	blobs := []oci.Blob{{Desc: layer, Data: pl}, cfg, man}
+	if _, err := oci.PushBlobs(ctx, store, blobs, tag, oci.PushOptions{}); err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("storing the signature %s: %w", tag, err)
 	}
-	if err := store.Tag(ctx, manDesc, tag); err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("tagging the signature %s: %w", tag, err)
-	}
-	return manDesc, nil
+	return man.Desc, nil
 }
 
 func diffIDs(layers []ocispec.Descriptor) []string {
@@ -132,32 +123,14 @@ func diffIDs(layers []ocispec.Descriptor) []string {
 	return out
 }
 
-func pushIfMissing(ctx context.Context, store oras.Target, d ocispec.Descriptor, data []byte) error {
-	ok, err := store.Exists(ctx, d)
-	if err != nil {
-		return err
-	}
-	if ok {
-		return nil
-	}
-	err = store.Push(ctx, d, bytes.NewReader(data))
-	if errors.Is(err, errdef.ErrAlreadyExists) {
-		return nil
-	}
-	return err
-}
-
 func readSignatureManifest(ctx context.Context, store oras.ReadOnlyTarget, tag string) (*ocispec.Manifest, error) {
 	d, err := store.Resolve(ctx, tag)
 	if err != nil {
 		return nil, err
 	}
-	if d.Size > 4<<20 {
-		return nil, fmt.Errorf("signature manifest %s is too large", tag)
-	}
-	b, err := content.FetchAll(ctx, store, d)
+	b, err := oci.FetchAll(ctx, store, d, oci.MaxManifestSize)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("signature manifest %s: %w", tag, err)
 	}
 	var m ocispec.Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
@@ -170,17 +143,9 @@ func fetchSignature(ctx context.Context, store oras.ReadOnlyTarget, l ocispec.De
 	if l.MediaType != SimpleSigningMediaType {
 		return Signature{}, fmt.Errorf("layer %s is not a simple-signing payload", l.Digest)
 	}
-	if l.Size > 1<<20 {
-		return Signature{}, fmt.Errorf("signature payload %s is too large", l.Digest)
-	}
-	rc, err := store.Fetch(ctx, l)
+	pl, err := oci.FetchAll(ctx, store, l, maxPayload)
 	if err != nil {
-		return Signature{}, err
-	}
-	defer rc.Close()
-	pl, err := content.ReadAll(rc, l)
-	if err != nil {
-		return Signature{}, err
+		return Signature{}, fmt.Errorf("signature payload: %w", err)
 	}
 	sig, err := base64.StdEncoding.DecodeString(l.Annotations[SignatureAnnotation])
 	if err != nil {
