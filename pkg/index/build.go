@@ -14,20 +14,20 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
-	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
-	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/owners"
 	"github.com/tierpack/tierpack/pkg/target"
+	"github.com/tierpack/tierpack/sdk"
 )
 
 // AnnotationKeywords is the manifest annotation Build reads an artifact's
 // keywords from: a comma-separated list. Helm charts' keywords are read
 // from their Chart.yaml (the Helm config blob) when it is absent.
-const AnnotationKeywords = artifact.AnnotationKeywords
+const AnnotationKeywords = sdk.AnnotationKeywords
 
 // DefaultConcurrency is how many tags Build resolves at once.
 const DefaultConcurrency = 8
@@ -120,7 +120,7 @@ func mergeSameRepository(es []Entry) []Entry {
 // resolved is one tag's artifact.
 type resolved struct {
 	tag  string
-	info *artifact.Info
+	info *oci.Info
 }
 
 func (b *Builder) entry(ctx context.Context, t *target.Target) (*Entry, error) {
@@ -152,7 +152,7 @@ func (b *Builder) entry(ctx context.Context, t *target.Target) (*Entry, error) {
 			} else {
 				tt.Ref = t.Ref.WithTag(tag)
 			}
-			info, err := artifact.Resolve(gctx, &tt, nil)
+			info, err := oci.Resolve(gctx, &tt, nil)
 			if err != nil {
 				if explicit || fatal(err) {
 					return err
@@ -164,7 +164,7 @@ func (b *Builder) entry(ctx context.Context, t *target.Target) (*Entry, error) {
 			case info.ArtifactType == MediaType:
 				skip(tt.Ref.String(), "a published tierpack index, not a contribution")
 			case info.Type == "":
-				skip(tt.Ref.String(), fmt.Sprintf("not a tierpack contribution (no %s annotation; artifactType %q)", artifact.AnnotationType, info.ArtifactType))
+				skip(tt.Ref.String(), fmt.Sprintf("not a tierpack contribution (no %s annotation; artifactType %q)", sdk.AnnotationType, info.ArtifactType))
 			default:
 				results[i] = resolved{tag: tag, info: info}
 			}
@@ -259,7 +259,7 @@ func fatal(err error) bool {
 // the entry's metadata from the latest one.
 func (b *Builder) makeEntry(ctx context.Context, t *target.Target, found []resolved) (*Entry, error) {
 	byDigest := map[string]*Version{}
-	infos := map[string]*artifact.Info{}
+	infos := map[string]*oci.Info{}
 	for _, r := range found {
 		v, ok := byDigest[r.info.Digest]
 		if !ok {
@@ -303,7 +303,7 @@ func (b *Builder) makeEntry(ctx context.Context, t *target.Target, found []resol
 	e.Source = a[ocispec.AnnotationSource]
 	e.Homepage = a[ocispec.AnnotationURL]
 	e.Keywords = splitList(a[AnnotationKeywords])
-	if info.Config != nil && info.Config.MediaType == artifact.HelmConfigMediaType {
+	if info.Config != nil && info.Config.MediaType == sdk.MediaTypeHelmConfig {
 		if err := helmMetadata(ctx, t, *info.Config, e); err != nil {
 			return nil, err
 		}
@@ -323,7 +323,7 @@ func helmMetadata(ctx context.Context, t *target.Target, cfg ocispec.Descriptor,
 	if cfg.Size > maxHelmConfig {
 		return nil
 	}
-	data, err := content.FetchAll(ctx, t.Store, cfg)
+	data, err := oci.FetchAll(ctx, t.Store, cfg, maxHelmConfig)
 	if err != nil {
 		if fatal(err) {
 			return fmt.Errorf("%s: fetching the chart's config %s: %w", t.Ref, cfg.Digest, err)

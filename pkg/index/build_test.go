@@ -17,9 +17,10 @@ import (
 	"oras.land/oras-go/v2/registry/remote/credentials"
 
 	"github.com/tierpack/tierpack/internal/registrytest"
-	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/owners"
 	"github.com/tierpack/tierpack/pkg/target"
+	"github.com/tierpack/tierpack/sdk"
 )
 
 // open opens a reference the way the CLI does, with no credentials.
@@ -39,11 +40,11 @@ func open(t *testing.T, ref string, readOnly bool) *target.Target {
 
 // pushManifest pushes a manifest with one layer (content) and the given
 // config and annotations, tags it, and returns its digest.
-func pushManifest(t *testing.T, dst oras.Target, tag, artifactType string, cfg *artifact.Blob, ann map[string]string, content string) string {
+func pushManifest(t *testing.T, dst oras.Target, tag, artifactType string, cfg *oci.Blob, ann map[string]string, content string) string {
 	t.Helper()
 	data := []byte(content)
-	layer := artifact.Blob{Desc: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: digest.FromBytes(data), Size: int64(len(data))}, Data: data}
-	config := artifact.Blob{Desc: ocispec.DescriptorEmptyJSON, Data: ocispec.DescriptorEmptyJSON.Data}
+	layer := oci.Blob{Desc: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: digest.FromBytes(data), Size: int64(len(data))}, Data: data}
+	config := oci.Blob{Desc: ocispec.DescriptorEmptyJSON, Data: ocispec.DescriptorEmptyJSON.Data}
 	config.Desc.Data = nil
 	if cfg != nil {
 		config = *cfg
@@ -56,8 +57,8 @@ func pushManifest(t *testing.T, dst oras.Target, tag, artifactType string, cfg *
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := artifact.Blob{Desc: ocispec.Descriptor{MediaType: m.MediaType, Digest: digest.FromBytes(mdata), Size: int64(len(mdata))}, Data: mdata}
-	if _, err := artifact.PushBlobs(context.Background(), dst, []artifact.Blob{config, layer, root}, tag, artifact.PushOptions{}); err != nil {
+	root := oci.Blob{Desc: ocispec.Descriptor{MediaType: m.MediaType, Digest: digest.FromBytes(mdata), Size: int64(len(mdata))}, Data: mdata}
+	if _, err := oci.PushBlobs(context.Background(), dst, []oci.Blob{config, layer, root}, tag, oci.PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return root.Desc.Digest.String()
@@ -66,7 +67,7 @@ func pushManifest(t *testing.T, dst oras.Target, tag, artifactType string, cfg *
 // contribution returns a tierpack contribution's annotations.
 func contribution(name, typ, tierName, version string, extra ...string) map[string]string {
 	a := map[string]string{
-		"dev.tierpack.tier": tierName, artifact.AnnotationType: typ, artifact.AnnotationName: name,
+		"dev.tierpack.tier": tierName, sdk.AnnotationType: typ, sdk.AnnotationName: name,
 		ocispec.AnnotationTitle: name, ocispec.AnnotationVersion: version,
 	}
 	for i := 0; i+1 < len(extra); i += 2 {
@@ -75,13 +76,13 @@ func contribution(name, typ, tierName, version string, extra ...string) map[stri
 	return a
 }
 
-func helmConfig(t *testing.T, chart map[string]any) *artifact.Blob {
+func helmConfig(t *testing.T, chart map[string]any) *oci.Blob {
 	t.Helper()
 	data, err := json.Marshal(chart)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &artifact.Blob{Desc: ocispec.Descriptor{MediaType: artifact.HelmConfigMediaType, Digest: digest.FromBytes(data), Size: int64(len(data))}, Data: data}
+	return &oci.Blob{Desc: ocispec.Descriptor{MediaType: sdk.MediaTypeHelmConfig, Digest: digest.FromBytes(data), Size: int64(len(data))}, Data: data}
 }
 
 // seed fills repositories under prefix with every kind of tag Build meets.
@@ -114,7 +115,7 @@ func seed(t *testing.T, host string) {
 	pushManifest(t, dbg.Store, "sha256-"+hex, "application/vnd.tierpack.promotion.v1+json", nil, nil, "record")
 	// Something else in the same repository: an image without tierpack
 	// annotations, and a published index.
-	pushManifest(t, dbg.Store, "some-image", "", &artifact.Blob{Desc: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: digest.FromString("{}"), Size: 2}, Data: []byte("{}")}, nil, "image")
+	pushManifest(t, dbg.Store, "some-image", "", &oci.Blob{Desc: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: digest.FromString("{}"), Size: 2}, Data: []byte("{}")}, nil, "image")
 	if _, err := Push(context.Background(), open(t, host+"/idx/debug-bundle:catalogue", false), []byte("apiVersion: tierpack.dev/v1\nkind: Index\n"), PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +229,7 @@ func TestBuildLayouts(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An unnamed artifact is named after its folder.
-	pushManifest(t, lay.Store, "2.0.0", "application/vnd.tierpack.script.v1", nil, map[string]string{artifact.AnnotationType: "script", "dev.tierpack.tier": "contrib"}, "unnamed")
+	pushManifest(t, lay.Store, "2.0.0", "application/vnd.tierpack.script.v1", nil, map[string]string{sdk.AnnotationType: "script", "dev.tierpack.tier": "contrib"}, "unnamed")
 
 	lay.Close()
 	// The local store holds many repositories; a writer locks all of it.

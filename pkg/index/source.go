@@ -2,7 +2,6 @@ package index
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,11 +12,9 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
-	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
 
-	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/sdk"
 )
@@ -209,7 +206,7 @@ func fetchOCI(ctx context.Context, src Source, opts FetchOptions) ([]byte, error
 		return nil, err
 	}
 	defer t.Close()
-	info, err := artifact.Resolve(ctx, t, nil)
+	info, err := oci.Resolve(ctx, t, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +221,7 @@ func fetchOCI(ctx context.Context, src Source, opts FetchOptions) ([]byte, error
 		if l.Size > MaxSize {
 			return nil, fmt.Errorf("%w: %s: the index is %d bytes, more than the %d tierpack reads", ErrInvalid, ref, l.Size, MaxSize)
 		}
-		data, err := content.FetchAll(ctx, t.Store, l) // verifies size and digest
+		data, err := oci.FetchAll(ctx, t.Store, l, MaxSize)
 		if err != nil {
 			return nil, fmt.Errorf("%s: fetching the index layer %s: %w", ref, l.Digest, err)
 		}
@@ -280,7 +277,7 @@ func Push(ctx context.Context, t *target.Target, data []byte, opts PushOptions) 
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	if _, err := artifact.PushBlobs(ctx, t.Store, blobs, tag, artifact.PushOptions{}); err != nil {
+	if _, err := oci.PushBlobs(ctx, t.Store, blobs, tag, oci.PushOptions{}); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("pushing the index to %s: %w", t.Ref.WithTag(tag), err)
 	}
 	return blobs[len(blobs)-1].Desc, nil
@@ -288,15 +285,14 @@ func Push(ctx context.Context, t *target.Target, data []byte, opts PushOptions) 
 
 // packIndex builds the blobs of a published index: the empty config, the
 // document, and the manifest last.
-func packIndex(ix *Index, data []byte, opts PushOptions) ([]artifact.Blob, error) {
-	layer := ocispec.Descriptor{
+func packIndex(ix *Index, data []byte, opts PushOptions) ([]oci.Blob, error) {
+	layer := oci.Blob{Data: data, Desc: ocispec.Descriptor{
 		MediaType:   MediaType,
 		Digest:      digest.FromBytes(data),
 		Size:        int64(len(data)),
 		Annotations: map[string]string{ocispec.AnnotationTitle: "index.yaml"},
-	}
-	cfg := ocispec.DescriptorEmptyJSON
-	cfg.Data = nil
+	}}
+	cfg := oci.EmptyJSON()
 	ann := map[string]string{
 		ocispec.AnnotationTitle:       "index.yaml",
 		ocispec.AnnotationDescription: fmt.Sprintf("tierpack index of %d contribution(s)", len(ix.Entries)),
@@ -305,22 +301,9 @@ func packIndex(ix *Index, data []byte, opts PushOptions) ([]artifact.Blob, error
 	if !opts.Created.IsZero() {
 		ann[ocispec.AnnotationCreated] = opts.Created.UTC().Format(time.RFC3339)
 	}
-	man := ocispec.Manifest{
-		Versioned:    specs.Versioned{SchemaVersion: 2},
-		MediaType:    ocispec.MediaTypeImageManifest,
-		ArtifactType: MediaType,
-		Config:       cfg,
-		Layers:       []ocispec.Descriptor{layer},
-		Annotations:  ann,
-	}
-	mdata, err := json.Marshal(man)
+	man, err := oci.ManifestBlob(oci.NewManifest(MediaType, cfg.Desc, []ocispec.Descriptor{layer.Desc}, ann))
 	if err != nil {
 		return nil, err
 	}
-	mdesc := ocispec.Descriptor{MediaType: man.MediaType, ArtifactType: MediaType, Digest: digest.FromBytes(mdata), Size: int64(len(mdata))}
-	return []artifact.Blob{
-		{Desc: cfg, Data: ocispec.DescriptorEmptyJSON.Data},
-		{Desc: layer, Data: data},
-		{Desc: mdesc, Data: mdata},
-	}, nil
+	return []oci.Blob{cfg, layer, man}, nil
 }
