@@ -41,14 +41,12 @@ package dist
 import (
 	"context"
 	"debug/buildinfo"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -56,12 +54,11 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
-	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
 
-	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/sdk"
@@ -219,18 +216,12 @@ func checkGoPlatform(b Binary) error {
 	return nil
 }
 
-func platformString(p ocispec.Platform) string {
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
-}
+func platformString(p ocispec.Platform) string { return oci.PlatformString(p) }
 
 // Native returns the binary for this machine's platform, if there is one.
 func Native(bins []Binary) (Binary, bool) {
 	for _, b := range bins {
-		if b.Platform.OS == runtime.GOOS && b.Platform.Architecture == runtime.GOARCH {
+		if want := oci.CurrentPlatform(); b.Platform.OS == want.OS && b.Platform.Architecture == want.Architecture {
 			return b, true
 		}
 	}
@@ -305,13 +296,13 @@ func (m Meta) check() error {
 	return nil
 }
 
-// Packed is a plugin artifact ready to push with artifact.PushBlobs.
+// Packed is a plugin artifact ready to push with oci.PushBlobs.
 type Packed struct {
 	Meta Meta
 	// Root is the image index.
 	Root ocispec.Descriptor
 	// Blobs lists every blob in push order, the index last.
-	Blobs []artifact.Blob
+	Blobs []oci.Blob
 	// Platforms lists os/arch[/variant] of each manifest.
 	Platforms []string
 }
@@ -324,88 +315,81 @@ func Pack(bins []Binary, meta Meta, created time.Time, staging string) (*Packed,
 		return nil, err
 	}
 	ann := meta.Annotations(created)
-	packed := &Packed{Meta: meta}
-	empty := ocispec.DescriptorEmptyJSON
-	empty.Data = nil
-	packed.Blobs = append(packed.Blobs, artifact.Blob{Desc: empty, Data: ocispec.DescriptorEmptyJSON.Data})
-	var manifests []artifact.Blob
+	empty := oci.EmptyJSON()
+	packed := &Packed{Meta: meta, Blobs: []oci.Blob{empty}}
+	var manifests []oci.Blob
+	var entries []ocispec.Descriptor
 	for _, b := range bins {
 		if b.Type != meta.Type {
 			return nil, fmt.Errorf("%s is named for type %q, but the plugin says it is %q: rename it", b.Path, b.Type, meta.Type)
 		}
-		dir := filepath.Join(staging, strings.ReplaceAll(platformString(b.Platform), "/", "-"))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
-		}
-		name := binaryNameFor(meta.Type, b.Platform.OS)
-		if err := copyFile(b.Path, filepath.Join(dir, name), 0o755); err != nil {
-			return nil, err
-		}
-		sum, err := plugin.FileSHA256(filepath.Join(dir, name))
+		layer, sum, err := packLayer(b, meta.Type, created, staging)
 		if err != nil {
 			return nil, err
 		}
-		layerPath := filepath.Join(dir, "layer.tar.gz")
-		f, err := os.Create(layerPath)
-		if err != nil {
-			return nil, err
-		}
-		_, err = archive.WriteTarGz(f, dir, []string{name}, archive.WriteOptions{ModTime: created})
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, fmt.Errorf("packaging %s: %w", b.Path, err)
-		}
-		layerDigest, size, err := digestFile(layerPath)
-		if err != nil {
-			return nil, err
-		}
-		layer := ocispec.Descriptor{
-			MediaType: ocispec.MediaTypeImageLayerGzip, Digest: layerDigest, Size: size,
-			Annotations: map[string]string{ocispec.AnnotationTitle: filepath.Base(b.Path) + ".tar.gz"},
-		}
-		packed.Blobs = append(packed.Blobs, artifact.Blob{Desc: layer, Path: layerPath})
+		packed.Blobs = append(packed.Blobs, layer)
 		mann := map[string]string{AnnotationSHA256: sum}
 		for k, v := range ann {
 			mann[k] = v
 		}
-		man := ocispec.Manifest{
-			Versioned:    specs.Versioned{SchemaVersion: 2},
-			MediaType:    ocispec.MediaTypeImageManifest,
-			ArtifactType: ArtifactType,
-			Config:       empty,
-			Layers:       []ocispec.Descriptor{layer},
-			Annotations:  mann,
-		}
-		data, err := json.Marshal(man)
+		man, err := oci.ManifestBlob(oci.NewManifest(ArtifactType, empty.Desc, []ocispec.Descriptor{layer.Desc}, mann))
 		if err != nil {
 			return nil, err
 		}
 		p := b.Platform
-		manifests = append(manifests, artifact.Blob{
-			Desc: ocispec.Descriptor{MediaType: man.MediaType, Digest: digest.FromBytes(data), Size: int64(len(data)), Platform: &p},
-			Data: data,
-		})
+		// The index lists each manifest by platform, without artifactType.
+		man.Desc.ArtifactType, man.Desc.Platform = "", &p
+		manifests = append(manifests, man)
+		entries = append(entries, man.Desc)
 		packed.Platforms = append(packed.Platforms, platformString(p))
 	}
-	idx := ocispec.Index{
-		Versioned:    specs.Versioned{SchemaVersion: 2},
-		MediaType:    ocispec.MediaTypeImageIndex,
-		ArtifactType: ArtifactType,
-		Annotations:  ann,
-	}
-	for _, m := range manifests {
-		idx.Manifests = append(idx.Manifests, m.Desc)
-	}
-	data, err := json.Marshal(idx)
+	idx, err := oci.IndexBlob(oci.NewIndex(ArtifactType, entries, ann))
 	if err != nil {
 		return nil, err
 	}
-	packed.Root = ocispec.Descriptor{MediaType: idx.MediaType, ArtifactType: ArtifactType, Digest: digest.FromBytes(data), Size: int64(len(data))}
+	packed.Root = idx.Desc
 	packed.Blobs = append(packed.Blobs, manifests...)
-	packed.Blobs = append(packed.Blobs, artifact.Blob{Desc: packed.Root, Data: data})
+	packed.Blobs = append(packed.Blobs, idx)
 	return packed, nil
+}
+
+// packLayer copies b's executable into its own folder of staging under the
+// name it is installed as, and archives it as a tar+gzip layer. It returns
+// the layer and the executable's sha256.
+func packLayer(b Binary, typ string, created time.Time, staging string) (oci.Blob, string, error) {
+	dir := filepath.Join(staging, strings.ReplaceAll(platformString(b.Platform), "/", "-"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return oci.Blob{}, "", err
+	}
+	name := binaryNameFor(typ, b.Platform.OS)
+	if err := copyFile(b.Path, filepath.Join(dir, name), 0o755); err != nil {
+		return oci.Blob{}, "", err
+	}
+	sum, err := plugin.FileSHA256(filepath.Join(dir, name))
+	if err != nil {
+		return oci.Blob{}, "", err
+	}
+	layerPath := filepath.Join(dir, "layer.tar.gz")
+	f, err := os.Create(layerPath)
+	if err != nil {
+		return oci.Blob{}, "", err
+	}
+	_, err = archive.WriteTarGz(f, dir, []string{name}, archive.WriteOptions{ModTime: created})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return oci.Blob{}, "", fmt.Errorf("packaging %s: %w", b.Path, err)
+	}
+	layerDigest, size, err := digestFile(layerPath)
+	if err != nil {
+		return oci.Blob{}, "", err
+	}
+	layer := ocispec.Descriptor{
+		MediaType: ocispec.MediaTypeImageLayerGzip, Digest: layerDigest, Size: size,
+		Annotations: map[string]string{ocispec.AnnotationTitle: filepath.Base(b.Path) + ".tar.gz"},
+	}
+	return oci.Blob{Desc: layer, Path: layerPath}, sum, nil
 }
 
 func binaryNameFor(typ, goos string) string {
@@ -473,74 +457,10 @@ type Installed struct {
 // opts.Dir and pins it. Nothing in opts.Dir changes unless every check
 // passes.
 func Install(ctx context.Context, t *target.Target, opts InstallOptions) (*Installed, error) {
-	ref := t.Ref.Reference()
-	if ref == "" {
-		return nil, fmt.Errorf("%s names no tag or digest: add :VERSION or @sha256:…", t.Ref)
-	}
-	root, err := t.Store.Resolve(ctx, ref)
+	a, err := resolvePlugin(ctx, t, opts.Builtins)
 	if err != nil {
-		if errors.Is(err, errdef.ErrNotFound) {
-			return nil, fmt.Errorf("%s: %w (check the name and tag)", t.Ref, errdef.ErrNotFound)
-		}
-		return nil, fmt.Errorf("resolving %s: %w", t.Ref, err)
-	}
-	notPlugin := func(what string) error {
-		return fmt.Errorf("%s is not a tierpack plugin: %s; plugins are image indexes with artifactType %s, as `tierpack plugin push` writes them", t.Ref, what, ArtifactType)
-	}
-	if root.MediaType != ocispec.MediaTypeImageIndex {
-		return nil, notPlugin("it is a " + root.MediaType)
-	}
-	var idx ocispec.Index
-	if err := fetchJSON(ctx, t, root, &idx); err != nil {
 		return nil, err
 	}
-	if idx.ArtifactType != ArtifactType {
-		return nil, notPlugin(fmt.Sprintf("its artifactType is %q", idx.ArtifactType))
-	}
-	typ := idx.Annotations[AnnotationType]
-	if !ValidType(typ) {
-		return nil, notPlugin(fmt.Sprintf("its %s annotation %q is not a type name", AnnotationType, typ))
-	}
-	if slices.Contains(opts.Builtins, typ) {
-		return nil, fmt.Errorf("%s is a plugin for %q, which is built into tierpack and cannot be replaced", t.Ref, typ)
-	}
-	want := ocispec.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
-	var md *ocispec.Descriptor
-	var have []string
-	for i, d := range idx.Manifests {
-		if d.Platform == nil {
-			continue
-		}
-		have = append(have, platformString(*d.Platform))
-		if d.Platform.OS == want.OS && d.Platform.Architecture == want.Architecture && md == nil {
-			md = &idx.Manifests[i]
-		}
-	}
-	if md == nil {
-		return nil, fmt.Errorf("%s: %w: it has %s, not %s; ask its publisher for a %s build, or build the plugin from source and put it in $%s",
-			t.Ref, ErrNoPlatform, strings.Join(have, ", "), platformString(want), platformString(want), plugin.DirEnv)
-	}
-	if md.MediaType != ocispec.MediaTypeImageManifest {
-		return nil, notPlugin(fmt.Sprintf("its %s entry is a %s", platformString(want), md.MediaType))
-	}
-	var man ocispec.Manifest
-	if err := fetchJSON(ctx, t, *md, &man); err != nil {
-		return nil, err
-	}
-	var layers []ocispec.Descriptor
-	for _, l := range man.Layers {
-		if l.MediaType != ocispec.MediaTypeEmptyJSON {
-			layers = append(layers, l)
-		}
-	}
-	if man.ArtifactType != ArtifactType || len(layers) != 1 || layers[0].MediaType != ocispec.MediaTypeImageLayerGzip {
-		return nil, notPlugin(fmt.Sprintf("its %s manifest does not hold one tar+gzip layer", platformString(want)))
-	}
-	layer := layers[0]
-	if layer.Size > MaxBinarySize {
-		return nil, fmt.Errorf("%s: the %s layer is %d bytes, more than the %d tierpack installs", t.Ref, platformString(want), layer.Size, MaxBinarySize)
-	}
-
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -549,63 +469,178 @@ func Install(ctx context.Context, t *target.Target, opts InstallOptions) (*Insta
 		return nil, err
 	}
 	defer os.RemoveAll(staging)
-	out := filepath.Join(staging, "out")
-	if err := os.Mkdir(out, 0o755); err != nil {
-		return nil, err
-	}
-	if err := fetchLayer(ctx, t, layer, filepath.Join(staging, "layer.tar.gz"), out); err != nil {
-		return nil, err
-	}
-	name := plugin.BinaryName(typ)
-	files, err := sdk.ListFiles(out)
+	bin, sum, err := a.extract(ctx, t, staging)
 	if err != nil {
 		return nil, err
 	}
-	if len(files) != 1 || files[0] != name {
-		return nil, notPlugin(fmt.Sprintf("its layer holds %v, not the one file %s", files, name))
-	}
-	bin := filepath.Join(out, name)
-	st, err := os.Lstat(bin)
+	meta, err := a.probe(ctx, t, bin, opts.Probe)
 	if err != nil {
 		return nil, err
 	}
-	if !st.Mode().IsRegular() {
-		return nil, notPlugin(name + " in its layer is not a regular file")
-	}
-	if err := os.Chmod(bin, 0o755); err != nil {
-		return nil, err
-	}
-	sum, err := plugin.FileSHA256(bin)
-	if err != nil {
-		return nil, err
-	}
-	if a := man.Annotations[AnnotationSHA256]; a != "" && a != sum {
-		return nil, fmt.Errorf("%s: the %s executable has sha256 %s, but its manifest says %s: the artifact is inconsistent; do not install it", t.Ref, platformString(want), sum, a)
-	}
-	meta, err := Probe(ctx, bin, opts.Probe)
-	if err != nil {
-		return nil, fmt.Errorf("%s does not run on this machine: %w", t.Ref, err)
-	}
-	if meta.Type != typ {
-		return nil, fmt.Errorf("%s: the plugin says it serves type %q, but the artifact says %q: do not install it", t.Ref, meta.Type, typ)
-	}
-	if v := idx.Annotations[ocispec.AnnotationVersion]; v != "" && v != meta.Version {
-		return nil, fmt.Errorf("%s: the plugin says it is version %s, but the artifact says %s: do not install it", t.Ref, meta.Version, v)
-	}
-
 	now := time.Now
 	if opts.Now != nil {
 		now = opts.Now
 	}
 	res := &Installed{
-		Path: filepath.Join(opts.Dir, name),
+		Path: filepath.Join(opts.Dir, plugin.BinaryName(a.typ)),
 		Pin: plugin.Pin{
-			Type: typ, Version: meta.Version, Source: t.Ref.String(), Digest: root.Digest.String(),
-			Manifest: md.Digest.String(), Platform: platformString(*md.Platform), SHA256: sum,
+			Type: a.typ, Version: meta.Version, Source: t.Ref.String(), Digest: a.root.Digest.String(),
+			Manifest: a.md.Digest.String(), Platform: platformString(*a.md.Platform), SHA256: sum,
 			Protocols: meta.Protocols, SDKVersion: meta.SDKVersion, Installed: now().UTC().Truncate(time.Second),
 		},
 	}
-	err = plugin.UpdateLock(opts.Dir, func(l *plugin.Lock) error {
+	if err := pin(res, bin, opts); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// remotePlugin is a plugin artifact resolved for this machine's platform.
+type remotePlugin struct {
+	root ocispec.Descriptor
+	idx  ocispec.Index
+	// typ is the plugin type the index says.
+	typ string
+	// md is the index's entry for this platform, and man its manifest.
+	md  ocispec.Descriptor
+	man ocispec.Manifest
+	// layer holds the executable.
+	layer ocispec.Descriptor
+}
+
+// resolvePlugin resolves t to a plugin's index and reads the manifest for
+// this machine's platform, refusing anything that is not a plugin as
+// `tierpack plugin push` writes them, and plugins for the builtins types.
+func resolvePlugin(ctx context.Context, t *target.Target, builtins []string) (*remotePlugin, error) {
+	root, err := oci.ResolveDescriptor(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	a := &remotePlugin{root: root}
+	if root.MediaType != ocispec.MediaTypeImageIndex {
+		return nil, notPlugin(t, "it is a "+root.MediaType)
+	}
+	if err := fetchJSON(ctx, t, root, &a.idx); err != nil {
+		return nil, err
+	}
+	if a.idx.ArtifactType != ArtifactType {
+		return nil, notPlugin(t, fmt.Sprintf("its artifactType is %q", a.idx.ArtifactType))
+	}
+	a.typ = a.idx.Annotations[AnnotationType]
+	if !ValidType(a.typ) {
+		return nil, notPlugin(t, fmt.Sprintf("its %s annotation %q is not a type name", AnnotationType, a.typ))
+	}
+	if slices.Contains(builtins, a.typ) {
+		return nil, fmt.Errorf("%s is a plugin for %q, which is built into tierpack and cannot be replaced", t.Ref, a.typ)
+	}
+	want := oci.CurrentPlatform()
+	if a.md, err = selectPlatform(a.idx.Manifests, want); err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Ref, err)
+	}
+	if a.md.MediaType != ocispec.MediaTypeImageManifest {
+		return nil, notPlugin(t, fmt.Sprintf("its %s entry is a %s", platformString(want), a.md.MediaType))
+	}
+	if err := fetchJSON(ctx, t, a.md, &a.man); err != nil {
+		return nil, err
+	}
+	var layers []ocispec.Descriptor
+	for _, l := range a.man.Layers {
+		if l.MediaType != ocispec.MediaTypeEmptyJSON {
+			layers = append(layers, l)
+		}
+	}
+	if a.man.ArtifactType != ArtifactType || len(layers) != 1 || layers[0].MediaType != ocispec.MediaTypeImageLayerGzip {
+		return nil, notPlugin(t, fmt.Sprintf("its %s manifest does not hold one tar+gzip layer", platformString(want)))
+	}
+	a.layer = layers[0]
+	if a.layer.Size > MaxBinarySize {
+		return nil, fmt.Errorf("%s: the %s layer is %d bytes, more than the %d tierpack installs", t.Ref, platformString(want), a.layer.Size, MaxBinarySize)
+	}
+	return a, nil
+}
+
+// selectPlatform returns the first entry for want's OS and architecture.
+func selectPlatform(ms []ocispec.Descriptor, want ocispec.Platform) (ocispec.Descriptor, error) {
+	var have []string
+	for _, d := range ms {
+		if d.Platform == nil {
+			continue
+		}
+		if d.Platform.OS == want.OS && d.Platform.Architecture == want.Architecture {
+			return d, nil
+		}
+		have = append(have, platformString(*d.Platform))
+	}
+	return ocispec.Descriptor{}, fmt.Errorf("%w: it has %s, not %s; ask its publisher for a %s build, or build the plugin from source and put it in $%s",
+		ErrNoPlatform, strings.Join(have, ", "), platformString(want), platformString(want), plugin.DirEnv)
+}
+
+// notPlugin says that t is not a plugin, and why.
+func notPlugin(t *target.Target, what string) error {
+	return fmt.Errorf("%s is not a tierpack plugin: %s; plugins are image indexes with artifactType %s, as `tierpack plugin push` writes them", t.Ref, what, ArtifactType)
+}
+
+// extract downloads the layer into staging and extracts the executable,
+// which must be the layer's one file and match the manifest's sha256. It
+// returns the executable's path and sha256.
+func (a *remotePlugin) extract(ctx context.Context, t *target.Target, staging string) (bin, sum string, err error) {
+	out := filepath.Join(staging, "out")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		return "", "", err
+	}
+	if err := fetchLayer(ctx, t, a.layer, filepath.Join(staging, "layer.tar.gz"), out); err != nil {
+		return "", "", err
+	}
+	name := plugin.BinaryName(a.typ)
+	files, err := sdk.ListFiles(out)
+	if err != nil {
+		return "", "", err
+	}
+	if len(files) != 1 || files[0] != name {
+		return "", "", notPlugin(t, fmt.Sprintf("its layer holds %v, not the one file %s", files, name))
+	}
+	bin = filepath.Join(out, name)
+	st, err := os.Lstat(bin)
+	if err != nil {
+		return "", "", err
+	}
+	if !st.Mode().IsRegular() {
+		return "", "", notPlugin(t, name+" in its layer is not a regular file")
+	}
+	if err := os.Chmod(bin, 0o755); err != nil {
+		return "", "", err
+	}
+	if sum, err = plugin.FileSHA256(bin); err != nil {
+		return "", "", err
+	}
+	if want := a.man.Annotations[AnnotationSHA256]; want != "" && want != sum {
+		return "", "", fmt.Errorf("%s: the %s executable has sha256 %s, but its manifest says %s: the artifact is inconsistent; do not install it", t.Ref, platformString(*a.md.Platform), sum, want)
+	}
+	return bin, sum, nil
+}
+
+// probe runs the extracted executable once; what it says about itself must
+// agree with the artifact.
+func (a *remotePlugin) probe(ctx context.Context, t *target.Target, bin string, opts ProbeOptions) (Meta, error) {
+	meta, err := Probe(ctx, bin, opts)
+	if err != nil {
+		return Meta{}, fmt.Errorf("%s does not run on this machine: %w", t.Ref, err)
+	}
+	if meta.Type != a.typ {
+		return Meta{}, fmt.Errorf("%s: the plugin says it serves type %q, but the artifact says %q: do not install it", t.Ref, meta.Type, a.typ)
+	}
+	if v := a.idx.Annotations[ocispec.AnnotationVersion]; v != "" && v != meta.Version {
+		return Meta{}, fmt.Errorf("%s: the plugin says it is version %s, but the artifact says %s: do not install it", t.Ref, meta.Version, v)
+	}
+	return meta, nil
+}
+
+// pin moves bin into place as res.Path and records res.Pin in the folder's
+// lock file, in one step under the lock. A binary there without a pin is
+// replaced only with opts.Force.
+func pin(res *Installed, bin string, opts InstallOptions) error {
+	typ := res.Pin.Type
+	return plugin.UpdateLock(opts.Dir, func(l *plugin.Lock) error {
 		if old, ok := l.Plugins[typ]; ok {
 			res.Replaced = &old
 		} else if _, err := os.Lstat(res.Path); err == nil && !opts.Force {
@@ -617,10 +652,6 @@ func Install(ctx context.Context, t *target.Target, opts InstallOptions) (*Insta
 		l.Plugins[typ] = res.Pin
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
 }
 
 // Remove uninstalls the plugin for typ from the managed folder dir: its
@@ -652,15 +683,8 @@ func Remove(dir, typ string) (*plugin.Pin, error) {
 
 // fetchJSON fetches a manifest or index, verifying its digest and size.
 func fetchJSON(ctx context.Context, t *target.Target, d ocispec.Descriptor, v any) error {
-	if d.Size > artifact.MaxManifestSize {
-		return fmt.Errorf("%s: manifest %s is %d bytes, more than the %d tierpack reads", t.Ref, d.Digest, d.Size, artifact.MaxManifestSize)
-	}
-	data, err := content.FetchAll(ctx, t.Store, d)
-	if err != nil {
+	if err := oci.FetchJSON(ctx, t.Store, d, oci.MaxManifestSize, v); err != nil {
 		return fmt.Errorf("%s: fetching %s: %w", t.Ref, d.Digest, err)
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("%s: %s is not valid JSON: %v", t.Ref, d.Digest, err)
 	}
 	return nil
 }
@@ -668,29 +692,20 @@ func fetchJSON(ctx context.Context, t *target.Target, d ocispec.Descriptor, v an
 // fetchLayer downloads the layer to file, verifying its digest, then
 // extracts it into out.
 func fetchLayer(ctx context.Context, t *target.Target, d ocispec.Descriptor, file, out string) error {
-	rc, err := t.Store.Fetch(ctx, d)
-	if err != nil {
+	err := oci.FetchFile(ctx, t.Store, d, file, oci.FetchOptions{})
+	switch {
+	case errors.Is(err, content.ErrMismatchedDigest):
+		return fmt.Errorf("%s: layer %s does not match its digest (%v): do not install it", t.Ref, d.Digest, err)
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, content.ErrTrailingData):
+		return fmt.Errorf("%s: layer %s does not match its descriptor (%v): do not install it", t.Ref, d.Digest, err)
+	case err != nil:
 		return fmt.Errorf("%s: fetching layer %s: %w", t.Ref, d.Digest, err)
 	}
-	defer rc.Close()
-	f, err := os.Create(file)
+	f, err := os.Open(file)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	vr := content.NewVerifyReader(rc, d)
-	if _, err := io.Copy(f, vr); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, content.ErrTrailingData) || errors.Is(err, content.ErrMismatchedDigest) {
-			return fmt.Errorf("%s: layer %s does not match its descriptor (%v): do not install it", t.Ref, d.Digest, err)
-		}
-		return fmt.Errorf("%s: fetching layer %s: %w", t.Ref, d.Digest, err)
-	}
-	if err := vr.Verify(); err != nil {
-		return fmt.Errorf("%s: layer %s does not match its digest (%v): do not install it", t.Ref, d.Digest, err)
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
 	if err := archive.Extract(ctx, f, out, archive.Limits{MaxFileSize: MaxBinarySize, MaxTotalSize: MaxBinarySize, MaxEntries: 16}); err != nil {
 		return fmt.Errorf("%s: layer %s: %w", t.Ref, d.Digest, err)
 	}

@@ -18,7 +18,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/errdef"
 
-	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/sdk"
@@ -131,7 +131,7 @@ func publish(t *testing.T) (layout string, tgt *target.Target) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tgt.Close() })
-	if _, err := artifact.PushBlobs(ctx, tgt.Store, packed.Blobs, "0.0.1", artifact.PushOptions{}); err != nil {
+	if _, err := oci.PushBlobs(ctx, tgt.Store, packed.Blobs, "0.0.1", oci.PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return layout, tgt
