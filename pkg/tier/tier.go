@@ -1,33 +1,37 @@
-// Package tier is the host's typed, ordered form of tierpack's support
-// tiers. Their names, which are what artifacts and tierpack.yaml carry, are
-// defined in package sdk (sdk.TierContrib and the others) as part of the
-// plugin contract; Tier.String and Parse use exactly those names.
+// Package tier is the host's view of tierpack's support tiers: the typed,
+// ordered Tier, what the manifest annotation holds, and the check behind
+// `pull --tier`.
 //
 // The tiers come from the Falco project's scope proposal: contrib ("use at
 // your own risk": scripts, YAML, markdown), repository (its own repository,
 // a build and a release, an OWNERS file whose maintainers support it) and
 // official (core maintainers release and support it). They are ordered:
-// contrib < repository < official.
+// contrib < repository < official, and an artifact without a tier counts as
+// below contrib. Their names, and the type itself, are part of the plugin
+// contract and defined in the sdk (sdk.TierContrib, contrib.Tier), since
+// tierpack.yaml declares a tier; Tier is that type, so the two never
+// disagree.
 package tier
 
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/contrib"
 )
 
 // Tier is a support tier. The zero value is None: an artifact that carries
-// no tier at all (for example one pushed by `helm push`).
-type Tier int
+// no tier at all (for example one pushed by `helm push`). It is
+// contrib.Tier, the type tierpack.yaml's tier parses into.
+type Tier = contrib.Tier
 
 // The tiers, lowest first.
 const (
-	None Tier = iota
-	Contrib
-	Repository
-	Official
+	None       = contrib.TierNone
+	Contrib    = contrib.TierContrib
+	Repository = contrib.TierRepository
+	Official   = contrib.TierOfficial
 )
 
 // Annotation is the manifest annotation that carries an artifact's tier.
@@ -37,49 +41,13 @@ const Annotation = sdk.AnnotationTier
 var All = []Tier{Contrib, Repository, Official}
 
 // ErrUnknown is returned by Parse for a name that is not a tier.
-var ErrUnknown = errors.New("unknown tier")
+var ErrUnknown = contrib.ErrUnknownTier
 
 // ErrBelow is wrapped by the error Require returns when a tier is too low.
 var ErrBelow = errors.New("tier below the required tier")
 
-// String returns the tier's name; "untiered" for None.
-func (t Tier) String() string {
-	switch t {
-	case Contrib:
-		return sdk.TierContrib
-	case Repository:
-		return sdk.TierRepository
-	case Official:
-		return sdk.TierOfficial
-	}
-	return sdk.TierUntiered
-}
-
-// MarshalText encodes the tier by name.
-func (t Tier) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
-
-// UnmarshalText decodes a tier name.
-func (t *Tier) UnmarshalText(b []byte) error {
-	v, err := Parse(string(b))
-	if err != nil {
-		return err
-	}
-	*t = v
-	return nil
-}
-
 // Parse returns the tier named s (case-insensitive).
-func Parse(s string) (Tier, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case sdk.TierContrib:
-		return Contrib, nil
-	case sdk.TierRepository:
-		return Repository, nil
-	case sdk.TierOfficial:
-		return Official, nil
-	}
-	return None, fmt.Errorf("%w %q: use one of %s", ErrUnknown, s, strings.Join(sdk.Tiers(), ", "))
-}
+func Parse(s string) (Tier, error) { return contrib.ParseTier(s) }
 
 // FromAnnotations returns the tier recorded in manifest annotations, None
 // when there is none, or an error when the value is not a tier.
@@ -94,9 +62,6 @@ func FromAnnotations(a map[string]string) (Tier, error) {
 	}
 	return t, nil
 }
-
-// AtLeast reports whether t is min or higher.
-func (t Tier) AtLeast(min Tier) bool { return t >= min }
 
 // Require returns nil when have is at least want, and otherwise an error that
 // names both tiers and wraps ErrBelow. subject names the artifact.

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-
-	"github.com/tierpack/tierpack/pkg/tier"
 )
 
 // FuzzParse feeds arbitrary bytes to the manifest parser. It must never
@@ -31,7 +29,7 @@ func FuzzParse(f *testing.F) {
 		if !nameRE.MatchString(m.Name) || !typeRE.MatchString(m.Type) || !tagRE.MatchString(TagFor(m.Version)) {
 			t.Fatalf("accepted a manifest breaking the name/type/version rules: %+v", m)
 		}
-		if m.Tier < tier.Contrib || m.Tier > tier.Official {
+		if m.Tier < TierContrib || m.Tier > TierOfficial {
 			t.Fatalf("accepted tier %v", m.Tier)
 		}
 		for _, f := range m.Files {

@@ -34,7 +34,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/sdk"
 )
 
@@ -50,7 +49,7 @@ type Manifest struct {
 	Name        string    `yaml:"name" json:"name"`
 	Version     string    `yaml:"version" json:"version"`
 	Type        string    `yaml:"type" json:"type"`
-	Tier        tier.Tier `yaml:"-" json:"tier"`
+	Tier        Tier      `yaml:"-" json:"tier"`
 	TierName    string    `yaml:"tier" json:"-"`
 	Description string    `yaml:"description,omitempty" json:"description,omitempty"`
 	License     string    `yaml:"license,omitempty" json:"license,omitempty"`
@@ -285,7 +284,7 @@ func (m *Manifest) check() Errors {
 	}
 	if m.TierName == "" {
 		add("tier", "is required: contrib, repository or official")
-	} else if t, err := tier.Parse(m.TierName); err != nil {
+	} else if t, err := ParseTier(m.TierName); err != nil {
 		add("tier", "%q is not a tier: use contrib, repository or official", m.TierName)
 	} else {
 		m.Tier = t
