@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/tierpack/tierpack/sdk/host"
 )
 
 // LockFileName is the lock file of a managed plugin folder: one Pin per
@@ -161,4 +163,4 @@ func FileSHA256(path string) (string, error) {
 
 // BinaryName returns the executable name of a plugin for typ on this
 // system: tierpack-plugin-<typ>, with .exe on Windows.
-func BinaryName(typ string) string { return BinaryPrefix + typ + exeSuffix }
+func BinaryName(typ string) string { return host.BinaryName(typ) }

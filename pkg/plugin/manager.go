@@ -14,11 +14,15 @@
 // that was copied there by hand and has no pin. The other directories are
 // the user's own: their binaries run unpinned.
 //
-// A Manager starts each plugin at most once, bounds every call with a
-// timeout, and turns go-plugin's failure modes — a crash, a hang, a binary
-// that is not a plugin or that writes to stdout before its handshake, a
-// protocol version mismatch — into errors that say what happened and what to
-// do. Close stops every plugin it started, and their child processes.
+// A Manager starts each plugin at most once, in its own process group, and
+// Close stops every plugin it started and their child processes. Starting a
+// binary and talking to it — the go-plugin configuration, the timeouts, and
+// errors for go-plugin's failure modes (a crash, a hang, a binary that is not
+// a plugin or that writes to stdout before its handshake, a protocol version
+// mismatch) that say what happened and what to do — is package sdk/host's,
+// which sdk/plugintest uses too, so plugin authors test against the host's
+// own behaviour. This package adds discovery, built-ins, pins and the
+// managed folder.
 package plugin
 
 import (
@@ -28,7 +32,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -36,14 +39,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-	goplugin "github.com/hashicorp/go-plugin"
-
 	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/host"
 )
 
 // BinaryPrefix is the file name prefix of a third-party plugin executable.
-const BinaryPrefix = "tierpack-plugin-"
+const BinaryPrefix = host.BinaryPrefix
 
 // BuiltinArg is the hidden first argument with which the tierpack binary
 // serves one of its built-in plugins: `tierpack __plugin script`.
@@ -54,22 +55,23 @@ const DirEnv = "TIERPACK_PLUGINS_DIR"
 
 // Default timeouts; see Options.
 const (
-	DefaultStartTimeout = 10 * time.Second
-	DefaultCallTimeout  = 5 * time.Minute
+	DefaultStartTimeout = host.DefaultStartTimeout
+	DefaultCallTimeout  = host.DefaultCallTimeout
 )
 
-// Sentinel errors, wrapped by the errors the Manager returns.
+// Sentinel errors, wrapped by the errors the Manager returns. All but
+// ErrTampered are package sdk/host's, which starts the plugins.
 var (
 	// ErrNotFound: no plugin provides the requested type.
-	ErrNotFound = errors.New("no plugin for this type")
+	ErrNotFound = host.ErrNotFound
 	// ErrTimeout: the plugin did not answer in time and was stopped.
-	ErrTimeout = errors.New("plugin timed out")
+	ErrTimeout = host.ErrTimeout
 	// ErrCrashed: the plugin process died.
-	ErrCrashed = errors.New("plugin crashed")
+	ErrCrashed = host.ErrCrashed
 	// ErrHandshake: the binary did not complete go-plugin's handshake.
-	ErrHandshake = errors.New("plugin handshake failed")
+	ErrHandshake = host.ErrHandshake
 	// ErrProtocol: the plugin speaks a protocol version this host does not.
-	ErrProtocol = errors.New("incompatible plugin protocol")
+	ErrProtocol = host.ErrProtocol
 	// ErrTampered: a binary in the managed plugin folder does not match the
 	// sha256 pinned when it was installed, or was never installed there.
 	ErrTampered = errors.New("plugin binary is not the one installed")
@@ -163,7 +165,7 @@ func NewManager(opts Options) (*Manager, error) {
 		opts.LogLevel = "warn"
 	}
 	if opts.Reattach == nil {
-		r, err := reattachFromEnv()
+		r, err := host.ReattachFromEnv()
 		if err != nil {
 			return nil, err
 		}
@@ -238,7 +240,7 @@ func (m *Manager) discover() (map[string]Source, error) {
 			return nil, fmt.Errorf("reading plugin directory: %w", err)
 		}
 		for _, e := range entries {
-			typ, ok := typeFromFileName(e.Name())
+			typ, ok := host.TypeFromBinaryName(e.Name())
 			if !ok || e.IsDir() {
 				continue
 			}
@@ -261,18 +263,6 @@ func (m *Manager) discover() (map[string]Source, error) {
 	}
 	m.sources = srcs
 	return srcs, nil
-}
-
-func typeFromFileName(name string) (string, bool) {
-	rest, ok := strings.CutPrefix(name, BinaryPrefix)
-	if !ok {
-		return "", false
-	}
-	rest = strings.TrimSuffix(rest, ".exe")
-	if rest == "" || strings.ContainsAny(rest, ". ") || strings.HasPrefix(rest, "-") {
-		return "", false
-	}
-	return rest, true
 }
 
 // Get returns the running plugin for typ, starting it on first use.
@@ -329,8 +319,8 @@ func (m *Manager) StartBinary(ctx context.Context, path string) (*Plugin, error)
 	if err != nil {
 		return nil, err
 	}
-	name := strings.TrimSuffix(filepath.Base(abs), exeSuffix)
-	if typ, ok := typeFromFileName(filepath.Base(abs)); ok {
+	name := strings.TrimSuffix(filepath.Base(abs), ".exe")
+	if typ, ok := host.TypeFromBinaryName(filepath.Base(abs)); ok {
 		name = typ
 	}
 	m.mu.Lock()
@@ -414,84 +404,36 @@ func (m *Manager) start(ctx context.Context, src Source, checkType bool) (*Plugi
 			return nil, err
 		}
 	}
-	stderr := newTail(20)
-	cfg := &goplugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.PluginSets(nil),
-		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		Managed:          true,
-		StartTimeout:     m.opts.StartTimeout,
-		Stderr:           stderr,
-		// go-plugin points a plugin's os.Stderr at a gRPC stream once it
-		// serves; without this, whatever the plugin writes there is dropped.
-		SyncStderr: stderr,
-		SyncStdout: m.opts.Stdout,
-		Logger: hclog.New(&hclog.LoggerOptions{
-			Name:   "plugin." + src.Type,
-			Output: os.Stderr,
-			Level:  hclog.LevelFromString(m.opts.LogLevel),
-		}),
+	cfg := host.Config{
+		Name:         src.name(),
+		Type:         src.Type,
+		Path:         src.Path,
+		Args:         src.Args,
+		StartTimeout: m.opts.StartTimeout,
+		CallTimeout:  m.opts.CallTimeout,
+		LogLevel:     m.opts.LogLevel,
+		Stdout:       m.opts.Stdout,
+		Prepare:      setProcessGroup,
+		// setProcessGroup makes the plugin's pid its process group's id.
+		StopChildren: killGroup,
 	}
 	if r, ok := m.opts.Reattach[src.Type]; ok {
-		rc, err := reattachConfig(r)
-		if err != nil {
-			return nil, fmt.Errorf("%s for %q: %w", sdk.ReattachEnv, src.Type, err)
-		}
-		cfg.Reattach = rc
-		cfg.Managed = false
-		// go-plugin negotiates a version only when it starts the process.
-		set, ok := cfg.VersionedPlugins[rc.ProtocolVersion]
-		if !ok {
-			return nil, fmt.Errorf("%w: the plugin in %s for %q speaks tierpack plugin protocol %d, but this tierpack speaks %d",
-				ErrProtocol, sdk.ReattachEnv, src.Type, rc.ProtocolVersion, sdk.ProtocolVersion)
-		}
-		cfg.Plugins = set
-	} else {
-		cfg.Cmd = exec.Command(src.Path, src.Args...)
-		setProcessGroup(cfg.Cmd)
+		cfg.Reattach = &r
 	}
-	client := goplugin.NewClient(cfg)
-	p := &Plugin{Source: src, client: client, stderr: stderr, callTimeout: m.opts.CallTimeout, startTimeout: m.opts.StartTimeout}
-	rpc, err := client.Client()
-	// Known as soon as the process started, so that a failed start stops
-	// what the plugin started too. A plugin in debug mode is not ours to stop.
-	if cfg.Cmd != nil && cfg.Cmd.Process != nil {
-		p.pid = cfg.Cmd.Process.Pid
-		p.pgid = p.pid // setProcessGroup
-	}
+	h, err := host.Start(ctx, cfg)
 	if err != nil {
-		p.kill()
-		return nil, p.startError(err)
-	}
-	raw, err := rpc.Dispense(sdk.PluginName)
-	if err != nil {
-		p.kill()
-		return nil, fmt.Errorf("%w: plugin %q (%s): %v", ErrHandshake, src.Type, src.Path, err)
-	}
-	impl, ok := raw.(sdk.Packager)
-	if !ok {
-		p.kill()
-		return nil, fmt.Errorf("%w: plugin %q (%s) does not serve a tierpack Packager", ErrHandshake, src.Type, src.Path)
-	}
-	p.impl = impl
-
-	dctx, cancel := context.WithTimeout(ctx, m.opts.StartTimeout)
-	defer cancel()
-	d, err := p.describe(dctx, m.opts.StartTimeout)
-	if err != nil {
-		p.kill()
 		return nil, err
 	}
-	if checkType && d.Type != src.Type {
-		p.kill()
+	p := &Plugin{Source: src, Description: h.Describe(), h: h}
+	if d := h.Describe(); checkType && d.Type != src.Type {
+		h.Kill()
 		if src.Builtin {
 			return nil, fmt.Errorf("%w: %s describes itself as type %q: this tierpack build is broken, please report it",
-				ErrHandshake, p.name(), d.Type)
+				ErrHandshake, src.name(), d.Type)
 		}
 		return nil, fmt.Errorf("%w: %s describes itself as type %q, not %q: rename the binary %s%s",
-			ErrHandshake, p.name(), d.Type, src.Type, BinaryPrefix, d.Type)
+			ErrHandshake, src.name(), d.Type, src.Type, BinaryPrefix, d.Type)
 	}
-	p.Description = d
 	return p, nil
 }
 
@@ -510,7 +452,7 @@ func (m *Manager) Close() {
 	var wg sync.WaitGroup
 	for _, p := range ps {
 		wg.Add(1)
-		go func() { defer wg.Done(); p.stop() }()
+		go func() { defer wg.Done(); p.h.Stop() }()
 	}
 	wg.Wait()
 }

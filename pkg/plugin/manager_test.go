@@ -21,6 +21,7 @@ import (
 
 	"github.com/tierpack/tierpack/internal/testbin"
 	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/host"
 )
 
 // Environment variables read by testdata/testplugin.
@@ -591,7 +592,7 @@ func TestCloseStopsEverything(t *testing.T) {
 	}
 
 	began := time.Now()
-	within(t, stopGrace+5*time.Second, pidDir, m.Close)
+	within(t, host.StopGrace+5*time.Second, pidDir, m.Close)
 	t.Logf("Close took %v", time.Since(began).Round(time.Millisecond))
 	for _, mode := range modes {
 		assertExited(t, onePID(t, filepath.Join(pidDir, mode+".pid")), mode+" plugin")

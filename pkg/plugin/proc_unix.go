@@ -21,8 +21,6 @@ func killGroup(pgid int) {
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 }
 
-const exeSuffix = ""
-
 // lockFolder takes an exclusive flock on dir/.lock.json.lock until the
 // returned function is called.
 func lockFolder(dir string) (unlock func(), err error) {

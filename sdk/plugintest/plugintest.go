@@ -13,9 +13,9 @@
 // and `tierpack plugin check BINARY --good DIR --bad DIR` runs the same checks
 // on any binary, for people who did not write it.
 //
-// The binary is started the way the host starts it (package
-// github.com/tierpack/tierpack/pkg/plugin), so a crash, a hang, a protocol
-// mismatch or output on stdout before the handshake fail with the host's own
+// The binary is started the way the host starts it (package sdk/host, which
+// tierpack's plugin manager uses), so a crash, a hang, a protocol mismatch or
+// output on stdout before the handshake fail with the host's own
 // explanation. Then, in order (see the Check* constants):
 //
 //   - handshake: it starts, completes the go-plugin handshake and answers
@@ -65,9 +65,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/contrib"
+	"github.com/tierpack/tierpack/sdk/host"
 )
 
 // The checks, in the order they run; the package documentation says what
@@ -90,7 +90,7 @@ const (
 	// DefaultCallTimeout bounds each Validate, Package and Unpack call.
 	DefaultCallTimeout = 30 * time.Second
 	// DefaultStartTimeout bounds exec, handshake and Describe.
-	DefaultStartTimeout = plugin.DefaultStartTimeout
+	DefaultStartTimeout = host.DefaultStartTimeout
 )
 
 // maxListed bounds how many diagnostics or files a message lists.
@@ -258,10 +258,12 @@ type checker struct {
 	report Report
 	done   map[string]Status
 
-	mgr    *plugin.Manager
 	stdout lockedBuffer
-	p      *plugin.Plugin
-	desc   sdk.Description
+	p      *host.Plugin
+	// started lists every plugin process started, to stop them all at the
+	// end: a check after a crash or a timeout starts a fresh one.
+	started []*host.Plugin
+	desc    sdk.Description
 
 	good      *contrib.Manifest
 	goodC     sdk.Contribution
@@ -340,28 +342,9 @@ func (c *checker) run() {
 	}
 	defer os.RemoveAll(c.tmp)
 
-	c.mgr, err = plugin.NewManager(plugin.Options{
-		StartTimeout: c.cfg.StartTimeout,
-		CallTimeout:  c.cfg.CallTimeout,
-		LogLevel:     c.cfg.LogLevel,
-		Reattach:     map[string]sdk.ReattachInfo{},
-		Stdout:       &c.stdout,
-	})
-	if err != nil {
-		c.record(CheckHandshake, Fail, began, "%v", err)
-		c.skipRest(CheckHandshake)
-		return
-	}
-	closed := false
-	closeMgr := func() {
-		if !closed {
-			closed = true
-			c.mgr.Close()
-		}
-	}
-	defer closeMgr()
+	defer c.stopAll()
 
-	c.handshake(bin)
+	c.handshake()
 	if c.done[CheckHandshake] != Pass {
 		c.skipRest(CheckHandshake)
 		return
@@ -378,7 +361,7 @@ func (c *checker) run() {
 	// Stopping the plugin lets go-plugin deliver what it forwards from the
 	// plugin's stdout.
 	began = time.Now()
-	closeMgr()
+	c.stopAll()
 	c.checkStdout(began)
 }
 
@@ -391,13 +374,49 @@ func (c *checker) skipRest(because string) {
 	}
 }
 
+// start starts the plugin binary as the host does, with the configured
+// bounds, and remembers it for stopAll.
+func (c *checker) start() (*host.Plugin, error) {
+	bin := c.report.Binary
+	name := strings.TrimSuffix(filepath.Base(bin), ".exe")
+	if typ, ok := host.TypeFromBinaryName(filepath.Base(bin)); ok {
+		name = typ
+	}
+	p, err := host.Start(c.ctx, host.Config{
+		Name:         fmt.Sprintf("plugin %q (%s)", name, bin),
+		Type:         name,
+		Path:         bin,
+		StartTimeout: c.cfg.StartTimeout,
+		CallTimeout:  c.cfg.CallTimeout,
+		LogLevel:     c.cfg.LogLevel,
+		Stdout:       &c.stdout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.started = append(c.started, p)
+	return p, nil
+}
+
+// stopAll stops every plugin process started and waits for them to exit,
+// which also lets go-plugin deliver what it forwards from their stdout.
+func (c *checker) stopAll() {
+	var wg sync.WaitGroup
+	for _, p := range c.started {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.Stop() }()
+	}
+	wg.Wait()
+	c.started, c.p = nil, nil
+}
+
 // plugin returns the running plugin, starting it again if a failed call
 // stopped it.
-func (c *checker) plugin() (*plugin.Plugin, error) {
+func (c *checker) plugin() (*host.Plugin, error) {
 	if c.p != nil {
 		return c.p, nil
 	}
-	p, err := c.mgr.StartBinary(c.ctx, c.report.Binary)
+	p, err := c.start()
 	if err != nil {
 		return nil, err
 	}
@@ -408,21 +427,21 @@ func (c *checker) plugin() (*plugin.Plugin, error) {
 // callFailed notes that a call failed; a plugin that crashed or timed out is
 // stopped, so the next check starts a fresh one.
 func (c *checker) callFailed(err error) {
-	if errors.Is(err, plugin.ErrCrashed) || errors.Is(err, plugin.ErrTimeout) {
+	if errors.Is(err, host.ErrCrashed) || errors.Is(err, host.ErrTimeout) {
 		c.p = nil
 	}
 }
 
-func (c *checker) handshake(bin string) {
+func (c *checker) handshake() {
 	began := time.Now()
-	p, err := c.mgr.StartBinary(c.ctx, bin)
+	p, err := c.start()
 	if err != nil {
 		c.record(CheckHandshake, Fail, began, "%v", err)
 		return
 	}
 	c.p = p
-	c.desc = p.Description
-	d := p.Description
+	c.desc = p.Describe()
+	d := c.desc
 	c.report.Plugin = &d
 	c.report.Protocol = p.Protocol()
 	c.record(CheckHandshake, Pass, began, "started, completed the handshake (protocol %d) and answered Describe in %s",
@@ -457,9 +476,9 @@ func (c *checker) describe(bin string) {
 	case len(d.Type) > 32 || !typeRE.MatchString(d.Type):
 		problems = append(problems, fmt.Sprintf("Type %q is not a type name: lower-case letters, digits and single '-' between them, at most 32 characters", d.Type))
 	}
-	if typ, ok := strings.CutPrefix(strings.TrimSuffix(filepath.Base(bin), ".exe"), plugin.BinaryPrefix); ok && d.Type != "" && !namedFor(typ, d.Type) {
+	if typ, ok := strings.CutPrefix(strings.TrimSuffix(filepath.Base(bin), ".exe"), host.BinaryPrefix); ok && d.Type != "" && !namedFor(typ, d.Type) {
 		problems = append(problems, fmt.Sprintf("the binary is named %s but Describe says type %q: the host would refuse it; name it %s (or %s-<os>-<arch> in a folder for tierpack plugin push)",
-			filepath.Base(bin), d.Type, plugin.BinaryName(d.Type), plugin.BinaryPrefix+d.Type))
+			filepath.Base(bin), d.Type, host.BinaryName(d.Type), host.BinaryPrefix+d.Type))
 	}
 	if !contrib.IsSemver(d.Version) {
 		hint := ""
