@@ -14,15 +14,18 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/policy"
+	"github.com/tierpack/tierpack/pkg/progress"
 	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/pkg/tierpack"
 	"github.com/tierpack/tierpack/sdk/contrib"
 )
 
@@ -39,12 +42,10 @@ const (
 	exitInterrupted = 130
 )
 
-var version = "" // set with -ldflags "-X main.version=v1.2.3"
-
+// tierpackVersion is the module version `go install ...@VERSION` recorded
+// in the binary, or "dev" for a build from a checkout. (It is read, never
+// stored: cmd keeps no package-level state.)
 func tierpackVersion() string {
-	if version != "" {
-		return version
-	}
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}
@@ -116,22 +117,9 @@ ENVIRONMENT:
 			&cli.DurationFlag{Name: "plugin-timeout", Value: plugin.DefaultCallTimeout, Usage: "stop a plugin that takes longer than `DURATION` for one call", EnvVars: []string{"TIERPACK_PLUGIN_TIMEOUT"}},
 		},
 		Commands: []*cli.Command{
-			initCommand(),
-			validateCommand(),
-			packageCommand(),
-			pushCommand(),
-			pullCommand(),
-			inspectCommand(),
-			searchCommand(), listCommand(), indexCommand(),
-			promoteCommand(),
-			signCommand(),
-			verifyCommand(),
-			keyCommand(),
-			cacheCommand(),
-			pluginCommand(),
-			loginCommand(),
-			logoutCommand(),
-			versionCommand(),
+			initCommand(), validateCommand(), packageCommand(), pushCommand(), pullCommand(), inspectCommand(),
+			searchCommand(), listCommand(), indexCommand(), promoteCommand(), signCommand(), verifyCommand(),
+			keyCommand(), cacheCommand(), pluginCommand(), loginCommand(), logoutCommand(), versionCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return usageError{err}
@@ -176,17 +164,19 @@ func commandPath(c *cli.Context) string {
 // exitCode maps an error to the documented exit codes.
 func exitCode(err error, interrupted bool) int {
 	var ue usageError
+	var tue *tierpack.UsageError
 	var ve *artifact.ValidationError
 	var me contrib.Errors
 	var ec cli.ExitCoder
 	var rerr *errcode.ErrorResponse
-	var verr verificationError
+	var verr *tierpack.VerificationError
+	var cerr *tierpack.CheckFailedError
 	switch {
 	case err == nil:
 		return exitOK
 	case interrupted || errors.Is(err, context.Canceled):
 		return exitInterrupted
-	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "Required flag"), strings.HasPrefix(err.Error(), "No help topic for"):
+	case errors.As(err, &ue), errors.As(err, &tue), strings.HasPrefix(err.Error(), "Required flag"), strings.HasPrefix(err.Error(), "No help topic for"):
 		return exitUsage
 	case errors.As(err, &ve), errors.As(err, &me), errors.Is(err, contrib.ErrInvalid), errors.Is(err, artifact.ErrValidation):
 		return exitInvalid
@@ -200,7 +190,7 @@ func exitCode(err error, interrupted bool) int {
 	case errors.As(err, &rerr) && rerr.StatusCode == http.StatusNotFound:
 		return exitNotFound
 	case errors.Is(err, plugin.ErrCrashed), errors.Is(err, plugin.ErrTimeout), errors.Is(err, plugin.ErrHandshake), errors.Is(err, plugin.ErrProtocol),
-		errors.Is(err, plugin.ErrTampered):
+		errors.Is(err, plugin.ErrTampered), errors.As(err, &cerr):
 		return exitPlugin
 	case errors.As(err, &ec):
 		return ec.ExitCode()
@@ -233,19 +223,28 @@ func reportError(app *cli.App, err error, interrupted bool) int {
 		msg += "\n  (log in with `tierpack login REGISTRY`, or check the credentials in your Docker config)"
 	}
 	fmt.Fprintf(app.ErrWriter, "tierpack: error: %s\n", msg)
-	if jsonRequested && !jsonPrinted {
+	if o := outputOf(app); o.json && !o.printed {
 		_ = json.NewEncoder(app.Writer).Encode(map[string]any{"error": msg, "exitCode": code})
 	}
 	return code
 }
 
-// jsonRequested is set once a command has parsed --output json, so errors
-// are reported in JSON too.
-var jsonRequested bool
+// output is one invocation's output state: whether --output json was
+// asked for (so errors are reported in JSON too) and whether the command
+// has printed its JSON document (so an error after it adds no second one).
+type output struct{ json, printed bool }
 
-// jsonPrinted is set once a command has printed its JSON document, so an
-// error after it does not add a second one.
-var jsonPrinted bool
+func outputOf(app *cli.App) *output {
+	o, _ := app.Metadata["output"].(*output)
+	if o == nil {
+		o = &output{}
+		if app.Metadata == nil {
+			app.Metadata = map[string]any{}
+		}
+		app.Metadata["output"] = o
+	}
+	return o
+}
 
 // outputFlag is the --output flag shared by every command that prints data.
 func outputFlag() cli.Flag {
@@ -255,7 +254,7 @@ func outputFlag() cli.Flag {
 func wantJSON(c *cli.Context) (bool, error) {
 	switch o := c.String("output"); o {
 	case "json":
-		jsonRequested = true
+		outputOf(c.App).json = true
 		return true, nil
 	case "text", "":
 		return false, nil
@@ -264,9 +263,10 @@ func wantJSON(c *cli.Context) (bool, error) {
 	}
 }
 
-func printJSON(w io.Writer, v any) error {
-	jsonPrinted = true
-	enc := json.NewEncoder(w)
+// printJSON prints the command's one JSON document.
+func printJSON(c *cli.Context, v any) error {
+	outputOf(c.App).printed = true
+	enc := json.NewEncoder(c.App.Writer)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
@@ -279,54 +279,34 @@ func registryFlags() []cli.Flag {
 	}
 }
 
-func targetOptions(c *cli.Context, readOnly bool) target.Options {
-	opts := target.Options{
-		PlainHTTP: c.Bool("plain-http"),
-		ForceTLS:  c.Bool("force-tls"),
-		UserAgent: "tierpack/" + tierpackVersion(),
-		ReadOnly:  readOnly,
+// client maps the global and registry flags and the environment to the
+// use-case layer's Client.
+func client(c *cli.Context) (*tierpack.Client, error) {
+	cl := &tierpack.Client{
+		Target: target.Options{
+			PlainHTTP: c.Bool("plain-http"),
+			ForceTLS:  c.Bool("force-tls"),
+		},
+		Builtins:      builtinTypes(),
+		PluginTimeout: c.Duration("plugin-timeout"),
+		LogLevel:      c.String("log-level"),
+		PolicyFile:    c.String("policy"),
+		NoCache:       c.Bool("no-cache"),
+		Tool:          "tierpack/" + tierpackVersion(),
 	}
 	if v := os.Getenv("TIERPACK_STALL_TIMEOUT"); v != "" {
 		if d, err := time.ParseDuration(v); err == nil {
-			opts.StallTimeout = d
+			cl.Target.StallTimeout = d
 		}
 	}
-	return opts
-}
-
-// openRef parses and opens a reference. Registry targets opened for reading
-// get the content-addressed cache unless --no-cache.
-func openRef(c *cli.Context, s string, readOnly bool) (*target.Target, error) {
-	ref, err := target.Parse(s)
-	if err != nil {
+	if d := os.Getenv(plugin.DirEnv); d != "" {
+		cl.PluginDirs = filepath.SplitList(d)
+	}
+	var err error
+	if cl.Created, err = sourceDateEpoch(); err != nil {
 		return nil, usageError{err}
 	}
-	t, err := target.Open(c.Context, ref, targetOptions(c, readOnly))
-	if err != nil {
-		return nil, err
-	}
-	if ref.Kind == target.Remote && readOnly {
-		if t.Cache, err = openCache(c); err != nil {
-			t.Close()
-			return nil, err
-		}
-	}
-	return t, nil
-}
-
-// resolveRef opens a reference and resolves its manifest or index (no
-// platform chosen); the caller closes the target.
-func resolveRef(c *cli.Context, s string, readOnly bool) (*target.Target, *artifact.Info, error) {
-	t, err := openRef(c, s, readOnly)
-	if err != nil {
-		return nil, nil, err
-	}
-	info, err := artifact.Resolve(c.Context, t, nil)
-	if err != nil {
-		t.Close()
-		return nil, nil, err
-	}
-	return t, info, nil
+	return cl, nil
 }
 
 // note prints a status line on stderr unless --quiet.
@@ -335,21 +315,6 @@ func note(c *cli.Context, format string, args ...any) {
 		return
 	}
 	fmt.Fprintf(c.App.ErrWriter, format, args...)
-}
-
-// pluginManager builds the Manager for this invocation; the caller closes it.
-func pluginManager(c *cli.Context) (*plugin.Manager, error) {
-	var dirs []string
-	if d := os.Getenv(plugin.DirEnv); d != "" {
-		dirs = append(dirs, filepath.SplitList(d)...)
-	}
-	return plugin.NewManager(plugin.Options{
-		Builtins:    builtinTypes(),
-		Dirs:        dirs,
-		ManagedDir:  managedPluginDir(),
-		CallTimeout: c.Duration("plugin-timeout"),
-		LogLevel:    c.String("log-level"),
-	})
 }
 
 // sourceDateEpoch reads SOURCE_DATE_EPOCH (reproducible-builds.org).
@@ -365,114 +330,53 @@ func sourceDateEpoch() (time.Time, error) {
 	return time.Unix(sec, 0).UTC(), nil
 }
 
-// reorderArgs moves a command's flags in front of its positional arguments,
-// so `tierpack pull REF -o DIR` works like `tierpack pull -o DIR REF`
-// (urfave/cli v2 stops parsing flags at the first positional argument).
-func reorderArgs(app *cli.App, args []string) []string {
-	if len(args) < 2 {
-		return args
-	}
-	out := []string{args[0]}
-	i := 1
-	// Global flags come before the command name.
-	valueFlags := takesValue(app.Flags)
-	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
-		out = append(out, args[i])
-		if needsValue(args[i], valueFlags) && i+1 < len(args) {
-			i++
-			out = append(out, args[i])
+// action wraps a command's body with what every command does first: parse
+// --output, check that it got min to max arguments (max < 0: no limit),
+// saying usage otherwise, and build the use-case Client from the flags.
+func action(min, max int, usage string, body func(c *cli.Context, cl *tierpack.Client) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if _, err := wantJSON(c); err != nil {
+			return err
 		}
-		i++
-	}
-	cmds := app.Commands
-	var cmd *cli.Command
-	for i < len(args) {
-		var next *cli.Command
-		for _, c := range cmds {
-			if c.HasName(args[i]) {
-				next = c
-			}
+		if n := c.NArg(); n < min || (max >= 0 && n > max) {
+			return usagef(c, "%s", usage)
 		}
-		if next == nil {
-			break
+		cl, err := client(c)
+		if err != nil {
+			return err
 		}
-		cmd = next
-		out = append(out, args[i])
-		i++
-		cmds = cmd.Subcommands
+		return body(c, cl)
 	}
-	if cmd == nil || len(cmd.Subcommands) > 0 {
-		return append(out, args[i:]...)
-	}
-	cmdFlags := takesValue(cmd.Flags)
-	globalFlags := takesValue(app.Flags)
-	var globals, flags, pos []string
-	for ; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			pos = append(pos, args[i:]...)
-			i = len(args)
-		case strings.HasPrefix(a, "-") && a != "-":
-			name := flagName(a)
-			_, isCmd := cmdFlags[name]
-			_, isGlobal := globalFlags[name]
-			if !isCmd && isGlobal {
-				// A global flag written after the command: move it before.
-				globals = append(globals, a)
-				if needsValue(a, globalFlags) && i+1 < len(args) {
-					i++
-					globals = append(globals, args[i])
-				}
-				continue
-			}
-			flags = append(flags, a)
-			if needsValue(a, cmdFlags) && i+1 < len(args) {
-				i++
-				flags = append(flags, args[i])
-			}
-		default:
-			pos = append(pos, a)
-		}
-	}
-	// out is: program, global flags, command path. Insert the moved
-	// globals right after the program's own global flags.
-	nGlobal := 1
-	for nGlobal < len(out) && strings.HasPrefix(out[nGlobal], "-") {
-		nGlobal++
-		if needsValue(out[nGlobal-1], globalFlags) {
-			nGlobal++
-		}
-	}
-	res := append([]string{}, out[:nGlobal]...)
-	res = append(res, globals...)
-	res = append(res, out[nGlobal:]...)
-	res = append(res, flags...)
-	return append(res, pos...)
 }
 
-func flagName(arg string) string {
-	name := strings.TrimLeft(arg, "-")
-	if i := strings.IndexByte(name, '='); i >= 0 {
-		name = name[:i]
+// asJSON reports whether --output json was asked for.
+func asJSON(c *cli.Context) bool { return outputOf(c.App).json }
+
+// show prints v as the command's JSON document with --output json, and
+// runs text otherwise.
+func show(c *cli.Context, v any, text func() error) error {
+	if asJSON(c) {
+		return printJSON(c, v)
 	}
-	return name
+	return text()
 }
 
-func takesValue(flags []cli.Flag) map[string]bool {
-	m := map[string]bool{}
-	for _, f := range flags {
-		_, isBool := f.(*cli.BoolFlag)
-		for _, n := range f.Names() {
-			m[n] = !isBool
-		}
+// newProgress picks how transfers are reported: bars on a terminal, JSON
+// lines on stderr with --output json, nothing with --quiet or on a pipe.
+// The caller calls the returned stop function once transfers are done.
+func newProgress(c *cli.Context) (artifact.Progress, func()) {
+	switch {
+	case c.Bool("quiet"):
+		return nil, func() {}
+	case asJSON(c):
+		return progress.JSON(c.App.ErrWriter), func() {}
+	case isTerminal(c.App.ErrWriter):
+		return progress.Bars(c.Context, c.App.ErrWriter)
 	}
-	return m
+	return nil, func() {}
 }
 
-func needsValue(arg string, valueFlags map[string]bool) bool {
-	if strings.Contains(arg, "=") {
-		return false
-	}
-	return valueFlags[flagName(arg)]
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -7,17 +7,19 @@ import (
 	"github.com/tierpack/tierpack/sdk"
 )
 
-// builtins are the plugins this binary serves itself, out of process.
-var builtins = map[string]sdk.Packager{
-	script.Type:   script.Plugin{},
-	chart.Type:    chart.Plugin{},
-	exporter.Type: exporter.Plugin{},
+// builtin returns the plugin this binary serves itself, out of process,
+// for typ.
+func builtin(typ string) (sdk.Packager, bool) {
+	switch typ {
+	case script.Type:
+		return script.Plugin{}, true
+	case chart.Type:
+		return chart.Plugin{}, true
+	case exporter.Type:
+		return exporter.Plugin{}, true
+	}
+	return nil, false
 }
 
-func builtinTypes() []string {
-	out := make([]string, 0, len(builtins))
-	for t := range builtins {
-		out = append(out, t)
-	}
-	return out
-}
+// builtinTypes lists the types builtin serves.
+func builtinTypes() []string { return []string{script.Type, chart.Type, exporter.Type} }

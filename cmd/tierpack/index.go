@@ -1,15 +1,13 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"text/tabwriter"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/tierpack/tierpack/pkg/index"
-	"github.com/tierpack/tierpack/pkg/target"
+	"github.com/tierpack/tierpack/pkg/tierpack"
 )
 
 const helpIndexFormat = `INDEX FORMAT:
@@ -69,71 +67,36 @@ EXAMPLES:
 			outputFlag(),
 			&cli.StringFlag{Name: "file", Aliases: []string{"o"}, Usage: "write the index to `FILE` (default: stdout)"},
 		}, registryFlags()...),
-		Action: func(c *cli.Context) error {
-			asJSON, err := wantJSON(c)
+		Action: action(1, -1, "needs at least one repository, like localhost:5000/contrib/falco-quickstart", func(c *cli.Context, cl *tierpack.Client) error {
+			req := tierpack.IndexBuildRequest{Repos: c.Args().Slice(), File: c.String("file")}
+			if req.File == "-" {
+				req.File = ""
+			}
+			if !asJSON(c) {
+				req.Skipped = func(ref, reason string) { fmt.Fprintf(c.App.ErrWriter, "skipped %s: %s\n", ref, reason) }
+			}
+			res, err := cl.IndexBuild(c.Context, req)
 			if err != nil {
 				return err
 			}
-			if c.NArg() == 0 {
-				return usagef(c, "needs at least one repository, like localhost:5000/contrib/falco-quickstart")
+			if asJSON(c) {
+				return printJSON(c, res)
 			}
-			var targets []*target.Target
-			defer func() {
-				for _, t := range targets {
-					t.Close()
-				}
-			}()
-			for _, s := range c.Args().Slice() {
-				t, err := openRef(c, s, true)
-				if err != nil {
-					return err
-				}
-				targets = append(targets, t)
-			}
-			type skipped struct {
-				Reference string `json:"reference"`
-				Reason    string `json:"reason"`
-			}
-			skips := []skipped{}
-			b := index.Builder{Skipped: func(ref, reason string) {
-				skips = append(skips, skipped{ref, reason})
-				if !asJSON {
-					fmt.Fprintf(c.App.ErrWriter, "skipped %s: %s\n", ref, reason)
-				}
-			}}
-			ix, err := b.Build(c.Context, targets...)
-			if err != nil {
-				return err
-			}
-			file := c.String("file")
-			if file != "" && file != "-" {
-				if err := ix.Save(file); err != nil {
-					return fmt.Errorf("writing the index: %w", err)
-				}
-			} else if !asJSON {
-				data, err := ix.Marshal()
+			what := "indexed"
+			if res.File != "" {
+				what = "wrote " + res.File + ":"
+			} else {
+				data, err := res.Index.Marshal()
 				if err != nil {
 					return err
 				}
 				if _, err := c.App.Writer.Write(data); err != nil {
 					return err
 				}
-				file = ""
 			}
-			versions := 0
-			for _, e := range ix.Entries {
-				versions += len(e.Versions)
-			}
-			if asJSON {
-				return printJSON(c.App.Writer, map[string]any{"file": file, "index": ix, "skipped": skips})
-			}
-			what := "indexed"
-			if file != "" {
-				what = "wrote " + file + ":"
-			}
-			fmt.Fprintf(c.App.ErrWriter, "%s %d contribution(s), %d version(s) from %d repository reference(s)\n", what, len(ix.Entries), versions, len(targets))
+			fmt.Fprintf(c.App.ErrWriter, "%s %d contribution(s), %d version(s) from %d repository reference(s)\n", what, len(res.Index.Entries), res.Versions(), res.Repos)
 			return nil
-		},
+		}),
 	}
 }
 
@@ -152,57 +115,20 @@ EXAMPLES:
    tierpack index push index.yaml localhost:5000/falcosecurity/index
    tierpack index push index.yaml ghcr.io/org/index:v1`,
 		Flags: append([]cli.Flag{outputFlag()}, registryFlags()...),
-		Action: func(c *cli.Context) error {
-			asJSON, err := wantJSON(c)
-			if err != nil {
-				return err
-			}
-			if c.NArg() != 2 {
-				return usagef(c, "needs an index file and a reference")
-			}
+		Action: action(2, 2, "needs an index file and a reference", func(c *cli.Context, cl *tierpack.Client) error {
 			file := c.Args().Get(0)
-			ix, data, err := index.ReadFile(file)
+			res, err := cl.IndexPush(c.Context, file, c.Args().Get(1))
 			if err != nil {
 				return err
 			}
-			created, err := sourceDateEpoch()
-			if err != nil {
-				return usageError{err}
+			if asJSON(c) {
+				return printJSON(c, res)
 			}
-			t, err := openRef(c, c.Args().Get(1), false)
-			if err != nil {
-				return err
-			}
-			defer t.Close()
-			desc, err := index.Push(c.Context, t, data, index.PushOptions{Created: created})
-			if err != nil {
-				return err
-			}
-			tag := t.Ref.Tag
-			if tag == "" {
-				tag = index.DefaultTag
-			}
-			ref := t.Ref.WithTag(tag)
-			if asJSON {
-				return printJSON(c.App.Writer, map[string]any{"reference": ref.String(), "digest": desc.Digest.String(), "entries": len(ix.Entries)})
-			}
-			fmt.Fprintf(c.App.ErrWriter, "published index %s (%d contribution(s)) as %s\n", file, len(ix.Entries), ref)
-			fmt.Fprintf(c.App.Writer, "%s@%s\n", ref.WithTag(""), desc.Digest)
+			fmt.Fprintf(c.App.ErrWriter, "published index %s (%d contribution(s)) as %s\n", file, res.Entries, res.Reference)
+			fmt.Fprintln(c.App.Writer, res.Pinned)
 			return nil
-		},
+		}),
 	}
-}
-
-// indexConfig is the configured-index store in the data folder.
-func indexConfig(c *cli.Context) (*index.Config, error) {
-	dir, err := target.DataDir()
-	if err != nil {
-		return nil, err
-	}
-	return &index.Config{Dir: dir, Fetch: index.FetchOptions{
-		Target:    targetOptions(c, true),
-		UserAgent: "tierpack/" + tierpackVersion(),
-	}}, nil
 }
 
 func indexAddCommand() *cli.Command {
@@ -225,35 +151,17 @@ EXAMPLES:
    tierpack index add local ./index.yaml
    tierpack index add org localhost:5000/org/index`,
 		Flags: append([]cli.Flag{outputFlag()}, registryFlags()...),
-		Action: func(c *cli.Context) error {
-			asJSON, err := wantJSON(c)
+		Action: action(2, 2, "needs a name and a location (a file, an http(s) URL or an OCI reference)", func(c *cli.Context, cl *tierpack.Client) error {
+			res, err := cl.IndexAdd(c.Context, c.Args().Get(0), c.Args().Get(1))
 			if err != nil {
 				return err
 			}
-			if c.NArg() != 2 {
-				return usagef(c, "needs a name and a location (a file, an http(s) URL or an OCI reference)")
+			if asJSON(c) {
+				return printJSON(c, res)
 			}
-			src, err := index.ParseSource(c.Args().Get(0), c.Args().Get(1))
-			if err != nil {
-				return usageError{err}
-			}
-			if src.Kind == index.OCISource {
-				src.PlainHTTP = c.Bool("plain-http")
-			}
-			cfg, err := indexConfig(c)
-			if err != nil {
-				return err
-			}
-			ix, err := cfg.Add(c.Context, src)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(c.App.Writer, map[string]any{"index": src, "entries": len(ix.Entries)})
-			}
-			fmt.Fprintf(c.App.ErrWriter, "added index %s (%s %s): %d contribution(s)\n", src.Name, src.Kind, src.Location, len(ix.Entries))
+			fmt.Fprintf(c.App.ErrWriter, "added index %s (%s %s): %d contribution(s)\n", res.Index.Name, res.Index.Kind, res.Index.Location, res.Entries)
 			return nil
-		},
+		}),
 	}
 }
 
@@ -268,44 +176,13 @@ EXAMPLES:
    tierpack index list
    tierpack index list --output json`,
 		Flags: []cli.Flag{outputFlag()},
-		Action: func(c *cli.Context) error {
-			asJSON, err := wantJSON(c)
+		Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
+			rows, err := cl.IndexList()
 			if err != nil {
 				return err
 			}
-			if c.NArg() != 0 {
-				return usagef(c, "takes no arguments")
-			}
-			cfg, err := indexConfig(c)
-			if err != nil {
-				return err
-			}
-			srcs, err := cfg.Sources()
-			if err != nil {
-				return err
-			}
-			type row struct {
-				index.Source
-				Entries int        `json:"entries"`
-				Updated *time.Time `json:"updated,omitempty"`
-				Error   string     `json:"error,omitempty"`
-			}
-			rows := []row{}
-			for _, s := range srcs {
-				r := row{Source: s}
-				if ix, err := cfg.Read(s); err != nil {
-					r.Error = err.Error()
-				} else {
-					r.Entries = len(ix.Entries)
-				}
-				if t, ok := cfg.Updated(s); ok {
-					t = t.UTC().Truncate(time.Second)
-					r.Updated = &t
-				}
-				rows = append(rows, r)
-			}
-			if asJSON {
-				return printJSON(c.App.Writer, map[string]any{"indexes": rows})
+			if asJSON(c) {
+				return printJSON(c, map[string]any{"indexes": rows})
 			}
 			if len(rows) == 0 {
 				fmt.Fprintln(c.App.ErrWriter, "no index is configured; add one with `tierpack index add NAME FILE|URL|REF`")
@@ -332,7 +209,7 @@ EXAMPLES:
 				}
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -342,28 +219,17 @@ func indexRemoveCommand() *cli.Command {
 		Usage:     "forget a configured index and its cached copy",
 		ArgsUsage: "NAME",
 		Flags:     []cli.Flag{outputFlag()},
-		Action: func(c *cli.Context) error {
-			asJSON, err := wantJSON(c)
+		Action: action(1, 1, "needs the name of a configured index (see `tierpack index list`)", func(c *cli.Context, cl *tierpack.Client) error {
+			src, err := cl.IndexRemove(c.Args().First())
 			if err != nil {
 				return err
 			}
-			if c.NArg() != 1 {
-				return usagef(c, "needs the name of a configured index (see `tierpack index list`)")
-			}
-			cfg, err := indexConfig(c)
-			if err != nil {
-				return err
-			}
-			src, err := cfg.Remove(c.Args().First())
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(c.App.Writer, map[string]any{"removed": src})
+			if asJSON(c) {
+				return printJSON(c, map[string]any{"removed": src})
 			}
 			fmt.Fprintf(c.App.ErrWriter, "removed index %s (%s)\n", src.Name, src.Location)
 			return nil
-		},
+		}),
 	}
 }
 
@@ -380,56 +246,20 @@ EXAMPLES:
    tierpack index update
    tierpack index update falco`,
 		Flags: append([]cli.Flag{outputFlag()}, registryFlags()...),
-		Action: func(c *cli.Context) error {
-			asJSON, err := wantJSON(c)
-			if err != nil {
-				return err
-			}
-			cfg, err := indexConfig(c)
-			if err != nil {
-				return err
-			}
-			var srcs []index.Source
-			if c.NArg() == 0 {
-				if srcs, err = cfg.Sources(); err != nil {
-					return err
+		Action: action(0, -1, "", func(c *cli.Context, cl *tierpack.Client) error {
+			results, err := cl.IndexUpdate(c.Context, c.Args().Slice())
+			if asJSON(c) && results != nil {
+				if perr := printJSON(c, map[string]any{"updated": results}); perr != nil {
+					return perr
 				}
-				if len(srcs) == 0 {
-					return errors.New("no index is configured: add one with `tierpack index add NAME FILE|URL|REF`")
+			} else {
+				for _, r := range results {
+					if r.Error == "" {
+						fmt.Fprintf(c.App.ErrWriter, "updated index %s: %d contribution(s)\n", r.Name, r.Entries)
+					}
 				}
 			}
-			for _, name := range c.Args().Slice() {
-				s, err := cfg.Source(name)
-				if err != nil {
-					return err
-				}
-				srcs = append(srcs, s)
-			}
-			type result struct {
-				Name    string `json:"name"`
-				Entries int    `json:"entries"`
-				Error   string `json:"error,omitempty"`
-			}
-			results := []result{}
-			var errs []error
-			for _, s := range srcs {
-				ix, err := cfg.Update(c.Context, s)
-				if err != nil {
-					errs = append(errs, err)
-					results = append(results, result{Name: s.Name, Error: err.Error()})
-					continue
-				}
-				results = append(results, result{Name: s.Name, Entries: len(ix.Entries)})
-				if !asJSON {
-					fmt.Fprintf(c.App.ErrWriter, "updated index %s: %d contribution(s)\n", s.Name, len(ix.Entries))
-				}
-			}
-			if asJSON {
-				if err := printJSON(c.App.Writer, map[string]any{"updated": results}); err != nil {
-					return err
-				}
-			}
-			return errors.Join(errs...) // nil when every index was updated
-		},
+			return err // nil when every index was updated
+		}),
 	}
 }

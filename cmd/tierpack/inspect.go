@@ -2,14 +2,14 @@ package main
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"text/tabwriter"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/urfave/cli/v2"
 
-	"github.com/tierpack/tierpack/pkg/artifact"
-	"github.com/tierpack/tierpack/pkg/promotion"
-	"github.com/tierpack/tierpack/pkg/sign"
-	"github.com/tierpack/tierpack/pkg/target"
+	"github.com/tierpack/tierpack/pkg/tierpack"
 )
 
 func inspectCommand() *cli.Command {
@@ -25,47 +25,26 @@ EXAMPLES:
    tierpack inspect falco-quickstart:0.1.0
    tierpack inspect --output json localhost:5000/contrib/falco-quickstart:0.1.0 | jq -r .tier`,
 		Flags: append([]cli.Flag{outputFlag(), &cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` to check signatures with (repeatable)"}}, registryFlags()...),
-		Action: func(c *cli.Context) error {
-			asJSON, err := wantJSON(c)
+		Action: action(1, 1, "needs exactly one reference", func(c *cli.Context, cl *tierpack.Client) error {
+			res, err := cl.Inspect(c.Context, tierpack.InspectRequest{Ref: c.Args().First(), KeyFiles: c.StringSlice("key")})
 			if err != nil {
 				return err
 			}
-			if c.NArg() != 1 {
-				return usagef(c, "needs exactly one reference")
+			if asJSON(c) {
+				return printJSON(c, res)
 			}
-			t, info, err := resolveRef(c, c.Args().First(), true)
-			if err != nil {
-				return err
-			}
-			defer t.Close()
-			gov, err := governance(c, t, info)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(c.App.Writer, struct {
-					*artifact.Info
-					governanceReport
-				}{info, gov})
-			}
+			info, gov := res.Info, res.Report
 			w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-			row := func(k, v string) {
-				if v != "" {
-					fmt.Fprintf(w, "%s:\t%s\n", k, v)
+			for _, kv := range [][2]string{{"Reference", info.Reference}, {"Digest", info.Digest}, {"Media type", info.MediaType},
+				{"Artifact type", info.ArtifactType}, {"Tier", info.Tier.String()}, {"Type", info.Type}, {"Name", info.Name}, {"Version", info.Version}} {
+				if kv[1] != "" {
+					fmt.Fprintf(w, "%s:\t%s\n", kv[0], kv[1])
 				}
 			}
-			row("Reference", info.Reference)
-			row("Digest", info.Digest)
-			row("Media type", info.MediaType)
-			row("Artifact type", info.ArtifactType)
-			row("Tier", info.Tier.String())
-			row("Type", info.Type)
-			row("Name", info.Name)
-			row("Version", info.Version)
 			w.Flush()
 			if len(info.Annotations) > 0 {
 				fmt.Fprintln(c.App.Writer, "Annotations:")
-				for _, k := range sortedKeys(info.Annotations) {
+				for _, k := range slices.Sorted(maps.Keys(info.Annotations)) {
 					fmt.Fprintf(c.App.Writer, "  %s: %s\n", k, info.Annotations[k])
 				}
 			}
@@ -104,51 +83,10 @@ EXAMPLES:
 			if len(info.Layers) > 0 {
 				fmt.Fprintln(c.App.Writer, "Layers:")
 				for _, l := range info.Layers {
-					title := l.Annotations["org.opencontainers.image.title"]
-					fmt.Fprintf(c.App.Writer, "  %s  %s  %d bytes  %s\n", l.Digest, l.MediaType, l.Size, title)
+					fmt.Fprintf(c.App.Writer, "  %s  %s  %d bytes  %s\n", l.Digest, l.MediaType, l.Size, l.Annotations[ocispec.AnnotationTitle])
 				}
 			}
 			return nil
-		},
+		}),
 	}
-}
-
-// governance gathers an artifact's signatures (checked against the trusted
-// keys) and its promotion history, following each record back to the
-// manifest it promoted.
-func governance(c *cli.Context, t *target.Target, info *artifact.Info) (governanceReport, error) {
-	rep := governanceReport{Signatures: []signatureReport{}, Promotions: []promotion.Signed{}}
-	_, keys, err := trust(c)
-	if err != nil {
-		return rep, err
-	}
-	root := info.Root()
-	sigs, err := sign.Signatures(c.Context, t.Store, root.Digest)
-	if err != nil {
-		return rep, err
-	}
-	for _, s := range sigs {
-		r := signatureReport{Identity: s.Identity, Digest: s.Digest}
-		if s.Digest == root.Digest.String() {
-			if k, ok := s.SignedBy(keys); ok {
-				r.TrustedKey = k.ID
-			}
-		}
-		rep.Signatures = append(rep.Signatures, r)
-	}
-	subject := root
-	for hops := 0; hops < 32; hops++ {
-		recs, err := promotion.List(c.Context, t.Store, subject)
-		if err != nil || len(recs) == 0 {
-			break
-		}
-		last := recs[len(recs)-1]
-		rep.Promotions = append(recs, rep.Promotions...)
-		d, err := t.Store.Resolve(c.Context, last.Source)
-		if err != nil {
-			break
-		}
-		subject = d
-	}
-	return rep, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	goplugin "github.com/hashicorp/go-plugin"
 
+	"github.com/tierpack/tierpack/internal/cliargs"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/sdk"
 )
@@ -23,7 +24,7 @@ func main() {
 	// Built-in plugins are this binary re-executed: serve before anything
 	// else runs, and never write to stdout first.
 	if len(os.Args) == 3 && os.Args[1] == plugin.BuiltinArg {
-		p, ok := builtins[os.Args[2]]
+		p, ok := builtin(os.Args[2])
 		if !ok {
 			fmt.Fprintf(os.Stderr, "tierpack: no built-in plugin %q\n", os.Args[2])
 			os.Exit(2)
@@ -39,6 +40,6 @@ func run(args []string) int {
 	defer stop()
 	defer goplugin.CleanupClients()
 	app := newApp()
-	err := app.RunContext(ctx, reorderArgs(app, args))
+	err := app.RunContext(ctx, cliargs.Reorder(app, args))
 	return reportError(app, err, ctx.Err() != nil)
 }

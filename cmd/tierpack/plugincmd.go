@@ -1,36 +1,18 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/plugin/dist"
-	"github.com/tierpack/tierpack/pkg/target"
-	"github.com/tierpack/tierpack/sdk"
-	"github.com/tierpack/tierpack/sdk/contrib"
+	"github.com/tierpack/tierpack/pkg/tierpack"
 	"github.com/tierpack/tierpack/sdk/plugintest"
 )
-
-// managedPluginDir is the plugin folder `tierpack plugin install` manages:
-// $TIERPACK_HOME/plugins. Every binary there must match its pin in
-// lock.json; "" when there is no data folder.
-func managedPluginDir() string {
-	d, err := target.DataDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(d, "plugins")
-}
 
 const pluginRules = `Plugins are found in this order; the first one for a type wins:
    built-in                 the types served by tierpack itself: never shadowed
@@ -69,65 +51,17 @@ EXAMPLES:
    tierpack plugin list
    tierpack plugin list --output json`,
 		Flags: []cli.Flag{outputFlag()},
-		Action: func(c *cli.Context) error {
-			asJSON, err := wantJSON(c)
+		Action: action(0, -1, "", func(c *cli.Context, cl *tierpack.Client) error {
+			res, err := cl.PluginList(c.Context)
 			if err != nil {
 				return err
 			}
-			m, err := pluginManager(c)
-			if err != nil {
-				return err
-			}
-			defer m.Close()
-			srcs, err := m.Sources()
-			if err != nil {
-				return err
-			}
-			type row struct {
-				plugin.Source
-				Protocol    int              `json:"protocol,omitempty"`
-				Description *sdk.Description `json:"describe,omitempty"`
-				Error       string           `json:"error,omitempty"`
-			}
-			rows := []row{}
-			listed := map[string]bool{}
-			for _, s := range srcs {
-				listed[s.Type] = true
-				r := row{Source: s}
-				p, err := m.Get(c.Context, s.Type)
-				if err != nil {
-					r.Error = err.Error()
-				} else {
-					d := p.Describe()
-					r.Description = &d
-					r.Protocol = p.Protocol()
-				}
-				rows = append(rows, r)
-			}
-			// A pin whose binary is gone is worth a line too.
-			if dir := m.ManagedDir(); dir != "" {
-				if lock, err := plugin.ReadLock(dir); err == nil {
-					for _, t := range lock.Types() {
-						pin := lock.Plugins[t]
-						path := filepath.Join(dir, plugin.BinaryName(t))
-						if _, err := os.Stat(path); err == nil {
-							continue
-						}
-						r := row{Source: plugin.Source{Type: t, Path: path, Managed: true, Pin: &pin},
-							Error: fmt.Sprintf("pinned in %s but %s is missing: reinstall it with `tierpack plugin install %s`, or forget it with `tierpack plugin remove %s`",
-								filepath.Join(dir, plugin.LockFileName), path, pin.Source, t)}
-						if !listed[t] {
-							rows = append(rows, r)
-						}
-					}
-				}
-			}
-			if asJSON {
-				return printJSON(c.App.Writer, map[string]any{"plugins": rows, "dirs": m.Dirs(), "managedDir": m.ManagedDir()})
+			if asJSON(c) {
+				return printJSON(c, res)
 			}
 			w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(w, "TYPE\tVERSION\tPROTOCOL\tSOURCE\tPIN\tDESCRIPTION")
-			for _, r := range rows {
+			for _, r := range res.Plugins {
 				src, pin := r.Path, "unpinned"
 				switch {
 				case r.Builtin:
@@ -145,17 +79,9 @@ EXAMPLES:
 				}
 			}
 			return w.Flush()
-		},
+		}),
 	}
 }
-
-// checkFailed ends `plugin check` with exit code 7 once the report is out.
-type checkFailed struct{ msg string }
-
-func (e checkFailed) Error() string { return e.msg }
-
-// ExitCode implements cli.ExitCoder.
-func (checkFailed) ExitCode() int { return exitPlugin }
 
 func pluginCheckCommand() *cli.Command {
 	return &cli.Command{
@@ -178,36 +104,17 @@ EXAMPLES:
 			&cli.StringFlag{Name: "bad", Usage: "a contribution `DIR` the plugin must reject"},
 			&cli.StringSliceFlag{Name: "skip", Usage: "skip the check `NAME` (repeatable)"},
 		},
-		Action: func(c *cli.Context) error {
-			asJSON, err := wantJSON(c)
-			if err != nil {
-				return err
-			}
-			if c.NArg() != 1 {
-				return pluginUsagef(c, "needs exactly one plugin binary")
-			}
-			for _, s := range c.StringSlice("skip") {
-				if !slices.Contains(plugintest.Checks, s) {
-					return pluginUsagef(c, "--skip %q: no such check; the checks are %s", s, strings.Join(plugintest.Checks, ", "))
-				}
-			}
-			cfg := plugintest.Config{
-				Binary:   c.Args().First(),
-				Good:     c.String("good"),
-				Bad:      c.String("bad"),
-				Skip:     c.StringSlice("skip"),
-				LogLevel: c.String("log-level"),
-			}
+		Action: action(1, 1, "needs exactly one plugin binary", func(c *cli.Context, cl *tierpack.Client) error {
+			req := tierpack.PluginCheckRequest{Binary: c.Args().First(), Good: c.String("good"), Bad: c.String("bad"), Skip: c.StringSlice("skip")}
 			if c.IsSet("plugin-timeout") {
-				cfg.CallTimeout = c.Duration("plugin-timeout")
+				req.Timeout = c.Duration("plugin-timeout")
 			}
-			r := plugintest.Check(c.Context, cfg)
-			if err := c.Context.Err(); err != nil {
+			r, err := cl.PluginCheck(c.Context, req)
+			if r == nil {
 				return err
 			}
-			failed := r.Failed()
-			if asJSON {
-				if err := printJSON(c.App.Writer, r); err != nil {
+			if asJSON(c) {
+				if err := printJSON(c, r); err != nil {
 					return err
 				}
 			} else {
@@ -224,22 +131,17 @@ EXAMPLES:
 					return err
 				}
 			}
-			if len(failed) > 0 {
-				names := make([]string, len(failed))
-				for i, f := range failed {
-					names[i] = f.Name
+			if err == nil {
+				passed := 0
+				for _, res := range r.Checks {
+					if res.Status == plugintest.Pass {
+						passed++
+					}
 				}
-				return checkFailed{fmt.Sprintf("plugin check: %s failed %d of %d checks: %s", r.Binary, len(failed), len(r.Checks), strings.Join(names, ", "))}
+				note(c, "plugin check: %s passed %d of %d checks (%d skipped)\n", r.Binary, passed, len(r.Checks), len(r.Checks)-passed)
 			}
-			passed := 0
-			for _, res := range r.Checks {
-				if res.Status == plugintest.Pass {
-					passed++
-				}
-			}
-			note(c, "plugin check: %s passed %d of %d checks (%d skipped)\n", r.Binary, passed, len(r.Checks), len(r.Checks)-passed)
-			return nil
-		},
+			return err
+		}),
 	}
 }
 
@@ -269,80 +171,23 @@ EXAMPLES:
 			outputFlag(),
 			&cli.StringFlag{Name: "plugin-version", Usage: "the plugin's `VERSION`, when DIR has no binary for this machine to ask"},
 		}, registryFlags()...),
-		Action: func(c *cli.Context) error {
-			asJSON, err := wantJSON(c)
-			if err != nil {
-				return err
-			}
-			if c.NArg() != 2 {
-				return pluginUsagef(c, "needs a folder of plugin binaries and a reference")
-			}
-			dir := c.Args().Get(0)
-			ref, err := target.Parse(c.Args().Get(1))
-			if err != nil {
-				return usageError{err}
-			}
-			if ref.Digest != "" {
-				return pluginUsagef(c, "%s: push to a tag, not a digest (the digest is computed from the content)", ref)
-			}
-			bins, err := dist.ScanDir(dir)
-			if err != nil {
-				return err
-			}
-			var meta dist.Meta
-			if native, ok := dist.Native(bins); ok {
-				if meta, err = dist.Probe(c.Context, native.Path, dist.ProbeOptions{LogLevel: c.String("log-level")}); err != nil {
-					return err
-				}
-				if v := c.String("plugin-version"); v != "" && v != meta.Version {
-					return pluginUsagef(c, "--plugin-version %s, but %s says it is version %s", v, native.Path, meta.Version)
-				}
-			} else {
-				if c.String("plugin-version") == "" {
-					return pluginUsagef(c, "%s has no binary for this machine (%s) to ask for the plugin's version: pass --plugin-version", dir, artifact.CurrentPlatform().OS+"/"+artifact.CurrentPlatform().Architecture)
-				}
-				meta = dist.Meta{Type: bins[0].Type, Version: c.String("plugin-version"), Protocols: []int{sdk.ProtocolVersion}}
-			}
-			if ref.Tag == "" {
-				ref = ref.WithTag(contrib.TagFor(meta.Version))
-			}
-			created, err := sourceDateEpoch()
-			if err != nil {
-				return usageError{err}
-			}
-			staging, err := os.MkdirTemp("", "tierpack-plugin-push-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(staging)
-			packed, err := dist.Pack(bins, meta, created, staging)
-			if err != nil {
-				return err
-			}
-			t, err := target.Open(c.Context, ref, targetOptions(c, false))
-			if err != nil {
-				return err
-			}
-			defer t.Close()
-			progress, stop := newProgress(c, asJSON)
-			res, err := artifact.PushBlobs(c.Context, t.Store, packed.Blobs, ref.Tag, artifact.PushOptions{Progress: progress})
+		Action: action(2, 2, "needs a folder of plugin binaries and a reference", func(c *cli.Context, cl *tierpack.Client) error {
+			req := tierpack.PluginPushRequest{Dir: c.Args().Get(0), Ref: c.Args().Get(1), Version: c.String("plugin-version")}
+			var stop func()
+			req.Progress, stop = newProgress(c)
+			res, err := cl.PluginPush(c.Context, req)
 			stop()
 			if err != nil {
-				return fmt.Errorf("pushing to %s: %w", ref, err)
+				return err
 			}
-			if asJSON {
-				return printJSON(c.App.Writer, map[string]any{
-					"reference": ref.String(), "digest": res.Digest, "mediaType": res.MediaType,
-					"artifactType": dist.ArtifactType, "type": meta.Type, "version": meta.Version,
-					"protocols": meta.Protocols, "platforms": packed.Platforms,
-					"uploaded": res.Uploaded, "skipped": res.Skipped, "bytesUploaded": res.BytesUploaded,
-				})
+			if asJSON(c) {
+				return printJSON(c, res)
 			}
 			note(c, "pushed plugin %s %s for %s to %s: %d blob(s) uploaded, %d already present\n",
-				meta.Type, meta.Version, strings.Join(packed.Platforms, ", "), ref, res.Uploaded, res.Skipped)
-			fmt.Fprintln(c.App.Writer, ref.WithTag("").String()+"@"+res.Digest)
+				res.Type, res.Version, strings.Join(res.Platforms, ", "), res.Reference, res.Uploaded, res.Skipped)
+			fmt.Fprintln(c.App.Writer, res.Pinned)
 			return nil
-		},
+		}),
 	}
 }
 
@@ -367,56 +212,26 @@ EXAMPLES:
 			outputFlag(),
 			&cli.BoolFlag{Name: "force", Usage: "replace a tierpack-plugin-<type> in the plugin folder that tierpack did not install"},
 		}, registryFlags()...),
-		Action: func(c *cli.Context) error {
-			asJSON, err := wantJSON(c)
+		Action: action(1, 1, "needs exactly one reference", func(c *cli.Context, cl *tierpack.Client) error {
+			out, err := cl.PluginInstall(c.Context, c.Args().First(), c.Bool("force"))
 			if err != nil {
 				return err
 			}
-			if c.NArg() != 1 {
-				return pluginUsagef(c, "needs exactly one reference")
+			if asJSON(c) {
+				return printJSON(c, out)
 			}
-			dir := managedPluginDir()
-			if dir == "" {
-				return errors.New("no data folder to install plugins into: set TIERPACK_HOME")
-			}
-			t, err := openRef(c, c.Args().First(), true)
-			if err != nil {
-				return err
-			}
-			defer t.Close()
-			res, err := dist.Install(c.Context, t, dist.InstallOptions{
-				Dir: dir, Builtins: builtinTypes(), Force: c.Bool("force"),
-				Probe: dist.ProbeOptions{LogLevel: c.String("log-level")},
-			})
-			if err != nil {
-				return err
-			}
-			// A binary of the same type in $TIERPACK_PLUGINS_DIR wins.
-			var shadowedBy string
-			if m, err := pluginManager(c); err == nil {
-				if srcs, err := m.Sources(); err == nil {
-					for _, s := range srcs {
-						if s.Type == res.Pin.Type && s.Path != res.Path {
-							shadowedBy = s.Path
-						}
-					}
-				}
-				m.Close()
-			}
-			if asJSON {
-				return printJSON(c.App.Writer, map[string]any{"installed": res, "shadowedBy": shadowedBy})
-			}
+			res, shadowedBy := out.Installed, out.ShadowedBy
 			if res.Replaced != nil {
 				note(c, "replaced plugin %s %s (from %s)\n", res.Replaced.Type, res.Replaced.Version, res.Replaced.Source)
 			}
 			fmt.Fprintf(c.App.Writer, "installed plugin %s %s (%s, protocol %s) from %s@%s\n  %s\n  pinned sha256:%s in %s\n",
-				res.Pin.Type, res.Pin.Version, res.Pin.Platform, joinInts(res.Pin.Protocols), res.Pin.Source, res.Pin.Digest,
-				res.Path, res.Pin.SHA256, filepath.Join(dir, plugin.LockFileName))
+				res.Pin.Type, res.Pin.Version, res.Pin.Platform, strings.Trim(strings.ReplaceAll(fmt.Sprint(res.Pin.Protocols), " ", ","), "[]"), res.Pin.Source, res.Pin.Digest,
+				res.Path, res.Pin.SHA256, out.LockFile)
 			if shadowedBy != "" {
 				note(c, "note: %s (from $%s) is used instead until you remove it\n", shadowedBy, plugin.DirEnv)
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -431,62 +246,22 @@ $TIERPACK_PLUGINS_DIR are yours: delete those files yourself.
 EXAMPLES:
    tierpack plugin remove rules`,
 		Flags: []cli.Flag{outputFlag()},
-		Action: func(c *cli.Context) error {
-			asJSON, err := wantJSON(c)
-			if err != nil {
-				return err
-			}
-			if c.NArg() != 1 {
-				return pluginUsagef(c, "needs exactly one plugin type")
-			}
+		Action: action(1, 1, "needs exactly one plugin type", func(c *cli.Context, cl *tierpack.Client) error {
 			typ := c.Args().First()
-			if slices.Contains(builtinTypes(), typ) {
-				return pluginUsagef(c, "%q is built into tierpack and cannot be removed", typ)
-			}
-			dir := managedPluginDir()
-			if dir == "" {
-				return errors.New("no data folder: set TIERPACK_HOME")
-			}
-			pin, err := dist.Remove(dir, typ)
-			if errors.Is(err, plugin.ErrNotFound) {
-				if m, merr := pluginManager(c); merr == nil {
-					defer m.Close()
-					if srcs, serr := m.Sources(); serr == nil {
-						for _, s := range srcs {
-							if s.Type == typ {
-								return fmt.Errorf("%w %q: it was not installed by tierpack; it is %s (from $%s): delete that file yourself", plugin.ErrNotFound, typ, s.Path, plugin.DirEnv)
-							}
-						}
-					}
-				}
-			}
+			res, err := cl.PluginRemove(typ)
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return printJSON(c.App.Writer, map[string]any{"removed": typ, "pin": pin})
+			if asJSON(c) {
+				return printJSON(c, res)
 			}
+			pin := res.Pin
 			if pin != nil {
 				fmt.Fprintf(c.App.Writer, "removed plugin %s %s (installed from %s)\n", typ, pin.Version, pin.Source)
 			} else {
 				fmt.Fprintf(c.App.Writer, "removed plugin %s (it had no pin)\n", typ)
 			}
 			return nil
-		},
+		}),
 	}
-}
-
-func joinInts(v []int) string {
-	s := make([]string, len(v))
-	for i, n := range v {
-		s[i] = fmt.Sprint(n)
-	}
-	return strings.Join(s, ",")
-}
-
-// pluginUsagef reports a usage problem with a plugin subcommand, naming it
-// in full (usagef names a subcommand without its parent).
-func pluginUsagef(c *cli.Context, format string, args ...any) error {
-	name := "plugin " + c.Command.Name
-	return usageError{fmt.Errorf("%s: %s (see `tierpack %s --help`)", name, fmt.Sprintf(format, args...), name)}
 }

@@ -1,15 +1,13 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/urfave/cli/v2"
 
-	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/pkg/tierpack"
 )
 
 func pullCommand() *cli.Command {
@@ -47,93 +45,53 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "keep-archive", Usage: "charts: keep the chart's .tgz (as helm pull does) instead of unpacking it"},
 			&cli.StringSliceFlag{Name: "option", Usage: "`KEY=VALUE` passed to the type's plugin (repeatable)"},
 		}, registryFlags()...),
-		Action: func(c *cli.Context) error {
-			asJSON, err := wantJSON(c)
+		Action: action(1, 1, "needs exactly one reference", func(c *cli.Context, cl *tierpack.Client) error {
+			req, err := pullRequest(c)
 			if err != nil {
 				return err
 			}
-			if c.NArg() != 1 {
-				return usagef(c, "needs exactly one reference")
-			}
-			opts := artifact.PullOptions{OutputDir: c.String("dir"), Force: c.Bool("force"), Options: map[string]string{}}
-			if s := c.String("tier"); s != "" {
-				if opts.MinTier, err = tier.Parse(s); err != nil {
-					return usageError{err}
-				}
-			}
-			if s := c.String("platform"); s != "" {
-				p, err := parsePlatform(s)
-				if err != nil {
-					return usagef(c, "%v", err)
-				}
-				opts.Platform = &p
-			}
-			if c.Bool("all-platforms") {
-				if opts.Platform != nil {
-					return usagef(c, "--platform and --all-platforms exclude each other")
-				}
-				opts.AllPlatforms = true
-			}
-			for _, kv := range c.StringSlice("option") {
-				k, v, ok := strings.Cut(kv, "=")
-				if !ok {
-					return usagef(c, "--option %q: use KEY=VALUE", kv)
-				}
-				opts.Options[k] = v
-			}
-			if c.Bool("keep-archive") {
-				opts.Options["keep-archive"] = "true"
-			}
-			t, err := openRef(c, c.Args().First(), true)
-			if err != nil {
-				return err
-			}
-			defer t.Close()
-			if opts.MinTier >= tier.Repository {
-				pol, keys, err := trust(c)
-				if err != nil {
-					return err
-				}
-				// The tier annotation is a claim; the policy checks what backs it.
-				opts.Check = func(ctx context.Context, info *artifact.Info) error {
-					return pol.Check(t.Ref.String(), opts.MinTier, artifact.ArtifactFacts(ctx, t, info, opts.MinTier, keys))
-				}
-			}
-			plugins, err := pluginManager(c)
-			if err != nil {
-				return err
-			}
-			defer plugins.Close()
 			var stop func()
-			opts.Progress, stop = newProgress(c, asJSON)
-			res, err := artifact.Pull(c.Context, plugins, t, opts)
+			req.Progress, stop = newProgress(c)
+			res, err := cl.Pull(c.Context, req)
 			stop()
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return printJSON(c.App.Writer, res)
-			}
-			where := res.OutputDir
-			if len(res.Platforms) > 0 {
-				where += " (" + strings.Join(res.Platforms, ", ") + ")"
-			}
-			note(c, "pulled %s %s %s (%s) into %s: %d file(s)\n",
-				res.Info.Tier, res.Info.Type, t.Ref, res.Info.Digest, where, len(res.Files))
-			fmt.Fprintln(c.App.Writer, res.OutputDir)
-			return nil
-		},
+			return show(c, res, func() error {
+				where := res.OutputDir
+				if len(res.Platforms) > 0 {
+					where += " (" + strings.Join(res.Platforms, ", ") + ")"
+				}
+				note(c, "pulled %s %s %s (%s) into %s: %d file(s)\n",
+					res.Info.Tier, res.Info.Type, res.Info.Reference, res.Info.Digest, where, len(res.Files))
+				_, err := fmt.Fprintln(c.App.Writer, res.OutputDir)
+				return err
+			})
+		}),
 	}
 }
 
-func parsePlatform(s string) (ocispec.Platform, error) {
-	parts := strings.Split(s, "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return ocispec.Platform{}, fmt.Errorf("--platform %q: use OS/ARCH[/VARIANT], e.g. linux/amd64", s)
+// pullRequest maps pull's flags to the use case's request.
+func pullRequest(c *cli.Context) (tierpack.PullRequest, error) {
+	req := tierpack.PullRequest{
+		Ref: c.Args().First(), OutputDir: c.String("dir"), Force: c.Bool("force"), Platform: c.String("platform"),
+		AllPlatforms: c.Bool("all-platforms"), KeyFiles: c.StringSlice("key"), Options: map[string]string{},
 	}
-	p := ocispec.Platform{OS: parts[0], Architecture: parts[1]}
-	if len(parts) == 3 {
-		p.Variant = parts[2]
+	var err error
+	if s := c.String("tier"); s != "" {
+		if req.MinTier, err = tier.Parse(s); err != nil {
+			return req, usageError{err}
+		}
 	}
-	return p, nil
+	for _, kv := range c.StringSlice("option") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return req, usagef(c, "--option %q: use KEY=VALUE", kv)
+		}
+		req.Options[k] = v
+	}
+	if c.Bool("keep-archive") {
+		req.Options["keep-archive"] = "true"
+	}
+	return req, nil
 }

@@ -3,14 +3,92 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
-	"github.com/tierpack/tierpack/pkg/target"
+	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/pkg/tierpack"
 	"github.com/tierpack/tierpack/sdk"
-	"github.com/tierpack/tierpack/sdk/contrib"
 )
+
+func initCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "init",
+		Usage:     "create a new contribution folder with a tierpack.yaml",
+		ArgsUsage: "DIR",
+		Description: `Creates DIR (if needed) with a tierpack.yaml for the given type and, for built-in
+types, starter files that already pass validation. Edit them, then run
+tierpack validate DIR.
+
+EXAMPLES:
+   tierpack init --type script ./falco-quickstart
+   tierpack init --type script --tier repository --name falco-tools ./tools`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "type", Usage: "contribution `TYPE` (script, or a type from `tierpack plugin list`)", Required: true},
+			&cli.StringFlag{Name: "name", Usage: "contribution `NAME` (default: the folder's name)"},
+			&cli.StringFlag{Name: "tier", Value: "contrib", Usage: "`TIER` to publish at: contrib, repository, official"},
+		},
+		Action: action(1, 1, "needs exactly one folder argument", func(c *cli.Context, cl *tierpack.Client) error {
+			t, err := tier.Parse(c.String("tier"))
+			if err != nil {
+				return usageError{err}
+			}
+			dir := c.Args().First()
+			created, err := cl.Init(tierpack.InitRequest{Dir: dir, Type: c.String("type"), Name: c.String("name"), Tier: t})
+			for _, p := range created {
+				note(c, "created %s\n", p)
+			}
+			if err == nil {
+				note(c, "next: edit them, then run `tierpack validate %s`\n", dir)
+			}
+			return err
+		}),
+	}
+}
+
+func validateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "validate",
+		Usage:     "check a contribution with its type's plugin",
+		ArgsUsage: "DIR",
+		Description: `Reads DIR/tierpack.yaml, then asks the plugin for its type to check the files.
+Prints every finding as FILE:LINE: SEVERITY: MESSAGE (HINT). Exits 3 when there are
+errors (or warnings, with --strict).
+
+EXAMPLES:
+   tierpack validate ./falco-quickstart
+   tierpack validate --output json ./falco-quickstart | jq '.diagnostics[]'`,
+		Flags: []cli.Flag{
+			outputFlag(),
+			&cli.BoolFlag{Name: "strict", Usage: "treat warnings as errors (what the official tier requires)"},
+		},
+		Action: action(1, 1, "needs exactly one folder argument", func(c *cli.Context, cl *tierpack.Client) error {
+			res, err := cl.Validate(c.Context, tierpack.ValidateRequest{Dir: c.Args().First(), Strict: c.Bool("strict")})
+			if err != nil {
+				return err
+			}
+			err = show(c, res, func() error {
+				printDiagnostics(c.App.Writer, res.Diagnostics)
+				if res.Valid {
+					note(c, "%s: valid %s contribution %q (%d warning(s))\n", res.Dir, res.Type, res.Name, res.Warnings)
+				}
+				return nil
+			})
+			if err == nil && !res.Valid {
+				return cli.Exit(fmt.Sprintf("%s: %d error(s), %d warning(s)", res.Dir, res.Errors, res.Warnings), exitInvalid)
+			}
+			return err
+		}),
+	}
+}
+
+func printDiagnostics(w io.Writer, ds []sdk.Diagnostic) {
+	for _, d := range ds {
+		fmt.Fprintln(w, d.String())
+	}
+}
 
 func packageCommand() *cli.Command {
 	return &cli.Command{
@@ -25,12 +103,9 @@ EXAMPLES:
    tierpack package ./falco-quickstart
    tierpack inspect falco-quickstart:0.1.0`,
 		Flags: []cli.Flag{outputFlag()},
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usagef(c, "needs exactly one folder argument")
-			}
-			return publish(c, c.Args().First(), "")
-		},
+		Action: action(1, 1, "needs exactly one folder argument", func(c *cli.Context, cl *tierpack.Client) error {
+			return publish(c, cl, c.Args().First(), "")
+		}),
 	}
 }
 
@@ -53,92 +128,33 @@ EXAMPLES:
    tierpack push ./falco-quickstart oci:./layout:0.1.0
    tierpack push --output json ./falco-quickstart ghcr.io/org/falco-quickstart:0.1.0`,
 		Flags: append([]cli.Flag{outputFlag()}, registryFlags()...),
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 2 {
-				return usagef(c, "needs a contribution folder and a reference")
-			}
-			return publish(c, c.Args().Get(0), c.Args().Get(1))
-		},
+		Action: action(2, 2, "needs a contribution folder and a reference", func(c *cli.Context, cl *tierpack.Client) error {
+			return publish(c, cl, c.Args().Get(0), c.Args().Get(1))
+		}),
 	}
 }
 
-// publish packs dir and pushes it to ref (the local store NAME:VERSION when
-// ref is empty).
-func publish(c *cli.Context, dir, refStr string) error {
-	asJSON, err := wantJSON(c)
-	if err != nil {
-		return err
-	}
-	m, err := contrib.Load(dir)
-	if err != nil {
-		return err
-	}
-	var ref target.Ref
-	if refStr == "" {
-		ref = target.Ref{Kind: target.Local, Repository: m.Name}
-	} else if ref, err = target.Parse(refStr); err != nil {
-		return usageError{err}
-	}
-	if ref.Digest != "" {
-		return usagef(c, "%s: push to a tag, not a digest (the digest is computed from the content)", refStr)
-	}
-	if ref.Tag == "" {
-		ref = ref.WithTag(contrib.TagFor(m.Version))
-	}
-	created, err := sourceDateEpoch()
-	if err != nil {
-		return usageError{err}
-	}
-	plugins, err := pluginManager(c)
-	if err != nil {
-		return err
-	}
-	defer plugins.Close()
-	popts := artifact.PackOptions{Created: created}
-	popts.Cache, _ = openCache(c) // without a cache, packaging is only slower
-	packed, err := artifact.Pack(c.Context, plugins, m, popts)
-	if err != nil {
-		var ve *artifact.ValidationError
-		if errors.As(err, &ve) && !asJSON {
-			printDiagnostics(c.App.ErrWriter, ve.Diagnostics)
-			return cli.Exit(fmt.Sprintf("%s: not pushed: %d error(s) (run `tierpack validate %s` for details)", dir, sdk.Count(ve.Diagnostics, sdk.SeverityError), dir), exitInvalid)
-		}
-		return err
-	}
-	defer packed.Close()
-	pol, err := loadPolicy(c)
-	if err != nil {
-		return err
-	}
-	if err := pol.Check(m.Name+" ("+dir+")", m.Tier, artifact.ContributionFacts(packed)); err != nil {
-		return fmt.Errorf("%w\nnothing was pushed", err)
-	}
-	t, err := target.Open(c.Context, ref, targetOptions(c, false))
-	if err != nil {
-		return err
-	}
-	defer t.Close()
-	progress, stop := newProgress(c, asJSON)
-	res, err := packed.Push(c.Context, t.Store, ref.Tag, artifact.PushOptions{Progress: progress})
+// publish runs the Publish use case for push and package.
+func publish(c *cli.Context, cl *tierpack.Client, dir, ref string) error {
+	progress, stop := newProgress(c)
+	res, err := cl.Publish(c.Context, tierpack.PublishRequest{Dir: dir, Ref: ref, Progress: progress})
 	stop()
+	var ve *artifact.ValidationError
+	if errors.As(err, &ve) && !asJSON(c) {
+		printDiagnostics(c.App.ErrWriter, ve.Diagnostics)
+		return cli.Exit(fmt.Sprintf("%s: not pushed: %d error(s) (run `tierpack validate %s` for details)", dir, sdk.Count(ve.Diagnostics, sdk.SeverityError), dir), exitInvalid)
+	}
 	if err != nil {
-		return fmt.Errorf("pushing to %s: %w", ref, err)
+		return err
 	}
-	if asJSON {
-		return printJSON(c.App.Writer, map[string]any{
-			"reference": ref.String(), "kind": ref.Kind.String(),
-			"digest": res.Digest, "mediaType": res.MediaType, "size": res.Size,
-			"name": m.Name, "version": m.Version, "type": m.Type, "tier": m.Tier,
-			"uploaded": res.Uploaded, "skipped": res.Skipped, "bytesUploaded": res.BytesUploaded,
-			"diagnostics": nonNil(packed.Diagnostics),
-		})
-	}
-	printDiagnostics(c.App.ErrWriter, packed.Diagnostics)
-	where := ref.String()
-	if ref.Kind == target.Local {
-		where += " (local store)"
-	}
-	note(c, "pushed %s %s contribution %s: %d blob(s) uploaded, %d already present\n", m.Tier, m.Type, where, res.Uploaded, res.Skipped)
-	fmt.Fprintln(c.App.Writer, ref.WithTag("").String()+"@"+res.Digest)
-	return nil
+	return show(c, res, func() error {
+		printDiagnostics(c.App.ErrWriter, res.Diagnostics)
+		where := res.Reference
+		if res.Local {
+			where += " (local store)"
+		}
+		note(c, "pushed %s %s contribution %s: %d blob(s) uploaded, %d already present\n", res.Tier, res.Type, where, res.Uploaded, res.Skipped)
+		_, err := fmt.Fprintln(c.App.Writer, res.Pinned)
+		return err
+	})
 }

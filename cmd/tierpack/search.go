@@ -1,18 +1,16 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/tierpack/tierpack/pkg/index"
 	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/pkg/tierpack"
 )
 
 const helpSearchFilters = `FILTERS:
@@ -55,9 +53,9 @@ EXAMPLES:
    tierpack search --type chart --tier repository prometheus
    tierpack search --output json debug | jq -r '.results[].reference'`,
 		Flags: searchFlags(),
-		Action: func(c *cli.Context) error {
-			return runSearch(c, strings.Join(c.Args().Slice(), " "))
-		},
+		Action: action(0, -1, "", func(c *cli.Context, cl *tierpack.Client) error {
+			return runSearch(c, cl, strings.Join(c.Args().Slice(), " "))
+		}),
 	}
 }
 
@@ -74,121 +72,47 @@ EXAMPLES:
    tierpack list
    tierpack list --tier repository --type script`,
 		Flags: searchFlags(),
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 0 {
-				return usagef(c, "takes no arguments; to match text use `tierpack search TEXT`")
-			}
-			return runSearch(c, "")
-		},
+		Action: action(0, 0, "takes no arguments; to match text use `tierpack search TEXT`", func(c *cli.Context, cl *tierpack.Client) error {
+			return runSearch(c, cl, "")
+		}),
 	}
 }
 
-// searchResult is one line of search output.
-type searchResult struct {
-	index.Entry
-	// Version is the latest version that passed the filters.
-	Version index.Version `json:"version"`
-	// Reference pulls Version.
-	Reference string `json:"reference"`
-}
-
-func runSearch(c *cli.Context, text string) error {
-	asJSON, err := wantJSON(c)
-	if err != nil {
-		return err
+func runSearch(c *cli.Context, cl *tierpack.Client, text string) error {
+	var err error
+	req := tierpack.SearchRequest{
+		Query:   index.Query{Text: text, Type: c.String("type"), ExactTier: c.Bool("exact-tier")},
+		Indexes: c.StringSlice("index"), Files: c.StringSlice("file"),
 	}
-	q := index.Query{Text: text, Type: c.String("type"), ExactTier: c.Bool("exact-tier")}
 	if s := c.String("tier"); s != "" {
-		if q.Tier, err = tier.Parse(s); err != nil {
+		if req.Tier, err = tier.Parse(s); err != nil {
 			return usagef(c, "--tier: %v", err)
 		}
 	}
-	if err := q.Validate(); err != nil {
-		return usagef(c, "--exact-tier needs --tier T")
-	}
-	named, err := readIndexes(c)
+	res, err := cl.Search(req)
 	if err != nil {
 		return err
 	}
-	merged := index.Merge(named...)
-	results := []searchResult{}
-	for _, e := range merged.Search(q) {
-		v, _ := e.LatestVersion()
-		results = append(results, searchResult{Entry: e, Version: v, Reference: e.Reference(v)})
+	for _, w := range res.Warnings {
+		fmt.Fprintf(c.App.ErrWriter, "tierpack: warning: %v\n", w)
 	}
-	if asJSON {
-		return printJSON(c.App.Writer, map[string]any{"results": results})
+	if asJSON(c) {
+		return printJSON(c, res)
 	}
-	if len(results) == 0 {
-		fmt.Fprintf(c.App.ErrWriter, "nothing matches in %d index(es) (%d contribution(s) in all)\n", len(named), len(merged.Entries))
+	if len(res.Results) == 0 {
+		fmt.Fprintf(c.App.ErrWriter, "nothing matches in %d index(es) (%d contribution(s) in all)\n", res.Indexes, res.Entries)
 		return nil
 	}
 	maxDesc := 0 // unlimited when piped: the whole line is data
-	if f, ok := c.App.Writer.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if isTerminal(c.App.Writer) {
 		maxDesc = 50
 	}
 	w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "NAME\tTYPE\tTIER\tVERSION\tINDEX\tREFERENCE\tDESCRIPTION")
-	for _, r := range results {
+	for _, r := range res.Results {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Type, r.Version.Tier, r.Version.Version, r.Index, r.Reference, shorten(r.Description, maxDesc))
 	}
 	return w.Flush()
-}
-
-// readIndexes reads the index files --file names, or else the configured
-// indexes (only those --index names, if any). A configured index that
-// cannot be read is reported on stderr and left out, unless none can be
-// read.
-func readIndexes(c *cli.Context) ([]index.Named, error) {
-	var named []index.Named
-	if files := c.StringSlice("file"); len(files) > 0 {
-		if len(c.StringSlice("index")) > 0 {
-			return nil, usagef(c, "use --file or --index, not both")
-		}
-		for _, f := range files {
-			ix, err := index.Load(f)
-			if err != nil {
-				return nil, err
-			}
-			named = append(named, index.Named{Name: f, Index: ix})
-		}
-		return named, nil
-	}
-	cfg, err := indexConfig(c)
-	if err != nil {
-		return nil, err
-	}
-	var srcs []index.Source
-	if names := c.StringSlice("index"); len(names) > 0 {
-		for _, n := range names {
-			s, err := cfg.Source(n)
-			if err != nil {
-				return nil, err
-			}
-			srcs = append(srcs, s)
-		}
-	} else if srcs, err = cfg.Sources(); err != nil {
-		return nil, err
-	}
-	if len(srcs) == 0 {
-		return nil, errors.New("no index is configured: add one with `tierpack index add NAME FILE|URL|REF` (build one with `tierpack index build`), or search a file with --file")
-	}
-	var errs []error
-	for _, s := range srcs {
-		ix, err := cfg.Read(s)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		named = append(named, index.Named{Name: s.Name, Index: ix})
-	}
-	if len(named) == 0 {
-		return nil, errors.Join(errs...)
-	}
-	for _, err := range errs {
-		fmt.Fprintf(c.App.ErrWriter, "tierpack: warning: %v\n", err)
-	}
-	return named, nil
 }
 
 // shorten cuts s to max runes with an ellipsis; max 0 means no limit.

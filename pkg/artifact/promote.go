@@ -11,7 +11,6 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore/pkg/signature"
 
-	"github.com/tierpack/tierpack/pkg/policy"
 	"github.com/tierpack/tierpack/pkg/promotion"
 	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/target"
@@ -25,7 +24,9 @@ type PromoteOptions struct {
 	Signer signature.Signer
 	// By names the person promoting; Reason says why (deprecation, audit).
 	By, Reason string
-	Policy     policy.Policy
+	// Resolved is the artifact as resolved, and admitted at To by the
+	// caller's trust gate; nil resolves the target again (no gate).
+	Resolved *Info
 	// Now stamps the record; zero means time.Now().
 	Now time.Time
 	// Tool is recorded in the record (tierpack and its version).
@@ -59,34 +60,25 @@ func Identity(r target.Ref) string {
 	return "localhost/" + r.Repository
 }
 
-// Promote moves the artifact t names to opts.To (up or down): it checks
-// the policy for the new tier, writes a manifest over the same blobs with
-// the new tier, points the tag at it, signs it, and attaches a signed
-// promotion record to it.
+// Promote moves the artifact t names to opts.To (up or down): it writes a
+// manifest over the same blobs with the new tier, points the tag at it,
+// signs it, and attaches a signed promotion record to it. Whether the
+// artifact may move is the caller's trust gate's decision (pkg/trust), made
+// on opts.Resolved before the call.
 func Promote(ctx context.Context, t *target.Target, opts PromoteOptions) (*PromoteResult, error) {
 	if opts.Signer == nil {
 		return nil, fmt.Errorf("promotion needs a signing key (--key): the record and the promoted manifest are signed")
 	}
-	info, err := Resolve(ctx, t, nil)
-	if err != nil {
+	info := opts.Resolved
+	if info == nil {
+		var err error
+		if info, err = Resolve(ctx, t, nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := Promotable(t.Ref, info, opts.To); err != nil {
 		return nil, err
 	}
-	if info.Tier == opts.To {
-		return nil, fmt.Errorf("%s is already at tier %s", t.Ref, opts.To)
-	}
-	if info.Type == "" {
-		return nil, fmt.Errorf("%s is not a tierpack artifact (no %s annotation): push it with tierpack first", t.Ref, AnnotationType)
-	}
-	facts := ArtifactFacts(ctx, t, info, tier.Repository, nil)
-	if opts.To >= tier.Official {
-		// This promotion supplies the signature and the record itself.
-		keyID, _ := sign.SignerKeyID(opts.Signer)
-		facts.SignedBy, facts.PromotedBy = "key "+keyID, opts.By
-	}
-	if err := opts.Policy.Check(t.Ref.String(), opts.To, facts); err != nil {
-		return nil, err
-	}
-
 	newRoot, err := retier(ctx, t, info.root, opts.To)
 	if err != nil {
 		return nil, err
@@ -116,6 +108,19 @@ func Promote(ctx context.Context, t *target.Target, opts PromoteOptions) (*Promo
 		Reference: t.Ref.String(), From: info.Tier, To: opts.To, Source: info.Digest, Digest: newRoot.Digest.String(),
 		Record: recDesc.Digest.String(), Signature: sigDesc.Digest.String(),
 	}, nil
+}
+
+// Promotable says whether info can move to tier to at all: it must be a
+// tierpack artifact, and not at that tier already. (Whether it meets the
+// tier is the trust gate's call.)
+func Promotable(ref target.Ref, info *Info, to tier.Tier) error {
+	if info.Tier == to {
+		return fmt.Errorf("%s is already at tier %s", ref, to)
+	}
+	if info.Type == "" {
+		return fmt.Errorf("%s is not a tierpack artifact (no %s annotation): push it with tierpack first", ref, AnnotationType)
+	}
+	return nil
 }
 
 // retier writes a copy of the manifest (or index, and each of its

@@ -1,17 +1,18 @@
-package main
+// Package progress reports blob transfers to a person or a script: bars
+// drawn with mpb on a terminal, or one JSON event per line for scripts.
+// Both implement artifact.Progress.
+package progress
 
 import (
+	"context"
 	"encoding/json"
 	"io"
-	"os"
 	"sync"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"github.com/urfave/cli/v2"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
-	"golang.org/x/term"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
 )
@@ -20,26 +21,17 @@ import (
 // finish before a bar would be read.
 const barThreshold = 256 << 10
 
-// newProgress picks how transfers are reported: bars on a terminal, JSON
-// lines on stderr with --output json, nothing with --quiet or on a pipe.
-// The caller calls the returned stop function once transfers are done.
-func newProgress(c *cli.Context, asJSON bool) (artifact.Progress, func()) {
-	switch {
-	case c.Bool("quiet"):
-		return nil, func() {}
-	case asJSON:
-		return &jsonProgress{enc: json.NewEncoder(c.App.ErrWriter)}, func() {}
-	case isTerminal(c.App.ErrWriter):
-		p := mpb.NewWithContext(c.Context, mpb.WithOutput(c.App.ErrWriter), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond))
-		bp := &barProgress{p: p, bars: map[string]*mpb.Bar{}}
-		return bp, func() { bp.stop() }
-	}
-	return nil, func() {}
+// Bars draws one bar per large blob on w (a terminal); the caller calls
+// the returned stop function once transfers are done.
+func Bars(ctx context.Context, w io.Writer) (artifact.Progress, func()) {
+	p := mpb.NewWithContext(ctx, mpb.WithOutput(w), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond))
+	bp := &barProgress{p: p, bars: map[string]*mpb.Bar{}}
+	return bp, bp.stop
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+// JSON writes one JSON line per event on w: start, skip, done or error.
+func JSON(w io.Writer) artifact.Progress {
+	return &jsonProgress{enc: json.NewEncoder(w)}
 }
 
 // barProgress draws one bar per large blob with mpb.

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"oras.land/oras-go/v2/registry/remote/auth"
+
+	"github.com/tierpack/tierpack/pkg/tierpack"
+	"github.com/tierpack/tierpack/sdk"
+)
+
+func cacheCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "cache",
+		Usage: "show or empty the content-addressed cache of pulled and packaged blobs",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "info",
+				Usage: "print where the cache is and how much it holds",
+				Flags: []cli.Flag{outputFlag()},
+				Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
+					res, err := cl.CacheInfo()
+					if err != nil {
+						return err
+					}
+					return show(c, res, func() error {
+						_, err := fmt.Fprintf(c.App.Writer, "%s: %d blob(s), %.1f MiB\n", res.Dir, res.Blobs, float64(res.Bytes)/(1<<20))
+						return err
+					})
+				}),
+			},
+			{
+				Name:  "clean",
+				Usage: "delete the cache (it refills on the next pull or push)",
+				Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
+					dir, err := cl.CacheClean()
+					if err == nil {
+						note(c, "deleted %s\n", dir)
+					}
+					return err
+				}),
+			},
+		},
+	}
+}
+
+func loginCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "login",
+		Usage:     "log in to a registry (shares credentials with docker and oras)",
+		ArgsUsage: "REGISTRY",
+		Description: `Checks the credentials against REGISTRY and saves them in Docker's config
+($DOCKER_CONFIG/config.json or ~/.docker/config.json), through its credential helper
+when one is configured — so docker login, oras login and tierpack login interoperate.
+
+EXAMPLES:
+   echo "$TOKEN" | tierpack login ghcr.io -u my-user --password-stdin
+   tierpack login localhost:5000 -u admin -p secret`,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "username", Aliases: []string{"u"}, Usage: "`USER` name"},
+			&cli.StringFlag{Name: "password", Aliases: []string{"p"}, Usage: "`PASSWORD` (prefer --password-stdin: flags show up in ps)"},
+			&cli.BoolFlag{Name: "password-stdin", Usage: "read the password from standard input"},
+		}, registryFlags()...),
+		Action: action(1, 1, "needs exactly one registry, e.g. ghcr.io", func(c *cli.Context, cl *tierpack.Client) error {
+			host := c.Args().First()
+			user, pass := c.String("username"), c.String("password")
+			if c.Bool("password-stdin") {
+				if pass != "" {
+					return usagef(c, "use either --password or --password-stdin")
+				}
+				b, err := io.ReadAll(bufio.NewReader(os.Stdin))
+				if err != nil {
+					return err
+				}
+				pass = strings.TrimRight(string(b), "\r\n")
+			}
+			if user == "" || pass == "" {
+				return usagef(c, "needs --username and a password (--password-stdin)")
+			}
+			err := cl.Login(c.Context, host, auth.Credential{Username: user, Password: pass})
+			if err == nil {
+				note(c, "logged in to %s as %s\n", host, user)
+			}
+			return err
+		}),
+	}
+}
+
+func logoutCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "logout",
+		Usage:     "forget the credentials for a registry",
+		ArgsUsage: "REGISTRY",
+		Action: action(1, 1, "needs exactly one registry, e.g. ghcr.io", func(c *cli.Context, cl *tierpack.Client) error {
+			err := cl.Logout(c.Context, c.Args().First())
+			if err == nil {
+				note(c, "logged out of %s\n", c.Args().First())
+			}
+			return err
+		}),
+	}
+}
+
+// versionInfo is what `tierpack version` reports.
+type versionInfo struct {
+	Version        string `json:"version"`
+	SDKVersion     string `json:"sdkVersion"`
+	PluginProtocol int    `json:"pluginProtocol"`
+	Go             string `json:"go"`
+	Platform       string `json:"platform"`
+}
+
+func versionCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print tierpack's version, plugin protocol and Go version",
+		Flags: []cli.Flag{outputFlag()},
+		Action: action(0, 0, "takes no arguments", func(c *cli.Context, _ *tierpack.Client) error {
+			v := versionInfo{tierpackVersion(), sdk.Version, sdk.ProtocolVersion, runtime.Version(), runtime.GOOS + "/" + runtime.GOARCH}
+			return show(c, v, func() error {
+				_, err := fmt.Fprintf(c.App.Writer, "tierpack %s (sdk %s, plugin protocol %d, %s, %s)\n", v.Version, v.SDKVersion, v.PluginProtocol, v.Go, v.Platform)
+				return err
+			})
+		}),
+	}
+}

@@ -1,0 +1,204 @@
+// Package tierpack holds tierpack's use cases: publish, pull, promote,
+// inspect, verify, sign, index, search and the plugin and cache chores.
+// Each is one method of Client that takes a typed request and returns a
+// typed, JSON-tagged result, so the command line (cmd/tierpack) only maps
+// flags to a request and renders the result as text or JSON.
+//
+// Data flows one way through the packages below:
+//
+//	push:  contrib.Load → plugin Validate/Package (pkg/artifact.Pack)
+//	       → trust gate (pkg/trust) → OCI layer (pkg/artifact Push) → target
+//	pull:  target → resolve (pkg/artifact.Resolve) → trust gate → fetch and
+//	       verify blobs → plugin Unpack → atomic rename into place
+//
+// Every tier decision goes through pkg/trust's Gate; a Client never decides
+// a tier itself.
+package tierpack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/cache"
+	"github.com/tierpack/tierpack/pkg/home"
+	"github.com/tierpack/tierpack/pkg/plugin"
+	"github.com/tierpack/tierpack/pkg/target"
+	"github.com/tierpack/tierpack/pkg/trust"
+)
+
+// Client runs the use cases. Its zero value uses $TIERPACK_HOME (or the
+// user data folder), Docker's credentials, the built-in policy and plugins
+// with their default timeouts.
+type Client struct {
+	// Home owns every path under $TIERPACK_HOME; the zero value resolves it
+	// from the environment.
+	Home home.Home
+	// Target configures registries (plain HTTP, TLS, stall timeout). Its
+	// ReadOnly field is set per call.
+	Target target.Options
+	// Builtins are the plugin types the host binary serves itself.
+	Builtins []string
+	// Self is the binary that serves Builtins (re-executed as
+	// `Self __plugin TYPE`); empty means this executable.
+	Self string
+	// PluginDirs are searched for tierpack-plugin-<type> binaries before
+	// the managed folder ($TIERPACK_PLUGINS_DIR).
+	PluginDirs []string
+	// PluginTimeout bounds one plugin call; zero means the default.
+	PluginTimeout time.Duration
+	// LogLevel is handed to plugins.
+	LogLevel string
+	// PolicyFile overrides $TIERPACK_HOME/policy.yaml.
+	PolicyFile string
+	// NoCache bypasses the content-addressed cache.
+	NoCache bool
+	// Tool names this program in records and user agents ("tierpack/v1.2.3").
+	Tool string
+	// Created stamps org.opencontainers.image.created; zero omits it, so the
+	// same content always gives the same digest.
+	Created time.Time
+}
+
+// UsageError marks a request that cannot run as given (a malformed
+// reference, flags that exclude each other): the caller should fix the
+// request, not retry it.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usagef(format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...)}
+}
+
+func (c *Client) home() (home.Home, error) {
+	if c.Home.Root() != "" {
+		return c.Home, nil
+	}
+	return home.New()
+}
+
+// targetOptions returns the registry options for one call.
+func (c *Client) targetOptions(readOnly bool) (target.Options, error) {
+	opts := c.Target
+	opts.ReadOnly = readOnly
+	if opts.UserAgent == "" {
+		opts.UserAgent = c.Tool
+	}
+	if opts.StoreDir == "" {
+		h, err := c.home()
+		if err != nil {
+			return opts, err
+		}
+		opts.StoreDir = h.Store()
+	}
+	return opts, nil
+}
+
+// parseRef parses a reference, reporting a malformed one as a usage error.
+func parseRef(s string) (target.Ref, error) {
+	ref, err := target.Parse(s)
+	if err != nil {
+		return ref, &UsageError{Err: err}
+	}
+	return ref, nil
+}
+
+// open parses and opens a reference. Registry targets opened for reading
+// get the content-addressed cache unless NoCache.
+func (c *Client) open(ctx context.Context, s string, readOnly bool) (*target.Target, error) {
+	ref, err := parseRef(s)
+	if err != nil {
+		return nil, err
+	}
+	return c.openRef(ctx, ref, readOnly)
+}
+
+func (c *Client) openRef(ctx context.Context, ref target.Ref, readOnly bool) (*target.Target, error) {
+	opts, err := c.targetOptions(readOnly)
+	if err != nil {
+		return nil, err
+	}
+	t, err := target.Open(ctx, ref, opts)
+	if err != nil {
+		return nil, err
+	}
+	if ref.Kind == target.Remote && readOnly {
+		if t.Cache, err = c.cache(); err != nil {
+			t.Close()
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// resolve opens a reference and resolves its manifest or index (no
+// platform chosen); the caller closes the target.
+func (c *Client) resolve(ctx context.Context, s string, readOnly bool) (*target.Target, *artifact.Info, error) {
+	t, err := c.open(ctx, s, readOnly)
+	if err != nil {
+		return nil, nil, err
+	}
+	info, err := artifact.Resolve(ctx, t, nil)
+	if err != nil {
+		t.Close()
+		return nil, nil, err
+	}
+	return t, info, nil
+}
+
+// cache opens the content-addressed cache; nil with NoCache or when there
+// is no data folder to hold it (the cache only saves time).
+func (c *Client) cache() (*cache.Cache, error) {
+	if c.NoCache {
+		return nil, nil
+	}
+	h, err := c.home()
+	if err != nil {
+		return nil, nil
+	}
+	return cache.Open(h.Cache())
+}
+
+// plugins builds the plugin manager for one use case; the caller closes it.
+func (c *Client) plugins() (*plugin.Manager, error) {
+	managed := ""
+	if h, err := c.home(); err == nil {
+		managed = h.Plugins()
+	}
+	return plugin.NewManager(plugin.Options{
+		Builtins:    c.Builtins,
+		Self:        c.Self,
+		Dirs:        c.PluginDirs,
+		ManagedDir:  managed,
+		CallTimeout: c.PluginTimeout,
+		LogLevel:    c.LogLevel,
+	})
+}
+
+// gate loads the trust gate: the policy and the trusted keys (keyFiles,
+// the policy's, and $TIERPACK_HOME/trusted-keys/*.pub).
+func (c *Client) gate(keyFiles []string) (trust.Gate, error) {
+	src := trust.Sources{PolicyFile: c.PolicyFile, KeyFiles: keyFiles}
+	if h, err := c.home(); err == nil {
+		src.DefaultPolicyFile, src.KeyDir = h.PolicyFile(), h.TrustedKeys()
+	}
+	g, err := trust.Load(src)
+	var ke *trust.KeyError
+	if errors.As(err, &ke) {
+		return g, &UsageError{Err: err}
+	}
+	return g, err
+}
+
+// fileExists reports whether p is a regular file.
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}

@@ -1,0 +1,239 @@
+package tierpack
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/sign"
+	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/pkg/trust"
+)
+
+// InspectRequest asks what is known about an artifact.
+type InspectRequest struct {
+	Ref string
+	// KeyFiles are trusted public keys beyond the configured ones.
+	KeyFiles []string
+}
+
+// InspectResult is an artifact's description, its signatures and its
+// promotion history.
+type InspectResult struct {
+	*artifact.Info
+	trust.Report
+}
+
+// Inspect resolves req.Ref and reports it without downloading layers.
+func (c *Client) Inspect(ctx context.Context, req InspectRequest) (*InspectResult, error) {
+	t, info, err := c.resolve(ctx, req.Ref, true)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	gate, err := c.gate(req.KeyFiles)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := gate.History(ctx, t.Store, info.Root())
+	if err != nil {
+		return nil, err
+	}
+	return &InspectResult{Info: info, Report: rep}, nil
+}
+
+// Key names a cosign private key and how to get its password.
+type Key struct {
+	File string
+	// Password returns the key's password; nil means none.
+	Password func() ([]byte, error)
+}
+
+// signer loads the key.
+func (k Key) signer() (signature.SignerVerifier, error) {
+	if k.File == "" {
+		return nil, usagef("needs --key PRIVATE-KEY (create one with `tierpack key generate`)")
+	}
+	var pw []byte
+	if k.Password != nil {
+		var err error
+		if pw, err = k.Password(); err != nil {
+			return nil, err
+		}
+	}
+	return sign.LoadPrivateKeyFile(k.File, pw)
+}
+
+// SignRequest asks for an artifact to be signed.
+type SignRequest struct {
+	Ref string
+	Key Key
+}
+
+// SignResult reports a signature.
+type SignResult struct {
+	Reference         string `json:"reference"`
+	Digest            string `json:"digest"`
+	SignatureManifest string `json:"signatureManifest"`
+	KeyID             string `json:"keyID"`
+	AlreadySigned     bool   `json:"alreadySigned"`
+}
+
+// Sign signs the manifest req.Ref resolves to, stored as cosign does.
+func (c *Client) Sign(ctx context.Context, req SignRequest) (*SignResult, error) {
+	signer, err := req.Key.signer()
+	if err != nil {
+		return nil, err
+	}
+	t, info, err := c.resolve(ctx, req.Ref, false)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	d, err := sign.Sign(ctx, t.Store, artifact.Identity(t.Ref), info.Root(), signer)
+	if err != nil {
+		return nil, err
+	}
+	keyID, _ := sign.SignerKeyID(signer)
+	return &SignResult{Reference: t.Ref.String(), Digest: info.Digest, SignatureManifest: d.Digest.String(), KeyID: keyID, AlreadySigned: d.Digest == ""}, nil
+}
+
+// VerifyRequest asks whether a trusted key signed an artifact.
+type VerifyRequest struct {
+	Ref      string
+	KeyFiles []string
+}
+
+// VerifyResult names the trusted key that signed.
+type VerifyResult struct {
+	Reference string        `json:"reference"`
+	Digest    string        `json:"digest"`
+	Verified  sign.Verified `json:"verified"`
+}
+
+// VerificationError marks a failed signature check.
+type VerificationError struct{ Err error }
+
+func (e *VerificationError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *VerificationError) Unwrap() error { return e.Err }
+
+// Verify checks that the manifest req.Ref resolves to carries a valid
+// signature by a key the trust gate trusts.
+func (c *Client) Verify(ctx context.Context, req VerifyRequest) (*VerifyResult, error) {
+	gate, err := c.gate(req.KeyFiles)
+	if err != nil {
+		return nil, err
+	}
+	t, info, err := c.resolve(ctx, req.Ref, true)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	v, err := sign.Verify(ctx, t.Store, info.Root().Digest, gate.Keys)
+	if err != nil {
+		return nil, &VerificationError{Err: err}
+	}
+	return &VerifyResult{Reference: t.Ref.String(), Digest: info.Digest, Verified: v}, nil
+}
+
+// PromoteRequest asks for an artifact to move to another tier.
+type PromoteRequest struct {
+	Ref string
+	To  tier.Tier
+	Key Key
+	// By names who promotes; Reason says why. Both go into the record.
+	By, Reason string
+}
+
+// PromoteResult reports a promotion.
+type PromoteResult = artifact.PromoteResult
+
+// Promote passes req.Ref through the trust gate at req.To (with the
+// signature and record this promotion supplies), then writes the new
+// manifest over the same blobs, moves the tag, signs it and attaches the
+// signed promotion record.
+func (c *Client) Promote(ctx context.Context, req PromoteRequest) (*PromoteResult, error) {
+	gate, err := c.gate(nil)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := req.Key.signer()
+	if err != nil {
+		return nil, err
+	}
+	t, info, err := c.resolve(ctx, req.Ref, false)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	if err := artifact.Promotable(t.Ref, info, req.To); err != nil {
+		return nil, err
+	}
+	facts := gate.Artifact(ctx, t.Store, info.Root(), info.Annotations, tier.Repository)
+	if req.To >= tier.Official {
+		// This promotion supplies the signature and the record itself.
+		keyID, _ := sign.SignerKeyID(signer)
+		facts.SignedBy, facts.PromotedBy = "key "+keyID, req.By
+	}
+	if err := gate.Decide(t.Ref.String(), req.To, req.To, facts); err != nil {
+		return nil, err
+	}
+	return artifact.Promote(ctx, t, artifact.PromoteOptions{
+		To: req.To, Signer: signer, By: req.By, Reason: req.Reason, Tool: c.Tool, Resolved: info,
+	})
+}
+
+// KeyRequest asks for a new cosign key pair.
+type KeyRequest struct {
+	// Prefix names the files PREFIX.key and PREFIX.pub.
+	Prefix string
+	// Password encrypts the private key; it is asked for only once the
+	// files are known not to exist.
+	Password func() ([]byte, error)
+	// Force overwrites existing files.
+	Force bool
+}
+
+// KeyResult names the files written and the key's id.
+type KeyResult struct {
+	PrivateKey string `json:"privateKey"`
+	PublicKey  string `json:"publicKey"`
+	KeyID      string `json:"keyID"`
+}
+
+// GenerateKey writes an ECDSA P-256 key pair in cosign's format.
+func (c *Client) GenerateKey(req KeyRequest) (*KeyResult, error) {
+	res := &KeyResult{PrivateKey: req.Prefix + ".key", PublicKey: req.Prefix + ".pub"}
+	if !req.Force {
+		for _, p := range []string{res.PrivateKey, res.PublicKey} {
+			if fileExists(p) {
+				return nil, fmt.Errorf("%s exists; pass --force to overwrite it", p)
+			}
+		}
+	}
+	pw, err := req.Password()
+	if err != nil {
+		return nil, err
+	}
+	priv, pub, err := sign.GenerateKeyPair(pw)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(res.PrivateKey, priv, 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(res.PublicKey, pub, 0o644); err != nil {
+		return nil, err
+	}
+	k, err := sign.LoadPublicKey(pub, res.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	res.KeyID = k.ID
+	return res, nil
+}

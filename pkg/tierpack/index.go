@@ -1,0 +1,344 @@
+package tierpack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tierpack/tierpack/pkg/index"
+	"github.com/tierpack/tierpack/pkg/target"
+)
+
+// IndexBuildRequest asks for an index of repositories.
+type IndexBuildRequest struct {
+	// Repos are references: every tag of a repository, or the one tag or
+	// digest a reference names.
+	Repos []string
+	// File is where to write the index atomically; empty returns it only.
+	File string
+	// Skipped, if set, is told about each tag left out, with the reason.
+	Skipped func(ref, reason string)
+}
+
+// Skip is one tag left out of an index.
+type Skip struct {
+	Reference string `json:"reference"`
+	Reason    string `json:"reason"`
+}
+
+// IndexBuildResult is the index and what was left out of it.
+type IndexBuildResult struct {
+	File    string       `json:"file"`
+	Index   *index.Index `json:"index"`
+	Skipped []Skip       `json:"skipped"`
+	// Repos counts the repository references read.
+	Repos int `json:"-"`
+}
+
+// Versions counts the versions of every entry.
+func (r *IndexBuildResult) Versions() int {
+	n := 0
+	for _, e := range r.Index.Entries {
+		n += len(e.Versions)
+	}
+	return n
+}
+
+// IndexBuild indexes the contributions in req.Repos.
+func (c *Client) IndexBuild(ctx context.Context, req IndexBuildRequest) (*IndexBuildResult, error) {
+	var targets []*target.Target
+	defer func() {
+		for _, t := range targets {
+			t.Close()
+		}
+	}()
+	for _, s := range req.Repos {
+		t, err := c.open(ctx, s, true)
+		if err != nil {
+			return nil, err
+		}
+		targets = append(targets, t)
+	}
+	res := &IndexBuildResult{File: req.File, Skipped: []Skip{}, Repos: len(targets)}
+	b := index.Builder{Skipped: func(ref, reason string) {
+		res.Skipped = append(res.Skipped, Skip{ref, reason})
+		if req.Skipped != nil {
+			req.Skipped(ref, reason)
+		}
+	}}
+	var err error
+	if res.Index, err = b.Build(ctx, targets...); err != nil {
+		return nil, err
+	}
+	if req.File != "" {
+		if err := res.Index.Save(req.File); err != nil {
+			return nil, fmt.Errorf("writing the index: %w", err)
+		}
+	}
+	return res, nil
+}
+
+// IndexPushResult reports a published index.
+type IndexPushResult struct {
+	Reference string `json:"reference"`
+	Digest    string `json:"digest"`
+	Entries   int    `json:"entries"`
+	// Pinned is REPO@DIGEST.
+	Pinned string `json:"-"`
+}
+
+// IndexPush checks the index file and publishes it as an OCI artifact at
+// ref (tag default index.DefaultTag).
+func (c *Client) IndexPush(ctx context.Context, file, ref string) (*IndexPushResult, error) {
+	ix, data, err := index.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	t, err := c.open(ctx, ref, false)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	desc, err := index.Push(ctx, t, data, index.PushOptions{Created: c.Created})
+	if err != nil {
+		return nil, err
+	}
+	tag := t.Ref.Tag
+	if tag == "" {
+		tag = index.DefaultTag
+	}
+	r := t.Ref.WithTag(tag)
+	return &IndexPushResult{Reference: r.String(), Digest: desc.Digest.String(), Entries: len(ix.Entries),
+		Pinned: r.WithTag("").String() + "@" + desc.Digest.String()}, nil
+}
+
+// indexConfig is the configured-index store in the home folder.
+func (c *Client) indexConfig() (*index.Config, error) {
+	h, err := c.home()
+	if err != nil {
+		return nil, err
+	}
+	opts, err := c.targetOptions(true)
+	if err != nil {
+		return nil, err
+	}
+	return &index.Config{Dir: h.Root(), Fetch: index.FetchOptions{Target: opts, UserAgent: c.Tool}}, nil
+}
+
+// IndexAddResult reports a configured index.
+type IndexAddResult struct {
+	Index   index.Source `json:"index"`
+	Entries int          `json:"entries"`
+}
+
+// IndexAdd fetches, checks and records an index as name.
+func (c *Client) IndexAdd(ctx context.Context, name, location string) (*IndexAddResult, error) {
+	src, err := index.ParseSource(name, location)
+	if err != nil {
+		return nil, &UsageError{Err: err}
+	}
+	if src.Kind == index.OCISource {
+		src.PlainHTTP = c.Target.PlainHTTP
+	}
+	cfg, err := c.indexConfig()
+	if err != nil {
+		return nil, err
+	}
+	ix, err := cfg.Add(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	return &IndexAddResult{Index: src, Entries: len(ix.Entries)}, nil
+}
+
+// IndexRow is one configured index.
+type IndexRow struct {
+	index.Source
+	Entries int        `json:"entries"`
+	Updated *time.Time `json:"updated,omitempty"`
+	Error   string     `json:"error,omitempty"`
+}
+
+// IndexList lists the configured indexes in order of precedence.
+func (c *Client) IndexList() ([]IndexRow, error) {
+	cfg, err := c.indexConfig()
+	if err != nil {
+		return nil, err
+	}
+	srcs, err := cfg.Sources()
+	if err != nil {
+		return nil, err
+	}
+	rows := []IndexRow{}
+	for _, s := range srcs {
+		r := IndexRow{Source: s}
+		if ix, err := cfg.Read(s); err != nil {
+			r.Error = err.Error()
+		} else {
+			r.Entries = len(ix.Entries)
+		}
+		if t, ok := cfg.Updated(s); ok {
+			t = t.UTC().Truncate(time.Second)
+			r.Updated = &t
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+// IndexRemove forgets a configured index and its cached copy.
+func (c *Client) IndexRemove(name string) (index.Source, error) {
+	cfg, err := c.indexConfig()
+	if err != nil {
+		return index.Source{}, err
+	}
+	return cfg.Remove(name)
+}
+
+// IndexUpdate is one index fetched again.
+type IndexUpdate struct {
+	Name    string `json:"name"`
+	Entries int    `json:"entries"`
+	Error   string `json:"error,omitempty"`
+}
+
+// errNoIndex says how to configure an index.
+var errNoIndex = errors.New("no index is configured: add one with `tierpack index add NAME FILE|URL|REF`")
+
+// IndexUpdate fetches the named indexes (all when none) again. An index
+// that cannot be fetched keeps its copy; the others are still updated, and
+// the error joins every failure.
+func (c *Client) IndexUpdate(ctx context.Context, names []string) ([]IndexUpdate, error) {
+	cfg, err := c.indexConfig()
+	if err != nil {
+		return nil, err
+	}
+	srcs, err := c.sources(cfg, names)
+	if err != nil {
+		return nil, err
+	}
+	results := []IndexUpdate{}
+	var errs []error
+	for _, s := range srcs {
+		ix, err := cfg.Update(ctx, s)
+		if err != nil {
+			errs = append(errs, err)
+			results = append(results, IndexUpdate{Name: s.Name, Error: err.Error()})
+			continue
+		}
+		results = append(results, IndexUpdate{Name: s.Name, Entries: len(ix.Entries)})
+	}
+	return results, errors.Join(errs...)
+}
+
+// sources returns the configured indexes named, or all of them.
+func (c *Client) sources(cfg *index.Config, names []string) ([]index.Source, error) {
+	if len(names) == 0 {
+		srcs, err := cfg.Sources()
+		if err == nil && len(srcs) == 0 {
+			err = errNoIndex
+		}
+		return srcs, err
+	}
+	var srcs []index.Source
+	for _, n := range names {
+		s, err := cfg.Source(n)
+		if err != nil {
+			return nil, err
+		}
+		srcs = append(srcs, s)
+	}
+	return srcs, nil
+}
+
+// SearchRequest filters the configured indexes (or Files).
+type SearchRequest struct {
+	index.Query
+	// Indexes limits the search to configured indexes by name.
+	Indexes []string
+	// Files reads index files instead of the configured indexes.
+	Files []string
+}
+
+// SearchHit is one entry that passed the filters.
+type SearchHit struct {
+	index.Entry
+	// Version is the latest version that passed the filters.
+	Version index.Version `json:"version"`
+	// Reference pulls Version.
+	Reference string `json:"reference"`
+}
+
+// SearchResult is what matched, and what could not be read.
+type SearchResult struct {
+	Results []SearchHit `json:"results"`
+	// Indexes and Entries count what was searched.
+	Indexes int `json:"-"`
+	Entries int `json:"-"`
+	// Warnings are configured indexes that could not be read and were left
+	// out.
+	Warnings []error `json:"-"`
+}
+
+// Search reads the indexes and returns the entries that pass req.
+func (c *Client) Search(req SearchRequest) (*SearchResult, error) {
+	if err := req.Query.Validate(); err != nil {
+		return nil, usagef("--exact-tier needs --tier T")
+	}
+	named, warnings, err := c.readIndexes(req)
+	if err != nil {
+		return nil, err
+	}
+	merged := index.Merge(named...)
+	res := &SearchResult{Results: []SearchHit{}, Indexes: len(named), Entries: len(merged.Entries), Warnings: warnings}
+	for _, e := range merged.Search(req.Query) {
+		v, _ := e.LatestVersion()
+		res.Results = append(res.Results, SearchHit{Entry: e, Version: v, Reference: e.Reference(v)})
+	}
+	return res, nil
+}
+
+// readIndexes reads req.Files, or else the configured indexes (only those
+// req.Indexes names, if any). A configured index that cannot be read is a
+// warning, unless none can be read.
+func (c *Client) readIndexes(req SearchRequest) ([]index.Named, []error, error) {
+	var named []index.Named
+	if len(req.Files) > 0 {
+		if len(req.Indexes) > 0 {
+			return nil, nil, usagef("use --file or --index, not both")
+		}
+		for _, f := range req.Files {
+			ix, err := index.Load(f)
+			if err != nil {
+				return nil, nil, err
+			}
+			named = append(named, index.Named{Name: f, Index: ix})
+		}
+		return named, nil, nil
+	}
+	cfg, err := c.indexConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	srcs, err := c.sources(cfg, req.Indexes)
+	if errors.Is(err, errNoIndex) {
+		err = errors.New("no index is configured: add one with `tierpack index add NAME FILE|URL|REF` (build one with `tierpack index build`), or search a file with --file")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var errs []error
+	for _, s := range srcs {
+		ix, err := cfg.Read(s)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		named = append(named, index.Named{Name: s.Name, Index: ix})
+	}
+	if len(named) == 0 {
+		return nil, nil, errors.Join(errs...)
+	}
+	return named, errs, nil
+}

@@ -1,0 +1,308 @@
+package tierpack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/plugin"
+	"github.com/tierpack/tierpack/pkg/plugin/dist"
+	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/contrib"
+	"github.com/tierpack/tierpack/sdk/plugintest"
+)
+
+// PluginRow is one plugin: where it comes from, its pin, and what it says
+// about itself (or why it did not start).
+type PluginRow struct {
+	plugin.Source
+	Protocol    int              `json:"protocol,omitempty"`
+	Description *sdk.Description `json:"describe,omitempty"`
+	Error       string           `json:"error,omitempty"`
+}
+
+// PluginListResult lists every plugin and where they are looked for.
+type PluginListResult struct {
+	Plugins    []PluginRow `json:"plugins"`
+	Dirs       []string    `json:"dirs"`
+	ManagedDir string      `json:"managedDir"`
+}
+
+// PluginList starts every plugin once and reports it. A pin whose binary is
+// gone is listed too, with how to fix it.
+func (c *Client) PluginList(ctx context.Context) (*PluginListResult, error) {
+	m, err := c.plugins()
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	srcs, err := m.Sources()
+	if err != nil {
+		return nil, err
+	}
+	res := &PluginListResult{Plugins: []PluginRow{}, Dirs: m.Dirs(), ManagedDir: m.ManagedDir()}
+	listed := map[string]bool{}
+	for _, s := range srcs {
+		listed[s.Type] = true
+		r := PluginRow{Source: s}
+		if p, err := m.Get(ctx, s.Type); err != nil {
+			r.Error = err.Error()
+		} else {
+			d := p.Describe()
+			r.Description, r.Protocol = &d, p.Protocol()
+		}
+		res.Plugins = append(res.Plugins, r)
+	}
+	res.Plugins = append(res.Plugins, missingPins(m.ManagedDir(), listed)...)
+	return res, nil
+}
+
+// missingPins lists the pins in dir whose binary is gone.
+func missingPins(dir string, listed map[string]bool) []PluginRow {
+	if dir == "" {
+		return nil
+	}
+	lock, err := plugin.ReadLock(dir)
+	if err != nil {
+		return nil
+	}
+	var rows []PluginRow
+	for _, t := range lock.Types() {
+		pin := lock.Plugins[t]
+		path := filepath.Join(dir, plugin.BinaryName(t))
+		if _, err := os.Stat(path); err == nil || listed[t] {
+			continue
+		}
+		rows = append(rows, PluginRow{Source: plugin.Source{Type: t, Path: path, Managed: true, Pin: &pin},
+			Error: fmt.Sprintf("pinned in %s but %s is missing: reinstall it with `tierpack plugin install %s`, or forget it with `tierpack plugin remove %s`",
+				filepath.Join(dir, plugin.LockFileName), path, pin.Source, t)})
+	}
+	return rows
+}
+
+// PluginPushRequest asks for a folder of per-platform plugin binaries to be
+// published.
+type PluginPushRequest struct {
+	Dir, Ref string
+	// Version is the plugin's version when Dir has no binary for this
+	// machine to ask; when it has one, they must agree.
+	Version  string
+	Progress artifact.Progress
+}
+
+// PluginPushResult reports a published plugin.
+type PluginPushResult struct {
+	Reference     string   `json:"reference"`
+	Digest        string   `json:"digest"`
+	MediaType     string   `json:"mediaType"`
+	ArtifactType  string   `json:"artifactType"`
+	Type          string   `json:"type"`
+	Version       string   `json:"version"`
+	Protocols     []int    `json:"protocols"`
+	Platforms     []string `json:"platforms"`
+	Uploaded      int      `json:"uploaded"`
+	Skipped       int      `json:"skipped"`
+	BytesUploaded int64    `json:"bytesUploaded"`
+	// Pinned is REPO@DIGEST.
+	Pinned string `json:"-"`
+}
+
+// PluginPush publishes the binaries in req.Dir as one OCI image index.
+func (c *Client) PluginPush(ctx context.Context, req PluginPushRequest) (*PluginPushResult, error) {
+	ref, err := parseRef(req.Ref)
+	if err != nil {
+		return nil, err
+	}
+	if ref.Digest != "" {
+		return nil, usagef("%s: push to a tag, not a digest (the digest is computed from the content)", ref)
+	}
+	bins, err := dist.ScanDir(req.Dir)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := c.pluginMeta(ctx, req, bins)
+	if err != nil {
+		return nil, err
+	}
+	if ref.Tag == "" {
+		ref = ref.WithTag(contrib.TagFor(meta.Version))
+	}
+	staging, err := os.MkdirTemp("", "tierpack-plugin-push-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(staging)
+	packed, err := dist.Pack(bins, meta, c.Created, staging)
+	if err != nil {
+		return nil, err
+	}
+	t, err := c.openRef(ctx, ref, false)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	res, err := artifact.PushBlobs(ctx, t.Store, packed.Blobs, ref.Tag, artifact.PushOptions{Progress: req.Progress})
+	if err != nil {
+		return nil, fmt.Errorf("pushing to %s: %w", ref, err)
+	}
+	return &PluginPushResult{
+		Reference: ref.String(), Digest: res.Digest, MediaType: res.MediaType,
+		ArtifactType: dist.ArtifactType, Type: meta.Type, Version: meta.Version,
+		Protocols: meta.Protocols, Platforms: packed.Platforms,
+		Uploaded: res.Uploaded, Skipped: res.Skipped, BytesUploaded: res.BytesUploaded,
+		Pinned: ref.WithTag("").String() + "@" + res.Digest,
+	}, nil
+}
+
+// pluginMeta asks this machine's binary for the plugin's type, version and
+// protocols, or takes req.Version when there is none.
+func (c *Client) pluginMeta(ctx context.Context, req PluginPushRequest, bins []dist.Binary) (dist.Meta, error) {
+	native, ok := dist.Native(bins)
+	if !ok {
+		if req.Version == "" {
+			p := artifact.CurrentPlatform()
+			return dist.Meta{}, usagef("%s has no binary for this machine (%s) to ask for the plugin's version: pass --plugin-version", req.Dir, p.OS+"/"+p.Architecture)
+		}
+		return dist.Meta{Type: bins[0].Type, Version: req.Version, Protocols: []int{sdk.ProtocolVersion}}, nil
+	}
+	meta, err := dist.Probe(ctx, native.Path, dist.ProbeOptions{LogLevel: c.LogLevel})
+	if err != nil {
+		return meta, err
+	}
+	if req.Version != "" && req.Version != meta.Version {
+		return meta, usagef("--plugin-version %s, but %s says it is version %s", req.Version, native.Path, meta.Version)
+	}
+	return meta, nil
+}
+
+// PluginInstallResult reports an installed plugin.
+type PluginInstallResult struct {
+	Installed *dist.Installed `json:"installed"`
+	// ShadowedBy is a binary of the same type in $TIERPACK_PLUGINS_DIR that
+	// is used instead.
+	ShadowedBy string `json:"shadowedBy"`
+	// LockFile is where the pin is kept.
+	LockFile string `json:"-"`
+}
+
+// PluginInstall fetches the plugin ref names for this machine, verifies
+// and probes it, and pins it in the managed plugin folder.
+func (c *Client) PluginInstall(ctx context.Context, ref string, force bool) (*PluginInstallResult, error) {
+	h, err := c.home()
+	if err != nil {
+		return nil, errors.New("no data folder to install plugins into: set TIERPACK_HOME")
+	}
+	t, err := c.open(ctx, ref, true)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	inst, err := dist.Install(ctx, t, dist.InstallOptions{
+		Dir: h.Plugins(), Builtins: c.Builtins, Force: force,
+		Probe: dist.ProbeOptions{LogLevel: c.LogLevel},
+	})
+	if err != nil {
+		return nil, err
+	}
+	res := &PluginInstallResult{Installed: inst, LockFile: filepath.Join(h.Plugins(), plugin.LockFileName)}
+	if s, ok := c.pluginSource(inst.Pin.Type); ok && s.Path != inst.Path {
+		res.ShadowedBy = s.Path
+	}
+	return res, nil
+}
+
+// pluginSource is the plugin that would run for typ.
+func (c *Client) pluginSource(typ string) (plugin.Source, bool) {
+	m, err := c.plugins()
+	if err != nil {
+		return plugin.Source{}, false
+	}
+	defer m.Close()
+	srcs, err := m.Sources()
+	if err != nil {
+		return plugin.Source{}, false
+	}
+	for _, s := range srcs {
+		if s.Type == typ {
+			return s, true
+		}
+	}
+	return plugin.Source{}, false
+}
+
+// PluginRemoveResult reports a removed plugin.
+type PluginRemoveResult struct {
+	Removed string      `json:"removed"`
+	Pin     *plugin.Pin `json:"pin"`
+}
+
+// PluginRemove uninstalls a plugin installed with PluginInstall.
+func (c *Client) PluginRemove(typ string) (*PluginRemoveResult, error) {
+	if slices.Contains(c.Builtins, typ) {
+		return nil, usagef("%q is built into tierpack and cannot be removed", typ)
+	}
+	h, err := c.home()
+	if err != nil {
+		return nil, errors.New("no data folder: set TIERPACK_HOME")
+	}
+	pin, err := dist.Remove(h.Plugins(), typ)
+	if errors.Is(err, plugin.ErrNotFound) {
+		if s, ok := c.pluginSource(typ); ok {
+			return nil, fmt.Errorf("%w %q: it was not installed by tierpack; it is %s (from $%s): delete that file yourself", plugin.ErrNotFound, typ, s.Path, plugin.DirEnv)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &PluginRemoveResult{Removed: typ, Pin: pin}, nil
+}
+
+// PluginCheckRequest asks for the conformance checks (sdk/plugintest) to
+// run against a plugin binary.
+type PluginCheckRequest struct {
+	Binary string
+	// Good is a contribution the plugin must accept; Bad one it must reject.
+	Good, Bad string
+	// Skip names checks not to run.
+	Skip []string
+	// Timeout bounds each call; zero means plugintest's default.
+	Timeout time.Duration
+}
+
+// CheckFailedError reports a plugin that failed conformance checks.
+type CheckFailedError struct{ Report *plugintest.Report }
+
+func (e *CheckFailedError) Error() string {
+	failed := e.Report.Failed()
+	names := make([]string, len(failed))
+	for i, f := range failed {
+		names[i] = f.Name
+	}
+	return fmt.Sprintf("plugin check: %s failed %d of %d checks: %s", e.Report.Binary, len(failed), len(e.Report.Checks), strings.Join(names, ", "))
+}
+
+// PluginCheck runs the conformance checks. The report comes back whenever
+// the checks ran, with a *CheckFailedError when one failed.
+func (c *Client) PluginCheck(ctx context.Context, req PluginCheckRequest) (*plugintest.Report, error) {
+	for _, s := range req.Skip {
+		if !slices.Contains(plugintest.Checks, s) {
+			return nil, usagef("--skip %q: no such check; the checks are %s", s, strings.Join(plugintest.Checks, ", "))
+		}
+	}
+	r := plugintest.Check(ctx, plugintest.Config{
+		Binary: req.Binary, Good: req.Good, Bad: req.Bad, Skip: req.Skip, LogLevel: c.LogLevel, CallTimeout: req.Timeout,
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(r.Failed()) > 0 {
+		return &r, &CheckFailedError{Report: &r}
+	}
+	return &r, nil
+}

@@ -1,0 +1,198 @@
+package tierpack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/target"
+	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/pkg/trust"
+	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/contrib"
+)
+
+// ValidateRequest asks for a contribution folder to be checked.
+type ValidateRequest struct {
+	Dir string
+	// Strict treats warnings as errors (what the official tier requires).
+	Strict bool
+}
+
+// ValidateResult is every finding about a contribution.
+type ValidateResult struct {
+	Dir         string           `json:"dir"`
+	Valid       bool             `json:"valid"`
+	Errors      int              `json:"errors"`
+	Warnings    int              `json:"warnings"`
+	Diagnostics []sdk.Diagnostic `json:"diagnostics"`
+	Name        string           `json:"name,omitempty"`
+	Type        string           `json:"type,omitempty"`
+	Tier        tier.Tier        `json:"tier,omitempty"`
+	Version     string           `json:"version,omitempty"`
+}
+
+// Validate reads DIR/tierpack.yaml and has the type's plugin check the
+// files. A contribution with errors is a result with Valid false, not an
+// error; errors are for what stopped the check itself.
+func (c *Client) Validate(ctx context.Context, req ValidateRequest) (*ValidateResult, error) {
+	res := &ValidateResult{Dir: req.Dir, Diagnostics: []sdk.Diagnostic{}}
+	m, err := contrib.Load(req.Dir)
+	var merrs contrib.Errors
+	switch {
+	case errors.As(err, &merrs):
+		for _, e := range merrs {
+			res.Diagnostics = append(res.Diagnostics, e.Diagnostic())
+		}
+	case err != nil:
+		return nil, err
+	default:
+		res.Name, res.Type, res.Version = m.Name, m.Type, m.Version
+		res.Tier = m.Tier
+		plugins, err := c.plugins()
+		if err != nil {
+			return nil, err
+		}
+		defer plugins.Close()
+		diags, err := artifact.Validate(ctx, plugins, m)
+		if err != nil {
+			return nil, err
+		}
+		res.Diagnostics = append(res.Diagnostics, diags...)
+	}
+	SortDiagnostics(res.Diagnostics)
+	res.Errors = sdk.Count(res.Diagnostics, sdk.SeverityError)
+	res.Warnings = sdk.Count(res.Diagnostics, sdk.SeverityWarning)
+	res.Valid = res.Errors == 0 && (!req.Strict || res.Warnings == 0)
+	return res, nil
+}
+
+// SortDiagnostics orders findings: errors first, then by file and line.
+func SortDiagnostics(ds []sdk.Diagnostic) {
+	sort.SliceStable(ds, func(i, j int) bool {
+		if ds[i].Severity != ds[j].Severity {
+			return ds[i].Severity < ds[j].Severity
+		}
+		if ds[i].File != ds[j].File {
+			return ds[i].File < ds[j].File
+		}
+		return ds[i].Line < ds[j].Line
+	})
+}
+
+// PublishRequest asks for a contribution to be validated, packaged and
+// pushed.
+type PublishRequest struct {
+	Dir string
+	// Ref is where to push; empty means the local store as NAME:VERSION.
+	// Without a tag, the version from tierpack.yaml ('+' becomes '_').
+	Ref string
+	// Progress, if set, is told about each blob.
+	Progress artifact.Progress
+}
+
+// PublishResult reports a push.
+type PublishResult struct {
+	Reference     string           `json:"reference"`
+	Kind          string           `json:"kind"`
+	Digest        string           `json:"digest"`
+	MediaType     string           `json:"mediaType"`
+	Size          int64            `json:"size"`
+	Name          string           `json:"name"`
+	Version       string           `json:"version"`
+	Type          string           `json:"type"`
+	Tier          tier.Tier        `json:"tier"`
+	Uploaded      int              `json:"uploaded"`
+	Skipped       int              `json:"skipped"`
+	BytesUploaded int64            `json:"bytesUploaded"`
+	Diagnostics   []sdk.Diagnostic `json:"diagnostics"`
+	// Pinned is the digest reference of what was pushed (REPO@DIGEST).
+	Pinned string `json:"-"`
+	// Local is true for the embedded local store.
+	Local bool `json:"-"`
+}
+
+// Publish validates req.Dir with its type's plugin, packages it, passes it
+// through the trust gate at the tier it claims, and pushes it. Nothing is
+// pushed when validation or the gate refuses it, and the tag is written
+// last, so a failed push never leaves a tag pointing at missing content.
+// A *artifact.ValidationError carries the diagnostics of a refused
+// contribution.
+func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResult, error) {
+	m, err := contrib.Load(req.Dir)
+	if err != nil {
+		return nil, err
+	}
+	ref, err := publishRef(m, req.Ref)
+	if err != nil {
+		return nil, err
+	}
+	gate, err := c.gate(nil)
+	if err != nil {
+		return nil, err
+	}
+	plugins, err := c.plugins()
+	if err != nil {
+		return nil, err
+	}
+	defer plugins.Close()
+	popts := artifact.PackOptions{Created: c.Created}
+	popts.Cache, _ = c.cache() // without a cache, packaging is only slower
+	packed, err := artifact.Pack(ctx, plugins, m, popts)
+	if err != nil {
+		return nil, err
+	}
+	defer packed.Close()
+	claimed := m.Tier
+	facts := trust.Contribution(packed.Owners, m.Source.URL, m.Source.Revision, m.License, m.Version,
+		sdk.Count(packed.Diagnostics, sdk.SeverityWarning))
+	if err := gate.Decide(m.Name+" ("+req.Dir+")", claimed, claimed, facts); err != nil {
+		return nil, fmt.Errorf("%w\nnothing was pushed", err)
+	}
+	t, err := c.openRef(ctx, ref, false)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	res, err := packed.Push(ctx, t.Store, ref.Tag, artifact.PushOptions{Progress: req.Progress})
+	if err != nil {
+		return nil, fmt.Errorf("pushing to %s: %w", ref, err)
+	}
+	return &PublishResult{
+		Reference: ref.String(), Kind: ref.Kind.String(),
+		Digest: res.Digest, MediaType: res.MediaType, Size: res.Size,
+		Name: m.Name, Version: m.Version, Type: m.Type, Tier: m.Tier,
+		Uploaded: res.Uploaded, Skipped: res.Skipped, BytesUploaded: res.BytesUploaded,
+		Diagnostics: nonNil(packed.Diagnostics),
+		Pinned:      ref.WithTag("").String() + "@" + res.Digest,
+		Local:       ref.Kind == target.Local,
+	}, nil
+}
+
+// publishRef is where a contribution goes: refStr, or the local store's
+// NAME; tagged with the contribution's version when refStr has no tag.
+func publishRef(m *contrib.Manifest, refStr string) (target.Ref, error) {
+	ref := target.Ref{Kind: target.Local, Repository: m.Name}
+	if refStr != "" {
+		var err error
+		if ref, err = parseRef(refStr); err != nil {
+			return ref, err
+		}
+	}
+	if ref.Digest != "" {
+		return ref, usagef("%s: push to a tag, not a digest (the digest is computed from the content)", refStr)
+	}
+	if ref.Tag == "" {
+		ref = ref.WithTag(contrib.TagFor(m.Version))
+	}
+	return ref, nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,102 @@
+package tierpack
+
+import (
+	"context"
+	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/tier"
+)
+
+// PullRequest asks for an artifact to be fetched and unpacked.
+type PullRequest struct {
+	Ref string
+	// OutputDir is where the contribution goes; empty means ./NAME.
+	OutputDir string
+	// MinTier refuses artifacts the trust gate does not admit at this tier;
+	// tier.None accepts everything.
+	MinTier tier.Tier
+	// Force replaces an existing, non-empty OutputDir (atomically).
+	Force bool
+	// Platform selects from an index: OS/ARCH[/VARIANT]; empty means this
+	// machine's.
+	Platform string
+	// AllPlatforms pulls every platform, each into OutputDir/OS-ARCH.
+	AllPlatforms bool
+	// KeyFiles are trusted public keys beyond the configured ones.
+	KeyFiles []string
+	// Options are passed to the plugin's Unpack.
+	Options map[string]string
+	// Progress, if set, is told about each blob.
+	Progress artifact.Progress
+}
+
+// PullResult reports what Pull wrote.
+type PullResult = artifact.PullResult
+
+// Pull resolves req.Ref, passes it through the trust gate at req.MinTier,
+// then fetches and verifies every blob and has the type's plugin unpack it
+// into the output folder, which appears complete or not at all.
+func (c *Client) Pull(ctx context.Context, req PullRequest) (*PullResult, error) {
+	plat, err := platformFor(req)
+	if err != nil {
+		return nil, err
+	}
+	t, err := c.open(ctx, req.Ref, true)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	info, err := artifact.Resolve(ctx, t, plat)
+	if err != nil {
+		return nil, err
+	}
+	gate, err := c.gate(req.KeyFiles)
+	if err != nil {
+		return nil, err
+	}
+	facts := gate.Artifact(ctx, t.Store, info.Root(), info.Annotations, req.MinTier)
+	if err := gate.Decide(t.Ref.String(), info.Tier, req.MinTier, facts); err != nil {
+		return nil, err
+	}
+	plugins, err := c.plugins()
+	if err != nil {
+		return nil, err
+	}
+	defer plugins.Close()
+	return artifact.Pull(ctx, plugins, t, artifact.PullOptions{
+		Check:        func(context.Context, *artifact.Info) error { return nil }, // TODO Resolved: info
+		OutputDir:    req.OutputDir,
+		Force:        req.Force,
+		Platform:     plat,
+		AllPlatforms: req.AllPlatforms,
+		Options:      req.Options,
+		Progress:     req.Progress,
+	})
+}
+
+// platformFor is the platform req pulls: the one it names, none with
+// AllPlatforms, else this machine's.
+func platformFor(req PullRequest) (*ocispec.Platform, error) {
+	if req.AllPlatforms {
+		if req.Platform != "" {
+			return nil, usagef("--platform and --all-platforms exclude each other")
+		}
+		return nil, nil
+	}
+	if req.Platform == "" {
+		p := artifact.CurrentPlatform()
+		return &p, nil
+	}
+	parts := strings.Split(req.Platform, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return nil, usagef("--platform %q: use OS/ARCH[/VARIANT], e.g. linux/amd64", req.Platform)
+	}
+	p := ocispec.Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return &p, nil
+}
