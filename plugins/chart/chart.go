@@ -217,6 +217,9 @@ func lineOf(dir, s string) int {
 var (
 	templateLoc = regexp.MustCompile(`(?:template: |parse error at \()[^/:\s]+/([^:\s)]+):(\d+)(?::(\d+))?`)
 	yamlLoc     = regexp.MustCompile(`line (\d+)`)
+	// Helm's loader says which file it could not read: "cannot load
+	// values.yaml: ..."; the line in the message is that file's.
+	loadLoc = regexp.MustCompile(`^cannot load ([^:\s]+): `)
 )
 
 func helmDiagnostic(chartRel string, sev int, p string, err error) sdk.Diagnostic {
@@ -230,6 +233,9 @@ func helmDiagnostic(chartRel string, sev int, p string, err error) sdk.Diagnosti
 		d.Severity = sdk.SeverityInfo
 	}
 	file := strings.TrimSuffix(p, "/")
+	if m := loadLoc.FindStringSubmatch(d.Message); m != nil {
+		file = m[1]
+	}
 	if m := templateLoc.FindStringSubmatch(d.Message); m != nil {
 		file = m[1]
 		d.Line, _ = strconv.Atoi(m[2])
