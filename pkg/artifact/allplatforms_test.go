@@ -5,6 +5,7 @@ import (
 	"context"
 	"debug/elf"
 	"encoding/binary"
+	"github.com/tierpack/tierpack/pkg/oci"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,7 +30,7 @@ func TestPlatformDir(t *testing.T) {
 		{ocispec.Platform{OS: "linux", Architecture: ""}, ""},
 		{ocispec.Platform{OS: "linux", Architecture: "arm", Variant: "v7/x"}, ""},
 	} {
-		got, err := PlatformDir(tc.p)
+		got, err := oci.PlatformDir(tc.p)
 		if got != tc.want || (err != nil) != (tc.want == "") {
 			t.Errorf("PlatformDir(%+v) = %q, %v; want %q", tc.p, got, err, tc.want)
 		}

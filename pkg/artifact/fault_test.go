@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"github.com/tierpack/tierpack/pkg/oci"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,7 +136,7 @@ func TestPersistentFaultsFailCleanly(t *testing.T) {
 		p := pack(t, pm, dir, PackOptions{})
 		tg := remoteTarget(t, reg, "faults/broken", "1.0.0", false)
 		_, err := p.Push(ctx, tg.Store, "1.0.0", PushOptions{Attempts: 2})
-		var re *RetryError
+		var re *oci.RetryError
 		if !errors.As(err, &re) || !strings.Contains(err.Error(), "gave up after 2 attempts") {
 			t.Fatalf("push error = %v, want a RetryError", err)
 		}

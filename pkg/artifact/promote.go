@@ -11,6 +11,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore/pkg/signature"
 
+	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/promotion"
 	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/target"
@@ -194,7 +195,7 @@ func relabel(ctx context.Context, t *target.Target, d ocispec.Descriptor, to tie
 		return ocispec.Descriptor{}, err
 	}
 	nd := ocispec.Descriptor{MediaType: d.MediaType, Digest: digest.FromBytes(out), Size: int64(len(out))}
-	if _, err := PushBlobs(ctx, t.Store, []Blob{{Desc: nd, Data: out}}, "", PushOptions{}); err != nil {
+	if err := oci.PushBytes(ctx, t.Store, nd, out); err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	return nd, nil
@@ -209,15 +210,10 @@ func withTier(a map[string]string, to tier.Tier) map[string]string {
 	return out
 }
 
+// pushJSON pushes a rewritten manifest or index, keeping old's artifactType
+// on its descriptor.
 func pushJSON(ctx context.Context, t *target.Target, mediaType string, v any, old ocispec.Descriptor) (ocispec.Descriptor, error) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	d := ocispec.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(data), Size: int64(len(data)), ArtifactType: old.ArtifactType}
-	blob := Blob{Desc: d, Data: data}
-	if _, err := PushBlobs(ctx, t.Store, []Blob{blob}, "", PushOptions{}); err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	return d, nil
+	d, err := oci.PushJSON(ctx, t.Store, mediaType, v)
+	d.ArtifactType = old.ArtifactType
+	return d, err
 }

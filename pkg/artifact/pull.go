@@ -25,12 +25,6 @@ import (
 	"github.com/tierpack/tierpack/sdk"
 )
 
-// MaxManifestSize bounds a manifest or index tierpack will read (4 MiB, the
-// limit registries commonly enforce).
-//
-// Deprecated: use oci.MaxManifestSize.
-const MaxManifestSize = oci.MaxManifestSize
-
 // ErrExists is returned when the output folder exists and Force is off.
 var ErrExists = errors.New("output folder exists")
 
@@ -68,11 +62,6 @@ func Resolve(ctx context.Context, t *target.Target, platform *ocispec.Platform) 
 func fetchManifest(ctx context.Context, t *target.Target, desc ocispec.Descriptor) ([]byte, error) {
 	return oci.FetchManifest(ctx, t, desc)
 }
-
-// CurrentPlatform is the platform tierpack runs on.
-//
-// Deprecated: use oci.CurrentPlatform.
-func CurrentPlatform() ocispec.Platform { return oci.CurrentPlatform() }
 
 // PullOptions tune Pull.
 type PullOptions struct {
@@ -396,13 +385,6 @@ func platformUnits(ctx context.Context, t *target.Target, info *Info) ([]unpackU
 	}
 	return units, nil
 }
-
-// PlatformDir names a platform as one folder, OS-ARCH[-VARIANT] (for
-// example linux-amd64 or linux-arm-v7): where an AllPlatforms pull unpacks
-// it. Values that cannot be part of a folder name are refused.
-//
-// Deprecated: use oci.PlatformDir.
-func PlatformDir(p ocispec.Platform) (string, error) { return oci.PlatformDir(p) }
 
 func sdkBlob(d ocispec.Descriptor, p *ocispec.Platform) sdk.Blob {
 	b := sdk.Blob{MediaType: d.MediaType, Path: blobPath(d.Digest), Annotations: d.Annotations, Digest: d.Digest.String(), Size: d.Size}

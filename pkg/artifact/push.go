@@ -8,11 +8,6 @@ import (
 	"github.com/tierpack/tierpack/pkg/oci"
 )
 
-// DefaultConcurrency is how many blobs move at once.
-//
-// Deprecated: use oci.DefaultConcurrency.
-const DefaultConcurrency = oci.DefaultConcurrency
-
 // PushOptions tune Push. The zero value is ready to use.
 type PushOptions = oci.PushOptions
 
@@ -28,12 +23,4 @@ type PushResult = oci.PushResult
 // in place, the tag is not touched.
 func (p *Packed) Push(ctx context.Context, dst oras.Target, tag string, opts PushOptions) (PushResult, error) {
 	return oci.PushBlobs(ctx, dst, p.Blobs, tag, opts)
-}
-
-// PushBlobs pushes blobs in order (the last one is the root manifest) and
-// tags the root.
-//
-// Deprecated: use oci.PushBlobs.
-func PushBlobs(ctx context.Context, dst oras.Target, blobs []Blob, tag string, opts PushOptions) (PushResult, error) {
-	return oci.PushBlobs(ctx, dst, blobs, tag, opts)
 }

@@ -80,12 +80,6 @@ func (t *Target) Close() error {
 	return nil
 }
 
-// DataDir is where tierpack keeps its local store and plugins:
-// $TIERPACK_HOME, else $XDG_DATA_HOME/tierpack, else ~/.local/share/tierpack.
-//
-// Deprecated: use home.New and Home.Root.
-func DataDir() (string, error) { h, err := home.New(); return h.Root(), err }
-
 // Open opens the target a reference names.
 func Open(ctx context.Context, ref Ref, opts Options) (*Target, error) {
 	switch ref.Kind {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/plugin/dist"
 	"github.com/tierpack/tierpack/sdk"
@@ -147,7 +148,7 @@ func (c *Client) PluginPush(ctx context.Context, req PluginPushRequest) (*Plugin
 		return nil, err
 	}
 	defer t.Close()
-	res, err := artifact.PushBlobs(ctx, t.Store, packed.Blobs, ref.Tag, artifact.PushOptions{Progress: req.Progress})
+	res, err := oci.PushBlobs(ctx, t.Store, packed.Blobs, ref.Tag, oci.PushOptions{Progress: req.Progress})
 	if err != nil {
 		return nil, fmt.Errorf("pushing to %s: %w", ref, err)
 	}
@@ -166,7 +167,7 @@ func (c *Client) pluginMeta(ctx context.Context, req PluginPushRequest, bins []d
 	native, ok := dist.Native(bins)
 	if !ok {
 		if req.Version == "" {
-			p := artifact.CurrentPlatform()
+			p := oci.CurrentPlatform()
 			return dist.Meta{}, usagef("%s has no binary for this machine (%s) to ask for the plugin's version: pass --plugin-version", req.Dir, p.OS+"/"+p.Architecture)
 		}
 		return dist.Meta{Type: bins[0].Type, Version: req.Version, Protocols: []int{sdk.ProtocolVersion}}, nil

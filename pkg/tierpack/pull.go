@@ -7,6 +7,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/tier"
 )
 
@@ -87,7 +88,7 @@ func platformFor(req PullRequest) (*ocispec.Platform, error) {
 		return nil, nil
 	}
 	if req.Platform == "" {
-		p := artifact.CurrentPlatform()
+		p := oci.CurrentPlatform()
 		return &p, nil
 	}
 	parts := strings.Split(req.Platform, "/")
