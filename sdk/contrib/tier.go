@@ -47,7 +47,14 @@ func (t Tier) String() string {
 func (t Tier) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
 
 // UnmarshalText decodes a tier name.
+// "untiered" (what MarshalText writes for TierNone) decodes to TierNone, so
+// a tier round-trips through JSON and YAML; ParseTier, for user input,
+// still refuses it.
 func (t *Tier) UnmarshalText(b []byte) error {
+	if strings.EqualFold(strings.TrimSpace(string(b)), sdk.TierUntiered) {
+		*t = TierNone
+		return nil
+	}
 	v, err := ParseTier(string(b))
 	if err != nil {
 		return err
