@@ -2,7 +2,7 @@ package plugin
 
 import (
 	"bytes"
-	"crypto/rand"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -15,6 +15,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/tierpack/tierpack/pkg/home"
 	"github.com/tierpack/tierpack/sdk/host"
 )
 
@@ -101,17 +102,22 @@ func ReadLock(dir string) (*Lock, error) {
 }
 
 // UpdateLock reads dir's lock file, lets fn change it, and writes it back
-// atomically. Concurrent updates of the same folder take turns (on systems
-// with flock). If fn returns an error, the file is left as it was.
+// atomically (home.WriteFileAtomic). Concurrent updates of the same folder
+// take turns under home.Lock (on systems with flock), each waiting at most
+// home.DefaultLockWait for the others. If fn returns an error, the file is
+// left as it was.
 func UpdateLock(dir string, fn func(*Lock) error) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	unlock, err := lockFolder(dir)
+	unlock, err := home.Lock(context.Background(), filepath.Join(dir, "."+LockFileName+".lock"),
+		home.LockOptions{What: "the plugin folder " + dir})
 	if err != nil {
-		return fmt.Errorf("locking %s: %w", dir, err)
+		return err
 	}
-	defer unlock()
+	defer unlock.Close()
+	// What an install killed mid-write left behind.
+	home.RemoveStale(dir, "")
 	l, err := ReadLock(dir)
 	if err != nil {
 		return err
@@ -124,27 +130,7 @@ func UpdateLock(dir string, fn func(*Lock) error) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, LockFileName), append(b, '\n'), 0o644)
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames it
-// into place, so readers see the old content or the new, never a mix.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	tmp := path + ".tmp-" + randHex()
-	if err := os.WriteFile(tmp, data, perm); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
-}
-
-func randHex() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	return home.WriteFileAtomic(filepath.Join(dir, LockFileName), append(b, '\n'), 0o644)
 }
 
 // FileSHA256 returns the hex sha256 of the file at path.

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -219,4 +220,51 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestUpdateLockConcurrent checks that concurrent updates of one folder's
+// lock file take turns: none is lost, and no temporary file is left.
+func TestUpdateLockConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			typ := fmt.Sprintf("type%d", i)
+			errs <- UpdateLock(dir, func(l *Lock) error {
+				l.Plugins[typ] = Pin{Type: typ, Version: "1.0.0"}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := ReadLock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Types(); len(got) != n {
+		t.Fatalf("lock file has %d pins (%v), want %d: concurrent updates lost some", len(got), got, n)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.Name() != LockFileName && e.Name() != "."+LockFileName+".lock" {
+			t.Errorf("left in the folder: %s", e.Name())
+		}
+	}
+	// A failed update leaves the file as it was.
+	if err := UpdateLock(dir, func(l *Lock) error { delete(l.Plugins, "type0"); return errors.New("no") }); err == nil {
+		t.Fatal("UpdateLock ignored fn's error")
+	}
+	if l, _ := ReadLock(dir); len(l.Plugins) != n {
+		t.Fatalf("a failed update changed the file: %d pins", len(l.Plugins))
+	}
 }

@@ -3,9 +3,7 @@
 package plugin
 
 import (
-	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 )
 
@@ -19,18 +17,4 @@ func setProcessGroup(cmd *exec.Cmd) {
 
 func killGroup(pgid int) {
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-}
-
-// lockFolder takes an exclusive flock on dir/.lock.json.lock until the
-// returned function is called.
-func lockFolder(dir string) (unlock func(), err error) {
-	f, err := os.OpenFile(filepath.Join(dir, "."+LockFileName+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
 }
