@@ -641,7 +641,7 @@ func (c *checker) validateEmpty() {
 	}
 	began := time.Now()
 	dir := filepath.Join(c.tmp, "empty")
-	manifest := fmt.Sprintf("apiVersion: %s\nname: plugintest-empty\nversion: 0.1.0\ntype: %s\ntier: contrib\n", contrib.APIVersion, c.desc.Type)
+	manifest := fmt.Sprintf("apiVersion: %s\nname: plugintest-empty\nversion: 0.1.0\ntype: %s\ntier: %s\n", contrib.APIVersion, c.desc.Type, sdk.TierContrib)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		c.record(CheckValidateEmpty, Fail, began, "%v", err)
 		return
