@@ -239,8 +239,10 @@ func (reg *Registry) Close() {
 	reg.closeOnce.Do(func() {
 		reg.server.CloseClientConnections()
 		reg.server.Close()
-		if err := reg.app.Shutdown(); err != nil {
-			reg.logf("registrytest: shutdown: %v", err)
+		if reg.app != nil { // nil for NewGGCR's registry
+			if err := reg.app.Shutdown(); err != nil {
+				reg.logf("registrytest: shutdown: %v", err)
+			}
 		}
 		detachLogs(reg)
 	})

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
 	"oras.land/oras-go/v2"
@@ -44,20 +45,64 @@ func SignatureTag(d digest.Digest) string {
 	return d.Algorithm().String() + "-" + d.Encoded() + ".sig"
 }
 
-// Signature is one cosign signature found for a manifest.
+// Signature is one cosign signature found for a manifest, in either
+// format.
 type Signature struct {
+	// Payload is what was signed: the simple-signing JSON (legacy) or the
+	// in-toto statement inside the DSSE envelope (bundle).
 	Payload   []byte
 	Signature []byte
 	// Digest is the manifest digest the payload names.
 	Digest string
-	// Identity is the payload's docker-reference.
+	// Identity is the payload's docker-reference (legacy) or the statement
+	// subject's name (bundle; empty in cosign's own).
 	Identity string
+	// Format is FormatBundle or FormatLegacy.
+	Format string
+	// Manifest is the digest of the manifest that stores it: the bundle
+	// referrer, or the manifest tagged sha256-<hex>.sig.
+	Manifest string
+
+	bundle *sgbundle.Bundle
 }
 
-// Sign signs subject with signer and stores the signature the way cosign
-// does. identity is the repository name recorded in the payload (e.g.
-// ghcr.io/org/repo). Signing again with the same key adds nothing.
-func Sign(ctx context.Context, store oras.Target, identity string, subject ocispec.Descriptor, signer signature.Signer) (ocispec.Descriptor, error) {
+// Sign signs subject with signer and stores the signature both ways cosign
+// does: as a Sigstore bundle referrer (what cosign v3 writes and reads
+// first, and what `oras cp -r` copies) and as a layer of the legacy
+// sha256-<hex>.sig tag (what cosign v2 reads). identity is the repository
+// name recorded in the payloads (e.g. ghcr.io/org/repo).
+//
+// Signing again with the same key adds nothing: it returns the manifest it
+// wrote — the bundle referrer, or the .sig manifest when only that was
+// missing — and the zero descriptor when both were there already.
+func Sign(ctx context.Context, store oras.GraphTarget, identity string, subject ocispec.Descriptor, signer signature.Signer) (ocispec.Descriptor, error) {
+	pub, err := signer.PublicKey()
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("signing %s: %w", subject.Digest, err)
+	}
+	v, err := signature.LoadVerifier(pub, crypto.SHA256)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("signing %s: %w", subject.Digest, err)
+	}
+	key := PublicKey{Verifier: v, Key: pub}
+	legacy, err := signLegacy(ctx, store, identity, subject, signer, key)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	bundle, err := signBundle(ctx, store, identity, subject, signer, key)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if bundle.Digest != "" {
+		return bundle, nil
+	}
+	return legacy, nil
+}
+
+// signLegacy adds a simple-signing layer to the sha256-<hex>.sig manifest
+// unless one by the same key is there already (then it returns the zero
+// descriptor).
+func signLegacy(ctx context.Context, store oras.Target, identity string, subject ocispec.Descriptor, signer signature.Signer, key PublicKey) (ocispec.Descriptor, error) {
 	ref, err := name.NewDigest(identity+"@"+subject.Digest.String(), name.WeakValidation)
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("signing %s: identity %q: %w", subject.Digest, identity, err)
@@ -65,6 +110,21 @@ func Sign(ctx context.Context, store oras.Target, identity string, subject ocisp
 	pl, err := json.Marshal(payload.Cosign{Image: ref})
 	if err != nil {
 		return ocispec.Descriptor{}, err
+	}
+	tag := SignatureTag(subject.Digest)
+	var layers []ocispec.Descriptor
+	if existing, err := readSignatureManifest(ctx, store, tag); err == nil {
+		layers = existing.Layers
+	} else if !errors.Is(err, errdef.ErrNotFound) {
+		return ocispec.Descriptor{}, err
+	}
+	// ECDSA signatures are randomised: one per key is enough.
+	for _, l := range layers {
+		if s, err := fetchSignature(ctx, store, l); err == nil && s.Digest == subject.Digest.String() {
+			if _, ok := s.SignedBy([]PublicKey{key}); ok {
+				return ocispec.Descriptor{}, nil
+			}
+		}
 	}
 	sig, err := signer.SignMessage(bytes.NewReader(pl))
 	if err != nil {
@@ -75,24 +135,6 @@ func Sign(ctx context.Context, store oras.Target, identity string, subject ocisp
 		Digest:      digest.FromBytes(pl),
 		Size:        int64(len(pl)),
 		Annotations: map[string]string{SignatureAnnotation: base64.StdEncoding.EncodeToString(sig)},
-	}
-	tag := SignatureTag(subject.Digest)
-	var layers []ocispec.Descriptor
-	if existing, err := readSignatureManifest(ctx, store, tag); err == nil {
-		layers = existing.Layers
-	} else if !errors.Is(err, errdef.ErrNotFound) {
-		return ocispec.Descriptor{}, err
-	}
-	if pub, err := signer.PublicKey(); err == nil {
-		// ECDSA signatures are randomised: one per key is enough.
-		if v, err := signature.LoadVerifier(pub, crypto.SHA256); err == nil {
-			for _, l := range layers {
-				if s, err := fetchSignature(ctx, store, l); err == nil && s.Digest == subject.Digest.String() &&
-					v.VerifySignature(bytes.NewReader(s.Signature), bytes.NewReader(s.Payload)) == nil {
-					return ocispec.Descriptor{}, nil
-				}
-			}
-		}
 	}
 	layers = append(layers, layer)
 	// A config like the one cosign (go-containerregistry) writes.
@@ -123,7 +165,13 @@ func diffIDs(layers []ocispec.Descriptor) []string {
 	return out
 }
 
-func readSignatureManifest(ctx context.Context, store oras.ReadOnlyTarget, tag string) (*ocispec.Manifest, error) {
+// sigManifest is a .sig manifest and its digest.
+type sigManifest struct {
+	ocispec.Manifest
+	digest digest.Digest
+}
+
+func readSignatureManifest(ctx context.Context, store oras.ReadOnlyTarget, tag string) (*sigManifest, error) {
 	d, err := store.Resolve(ctx, tag)
 	if err != nil {
 		return nil, err
@@ -132,8 +180,8 @@ func readSignatureManifest(ctx context.Context, store oras.ReadOnlyTarget, tag s
 	if err != nil {
 		return nil, fmt.Errorf("signature manifest %s: %w", tag, err)
 	}
-	var m ocispec.Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
+	m := sigManifest{digest: d.Digest}
+	if err := json.Unmarshal(b, &m.Manifest); err != nil {
 		return nil, fmt.Errorf("signature manifest %s: %w", tag, err)
 	}
 	return &m, nil
@@ -158,25 +206,33 @@ func fetchSignature(ctx context.Context, store oras.ReadOnlyTarget, l ocispec.De
 	if sci.Critical.Type != payload.CosignSignatureType {
 		return Signature{}, fmt.Errorf("signature payload %s has type %q", l.Digest, sci.Critical.Type)
 	}
-	return Signature{Payload: pl, Signature: sig, Digest: sci.Critical.Image.DockerManifestDigest, Identity: sci.Critical.Identity.DockerReference}, nil
+	return Signature{Payload: pl, Signature: sig, Digest: sci.Critical.Image.DockerManifestDigest, Identity: sci.Critical.Identity.DockerReference, Format: FormatLegacy}, nil
 }
 
 // Signatures lists the cosign signatures stored for subject (none is not
-// an error).
-func Signatures(ctx context.Context, store oras.ReadOnlyTarget, subject digest.Digest) ([]Signature, error) {
-	m, err := readSignatureManifest(ctx, store, SignatureTag(subject))
+// an error): first the bundle referrers, found with oci.Referrers however
+// the registry lists them, then the layers of the legacy sha256-<hex>.sig
+// manifest. Bundles that are attestations rather than signatures, and
+// layers other tools added, are passed over.
+func Signatures(ctx context.Context, store oras.ReadOnlyGraphTarget, subject ocispec.Descriptor) ([]Signature, error) {
+	out, err := bundleSignatures(ctx, store, subject)
+	if err != nil {
+		return nil, err
+	}
+	tag := SignatureTag(subject.Digest)
+	m, err := readSignatureManifest(ctx, store, tag)
 	if errors.Is(err, errdef.ErrNotFound) {
-		return nil, nil
+		return out, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var out []Signature
 	for _, l := range m.Layers {
 		s, err := fetchSignature(ctx, store, l)
 		if err != nil {
 			continue // not ours to judge: other tools may add layers
 		}
+		s.Manifest = m.digest.String()
 		out = append(out, s)
 	}
 	return out, nil
@@ -187,35 +243,41 @@ type Verified struct {
 	KeyID     string `json:"keyID"`
 	KeySource string `json:"keySource"`
 	Identity  string `json:"identity"`
+	// Format is the format of the signature that verified: FormatBundle or
+	// FormatLegacy.
+	Format string `json:"format"`
 }
 
 // Verify checks that subject carries a valid cosign signature by one of
-// keys. It fails with ErrNoSignature when there is none at all, and with
-// ErrUntrusted when every signature is by another key or does not verify.
-func Verify(ctx context.Context, store oras.ReadOnlyTarget, subject digest.Digest, keys []PublicKey) (Verified, error) {
+// keys, in either format (a bundle referrer, or the legacy .sig tag). It
+// fails with ErrNoSignature when there is none at all, and with
+// ErrUntrusted when every signature is by another key, names another
+// manifest, or does not verify.
+func Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, subject ocispec.Descriptor, keys []PublicKey) (Verified, error) {
 	if len(keys) == 0 {
 		return Verified{}, fmt.Errorf("%w: no trusted keys were given (pass --key PUB, or put .pub files in the trusted-keys folder)", ErrUntrusted)
 	}
 	sigs, err := Signatures(ctx, store, subject)
 	if err != nil {
-		return Verified{}, fmt.Errorf("reading signatures of %s: %w", subject, err)
+		return Verified{}, fmt.Errorf("reading signatures of %s: %w", subject.Digest, err)
 	}
 	if len(sigs) == 0 {
-		return Verified{}, fmt.Errorf("%w: %s has no cosign signature (tag %s); a maintainer signs it with `tierpack sign REF --key KEY`", ErrNoSignature, subject, SignatureTag(subject))
+		return Verified{}, fmt.Errorf("%w: %s has no cosign signature (neither a %s referrer nor the tag %s); a maintainer signs it with `tierpack sign REF --key KEY`",
+			ErrNoSignature, subject.Digest, BundleMediaType, SignatureTag(subject.Digest))
 	}
 	var problems []string
 	for _, s := range sigs {
-		if s.Digest != subject.String() {
-			problems = append(problems, fmt.Sprintf("a signature names %s, not this manifest", s.Digest))
+		if s.Digest != subject.Digest.String() {
+			problems = append(problems, fmt.Sprintf("a %s signature names %s, not this manifest", s.Format, s.Digest))
 			continue
 		}
 		if k, ok := s.SignedBy(keys); ok {
-			return Verified{KeyID: k.ID, KeySource: k.Source, Identity: s.Identity}, nil
+			return Verified{KeyID: k.ID, KeySource: k.Source, Identity: s.Identity, Format: s.Format}, nil
 		}
-		problems = append(problems, "a signature by a key that is not trusted")
+		problems = append(problems, fmt.Sprintf("a %s signature by a key that is not trusted", s.Format))
 	}
 	return Verified{}, fmt.Errorf("%w: %s has %d signature(s), none valid for the trusted key(s) %s: %s",
-		ErrUntrusted, subject, len(sigs), keyIDs(keys), strings.Join(problems, "; "))
+		ErrUntrusted, subject.Digest, len(sigs), keyIDs(keys), strings.Join(problems, "; "))
 }
 
 func keyIDs(keys []PublicKey) string {
@@ -239,6 +301,9 @@ func SignBytes(signer signature.Signer, b []byte) (string, error) {
 // SignedBy returns the key among keys whose signature s carries. It does not
 // check which manifest the payload names; Verify does.
 func (s Signature) SignedBy(keys []PublicKey) (PublicKey, bool) {
+	if s.bundle != nil {
+		return bundleSignedBy(s.bundle, keys)
+	}
 	return signedBy(s.Payload, s.Signature, keys)
 }
 

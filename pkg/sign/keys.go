@@ -6,17 +6,34 @@
 // made by `tierpack key generate` works with `cosign sign --key`, and one
 // made by `cosign generate-key-pair` works with tierpack.
 //
-// Signatures use cosign's storage: the simple-signing payload
-// (application/vnd.dev.cosign.simplesigning.v1+json) naming the signed
-// manifest's digest, as a layer of an OCI manifest tagged
-// sha256-<hex>.sig in the same repository, with the base64 signature in the
-// layer annotation dev.cosignproject.cosign/signature. So `cosign verify
-// --key cosign.pub --insecure-ignore-tlog=true REF` accepts what `tierpack
-// sign` made (there is no transparency log on an offline registry), and
-// `tierpack verify` accepts what `cosign sign --tlog-upload=false` made.
+// Signatures are stored both ways cosign stores them, and found and
+// checked in either:
 //
-// The crypto and the payload format come from sigstore's Go libraries; this
-// package only does the OCI storage, which sigstore leaves to cosign.
+//   - A Sigstore bundle (v0.3, application/vnd.dev.sigstore.bundle.v0.3+json),
+//     what cosign v3 writes by default: a DSSE envelope of an in-toto
+//     statement (predicate https://sigstore.dev/cosign/sign/v1, subject the
+//     signed manifest's digest) signed with the key, the key identified by
+//     a hint only, no transparency log entry. It is the one layer of an OCI
+//     1.1 referrer of the signed manifest (artifactType the bundle media
+//     type, empty config, annotations dev.sigstore.bundle.content and
+//     dev.sigstore.bundle.predicateType), so `oras cp -r` and any
+//     referrers-aware copy carry it along.
+//   - The legacy format cosign v2 reads: the simple-signing payload
+//     (application/vnd.dev.cosign.simplesigning.v1+json) naming the signed
+//     manifest's digest, as a layer of an OCI manifest tagged
+//     sha256-<hex>.sig in the same repository, with the base64 signature in
+//     the layer annotation dev.cosignproject.cosign/signature.
+//
+// So `cosign verify --key cosign.pub --insecure-ignore-tlog=true REF` (v2
+// or v3) accepts what `tierpack sign` made (there is no transparency log on
+// an offline registry), and `tierpack verify` accepts what `cosign sign
+// --tlog-upload=false` made with either version. Referrers are found with
+// oci.Referrers, which also copes with registries that list them under the
+// wrong artifactType.
+//
+// The crypto, the bundle and the payload formats come from sigstore's Go
+// libraries (sigstore, sigstore-go, protobuf-specs); this package only does
+// the OCI storage, which sigstore leaves to cosign.
 package sign
 
 import (

@@ -66,20 +66,20 @@ func TestSignVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := Verify(ctx, store, subject.Digest, []PublicKey{pubA}); !errors.Is(err, ErrNoSignature) {
+	if _, err := Verify(ctx, store, subject, []PublicKey{pubA}); !errors.Is(err, ErrNoSignature) {
 		t.Fatalf("unsigned: %v", err)
 	}
 	if _, err := Sign(ctx, store, "localhost/demo", subject, signer); err != nil {
 		t.Fatal(err)
 	}
-	v, err := Verify(ctx, store, subject.Digest, []PublicKey{pubB, pubA})
-	if err != nil || v.KeyID != pubA.ID || v.Identity != "localhost/demo" {
+	v, err := Verify(ctx, store, subject, []PublicKey{pubB, pubA})
+	if err != nil || v.KeyID != pubA.ID || v.Identity != "localhost/demo" || v.Format != FormatBundle {
 		t.Fatalf("verify: %+v %v", v, err)
 	}
-	if _, err := Verify(ctx, store, subject.Digest, []PublicKey{pubB}); !errors.Is(err, ErrUntrusted) {
+	if _, err := Verify(ctx, store, subject, []PublicKey{pubB}); !errors.Is(err, ErrUntrusted) {
 		t.Errorf("untrusted key: %v", err)
 	}
-	if _, err := Verify(ctx, store, subject.Digest, nil); !errors.Is(err, ErrUntrusted) {
+	if _, err := Verify(ctx, store, subject, nil); !errors.Is(err, ErrUntrusted) {
 		t.Errorf("no keys: %v", err)
 	}
 	// Signing again with the same key adds no second signature.
@@ -87,8 +87,9 @@ func TestSignVerify(t *testing.T) {
 	if err != nil || d.Digest != "" {
 		t.Errorf("re-sign: %v %v", d, err)
 	}
-	sigs, err := Signatures(ctx, store, subject.Digest)
-	if err != nil || len(sigs) != 1 || SignatureTag(subject.Digest) != "sha256-"+subject.Digest.Encoded()+".sig" {
+	sigs, err := Signatures(ctx, store, subject)
+	// One of each format: the bundle referrer and the legacy .sig layer.
+	if err != nil || len(sigs) != 2 || sigs[0].Format != FormatBundle || sigs[1].Format != FormatLegacy || SignatureTag(subject.Digest) != "sha256-"+subject.Digest.Encoded()+".sig" {
 		t.Errorf("signatures: %d %v", len(sigs), err)
 	}
 }

@@ -134,7 +134,7 @@ func (c *Client) Verify(ctx context.Context, req VerifyRequest) (*VerifyResult, 
 		return nil, err
 	}
 	defer t.Close()
-	v, err := sign.Verify(ctx, t.Store, info.Root().Digest, gate.Keys)
+	v, err := sign.Verify(ctx, t.Store, info.Root(), gate.Keys)
 	if err != nil {
 		return nil, &VerificationError{Err: err}
 	}

@@ -144,7 +144,7 @@ func (g Gate) Artifact(ctx context.Context, store oras.ReadOnlyGraphTarget, root
 		f.Warnings = n
 	}
 	if want >= tier.Official {
-		if v, err := sign.Verify(ctx, store, root.Digest, g.Keys); err != nil {
+		if v, err := sign.Verify(ctx, store, root, g.Keys); err != nil {
 			f.SignatureErr = err
 		} else {
 			f.SignedBy = "key " + v.KeyID + " (" + v.KeySource + ")"
@@ -180,7 +180,7 @@ const maxHistory = 32
 // promoted.
 func (g Gate) History(ctx context.Context, store oras.ReadOnlyGraphTarget, root ocispec.Descriptor) (Report, error) {
 	rep := Report{Signatures: []SignatureReport{}, Promotions: []promotion.Signed{}}
-	sigs, err := sign.Signatures(ctx, store, root.Digest)
+	sigs, err := sign.Signatures(ctx, store, root)
 	if err != nil {
 		return rep, err
 	}

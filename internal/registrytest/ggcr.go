@@ -1,0 +1,71 @@
+package registrytest
+
+import (
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	ggcr "github.com/google/go-containerregistry/pkg/registry"
+)
+
+// NewGGCR starts go-containerregistry's registry (pkg/registry, the one
+// crane and cosign test against) for the test, with the referrers API
+// turned on and blobs stored on disk under StorageDir (sha256/HEX); manifests live in
+// memory. It returns the same *Registry as New — Host, URL, Ref, Stats,
+// Requests, Close — and is stopped with t.Cleanup.
+//
+// It is a second, independent implementation of the distribution API with
+// its own quirks, which is the point: its referrers API reports each
+// referrer's config media type as its artifactType (for an OCI 1.1
+// artifact, application/vnd.oci.empty.v1+json), ignores the artifactType
+// filter, and never answers a push with an OCI-Subject header, so clients
+// also write the referrers tag schema.
+//
+// Of the options only WithHandlerWrapper and WithDebugLog apply (every
+// request is logged to t.Log with the latter); WithBasicAuth and
+// WithConfig are Distribution's and fail the test.
+func NewGGCR(t testing.TB, opts ...Option) *Registry {
+	t.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if len(o.users) > 0 || len(o.configs) > 0 {
+		t.Fatalf("registrytest: NewGGCR: WithBasicAuth and WithConfig configure Distribution; use New")
+	}
+	reg := &Registry{tb: t, StorageDir: t.TempDir(), debug: o.debugLog}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("registrytest: listen: %v", err)
+	}
+	_, reg.port, _ = net.SplitHostPort(ln.Addr().String())
+	reg.Host = "127.0.0.1:" + reg.port
+	reg.URL = "http://" + reg.Host
+
+	logger := log.New(io.Discard, "", 0)
+	if o.debugLog {
+		logger = log.New(logWriter{reg}, "ggcr: ", 0)
+	}
+	var h http.Handler = reg.record(ggcr.New(
+		ggcr.Logger(logger),
+		ggcr.WithReferrersSupport(true),
+		ggcr.WithBlobHandler(ggcr.NewDiskBlobHandler(reg.StorageDir)),
+	))
+	for _, wrap := range o.wrappers {
+		h = wrap(h)
+	}
+	reg.server = &httptest.Server{
+		Listener: ln,
+		Config: &http.Server{
+			Handler:  h,
+			ErrorLog: log.New(logWriter{reg}, "net/http: ", 0),
+		},
+	}
+	reg.server.Start()
+	t.Cleanup(reg.Close)
+	return reg
+}
