@@ -24,7 +24,6 @@ import (
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
-	"oras.land/oras-go/v2/registry"
 
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/sign"
@@ -115,7 +114,7 @@ type Signed struct {
 // List returns the promotion records attached to subject, oldest first.
 // Records that cannot be read are skipped.
 func List(ctx context.Context, store content.ReadOnlyGraphStorage, subject ocispec.Descriptor) ([]Signed, error) {
-	refs, err := registry.Referrers(ctx, store, subject, ArtifactType)
+	refs, err := oci.Referrers(ctx, store, subject, ArtifactType)
 	if err != nil {
 		if errors.Is(err, errdef.ErrNotFound) {
 			return nil, nil
