@@ -2,7 +2,8 @@
 #
 #   make            build bin/tierpack
 #   make test       run the whole test suite (what .ci/run runs); installs the
-#                   ORAS CLI, helm and cosign into bin/ for the interop tests
+#                   ORAS CLI, helm and cosign (v2 and v3) into bin/ for the
+#                   interop tests
 #   make examples   build the example exporters' binaries (not committed)
 #   make generate   regenerate the gRPC stubs from sdk/proto (needs protoc 3.21.12,
 #                   Debian's protobuf-compiler; the Go plugins are pinned below)
@@ -26,6 +27,7 @@ build:
 ORAS_VERSION  := v1.3.6
 HELM_VERSION  := v3.22.0
 COSIGN_VERSION := v2.6.5
+COSIGN3_VERSION := v3.1.3
 
 # The ORAS CLI is a test dependency: the interop tests check that plain ORAS
 # reads what tierpack pushes. It is installed from the Go module proxy.
@@ -40,7 +42,14 @@ $(BIN)/helm:
 $(BIN)/cosign:
 	GOBIN=$(BIN) $(GO) install github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
 
-test: $(BIN)/oras $(BIN)/helm $(BIN)/cosign examples
+# cosign v3 as well, as bin/cosign3: it writes and reads Sigstore bundle
+# referrers, which tierpack writes too; v2 stays bin/cosign because it reads
+# only the legacy .sig tag tierpack keeps writing for v2 verifiers.
+$(BIN)/cosign3:
+	GOBIN=$(BIN)/cosign3-install $(GO) install github.com/sigstore/cosign/v3/cmd/cosign@$(COSIGN3_VERSION)
+	mv $(BIN)/cosign3-install/cosign $@ && rmdir $(BIN)/cosign3-install
+
+test: $(BIN)/oras $(BIN)/helm $(BIN)/cosign $(BIN)/cosign3 examples
 	$(GO) vet ./...
 	PATH="$(BIN):$$PATH" $(GO) test -count=1 ./...
 	# The example plugin is a module of its own: go test ./... does not reach it.
