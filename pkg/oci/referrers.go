@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -12,6 +13,7 @@ import (
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
 // DefaultMaxReferrerChecks bounds how many referrer manifests Referrers
@@ -164,7 +166,7 @@ func listedReferrers(ctx context.Context, store content.ReadOnlyGraphStorage, su
 			}
 			return nil
 		})
-		if err != nil && !errors.Is(err, errdef.ErrUnsupported) && !errors.Is(err, errdef.ErrNotFound) {
+		if err != nil && !errors.Is(err, errdef.ErrUnsupported) && !notFound(err) {
 			return nil, fmt.Errorf("listing referrers of %s: %w", subject.Digest, err)
 		}
 		return out, nil
@@ -176,7 +178,7 @@ func listedReferrers(ctx context.Context, store content.ReadOnlyGraphStorage, su
 			}
 			return nil
 		})
-		if err != nil && !errors.Is(err, errdef.ErrNotFound) {
+		if err != nil && !notFound(err) {
 			return nil, fmt.Errorf("listing referrers of %s: %w", subject.Digest, err)
 		}
 		return out, nil
@@ -206,6 +208,13 @@ func listedReferrers(ctx context.Context, store content.ReadOnlyGraphStorage, su
 		out = append(out, candidate{desc: d, inspected: true})
 	}
 	return out, nil
+}
+
+// notFound reports a missing subject or repository: errdef.ErrNotFound, or
+// a registry's 404 answer (NAME_UNKNOWN from the referrers API).
+func notFound(err error) bool {
+	var er *errcode.ErrorResponse
+	return errors.Is(err, errdef.ErrNotFound) || (errors.As(err, &er) && er.StatusCode == http.StatusNotFound)
 }
 
 // freshRepository copies repo's settings into a Repository whose referrers
