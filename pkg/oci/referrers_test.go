@@ -38,8 +38,15 @@ func remoteRepo(t *testing.T, reg *registrytest.Registry, name string) *remote.R
 // pushArtifact pushes a one-layer artifact and tags it.
 func pushArtifact(t *testing.T, store oras.Target, tag string) ocispec.Descriptor {
 	t.Helper()
+	return pushNamed(t, store, tag, tag)
+}
+
+// pushNamed pushes a one-layer artifact whose content depends on name and
+// tags it tag (none when empty).
+func pushNamed(t *testing.T, store oras.Target, name, tag string) ocispec.Descriptor {
+	t.Helper()
 	ctx := context.Background()
-	data := []byte("content of " + tag)
+	data := []byte("content of " + name)
 	layer := content.NewDescriptorFromBytes("application/vnd.tierpack.test.layer", data)
 	if err := store.Push(ctx, layer, bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
