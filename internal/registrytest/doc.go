@@ -11,6 +11,11 @@
 // verification, manifest validation, 401 challenges, error bodies — is
 // Distribution's own behaviour.
 //
+// [NewGGCR] starts a second, independent implementation instead:
+// go-containerregistry's registry (pkg/registry) with the referrers API on
+// and blobs on disk, whose referrers API reports a referrer's config media
+// type as its artifactType. It returns the same *Registry.
+//
 // On top of the registry the package adds test conveniences only:
 //
 //   - request counters ([Registry.Stats], [Registry.Requests]) so tests can

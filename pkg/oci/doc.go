@@ -27,4 +27,9 @@
 //     current time when the caller gives none, which would give every push a
 //     new digest. It remains the right tool for referrers that carry their
 //     own time anyway (promotion records).
+//   - No referrer is missed. Referrers asks the referrers API (or the
+//     store's graph) and the referrers tag schema, and reads candidates
+//     listed under an empty or foreign artifactType to learn their real
+//     one. Copy carries an artifact with its children, all their referrers
+//     and cosign's legacy tags between any two targets.
 package oci
