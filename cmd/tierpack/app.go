@@ -98,7 +98,8 @@ ENVIRONMENT:
    DOCKER_CONFIG          where registry credentials live (shared with docker and oras)
    SOURCE_DATE_EPOCH      timestamp for org.opencontainers.image.created (else omitted,
                           so the same content always gives the same digest)
-   COSIGN_PASSWORD        password of cosign private keys (key generate, sign, promote)
+   COSIGN_PASSWORD        password of cosign private keys (key generate, sign, promote, push)
+   TIERPACK_SIGNING_KEY   the key push and package sign with (also --key), e.g. in CI
    TIERPACK_POLICY        tier policy file (also --policy; default $TIERPACK_HOME/policy.yaml)
    TIERPACK_STALL_TIMEOUT cut a registry connection silent this long (default 60s)
    TIERPACK_LOG_LEVEL, TIERPACK_PLUGIN_TIMEOUT, TIERPACK_QUIET, TIERPACK_NO_CACHE

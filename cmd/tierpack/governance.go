@@ -51,6 +51,17 @@ func keyPassword(c *cli.Context, confirm bool) ([]byte, error) {
 	return p, nil
 }
 
+// by is who signs, for tier records: --by, else the user's login name.
+func by(c *cli.Context) string {
+	if b := c.String("by"); b != "" {
+		return b
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
+}
+
 // key is the --key private key, its password from keyPassword.
 func key(c *cli.Context) tierpack.Key {
 	return tierpack.Key{File: c.String("key"), Password: func() ([]byte, error) { return keyPassword(c, false) }}
@@ -139,7 +150,7 @@ EXAMPLES:
 			if asJSON(c) {
 				return printJSON(c, res)
 			}
-			note(c, "%s (%s): signed by trusted key %s (%s)\n", res.Reference, res.Digest, res.Verified.KeyID, res.Verified.KeySource)
+			note(c, "%s (%s): signed by trusted key %s (%s); tier %s\n", res.Reference, res.Digest, res.Verified.KeyID, res.Verified.KeySource, res.Verdict)
 			return nil
 		}),
 	}
@@ -173,13 +184,7 @@ EXAMPLES:
 			if err != nil {
 				return usageError{err}
 			}
-			by := c.String("by")
-			if by == "" {
-				if u, err := user.Current(); err == nil {
-					by = u.Username
-				}
-			}
-			res, err := cl.Promote(c.Context, tierpack.PromoteRequest{Ref: c.Args().First(), To: to, Key: key(c), By: by, Reason: c.String("reason")})
+			res, err := cl.Promote(c.Context, tierpack.PromoteRequest{Ref: c.Args().First(), To: to, Key: key(c), By: by(c), Reason: c.String("reason")})
 			if err != nil {
 				return err
 			}

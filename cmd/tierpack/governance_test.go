@@ -47,7 +47,7 @@ func (p *tp) run(args ...string) (string, string, int) {
 	p.t.Helper()
 	cmd := exec.Command(tierpackBin, args...)
 	cmd.Dir = p.dir
-	cmd.Env = append(os.Environ(), "TIERPACK_HOME="+p.home, "DOCKER_CONFIG="+filepath.Join(p.home, "docker"), "COSIGN_PASSWORD=test-password")
+	cmd.Env = testEnv(p.t, p.home)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -139,20 +139,22 @@ func TestPromotionLadder(t *testing.T) {
 	reg.ResetStats()
 	p.ok("promote", ref, "--to", "repository", "--key", "core.key", "--reason", "has maintainers")
 	assertNoContentUploads(t, reg, contentDigests)
-	p.ok("pull", ref, "--tier", "repository", "-o", p.path("pulled-repo"))
+	// The core key signed the repository tier: pulls trust it with --key.
+	p.refused([]string{"pull", ref, "--tier", "repository", "-o", p.path("x")}, "repository (claimed, unverified: ", "not signed by a key trusted for repository")
+	p.ok("pull", ref, "--tier", "repository", "--key", "core.pub", "-o", p.path("pulled-repo"))
 	p.refused([]string{"pull", ref, "--tier", "official", "--key", "core.pub", "-o", p.path("x")},
 		"is tier repository, but --tier official")
 
 	reg.ResetStats()
 	p.ok("promote", ref, "--to", "official", "--key", "core.key", "--reason", "core review", "--by", "core-maintainer")
 	assertNoContentUploads(t, reg, contentDigests)
-	if s := reg.Stats(); s.BlobUploadsStarted > 3 {
-		t.Errorf("promotion started %d blob uploads; only the signature payload, its config and the record are new", s.BlobUploadsStarted)
+	if s := reg.Stats(); s.BlobUploadsStarted > 6 {
+		t.Errorf("promotion started %d blob uploads; only signatures (payload, config, bundle) and the record are new", s.BlobUploadsStarted)
 	}
 
 	// Verified pull: needs the trusted key.
-	p.refused([]string{"pull", ref, "--tier", "official", "-o", p.path("x")}, "no trusted keys")
-	p.refused([]string{"pull", ref, "--tier", "official", "--key", "stranger.pub", "-o", p.path("x")}, "not signed by a trusted key")
+	p.refused([]string{"pull", ref, "--tier", "official", "-o", p.path("x")}, "official (claimed, unverified: ", "not signed by a key trusted for official")
+	p.refused([]string{"pull", ref, "--tier", "official", "--key", "stranger.pub", "-o", p.path("x")}, "not signed by a key trusted for official")
 	p.ok("pull", ref, "--tier", "official", "--key", "core.pub", "-o", p.path("official"))
 	if _, err := os.Stat(p.path("official/run.sh")); err != nil {
 		t.Fatal(err)
@@ -168,14 +170,16 @@ func TestPromotionLadder(t *testing.T) {
 		}
 	}
 	var js struct {
-		Tier       string
-		Promotions []promotion.Signed
-		Signatures []map[string]string
+		Tier         string
+		ClaimedTier  string
+		VerifiedTier string
+		Promotions   []promotion.Signed
+		Signatures   []map[string]string
 	}
 	if err := json.Unmarshal([]byte(p.ok("inspect", "--output", "json", ref, "--key", "core.pub")), &js); err != nil {
 		t.Fatal(err)
 	}
-	if js.Tier != "official" || len(js.Promotions) != 2 || js.Promotions[1].To != tier.Official || len(js.Signatures) != 1 {
+	if js.Tier != "official" || js.ClaimedTier != "official" || js.VerifiedTier != "official" || len(js.Promotions) != 2 || js.Promotions[1].To != tier.Official || len(js.Signatures) == 0 {
 		t.Errorf("inspect json: %+v", js)
 	}
 
@@ -257,9 +261,16 @@ func TestSignatureInterop(t *testing.T) {
 	raw, _ := content.FetchAll(ctx, repo, sd)
 	var sm ocispec.Manifest
 	json.Unmarshal(raw, &sm)
-	if len(sm.Layers) != 1 || sm.Layers[0].MediaType != "application/vnd.dev.cosign.simplesigning.v1+json" {
-		t.Fatalf("signature manifest: %s", raw)
+	// One layer per signature: the CI key's from the push, then k's.
+	for _, l := range sm.Layers {
+		if l.MediaType != "application/vnd.dev.cosign.simplesigning.v1+json" {
+			t.Fatalf("signature manifest: %s", raw)
+		}
 	}
+	if len(sm.Layers) != 2 {
+		t.Fatalf("signature manifest: %s; want the CI key's and k's signature", raw)
+	}
+	sm.Layers = sm.Layers[1:]
 	pl, err := content.FetchAll(ctx, repo, sm.Layers[0])
 	if err != nil {
 		t.Fatal(err)

@@ -66,9 +66,10 @@ EXAMPLES:
 		Flags: append([]cli.Flag{
 			outputFlag(),
 			&cli.StringFlag{Name: "file", Aliases: []string{"o"}, Usage: "write the index to `FILE` (default: stdout)"},
+			&cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY`: only tiers it (or the configured keys) verify are recorded (repeatable)"},
 		}, registryFlags()...),
 		Action: action(1, -1, "needs at least one repository, like localhost:5000/contrib/falco-quickstart", func(c *cli.Context, cl *tierpack.Client) error {
-			req := tierpack.IndexBuildRequest{Repos: c.Args().Slice(), File: c.String("file")}
+			req := tierpack.IndexBuildRequest{Repos: c.Args().Slice(), File: c.String("file"), KeyFiles: c.StringSlice("key")}
 			if req.File == "-" {
 				req.File = ""
 			}

@@ -36,7 +36,7 @@ EXAMPLES:
 			info, gov := res.Info, res.Report
 			w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
 			for _, kv := range [][2]string{{"Reference", info.Reference}, {"Digest", info.Digest}, {"Media type", info.MediaType},
-				{"Artifact type", info.ArtifactType}, {"Tier", info.Tier.String()}, {"Type", info.Type}, {"Name", info.Name}, {"Version", info.Version}} {
+				{"Artifact type", info.ArtifactType}, {"Tier", res.Verdict.String()}, {"Type", info.Type}, {"Name", info.Name}, {"Version", info.Version}} {
 				if kv[1] != "" {
 					fmt.Fprintf(w, "%s:\t%s\n", kv[0], kv[1])
 				}

@@ -27,7 +27,7 @@ func runTierpack(t *testing.T, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(tierpackBin, args...)
 	home := t.TempDir()
-	cmd.Env = append(os.Environ(), "TIERPACK_HOME="+home, "DOCKER_CONFIG="+filepath.Join(home, "docker"))
+	cmd.Env = testEnv(t, home)
 	out, err := cmd.Output()
 	if err != nil {
 		var stderr string

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tierpack/tierpack/internal/registrytest"
 	"github.com/tierpack/tierpack/internal/testbin"
+	"github.com/tierpack/tierpack/pkg/sign"
 )
 
 // tierpackBin is the real tierpack binary, built once by TestMain: the
@@ -21,10 +22,53 @@ import (
 var tierpackBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(testbin.Run(m,
-		testbin.Build{Pkg: ".", Name: "tierpack", Dst: &tierpackBin},
-		testbin.Build{Pkg: "../../pkg/plugin/testdata/testplugin", Name: "testplugin", Dst: &testPluginBin},
-	))
+	os.Exit(func() int {
+		dir, err := os.MkdirTemp("", "tierpack-ci-key-")
+		if err != nil {
+			panic(err)
+		}
+		defer os.RemoveAll(dir)
+		priv, pub, err := sign.GenerateKeyPair([]byte(testPassword))
+		if err != nil {
+			panic(err)
+		}
+		ciKey, ciPub = filepath.Join(dir, "ci.key"), filepath.Join(dir, "ci.pub")
+		if os.WriteFile(ciKey, priv, 0o600) != nil || os.WriteFile(ciPub, pub, 0o644) != nil {
+			panic("writing the CI key")
+		}
+		return testbin.Run(m,
+			testbin.Build{Pkg: ".", Name: "tierpack", Dst: &tierpackBin},
+			testbin.Build{Pkg: "../../pkg/plugin/testdata/testplugin", Name: "testplugin", Dst: &testPluginBin},
+		)
+	}())
+}
+
+// testPassword encrypts the tests' private keys.
+const testPassword = "test-password"
+
+// ciKey signs repository-tier pushes in the Go tests (through
+// $TIERPACK_SIGNING_KEY), as a project's CI key would; ciPub is trusted in
+// every test home (trusted-keys/ci.pub), as by a user who trusts the
+// project's releases.
+var ciKey, ciPub string
+
+// testEnv is the environment the Go tests run tierpack in: home, Docker
+// config, the CI key and its password.
+func testEnv(t testing.TB, home string) []string {
+	t.Helper()
+	trusted := filepath.Join(home, "trusted-keys")
+	if err := os.MkdirAll(trusted, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := os.ReadFile(ciPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(trusted, "ci.pub"), pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return append(os.Environ(), "TIERPACK_HOME="+home, "DOCKER_CONFIG="+filepath.Join(home, "docker"),
+		"COSIGN_PASSWORD="+testPassword, "TIERPACK_SIGNING_KEY="+ciKey)
 }
 
 // testPluginBin is pkg/plugin's misbehaving test plugin: named
@@ -46,9 +90,28 @@ func TestScripts(t *testing.T) {
 	reg := registrytest.New(t)
 	authReg := registrytest.New(t, registrytest.WithBasicAuth("alice", "s3cret"))
 	examples := examplesDir(t)
+	// The project's CI key (password x) signs repository-tier pushes: every
+	// script has it as $CI_KEY and trusts its public half, as a user who
+	// trusts the project's releases does.
+	ciPriv, ciPub, err := sign.GenerateKeyPair([]byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
+			trusted := filepath.Join(env.WorkDir, ".tierpack", "trusted-keys")
+			if err := os.MkdirAll(trusted, 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(trusted, "ci.pub"), ciPub, 0o644); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(env.WorkDir, "ci.key"), ciPriv, 0o600); err != nil {
+				return err
+			}
+			env.Setenv("CI_KEY", filepath.Join(env.WorkDir, "ci.key"))
+			env.Setenv("COSIGN_PASSWORD", "x")
 			env.Setenv("PATH", filepath.Dir(tierpackBin)+string(os.PathListSeparator)+env.Getenv("PATH"))
 			env.Setenv("REGISTRY", reg.Host)
 			env.Setenv("AUTH_REGISTRY", authReg.Host)

@@ -63,7 +63,7 @@ EXAMPLES:
 					where += " (" + strings.Join(res.Platforms, ", ") + ")"
 				}
 				note(c, "pulled %s %s %s (%s) into %s: %d file(s)\n",
-					res.Info.Tier, res.Info.Type, res.Info.Reference, res.Info.Digest, where, len(res.Files))
+					res.Verdict, res.Info.Type, res.Info.Reference, res.Info.Digest, where, len(res.Files))
 				_, err := fmt.Fprintln(c.App.Writer, res.OutputDir)
 				return err
 			})

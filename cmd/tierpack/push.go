@@ -102,7 +102,7 @@ it back with tierpack pull NAME:VERSION.
 EXAMPLES:
    tierpack package ./falco-quickstart
    tierpack inspect falco-quickstart:0.1.0`,
-		Flags: []cli.Flag{outputFlag()},
+		Flags: append([]cli.Flag{outputFlag()}, signFlags()...),
 		Action: action(1, 1, "needs exactly one folder argument", func(c *cli.Context, cl *tierpack.Client) error {
 			return publish(c, cl, c.Args().First(), "")
 		}),
@@ -127,17 +127,25 @@ EXAMPLES:
    tierpack push ./falco-quickstart localhost:5000/contrib/falco-quickstart
    tierpack push ./falco-quickstart oci:./layout:0.1.0
    tierpack push --output json ./falco-quickstart ghcr.io/org/falco-quickstart:0.1.0`,
-		Flags: append([]cli.Flag{outputFlag()}, registryFlags()...),
+		Flags: append(append([]cli.Flag{outputFlag()}, signFlags()...), registryFlags()...),
 		Action: action(2, 2, "needs a contribution folder and a reference", func(c *cli.Context, cl *tierpack.Client) error {
 			return publish(c, cl, c.Args().Get(0), c.Args().Get(1))
 		}),
 	}
 }
 
+// signFlags sign what push and package write.
+func signFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "key", Usage: "cosign private `KEY` that signs the artifact and its tier record; the repository tier needs one", EnvVars: []string{"TIERPACK_SIGNING_KEY"}},
+		&cli.StringFlag{Name: "by", Usage: "who signs, recorded in the tier record (default: $USER)"},
+	}
+}
+
 // publish runs the Publish use case for push and package.
 func publish(c *cli.Context, cl *tierpack.Client, dir, ref string) error {
 	progress, stop := newProgress(c)
-	res, err := cl.Publish(c.Context, tierpack.PublishRequest{Dir: dir, Ref: ref, Progress: progress})
+	res, err := cl.Publish(c.Context, tierpack.PublishRequest{Dir: dir, Ref: ref, Key: key(c), By: by(c), Progress: progress})
 	stop()
 	var ve *artifact.ValidationError
 	if errors.As(err, &ve) && !asJSON(c) {

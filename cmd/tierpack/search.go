@@ -110,7 +110,7 @@ func runSearch(c *cli.Context, cl *tierpack.Client, text string) error {
 	w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "NAME\tTYPE\tTIER\tVERSION\tINDEX\tREFERENCE\tDESCRIPTION")
 	for _, r := range res.Results {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Type, r.Version.Tier, r.Version.Version, r.Index, r.Reference, shorten(r.Description, maxDesc))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Type, r.TierText(), r.Version.Version, r.Index, r.Reference, shorten(r.Description, maxDesc))
 	}
 	return w.Flush()
 }

@@ -71,12 +71,12 @@ func TestTamperingIsCaught(t *testing.T) {
 			a["org.opencontainers.image.description"] = "now with more official"
 			a[tier.Annotation] = "official"
 		})
-		pullOfficial("relabelled", "signature: ", "has no cosign signature", "promotion: no promotion record")
+		pullOfficial("relabelled", "official (claimed, unverified: no tier record signed by a trusted key")
 	})
 
 	t.Run("re-tagged unsigned manifest", func(t *testing.T) {
 		variant("1.2.0-retagged", func(a map[string]string) { a["org.opencontainers.image.revision"] = "evil" })
-		pullOfficial("1.2.0-retagged", "has no cosign signature")
+		pullOfficial("1.2.0-retagged", "official (claimed, unverified: no tier record signed by a trusted key")
 	})
 
 	t.Run("signature by an untrusted key", func(t *testing.T) {
@@ -85,7 +85,7 @@ func TestTamperingIsCaught(t *testing.T) {
 			t.Fatal(err)
 		}
 		attachRecord(t, repo, d, d.Digest.String(), stranger)
-		pullOfficial("stranger", "none valid for the trusted key", "is not signed by a trusted key")
+		pullOfficial("stranger", "claimed, unverified", "is not signed by a key trusted for official")
 	})
 
 	t.Run("promotion record for another digest", func(t *testing.T) {
@@ -93,15 +93,16 @@ func TestTamperingIsCaught(t *testing.T) {
 		if _, err := sign.Sign(ctx, repo, reg.Host+"/tamper/dbg", d, core); err != nil {
 			t.Fatal(err)
 		}
-		// A genuine, trusted record — but about the real official manifest.
+		// A genuine, trusted record — but it makes the real official
+		// manifest official, not this one.
 		attachRecord(t, repo, d, official.Digest.String(), core)
-		pullOfficial("elsewhere", "promotion record is for another manifest", official.Digest.String())
+		pullOfficial("elsewhere", "claimed, unverified", "no tier record signed by a trusted key about "+d.Digest.String()[:19])
 	})
 
 	t.Run("repository claim without OWNERS", func(t *testing.T) {
 		variant("no-owners", func(a map[string]string) { delete(a, "dev.tierpack.owners"); a[tier.Annotation] = "repository" })
 		p.refused([]string{"pull", reg.Host + "/tamper/dbg:no-owners", "--tier", "repository", "-o", p.path("out-no-owners")},
-			"does not meet the repository tier's requirements", "owners: no OWNERS file")
+			"repository (claimed, unverified: no tier record signed by a trusted key")
 	})
 
 	// Nothing tampered with was written anywhere.

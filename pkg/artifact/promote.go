@@ -12,6 +12,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/tierpack/tierpack/pkg/oci"
+	"github.com/tierpack/tierpack/pkg/owners"
 	"github.com/tierpack/tierpack/pkg/promotion"
 	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/target"
@@ -89,26 +90,126 @@ func Promote(ctx context.Context, t *target.Target, opts PromoteOptions) (*Promo
 			return nil, fmt.Errorf("tagging %s: %w", t.Ref, err)
 		}
 	}
-	sigDesc, err := sign.Sign(ctx, t.Store, Identity(t.Ref), newRoot, opts.Signer)
-	if err != nil {
-		return nil, fmt.Errorf("signing %s: %w", newRoot.Digest, err)
-	}
-	now := opts.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	rec := promotion.Record{
-		Subject: newRoot.Digest.String(), Source: info.Digest, Repository: Identity(t.Ref),
-		From: info.Tier, To: opts.To, By: opts.By, Reason: opts.Reason, Time: now.UTC().Truncate(time.Second), Tool: opts.Tool,
-	}
-	recDesc, err := promotion.Attach(ctx, t.Store, newRoot, rec, opts.Signer)
+	own, _ := owners.FromAnnotations(info.Annotations)
+	st, err := SignTier(ctx, t, TierStatement{
+		Subject: newRoot, Source: &info.root, From: info.Tier, To: opts.To, Approvers: approvers(own),
+		By: opts.By, Reason: opts.Reason, Now: opts.Now, Tool: opts.Tool,
+	}, opts.Signer)
 	if err != nil {
 		return nil, err
 	}
 	return &PromoteResult{
 		Reference: t.Ref.String(), From: info.Tier, To: opts.To, Source: info.Digest, Digest: newRoot.Digest.String(),
-		Record: recDesc.Digest.String(), Signature: sigDesc.Digest.String(),
+		Record: st.Record, Signature: st.Signature,
 	}, nil
+}
+
+func approvers(own *owners.File) []string {
+	if own == nil {
+		return nil
+	}
+	return own.Approvers
+}
+
+// TierStatement is what SignTier signs: Subject is at tier To.
+type TierStatement struct {
+	Subject ocispec.Descriptor
+	// Source is the manifest Subject replaced (promotion, demotion); nil for
+	// a tier granted at push.
+	Source    *ocispec.Descriptor
+	From, To  tier.Tier
+	Approvers []string
+	By        string
+	Reason    string
+	// Now stamps the record; zero means time.Now().
+	Now  time.Time
+	Tool string
+}
+
+// SignedTier reports what SignTier wrote.
+type SignedTier struct {
+	// Record is the digest of the record's referrer of Subject; empty when
+	// an equal record by the same key was there already.
+	Record string
+	// Signature is the digest of Subject's cosign signature manifest; empty
+	// when it was signed by that key already.
+	Signature string
+}
+
+// SignTier is the one place tier statements are written: it signs Subject
+// (and, for an index, each of its manifests, so a single-platform copy
+// stays verifiable) cosign's way, then attaches a tier record signed by
+// signer to Subject and to Source, with the lineage's next sequence. A
+// grant at push that the same key has already signed is not written twice.
+func SignTier(ctx context.Context, t *target.Target, st TierStatement, signer signature.Signer) (SignedTier, error) {
+	var out SignedTier
+	sigDesc, err := SignAll(ctx, t, st.Subject, signer)
+	if err != nil {
+		return out, err
+	}
+	out.Signature = sigDesc.Digest.String()
+	about := st.Subject
+	if st.Source != nil {
+		about = *st.Source
+	}
+	prior, err := promotion.List(ctx, t.Store, about)
+	if err != nil {
+		return out, err
+	}
+	keyID, _ := sign.SignerKeyID(signer)
+	if st.Source == nil {
+		for _, r := range prior {
+			if r.Subject == st.Subject.Digest.String() && r.To == st.To && r.KeyID == keyID {
+				return out, nil
+			}
+		}
+	}
+	now := st.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	rec := promotion.Record{
+		Subject: st.Subject.Digest.String(), Repository: Identity(t.Ref), From: st.From, To: st.To,
+		Approvers: st.Approvers, Sequence: promotion.NextSequence(prior),
+		By: st.By, Reason: st.Reason, Time: now.UTC().Truncate(time.Second), Tool: st.Tool,
+	}
+	subjects := []ocispec.Descriptor{st.Subject}
+	if st.Source != nil {
+		rec.Source = st.Source.Digest.String()
+		subjects = append(subjects, *st.Source)
+	}
+	recDesc, err := promotion.Attach(ctx, t.Store, rec, signer, subjects...)
+	if err != nil {
+		return out, err
+	}
+	out.Record = recDesc.Digest.String()
+	return out, nil
+}
+
+// SignAll signs root cosign's way and, for an index, every manifest in it,
+// so a single-platform copy stays verifiable.
+func SignAll(ctx context.Context, t *target.Target, root ocispec.Descriptor, signer signature.Signer) (ocispec.Descriptor, error) {
+	d, err := sign.Sign(ctx, t.Store, Identity(t.Ref), root, signer)
+	if err != nil {
+		return d, fmt.Errorf("signing %s: %w", root.Digest, err)
+	}
+	if root.MediaType != ocispec.MediaTypeImageIndex {
+		return d, nil
+	}
+	data, err := fetchManifest(ctx, t, root)
+	if err != nil {
+		return d, err
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return d, fmt.Errorf("%s: malformed index: %w", t.Ref, err)
+	}
+	for _, child := range idx.Manifests {
+		if _, err := sign.Sign(ctx, t.Store, Identity(t.Ref), child, signer); err != nil {
+			return d, fmt.Errorf("signing %s's manifest %s: %w", t.Ref, child.Digest, err)
+		}
+	}
+	return d, nil
 }
 
 // Promotable says whether info can move to tier to at all: it must be a

@@ -21,6 +21,7 @@ import (
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/owners"
 	"github.com/tierpack/tierpack/pkg/target"
+	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/sdk"
 )
 
@@ -44,6 +45,11 @@ type Builder struct {
 	// Concurrency bounds the tags resolved at once; zero means
 	// DefaultConcurrency.
 	Concurrency int
+	// Verify returns the tier the trust gate verifies for a resolved
+	// version (pkg/trust's Verdict.Effective). Nil records nothing above
+	// contrib: an index holds verified tiers only, and without a gate
+	// nothing is verified.
+	Verify func(ctx context.Context, t *target.Target, info *oci.Info) tier.Tier
 }
 
 // Build indexes the repositories targets name with a zero Builder.
@@ -255,6 +261,15 @@ func fatal(err error) bool {
 	return errors.As(err, &ue) || errors.As(err, &ne)
 }
 
+// verify is the tier recorded for a version: the gate's, or contrib at
+// most without one. The claim is kept beside it when they differ.
+func (b *Builder) verify(ctx context.Context, t *target.Target, info *oci.Info) tier.Tier {
+	if b.Verify != nil {
+		return b.Verify(ctx, t, info)
+	}
+	return min(info.Tier, tier.Contrib)
+}
+
 // makeEntry groups the resolved tags by digest into versions and takes
 // the entry's metadata from the latest one.
 func (b *Builder) makeEntry(ctx context.Context, t *target.Target, found []resolved) (*Entry, error) {
@@ -266,9 +281,12 @@ func (b *Builder) makeEntry(ctx context.Context, t *target.Target, found []resol
 			v = &Version{
 				Version:  r.info.Version,
 				Digest:   r.info.Digest,
-				Tier:     r.info.Tier,
+				Tier:     b.verify(ctx, t, r.info),
 				Created:  r.info.Annotations[ocispec.AnnotationCreated],
 				Revision: r.info.Annotations[ocispec.AnnotationRevision],
+			}
+			if r.info.Tier != v.Tier {
+				v.ClaimedTier = r.info.Tier
 			}
 			byDigest[r.info.Digest] = v
 			infos[r.info.Digest] = r.info

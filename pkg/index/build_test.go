@@ -20,6 +20,7 @@ import (
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/owners"
 	"github.com/tierpack/tierpack/pkg/target"
+	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/sdk"
 )
 
@@ -186,15 +187,29 @@ func TestBuildOneTag(t *testing.T) {
 	reg := registrytest.New(t)
 	seed(t, reg.Host)
 	// Two tags of one repository: one entry with both versions.
-	ix, err := Build(context.Background(), open(t, reg.Host+"/idx/debug-bundle:1.9.0", true), open(t, reg.Host+"/idx/debug-bundle:stable", true))
+	// A gate that takes every claim at its word (the seed signs nothing):
+	// the index records what Verify says.
+	claims := Builder{Verify: func(_ context.Context, _ *target.Target, info *oci.Info) tier.Tier { return info.Tier }}
+	ix, err := claims.Build(context.Background(), open(t, reg.Host+"/idx/debug-bundle:1.9.0", true), open(t, reg.Host+"/idx/debug-bundle:stable", true))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := summary(ix.Entries); !slices.Equal(got, []string{"debug-bundle@1.10.0(official)[1.10.0 1.9.0]"}) {
 		t.Errorf("entries = %q", got)
 	}
+	// Without a gate, no claim above contrib is recorded as a tier.
+	if v := ix.Entries[0].Versions[0]; v.ClaimedTier != tier.None {
+		t.Errorf("a verified version keeps a claim beside its tier: %+v", v)
+	}
+	unverified, err := Build(context.Background(), open(t, reg.Host+"/idx/debug-bundle:stable", true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := unverified.Entries[0].Versions[0]; v.Tier != tier.Contrib || v.ClaimedTier != tier.Official {
+		t.Errorf("without a gate: tier %s, claimed %s; want contrib, claimed official", v.Tier, v.ClaimedTier)
+	}
 	// A tag, then the whole repository: every tag, still one entry.
-	all, err := Build(context.Background(), open(t, reg.Host+"/idx/debug-bundle:1.9.0", true), open(t, reg.Host+"/idx/debug-bundle", true))
+	all, err := claims.Build(context.Background(), open(t, reg.Host+"/idx/debug-bundle:1.9.0", true), open(t, reg.Host+"/idx/debug-bundle", true))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,8 +102,13 @@ type Version struct {
 	Tags []string `yaml:"tags,omitempty,flow" json:"tags,omitempty"`
 	// Digest is the manifest's or image index's digest.
 	Digest string `yaml:"digest" json:"digest"`
-	// Tier is this version's tier; None (omitted) means untiered.
+	// Tier is this version's verified tier (see Builder.Verify): contrib
+	// for an artifact whose higher claim no trusted record proves; None
+	// (omitted) means untiered.
 	Tier tier.Tier `yaml:"tier,omitempty" json:"tier,omitempty"`
+	// ClaimedTier is the tier annotation, when it differs from Tier: a
+	// claim no trusted record proves.
+	ClaimedTier tier.Tier `yaml:"claimedTier,omitempty" json:"claimedTier,omitempty"`
 	// Created is org.opencontainers.image.created as annotated, if set.
 	Created string `yaml:"created,omitempty" json:"created,omitempty"`
 	// Revision is the source revision, if annotated.

@@ -37,8 +37,18 @@ var ErrRefused = errors.New("tier requirements not met")
 type Policy struct {
 	Repository Repository `yaml:"repository"`
 	Official   Official   `yaml:"official"`
-	// TrustedKeys are paths of PEM public keys whose signatures count.
+	// TrustedKeys are paths of PEM public keys trusted for every tier.
 	TrustedKeys []string `yaml:"trustedKeys,omitempty"`
+	// Keys are paths of PEM public keys trusted for one tier: the project's
+	// release or CI keys for repository, core maintainers' for official. A
+	// key trusted for official is trusted for repository too.
+	Keys TierKeys `yaml:"keys,omitempty"`
+}
+
+// TierKeys lists key files per tier.
+type TierKeys struct {
+	Repository []string `yaml:"repository,omitempty"`
+	Official   []string `yaml:"official,omitempty"`
 }
 
 // Repository lists the repository tier's requirements (they apply to
@@ -53,6 +63,9 @@ type Repository struct {
 	RequireLicense bool `yaml:"requireLicense"`
 	// RequireSemver requires a semantic release version.
 	RequireSemver bool `yaml:"requireSemver"`
+	// RequireSignature requires a signed tier record by a key trusted for
+	// repository (written by push --key or promote).
+	RequireSignature bool `yaml:"requireSignature"`
 }
 
 // Official lists the official tier's own requirements.
@@ -68,7 +81,7 @@ type Official struct {
 // Default returns the built-in policy.
 func Default() Policy {
 	return Policy{
-		Repository: Repository{MinApprovers: 1, RequireSource: true, RequireLicense: true, RequireSemver: true},
+		Repository: Repository{MinApprovers: 1, RequireSource: true, RequireLicense: true, RequireSemver: true, RequireSignature: true},
 		Official:   Official{MaxWarnings: 0, RequireSignature: true, RequirePromotion: true},
 	}
 }
@@ -83,7 +96,7 @@ func Load(path string) (Policy, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&p); err != nil {
-		return p, fmt.Errorf("policy %s: %v (fields: repository.{minApprovers,requireSource,requireLicense,requireSemver}, official.{maxWarnings,requireSignature,requirePromotion}, trustedKeys)", path, err)
+		return p, fmt.Errorf("policy %s: %v (fields: repository.{minApprovers,requireSource,requireLicense,requireSemver,requireSignature}, official.{maxWarnings,requireSignature,requirePromotion}, trustedKeys, keys.{repository,official})", path, err)
 	}
 	return p, nil
 }
@@ -98,10 +111,16 @@ type Facts struct {
 	Version   string
 	// Warnings is the number of validation warnings; -1 when unknown.
 	Warnings int
-	// SignedBy names the trusted key that signed the manifest; empty when
-	// none did, with SignatureErr saying why.
+	// SignedBy names the trusted key that signed the manifest (official:
+	// its cosign signature); empty when none did, with SignatureErr saying
+	// why.
 	SignedBy     string
 	SignatureErr error
+	// TierSignedBy names the trusted key that signed the tier record (at
+	// push: the key that will sign it); empty when none did, with
+	// TierSignatureErr saying why.
+	TierSignedBy     string
+	TierSignatureErr error
 	// PromotedBy describes a valid promotion record to this tier; empty
 	// when there is none, with PromotionErr saying why.
 	PromotedBy   string
@@ -168,6 +187,13 @@ func (p Policy) Check(subject string, want tier.Tier, f Facts) error {
 		}
 		if r.RequireSemver && !contrib.IsSemver(f.Version) {
 			add(tier.Repository, "version", fmt.Sprintf("version %q is not a semantic release version", f.Version), "use MAJOR.MINOR.PATCH, e.g. 1.2.0")
+		}
+		if r.RequireSignature && f.TierSignedBy == "" {
+			problem := "no tier record signed by a key trusted for repository"
+			if f.TierSignatureErr != nil {
+				problem = f.TierSignatureErr.Error()
+			}
+			add(tier.Repository, "tier-signature", problem, "sign it with the project's release or CI key: tierpack push DIR REF --key KEY (or tierpack promote REF --to repository --key KEY); pullers trust that key with --key, $TIERPACK_HOME/trusted-keys or the policy's keys.repository")
 		}
 	}
 	if want >= tier.Official {

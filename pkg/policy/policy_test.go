@@ -15,7 +15,7 @@ func good() Facts {
 	return Facts{
 		Owners:    &owners.File{Approvers: []string{"jane"}},
 		SourceURL: "https://github.com/x/y", Revision: "abc", License: "MIT", Version: "1.0.0",
-		Warnings: 0, SignedBy: "key 1", PromotedBy: "jane",
+		Warnings: 0, SignedBy: "key 1", PromotedBy: "jane", TierSignedBy: "key 1",
 	}
 }
 
@@ -30,7 +30,10 @@ func TestCheck(t *testing.T) {
 		{"contrib needs nothing", tier.Contrib, func(f *Facts) { *f = Facts{Warnings: -1} }, nil},
 		{"repository ok", tier.Repository, func(f *Facts) { f.SignedBy, f.PromotedBy, f.Warnings = "", "", 7 }, nil},
 		{"repository, everything missing", tier.Repository, func(f *Facts) { *f = Facts{Version: "latest"} },
-			[]string{"owners", "source", "revision", "license", "version"}},
+			[]string{"owners", "source", "revision", "license", "version", "tier-signature"}},
+		{"repository: the tier is a claim until a trusted key signs it", tier.Repository, func(f *Facts) {
+			f.TierSignedBy, f.TierSignatureErr = "", errors.New("record signed by a stranger")
+		}, []string{"tier-signature"}},
 		{"owners without approvers", tier.Repository, func(f *Facts) { f.Owners = &owners.File{Reviewers: []string{"x"}} }, []string{"owners"}},
 		{"broken owners", tier.Repository, func(f *Facts) { f.Owners, f.OwnersErr = nil, errors.New("bad yaml") }, []string{"owners"}},
 		{"official ok", tier.Official, func(*Facts) {}, nil},

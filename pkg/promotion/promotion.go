@@ -1,13 +1,20 @@
-// Package promotion writes and reads signed promotion records.
+// Package promotion writes and reads signed tier records: the statements
+// that make a tier a verified fact rather than an annotation anyone with
+// push access could write.
 //
-// Promoting an artifact writes a new manifest over the same blobs with the
-// new tier, and attaches a record of the decision — who, when, from which
-// tier and digest, to which tier, why — as an OCI referrer of the new
-// manifest (artifactType ArtifactType, subject = the promoted manifest). The
-// record is signed with the promoter's cosign key; the signature travels in
-// the referrer's annotations. Registries without the OCI referrers API get
-// oras-go's tag-schema fallback (a sha256-<hex> index tag), so records work
-// on CNCF Distribution too.
+// A record says "manifest Subject is at tier To", signed with a cosign key:
+// who, when, why, from which manifest (Source) and tier, and the OWNERS
+// approvers vouched for. It is written when a contribution is pushed at the
+// repository tier (Source empty) and on every promotion and demotion (a new
+// manifest over the same blobs). It is stored as an OCI referrer
+// (artifactType ArtifactType) of the Subject, and — so a demoted manifest
+// cannot be restored by re-tagging it — of the Source too: a registry copy
+// (`oras cp -r`) carries both. Registries without the referrers API get
+// oras-go's tag-schema fallback (a sha256-<hex> index tag).
+//
+// Records about one lineage are ordered by Sequence (the Source's highest
+// plus one), then Time; the latest trusted record about a digest decides
+// its tier (see Latest).
 package promotion
 
 import (
@@ -16,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -44,26 +52,55 @@ const (
 // maxRecord bounds a record's manifest and layer, which List reads whole.
 const maxRecord = 1 << 20
 
-// Record is one promotion (or demotion) decision.
+// Record is one tier decision: a grant at push, a promotion or a demotion.
 type Record struct {
-	// Subject is the digest of the manifest the record is attached to: the
-	// manifest carrying the new tier.
+	// Subject is the digest of the manifest carrying the new tier.
 	Subject string `json:"subject"`
-	// Source is the digest of the manifest that was promoted.
-	Source     string    `json:"source"`
+	// Source is the digest of the manifest that was promoted or demoted;
+	// empty for a tier granted at push.
+	Source     string    `json:"source,omitempty"`
 	Repository string    `json:"repository"`
 	From       tier.Tier `json:"from"`
 	To         tier.Tier `json:"to"`
-	By         string    `json:"by"`
-	Reason     string    `json:"reason,omitempty"`
-	Time       time.Time `json:"time"`
-	Tool       string    `json:"tool,omitempty"`
+	// Approvers are the OWNERS approvers the signer vouches for, so a forged
+	// OWNERS annotation proves nothing.
+	Approvers []string `json:"approvers,omitempty"`
+	// Sequence orders the records of one lineage: the highest Sequence of
+	// any record about Source, plus one (1 for a grant at push).
+	Sequence int       `json:"sequence"`
+	By       string    `json:"by"`
+	Reason   string    `json:"reason,omitempty"`
+	Time     time.Time `json:"time"`
+	Tool     string    `json:"tool,omitempty"`
 }
 
-// Attach stores rec, signed by signer, as a referrer of subject.
-func Attach(ctx context.Context, store oras.Target, subject ocispec.Descriptor, rec Record, signer signature.Signer) (ocispec.Descriptor, error) {
-	if rec.Subject != subject.Digest.String() {
-		return ocispec.Descriptor{}, fmt.Errorf("record subject %s is not the manifest %s", rec.Subject, subject.Digest)
+// About reports whether the record speaks about digest d: as the manifest
+// given the tier, or as the one it replaced.
+func (r Record) About(d string) bool { return r.Subject == d || (r.Source != "" && r.Source == d) }
+
+// Demotion reports whether the record moves down.
+func (r Record) Demotion() bool { return r.To < r.From }
+
+// After reports whether r comes after o in its lineage.
+func (r Record) After(o Record) bool {
+	if r.Sequence != o.Sequence {
+		return r.Sequence > o.Sequence
+	}
+	return r.Time.After(o.Time)
+}
+
+// Attach stores rec, signed by signer, as a referrer of each of subjects
+// (the record's Subject and, for a promotion or demotion, its Source), and
+// returns the referrer of the first. Every subject must be one the record
+// is About.
+func Attach(ctx context.Context, store oras.Target, rec Record, signer signature.Signer, subjects ...ocispec.Descriptor) (ocispec.Descriptor, error) {
+	if len(subjects) == 0 {
+		return ocispec.Descriptor{}, errors.New("a record needs the manifest it is about")
+	}
+	for _, s := range subjects {
+		if !rec.About(s.Digest.String()) {
+			return ocispec.Descriptor{}, fmt.Errorf("record about %s is not about the manifest %s", rec.Subject, s.Digest)
+		}
 	}
 	data, err := json.Marshal(rec)
 	if err != nil {
@@ -71,7 +108,7 @@ func Attach(ctx context.Context, store oras.Target, subject ocispec.Descriptor, 
 	}
 	sig, err := sign.SignBytes(signer, data)
 	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("signing the promotion record: %w", err)
+		return ocispec.Descriptor{}, fmt.Errorf("signing the tier record: %w", err)
 	}
 	keyID, err := sign.SignerKeyID(signer)
 	if err != nil {
@@ -79,24 +116,40 @@ func Attach(ctx context.Context, store oras.Target, subject ocispec.Descriptor, 
 	}
 	layer := content.NewDescriptorFromBytes(ArtifactType, data)
 	if err := oci.PushBytes(ctx, store, layer, data); err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("pushing the promotion record: %w", err)
+		return ocispec.Descriptor{}, fmt.Errorf("pushing the tier record: %w", err)
 	}
-	subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
-	// oras.PackManifest fits here, unlike for artifacts (see package oci):
-	// a record carries its own time, which it stamps as created.
-	desc, err := oras.PackManifest(ctx, store, oras.PackManifestVersion1_1, ArtifactType, oras.PackManifestOptions{
-		Subject: &subj,
-		Layers:  []ocispec.Descriptor{layer},
-		ManifestAnnotations: map[string]string{
-			AnnotationSignature:       sig,
-			AnnotationKeyID:           keyID,
-			ocispec.AnnotationCreated: rec.Time.UTC().Format(time.RFC3339),
-		},
-	})
-	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("attaching the promotion record: %w", err)
+	var first ocispec.Descriptor
+	for i, subject := range subjects {
+		subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
+		// oras.PackManifest fits here, unlike for artifacts (see package oci):
+		// a record carries its own time, which it stamps as created.
+		desc, err := oras.PackManifest(ctx, store, oras.PackManifestVersion1_1, ArtifactType, oras.PackManifestOptions{
+			Subject: &subj,
+			Layers:  []ocispec.Descriptor{layer},
+			ManifestAnnotations: map[string]string{
+				AnnotationSignature:       sig,
+				AnnotationKeyID:           keyID,
+				ocispec.AnnotationCreated: rec.Time.UTC().Format(time.RFC3339),
+			},
+		})
+		if err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("attaching the tier record to %s: %w", subject.Digest, err)
+		}
+		if i == 0 {
+			first = desc
+		}
 	}
-	return desc, nil
+	return first, nil
+}
+
+// NextSequence is the Sequence of a record about a manifest whose records
+// are recs: one more than the highest.
+func NextSequence(recs []Signed) int {
+	n := 0
+	for _, r := range recs {
+		n = max(n, r.Sequence)
+	}
+	return n + 1
 }
 
 // Signed is a record as found, with its signature.
@@ -111,8 +164,9 @@ type Signed struct {
 	raw        []byte
 }
 
-// List returns the promotion records attached to subject, oldest first.
-// Records that cannot be read are skipped.
+// List returns the tier records attached to subject, oldest first (by
+// Sequence, then Time). Records that cannot be read are skipped; whether
+// they are signed by a trusted key is for Latest to check.
 func List(ctx context.Context, store content.ReadOnlyGraphStorage, subject ocispec.Descriptor) ([]Signed, error) {
 	refs, err := oci.Referrers(ctx, store, subject, ArtifactType)
 	if err != nil {
@@ -129,7 +183,7 @@ func List(ctx context.Context, store content.ReadOnlyGraphStorage, subject ocisp
 		}
 		out = append(out, s)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	sort.SliceStable(out, func(i, j int) bool { return out[j].After(out[i].Record) })
 	return out, nil
 }
 
@@ -156,47 +210,44 @@ func read(ctx context.Context, store content.ReadOnlyStorage, d ocispec.Descript
 	return Signed{Record: rec, Signature: m.Annotations[AnnotationSignature], KeyID: m.Annotations[AnnotationKeyID], Referrer: d.Digest.String(), raw: data}, nil
 }
 
-// Errors Verify wraps.
-var (
-	// ErrNoRecord: no promotion record to the tier is attached.
-	ErrNoRecord = errors.New("no promotion record")
-	// ErrWrongSubject: a record names another manifest.
-	ErrWrongSubject = errors.New("promotion record is for another manifest")
-)
+// ErrNoRecord is wrapped when no record about a manifest is signed by a
+// trusted key.
+var ErrNoRecord = errors.New("no tier record signed by a trusted key")
 
-// Verify finds a record attached to subject that promotes it to want, names
-// subject as its subject, and is signed by one of keys.
-func Verify(ctx context.Context, store content.ReadOnlyGraphStorage, subject ocispec.Descriptor, want tier.Tier, keys []sign.PublicKey) (*Signed, error) {
-	recs, err := List(ctx, store, subject)
-	if err != nil {
-		return nil, err
-	}
-	if len(recs) > 0 && len(keys) == 0 {
-		return nil, fmt.Errorf("%d promotion record(s) found, but no trusted keys were given to check them (pass --key PUB)", len(recs))
-	}
-	var problems []error
-	for i := len(recs) - 1; i >= 0; i-- {
+// KeysFor returns the keys trusted to sign a record moving between two
+// tiers: those trusted for the higher of the two, so a key trusted only for
+// repository can neither grant nor take away official.
+type KeysFor func(t tier.Tier) []sign.PublicKey
+
+// Latest returns the latest record among recs that is about digest d and
+// signed by a key keysFor trusts for it, with the reasons the others were
+// passed over. It fails, wrapping ErrNoRecord, when there is none.
+func Latest(recs []Signed, d string, keysFor KeysFor) (*Signed, error) {
+	var best *Signed
+	var problems []string
+	for i := range recs {
 		r := recs[i]
-		switch {
-		case r.Subject != subject.Digest.String():
-			problems = append(problems, fmt.Errorf("%w: record %s names %s, not %s", ErrWrongSubject, shortDigest(r.Referrer), r.Subject, subject.Digest))
-			continue
-		case r.To != want:
-			problems = append(problems, fmt.Errorf("record %s promotes to %s, not %s", shortDigest(r.Referrer), r.To, want))
+		if !r.About(d) {
+			problems = append(problems, fmt.Sprintf("record %s is about %s, not %s", shortDigest(r.Referrer), shortDigest(r.Subject), shortDigest(d)))
 			continue
 		}
-		k, err := sign.VerifyBytes(r.raw, r.Signature, keys)
+		k, err := sign.VerifyBytes(r.raw, r.Signature, keysFor(max(r.From, r.To)))
 		if err != nil {
-			problems = append(problems, fmt.Errorf("record %s (key %s) is not signed by a trusted key", shortDigest(r.Referrer), r.KeyID))
+			problems = append(problems, fmt.Sprintf("record %s (%s -> %s, key %s) is not signed by a key trusted for %s", shortDigest(r.Referrer), r.From, r.To, r.KeyID, max(r.From, r.To)))
 			continue
 		}
 		r.VerifiedBy = k.ID
-		return &r, nil
+		if best == nil || r.After(best.Record) {
+			best = &r
+		}
 	}
-	if len(problems) == 0 {
-		return nil, fmt.Errorf("%w to %s is attached to %s", ErrNoRecord, want, subject.Digest)
+	if best == nil {
+		if len(problems) == 0 {
+			return nil, fmt.Errorf("%w about %s", ErrNoRecord, shortDigest(d))
+		}
+		return nil, fmt.Errorf("%w about %s: %s", ErrNoRecord, shortDigest(d), strings.Join(problems, "; "))
 	}
-	return nil, errors.Join(problems...)
+	return best, nil
 }
 
 func shortDigest(s string) string {

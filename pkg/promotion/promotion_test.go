@@ -10,6 +10,7 @@ import (
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/sigstore/sigstore/pkg/signature"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/content/oci"
 
@@ -27,55 +28,97 @@ func pushManifest(t *testing.T, store *oci.Store, note string) ocispec.Descripto
 	return d
 }
 
-func TestAttachListVerify(t *testing.T) {
+func TestAttachListLatest(t *testing.T) {
 	ctx := context.Background()
 	store, err := oci.New(filepath.Join(t.TempDir(), "layout"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	priv, pub, _ := sign.GenerateKeyPair(nil)
-	signer, err := sign.LoadPrivateKey(priv, nil)
+	core := newKey(t)
+	repoKey := newKey(t)
+	stranger := newKey(t)
+	keysFor := func(want tier.Tier) []sign.PublicKey {
+		if want <= tier.Repository {
+			return []sign.PublicKey{core.pub, repoKey.pub}
+		}
+		return []sign.PublicKey{core.pub}
+	}
+
+	a := pushManifest(t, store, "a")   // official
+	a2 := pushManifest(t, store, "a2") // a demoted
+	b := pushManifest(t, store, "b")
+	if _, err := Latest(nil, a.Digest.String(), keysFor); !errors.Is(err, ErrNoRecord) {
+		t.Fatalf("no record: %v", err)
+	}
+	t0 := time.Unix(1700000000, 0).UTC()
+	promoted := Record{Subject: a.Digest.String(), Source: b.Digest.String(), From: tier.None, To: tier.Official, By: "jane", Sequence: 1, Time: t0}
+	if _, err := Attach(ctx, store, promoted, core.signer, a, b); err != nil {
+		t.Fatal(err)
+	}
+	// A record must be about every manifest it is attached to.
+	if _, err := Attach(ctx, store, promoted, core.signer, a2); err == nil {
+		t.Fatal("Attach accepted a manifest the record is not about")
+	}
+	recs, err := List(ctx, store, a)
+	if err != nil || len(recs) != 1 || recs[0].By != "jane" || recs[0].To != tier.Official || recs[0].From != tier.None {
+		t.Fatalf("List: %+v %v (a promotion from untiered must read back)", recs, err)
+	}
+	if got, err := Latest(recs, a.Digest.String(), keysFor); err != nil || got.VerifiedBy != core.pub.ID {
+		t.Fatalf("Latest: %+v %v", got, err)
+	}
+	// A key trusted only for repository cannot grant official.
+	onlyRepo := func(tier.Tier) []sign.PublicKey { return []sign.PublicKey{repoKey.pub, stranger.pub} }
+	if _, err := Latest(recs, a.Digest.String(), onlyRepo); err == nil || !strings.Contains(err.Error(), "not signed by a key trusted for official") {
+		t.Errorf("repository key for an official record: %v", err)
+	}
+	// The record travels to the source too: b knows it was superseded.
+	if recs, _ := List(ctx, store, b); len(recs) != 1 || recs[0].Subject != a.Digest.String() {
+		t.Errorf("source b's records: %+v", recs)
+	}
+
+	// Demote a to a2: the demotion is attached to both, with the next
+	// sequence, so it is the latest record about a — even with a clock
+	// that went backwards.
+	demoted := Record{Subject: a2.Digest.String(), Source: a.Digest.String(), From: tier.Official, To: tier.Contrib, By: "joe",
+		Reason: "CVE", Sequence: NextSequence(recs), Time: t0.Add(-time.Hour)}
+	if _, err := Attach(ctx, store, demoted, core.signer, a2, a); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ = List(ctx, store, a)
+	got, err := Latest(recs, a.Digest.String(), keysFor)
+	if err != nil || !got.Demotion() || got.Reason != "CVE" || got.Sequence != 2 {
+		t.Fatalf("after the demotion, Latest about a = %+v, %v", got, err)
+	}
+	// A demotion signed by an untrusted key is passed over.
+	forged := demoted
+	forged.Sequence, forged.Reason = 9, "forged"
+	if _, err := Attach(ctx, store, forged, stranger.signer, a2, a); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ = List(ctx, store, a)
+	if got, _ := Latest(recs, a.Digest.String(), keysFor); got.Reason != "CVE" {
+		t.Errorf("an untrusted record won: %+v", got)
+	}
+}
+
+type testKey struct {
+	signer signature.Signer
+	pub    sign.PublicKey
+}
+
+func newKey(t *testing.T) testKey {
+	t.Helper()
+	priv, pubPEM, err := sign.GenerateKeyPair(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	trusted, _ := sign.LoadPublicKey(pub, "core.pub")
-	_, otherPub, _ := sign.GenerateKeyPair(nil)
-	stranger, _ := sign.LoadPublicKey(otherPub, "other.pub")
-
-	a := pushManifest(t, store, "a")
-	b := pushManifest(t, store, "b")
-	if _, err := Verify(ctx, store, a, tier.Official, []sign.PublicKey{trusted}); !errors.Is(err, ErrNoRecord) {
-		t.Fatalf("no record: %v", err)
-	}
-	rec := Record{Subject: a.Digest.String(), Source: b.Digest.String(), From: tier.Repository, To: tier.Official, By: "jane", Reason: "review", Time: time.Unix(1700000000, 0).UTC()}
-	if _, err := Attach(ctx, store, a, rec, signer); err != nil {
+	s, err := sign.LoadPrivateKey(priv, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	// A record must name the manifest it is attached to.
-	wrong := rec
-	wrong.Subject = b.Digest.String()
-	if _, err := Attach(ctx, store, a, wrong, signer); err == nil {
-		t.Fatal("Attach accepted a record for another manifest")
+	pub, err := sign.LoadPublicKey(pubPEM, "key.pub")
+	if err != nil {
+		t.Fatal(err)
 	}
-
-	recs, err := List(ctx, store, a)
-	if err != nil || len(recs) != 1 || recs[0].By != "jane" || recs[0].To != tier.Official {
-		t.Fatalf("List: %+v %v", recs, err)
-	}
-	got, err := Verify(ctx, store, a, tier.Official, []sign.PublicKey{stranger, trusted})
-	if err != nil || got.VerifiedBy != trusted.ID {
-		t.Fatalf("Verify: %+v %v", got, err)
-	}
-	if _, err := Verify(ctx, store, a, tier.Official, []sign.PublicKey{stranger}); err == nil || !strings.Contains(err.Error(), "not signed by a trusted key") {
-		t.Errorf("untrusted: %v", err)
-	}
-	if _, err := Verify(ctx, store, a, tier.Repository, []sign.PublicKey{trusted}); err == nil || !strings.Contains(err.Error(), "promotes to official, not repository") {
-		t.Errorf("wrong tier: %v", err)
-	}
-	if _, err := Verify(ctx, store, a, tier.Official, nil); err == nil || !strings.Contains(err.Error(), "no trusted keys") {
-		t.Errorf("no keys: %v", err)
-	}
-	if recs, _ := List(ctx, store, b); len(recs) != 0 {
-		t.Errorf("records leaked to another manifest: %v", recs)
-	}
+	return testKey{s, pub}
 }

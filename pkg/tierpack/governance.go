@@ -20,11 +20,16 @@ type InspectRequest struct {
 	KeyFiles []string
 }
 
-// InspectResult is an artifact's description, its signatures and its
-// promotion history.
+// InspectResult is an artifact's description, the tier the gate found,
+// its signatures and its tier history.
 type InspectResult struct {
 	*artifact.Info
 	trust.Report
+	// ClaimedTier is the tier annotation; VerifiedTier the tier a trusted
+	// record proves ("" when nothing above contrib is proven).
+	ClaimedTier  string        `json:"claimedTier"`
+	VerifiedTier string        `json:"verifiedTier"`
+	Verdict      trust.Verdict `json:"verdict"`
 }
 
 // Inspect resolves req.Ref and reports it without downloading layers.
@@ -42,7 +47,8 @@ func (c *Client) Inspect(ctx context.Context, req InspectRequest) (*InspectResul
 	if err != nil {
 		return nil, err
 	}
-	return &InspectResult{Info: info, Report: rep}, nil
+	v := gate.Verify(ctx, t.Store, info.Root(), info.Annotations)
+	return &InspectResult{Info: info, Report: rep, ClaimedTier: v.Claimed.String(), VerifiedTier: v.VerifiedName(), Verdict: v}, nil
 }
 
 // Key names a cosign private key and how to get its password.
@@ -107,11 +113,15 @@ type VerifyRequest struct {
 	KeyFiles []string
 }
 
-// VerifyResult names the trusted key that signed.
+// VerifyResult names the trusted key that signed, and the tier the gate
+// found.
 type VerifyResult struct {
-	Reference string        `json:"reference"`
-	Digest    string        `json:"digest"`
-	Verified  sign.Verified `json:"verified"`
+	Reference    string        `json:"reference"`
+	Digest       string        `json:"digest"`
+	Verified     sign.Verified `json:"verified"`
+	ClaimedTier  string        `json:"claimedTier"`
+	VerifiedTier string        `json:"verifiedTier"`
+	Verdict      trust.Verdict `json:"-"`
 }
 
 // VerificationError marks a failed signature check.
@@ -123,7 +133,8 @@ func (e *VerificationError) Error() string { return e.Err.Error() }
 func (e *VerificationError) Unwrap() error { return e.Err }
 
 // Verify checks that the manifest req.Ref resolves to carries a valid
-// signature by a key the trust gate trusts.
+// signature by a trusted key and, when it claims a tier above contrib, that
+// the gate verifies that tier.
 func (c *Client) Verify(ctx context.Context, req VerifyRequest) (*VerifyResult, error) {
 	gate, err := c.gate(req.KeyFiles)
 	if err != nil {
@@ -134,11 +145,17 @@ func (c *Client) Verify(ctx context.Context, req VerifyRequest) (*VerifyResult, 
 		return nil, err
 	}
 	defer t.Close()
-	v, err := sign.Verify(ctx, t.Store, info.Root(), gate.Keys)
+	v, err := sign.Verify(ctx, t.Store, info.Root(), gate.KeysFor(tier.Contrib))
 	if err != nil {
 		return nil, &VerificationError{Err: err}
 	}
-	return &VerifyResult{Reference: t.Ref.String(), Digest: info.Digest, Verified: v}, nil
+	verdict := gate.Verify(ctx, t.Store, info.Root(), info.Annotations)
+	res := &VerifyResult{Reference: t.Ref.String(), Digest: info.Digest, Verified: v,
+		ClaimedTier: verdict.Claimed.String(), VerifiedTier: verdict.VerifiedName(), Verdict: verdict}
+	if err := trust.Admit(t.Ref.String(), verdict, verdict.Claimed); err != nil {
+		return res, &VerificationError{Err: err}
+	}
+	return res, nil
 }
 
 // PromoteRequest asks for an artifact to move to another tier.
@@ -175,9 +192,10 @@ func (c *Client) Promote(ctx context.Context, req PromoteRequest) (*PromoteResul
 		return nil, err
 	}
 	facts := gate.Artifact(ctx, t.Store, info.Root(), info.Annotations, tier.Repository)
+	// This promotion supplies the signatures and the record itself.
+	keyID, _ := sign.SignerKeyID(signer)
+	facts.TierSignedBy = "key " + keyID
 	if req.To >= tier.Official {
-		// This promotion supplies the signature and the record itself.
-		keyID, _ := sign.SignerKeyID(signer)
 		facts.SignedBy, facts.PromotedBy = "key "+keyID, req.By
 	}
 	if err := gate.Decide(t.Ref.String(), req.To, req.To, facts); err != nil {

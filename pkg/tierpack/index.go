@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/tierpack/tierpack/pkg/index"
+	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/target"
+	"github.com/tierpack/tierpack/pkg/tier"
 )
 
 // IndexBuildRequest asks for an index of repositories.
@@ -19,6 +21,9 @@ type IndexBuildRequest struct {
 	File string
 	// Skipped, if set, is told about each tag left out, with the reason.
 	Skipped func(ref, reason string)
+	// KeyFiles are trusted public keys beyond the configured ones: only
+	// tiers they (and the policy's keys) verify are recorded.
+	KeyFiles []string
 }
 
 // Skip is one tag left out of an index.
@@ -45,8 +50,13 @@ func (r *IndexBuildResult) Versions() int {
 	return n
 }
 
-// IndexBuild indexes the contributions in req.Repos.
+// IndexBuild indexes the contributions in req.Repos, each version at the
+// tier the trust gate verifies (the claim is kept beside it).
 func (c *Client) IndexBuild(ctx context.Context, req IndexBuildRequest) (*IndexBuildResult, error) {
+	gate, err := c.gate(req.KeyFiles)
+	if err != nil {
+		return nil, err
+	}
 	var targets []*target.Target
 	defer func() {
 		for _, t := range targets {
@@ -66,8 +76,9 @@ func (c *Client) IndexBuild(ctx context.Context, req IndexBuildRequest) (*IndexB
 		if req.Skipped != nil {
 			req.Skipped(ref, reason)
 		}
+	}, Verify: func(ctx context.Context, t *target.Target, info *oci.Info) tier.Tier {
+		return gate.Verify(ctx, t.Store, info.Root(), info.Annotations).Effective()
 	}}
-	var err error
 	if res.Index, err = b.Build(ctx, targets...); err != nil {
 		return nil, err
 	}
@@ -268,6 +279,23 @@ type SearchHit struct {
 	Version index.Version `json:"version"`
 	// Reference pulls Version.
 	Reference string `json:"reference"`
+	// ClaimedTier is Version's tier annotation; VerifiedTier the tier the
+	// index's builder verified ("" when nothing above contrib was).
+	ClaimedTier  string `json:"claimedTier"`
+	VerifiedTier string `json:"verifiedTier"`
+}
+
+// TierText says a hit's tier as people read it: "official (verified)", or
+// "contrib (claimed official, unverified)".
+func (h SearchHit) TierText() string {
+	v := h.Version
+	switch {
+	case v.ClaimedTier > v.Tier:
+		return v.Tier.String() + " (claimed " + v.ClaimedTier.String() + ", unverified)"
+	case v.Tier > tier.Contrib:
+		return v.Tier.String() + " (verified)"
+	}
+	return v.Tier.String()
 }
 
 // SearchResult is what matched, and what could not be read.
@@ -294,7 +322,14 @@ func (c *Client) Search(req SearchRequest) (*SearchResult, error) {
 	res := &SearchResult{Results: []SearchHit{}, Indexes: len(named), Entries: len(merged.Entries), Warnings: warnings}
 	for _, e := range merged.Search(req.Query) {
 		v, _ := e.LatestVersion()
-		res.Results = append(res.Results, SearchHit{Entry: e, Version: v, Reference: e.Reference(v)})
+		h := SearchHit{Entry: e, Version: v, Reference: e.Reference(v), ClaimedTier: v.Tier.String()}
+		if v.ClaimedTier != tier.None {
+			h.ClaimedTier = v.ClaimedTier.String()
+		}
+		if v.Tier > tier.Contrib {
+			h.VerifiedTier = v.Tier.String()
+		}
+		res.Results = append(res.Results, h)
 	}
 	return res, nil
 }

@@ -6,7 +6,14 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/sigstore/sigstore/pkg/signature"
+
 	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/oci"
+	"github.com/tierpack/tierpack/pkg/owners"
+	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/pkg/trust"
@@ -89,6 +96,11 @@ type PublishRequest struct {
 	// Ref is where to push; empty means the local store as NAME:VERSION.
 	// Without a tag, the version from tierpack.yaml ('+' becomes '_').
 	Ref string
+	// Key signs the artifact and its tier record; the repository tier needs
+	// one (the project's release or CI key).
+	Key Key
+	// By names who publishes, for the tier record.
+	By string
 	// Progress, if set, is told about each blob.
 	Progress artifact.Progress
 }
@@ -108,6 +120,8 @@ type PublishResult struct {
 	Skipped       int              `json:"skipped"`
 	BytesUploaded int64            `json:"bytesUploaded"`
 	Diagnostics   []sdk.Diagnostic `json:"diagnostics"`
+	// Record is the digest of the signed tier record, when --key signed one.
+	Record string `json:"record,omitempty"`
 	// Pinned is the digest reference of what was pushed (REPO@DIGEST).
 	Pinned string `json:"-"`
 	// Local is true for the embedded local store.
@@ -145,10 +159,18 @@ func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResul
 		return nil, err
 	}
 	defer packed.Close()
-	claimed := m.Tier
+	var signer signature.SignerVerifier
+	keyID := ""
+	if req.Key.File != "" {
+		if signer, err = req.Key.signer(); err != nil {
+			return nil, err
+		}
+		id, _ := sign.SignerKeyID(signer)
+		keyID = "key " + id
+	}
 	facts := trust.Contribution(packed.Owners, m.Source.URL, m.Source.Revision, m.License, m.Version,
-		sdk.Count(packed.Diagnostics, sdk.SeverityWarning))
-	if err := gate.Decide(m.Name+" ("+req.Dir+")", claimed, claimed, facts); err != nil {
+		sdk.Count(packed.Diagnostics, sdk.SeverityWarning), keyID)
+	if err := gate.Decide(m.Name+" ("+req.Dir+")", m.Tier, m.Tier, facts); err != nil {
 		return nil, fmt.Errorf("%w\nnothing was pushed", err)
 	}
 	t, err := c.openRef(ctx, ref, false)
@@ -156,11 +178,35 @@ func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResul
 		return nil, err
 	}
 	defer t.Close()
-	res, err := packed.Push(ctx, t.Store, ref.Tag, artifact.PushOptions{Progress: req.Progress})
+	// With a key, the tag is written after the signatures, so it never names
+	// an artifact whose tier is not signed yet.
+	tag := ref.Tag
+	if signer != nil {
+		tag = ""
+	}
+	res, err := packed.Push(ctx, t.Store, tag, artifact.PushOptions{Progress: req.Progress})
 	if err != nil {
 		return nil, fmt.Errorf("pushing to %s: %w", ref, err)
 	}
+	var st artifact.SignedTier
+	if signer != nil {
+		root := ocispec.Descriptor{MediaType: res.MediaType, Digest: digest.Digest(res.Digest), Size: res.Size}
+		if m.Tier >= tier.Repository {
+			st, err = artifact.SignTier(ctx, t, artifact.TierStatement{
+				Subject: root, To: m.Tier, Approvers: approvers(packed.Owners), By: req.By, Tool: c.Tool,
+			}, signer)
+		} else {
+			_, err = artifact.SignAll(ctx, t, root, signer) // contrib proves nothing: no tier record
+		}
+		if err != nil {
+			return nil, fmt.Errorf("signing %s: %w (pushed untagged; nothing points at it)", ref, err)
+		}
+		if err := oci.Retry(ctx, 0, func() error { return t.Store.Tag(ctx, root, ref.Tag) }); err != nil {
+			return nil, fmt.Errorf("tagging %s: %w", ref, err)
+		}
+	}
 	return &PublishResult{
+		Record:    st.Record,
 		Reference: ref.String(), Kind: ref.Kind.String(),
 		Digest: res.Digest, MediaType: res.MediaType, Size: res.Size,
 		Name: m.Name, Version: m.Version, Type: m.Type, Tier: m.Tier,
@@ -195,4 +241,11 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+func approvers(own *owners.File) []string {
+	if own == nil {
+		return nil
+	}
+	return own.Approvers
 }

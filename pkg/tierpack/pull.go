@@ -9,6 +9,7 @@ import (
 	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/pkg/trust"
 )
 
 // PullRequest asks for an artifact to be fetched and unpacked.
@@ -34,8 +35,16 @@ type PullRequest struct {
 	Progress artifact.Progress
 }
 
-// PullResult reports what Pull wrote.
-type PullResult = artifact.PullResult
+// PullResult reports what Pull wrote and the tier the gate found.
+type PullResult struct {
+	*artifact.PullResult
+	// ClaimedTier is the tier annotation; VerifiedTier the tier a trusted
+	// record proves ("" when nothing above contrib is proven).
+	ClaimedTier  string `json:"claimedTier"`
+	VerifiedTier string `json:"verifiedTier"`
+	// Verdict is the gate's finding, for display.
+	Verdict trust.Verdict `json:"-"`
+}
 
 // Pull resolves req.Ref, passes it through the trust gate at req.MinTier,
 // then fetches and verifies every blob and has the type's plugin unpack it
@@ -58,8 +67,8 @@ func (c *Client) Pull(ctx context.Context, req PullRequest) (*PullResult, error)
 	if err != nil {
 		return nil, err
 	}
-	facts := gate.Artifact(ctx, t.Store, info.Root(), info.Annotations, req.MinTier)
-	if err := gate.Decide(t.Ref.String(), info.Tier, req.MinTier, facts); err != nil {
+	verdict := gate.Verify(ctx, t.Store, info.Root(), info.Annotations)
+	if err := trust.Admit(t.Ref.String(), verdict, req.MinTier); err != nil {
 		return nil, err
 	}
 	plugins, err := c.plugins()
@@ -67,7 +76,7 @@ func (c *Client) Pull(ctx context.Context, req PullRequest) (*PullResult, error)
 		return nil, err
 	}
 	defer plugins.Close()
-	return artifact.Pull(ctx, plugins, t, artifact.PullOptions{
+	res, err := artifact.Pull(ctx, plugins, t, artifact.PullOptions{
 		Check:        func(context.Context, *artifact.Info) error { return nil }, // TODO Resolved: info
 		OutputDir:    req.OutputDir,
 		Force:        req.Force,
@@ -76,6 +85,10 @@ func (c *Client) Pull(ctx context.Context, req PullRequest) (*PullResult, error)
 		Options:      req.Options,
 		Progress:     req.Progress,
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &PullResult{PullResult: res, ClaimedTier: verdict.Claimed.String(), VerifiedTier: verdict.VerifiedName(), Verdict: verdict}, nil
 }
 
 // platformFor is the platform req pulls: the one it names, none with

@@ -1,25 +1,39 @@
-// Package trust is the one gate that decides whether an artifact meets a
-// tier. Every command that admits, refuses or reports a tier goes through
-// it: push (a contribution against the tier it claims), promote (against
-// the tier it moves to), pull (against --tier), and inspect, verify and
-// index build (which report what the gate finds).
+// Package trust is the one gate that decides what tier an artifact is at.
+// Every command that admits, refuses or reports a tier goes through it:
+// push (a contribution against the tier it claims), promote (against the
+// tier it moves to), pull (against --tier), and inspect, verify, index
+// build and search (which report and filter on what the gate finds).
 //
-// A decision has two inputs, gathered here and nowhere else:
-//   - the Gate: the tier policy and the public keys trusted to sign;
-//   - the Facts about the subject: its annotations (OWNERS, source,
-//     licence, version, warnings), its signatures checked against the
-//     trusted keys, and its promotion records.
+// The tier annotation is a claim: anyone with push access can write it.
+// The verified tier is the one the latest tier record about the manifest's
+// digest gives (pkg/promotion), when a key the policy trusts for that tier
+// signed it and the policy's requirements for the tier hold. The
+// annotations are facts too once a trusted record names the digest, since
+// the digest covers them; the OWNERS approvers come from the record itself.
+// Because records about a digest are ordered, a demoted manifest re-tagged
+// back is found demoted.
 //
-// and one rule: Gate.Decide. The tier annotation alone is a claim; Decide
-// passes only when the claim reaches the wanted tier and the policy's
-// requirements for that tier (and every tier below it) are met by the facts.
+// What each tier proves, and what it does not:
+//   - contrib: nothing; it needs no signature ("use at your own risk").
+//   - repository: a key trusted for repository (the project's release or CI
+//     key) signed "this digest is at repository, these are its approvers".
+//   - official: a key trusted for official (a core maintainer) promoted this
+//     digest and signed it, with no validation warnings recorded.
+//
+// None of it proves that a record was not deleted from the registry: an
+// attacker who can delete referrers can hide a demotion. Mirror the records
+// (tierpack copy) or pin digests where that matters.
 package trust
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
@@ -36,8 +50,24 @@ import (
 type Gate struct {
 	// Policy lists each tier's requirements.
 	Policy policy.Policy
-	// Keys are the public keys whose signatures and promotion records count.
+	// Keys are trusted for every tier (--key, $TIERPACK_HOME/trusted-keys,
+	// the policy's trustedKeys).
 	Keys []sign.PublicKey
+	// TierKeys are trusted for one tier and the ones below it (the policy's
+	// keys.repository and keys.official).
+	TierKeys map[tier.Tier][]sign.PublicKey
+}
+
+// KeysFor returns the keys trusted to sign for tier t: the keys trusted for
+// every tier, and those trusted for t or a tier above it.
+func (g Gate) KeysFor(t tier.Tier) []sign.PublicKey {
+	keys := append([]sign.PublicKey{}, g.Keys...)
+	for _, u := range tier.All {
+		if u >= t {
+			keys = append(keys, g.TierKeys[u]...)
+		}
+	}
+	return keys
 }
 
 // Sources say where a Gate's policy and keys come from. The zero value is
@@ -48,14 +78,15 @@ type Sources struct {
 	PolicyFile string
 	// DefaultPolicyFile is $TIERPACK_HOME/policy.yaml.
 	DefaultPolicyFile string
-	// KeyFiles are public keys given on the command line (--key).
+	// KeyFiles are public keys given on the command line (--key), trusted
+	// for every tier.
 	KeyFiles []string
-	// KeyDir holds more trusted *.pub keys ($TIERPACK_HOME/trusted-keys).
+	// KeyDir holds more *.pub keys trusted for every tier
+	// ($TIERPACK_HOME/trusted-keys).
 	KeyDir string
 }
 
-// Load builds the Gate from its sources. Trusted keys are the union of
-// KeyFiles, the policy's trustedKeys and KeyDir/*.pub.
+// Load builds the Gate from its sources.
 func Load(src Sources) (Gate, error) {
 	path := src.PolicyFile
 	if path == "" && src.DefaultPolicyFile != "" {
@@ -63,26 +94,39 @@ func Load(src Sources) (Gate, error) {
 			path = src.DefaultPolicyFile
 		}
 	}
-	g := Gate{Policy: policy.Default()}
+	g := Gate{Policy: policy.Default(), TierKeys: map[tier.Tier][]sign.PublicKey{}}
 	if path != "" {
 		var err error
 		if g.Policy, err = policy.Load(path); err != nil {
 			return g, err
 		}
 	}
-	paths := append(append([]string{}, src.KeyFiles...), g.Policy.TrustedKeys...)
+	all := append(append([]string{}, src.KeyFiles...), g.Policy.TrustedKeys...)
 	if src.KeyDir != "" {
 		matches, _ := filepath.Glob(filepath.Join(src.KeyDir, "*.pub"))
-		paths = append(paths, matches...)
+		all = append(all, matches...)
 	}
+	var err error
+	if g.Keys, err = loadKeys(all); err != nil {
+		return g, err
+	}
+	if g.TierKeys[tier.Repository], err = loadKeys(g.Policy.Keys.Repository); err != nil {
+		return g, err
+	}
+	g.TierKeys[tier.Official], err = loadKeys(g.Policy.Keys.Official)
+	return g, err
+}
+
+func loadKeys(paths []string) ([]sign.PublicKey, error) {
+	var keys []sign.PublicKey
 	for _, p := range paths {
 		k, err := sign.LoadPublicKeyFile(p)
 		if err != nil {
-			return g, &KeyError{Err: err}
+			return nil, &KeyError{Err: err}
 		}
-		g.Keys = append(g.Keys, k)
+		keys = append(keys, k)
 	}
-	return g, nil
+	return keys, nil
 }
 
 // KeyError reports a trusted key that could not be read: a usage problem
@@ -97,9 +141,12 @@ func (e *KeyError) Unwrap() error { return e.Err }
 // Facts is what is known about a subject; see policy.Facts.
 type Facts = policy.Facts
 
-// Decide is the gate: nil when an artifact claiming claimed meets want, a
-// *tier.BelowError when the claim is below want, and a
-// *policy.RefusalError listing every unmet requirement otherwise.
+// Decide checks facts about a contribution or an artifact against what a
+// tier requires: nil when an artifact claiming claimed meets want, a
+// *tier.BelowError-wrapping error when the claim is below want, and a
+// *policy.RefusalError listing every unmet requirement otherwise. Push and
+// promote decide with it; pulls and reports go through Verify, which
+// decides with it too.
 func (g Gate) Decide(subject string, claimed, want tier.Tier, f Facts) error {
 	if err := tier.Require(subject, claimed, want); err != nil {
 		return err
@@ -110,28 +157,16 @@ func (g Gate) Decide(subject string, claimed, want tier.Tier, f Facts) error {
 	return g.Policy.Check(subject, want, f)
 }
 
-// Assess returns the highest tier, up to the claimed one, that Decide
-// admits: what an artifact is, as opposed to what it says it is.
-func (g Gate) Assess(subject string, claimed tier.Tier, f Facts) tier.Tier {
-	for t := claimed; t > tier.Contrib; t-- {
-		if g.Decide(subject, claimed, t, f) == nil {
-			return t
-		}
-	}
-	return min(claimed, tier.Contrib)
-}
-
 // Contribution gathers the facts about a contribution about to be pushed,
-// from its manifest fields, its OWNERS file and its validation.
-func Contribution(own *owners.File, sourceURL, revision, license, version string, warnings int) Facts {
-	return Facts{Owners: own, SourceURL: sourceURL, Revision: revision, License: license, Version: version, Warnings: warnings}
+// from its manifest fields, its OWNERS file and its validation. signer
+// names the key that will sign its tier record, empty when there is none.
+func Contribution(own *owners.File, sourceURL, revision, license, version string, warnings int, signer string) Facts {
+	return Facts{Owners: own, SourceURL: sourceURL, Revision: revision, License: license, Version: version, Warnings: warnings, TierSignedBy: signer}
 }
 
-// Artifact gathers the facts about a pushed artifact whose root manifest
-// (or index) is root: its annotations and, when want is official or above,
-// its signature and promotion record checked against the Gate's keys.
-func (g Gate) Artifact(ctx context.Context, store oras.ReadOnlyGraphTarget, root ocispec.Descriptor, annotations map[string]string, want tier.Tier) Facts {
-	a := annotations
+// annotationFacts reads the facts an artifact's annotations hold. They are
+// only claims until a trusted record names the digest they belong to.
+func annotationFacts(a map[string]string) Facts {
 	f := Facts{
 		SourceURL: a[ocispec.AnnotationSource],
 		Revision:  a[ocispec.AnnotationRevision],
@@ -143,19 +178,227 @@ func (g Gate) Artifact(ctx context.Context, store oras.ReadOnlyGraphTarget, root
 	if n, err := strconv.Atoi(a[sdk.AnnotationWarnings]); err == nil {
 		f.Warnings = n
 	}
-	if want >= tier.Official {
-		if v, err := sign.Verify(ctx, store, root, g.Keys); err != nil {
-			f.SignatureErr = err
-		} else {
-			f.SignedBy = "key " + v.KeyID + " (" + v.KeySource + ")"
-		}
-		if r, err := promotion.Verify(ctx, store, root, tier.Official, g.Keys); err != nil {
-			f.PromotionErr = err
-		} else {
-			f.PromotedBy = r.By + " with key " + r.VerifiedBy
-		}
+	return f
+}
+
+// Artifact gathers the facts the policy needs to let the artifact whose
+// root is root move to tier to: its annotations (contrib and repository)
+// and, for official, its signature and promotion record.
+func (g Gate) Artifact(ctx context.Context, store oras.ReadOnlyGraphTarget, root ocispec.Descriptor, annotations map[string]string, to tier.Tier) Facts {
+	f := annotationFacts(annotations)
+	if to >= tier.Official {
+		g.signature(ctx, store, root, &f)
 	}
 	return f
+}
+
+// signature checks root's cosign signature against the keys trusted for
+// official.
+func (g Gate) signature(ctx context.Context, store oras.ReadOnlyGraphTarget, root ocispec.Descriptor, f *Facts) {
+	if v, err := sign.Verify(ctx, store, root, g.KeysFor(tier.Official)); err != nil {
+		f.SignatureErr = err
+	} else {
+		f.SignedBy = "key " + v.KeyID + " (" + v.KeySource + ")"
+	}
+}
+
+// Verdict is what the gate found about one artifact: the tier it claims and
+// the tier that is proven.
+type Verdict struct {
+	// Claimed is the tier annotation.
+	Claimed tier.Tier `json:"claimedTier"`
+	// Verified is the highest tier proven by a trusted record; None when
+	// nothing above contrib is (contrib needs no proof).
+	Verified tier.Tier `json:"-"`
+	// Reason says why Claimed is not verified; empty when it is.
+	Reason string `json:"reason,omitempty"`
+	// Record is the latest trusted record about the digest, if any.
+	Record *promotion.Signed `json:"record,omitempty"`
+	// Demoted is set when that record demoted this digest: it was replaced
+	// by another manifest at a lower tier, so re-tagging it back restores
+	// nothing.
+	Demoted bool `json:"demoted,omitempty"`
+}
+
+// VerifiedName is Verified's name, "" for None (the JSON field
+// verifiedTier).
+func (v Verdict) VerifiedName() string {
+	if v.Verified == tier.None {
+		return ""
+	}
+	return v.Verified.String()
+}
+
+// Admits reports whether the artifact may be used where tier want is
+// asked for: contrib asks only for a tierpack artifact (it proves nothing),
+// higher tiers for a verified one.
+func (v Verdict) Admits(want tier.Tier) bool {
+	switch {
+	case want <= tier.None:
+		return true
+	case want == tier.Contrib:
+		return v.Claimed >= tier.Contrib
+	}
+	return v.Verified >= want
+}
+
+// Effective is the tier the artifact may be used at: Verified when a tier
+// above contrib is proven, else contrib for any tierpack artifact (contrib
+// proves nothing), else None. Indexes record it and --tier filters on it.
+func (v Verdict) Effective() tier.Tier {
+	if v.Verified > tier.Contrib {
+		return v.Verified
+	}
+	return min(v.Claimed, tier.Contrib)
+}
+
+// String says the tier as people read it: "official (verified)", or
+// "official (claimed, unverified: REASON)"; "contrib" and "untiered" need no
+// proof and get none.
+func (v Verdict) String() string {
+	switch {
+	case v.Claimed == tier.None && v.Verified == tier.None:
+		return tier.None.String()
+	case v.Claimed == tier.Contrib && v.Verified <= tier.Contrib:
+		return "contrib" // it proves nothing, and claims nothing to prove
+	case v.Verified >= v.Claimed:
+		return v.Claimed.String() + " (verified)"
+	}
+	s := v.Claimed.String() + " (claimed, unverified: " + v.Reason + ")"
+	if v.Verified > tier.Contrib {
+		s += "; verified: " + v.Verified.String()
+	}
+	return s
+}
+
+// Verify finds the tier of the artifact whose root manifest (or index) is
+// root: the latest record about its digest signed by a key trusted for the
+// tier it gives, checked against the policy's requirements for that tier.
+func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root ocispec.Descriptor, annotations map[string]string) Verdict {
+	v := Verdict{}
+	v.Claimed, _ = tier.FromAnnotations(annotations)
+	if v.Claimed <= tier.Contrib {
+		return v // contrib proves nothing, and needs no lookup
+	}
+	recs, err := promotion.List(ctx, store, root)
+	if err != nil {
+		v.Reason = err.Error()
+		return v
+	}
+	d := root.Digest.String()
+	latest, err := promotion.Latest(recs, d, g.recordKeys)
+	if err != nil {
+		v.Reason = err.Error()
+		if errors.Is(err, promotion.ErrNoRecord) && len(recs) == 0 {
+			v.Reason = "no tier record signed by a trusted key"
+			if len(g.Keys)+len(g.TierKeys[tier.Repository])+len(g.TierKeys[tier.Official]) == 0 {
+				v.Reason += " (no keys are trusted: pass --key PUB or see tierpack verify --help)"
+			}
+		}
+		return v
+	}
+	v.Record = latest
+	if latest.Subject != d {
+		// This digest was replaced. A demotion caps it at the lower tier;
+		// a promotion away leaves it at what its own records say.
+		if latest.Demotion() {
+			v.Demoted = true
+			v.Verified = min(latest.To, v.Claimed)
+			if v.Verified <= tier.Contrib {
+				v.Verified = tier.None
+			}
+			v.Reason = fmt.Sprintf("demoted from %s to %s by %s on %s%s (record %s, key %s); this manifest was re-tagged back after its demotion",
+				latest.From, latest.To, latest.By, latest.Time.Format("2006-01-02 15:04:05Z"), reasonSuffix(latest.Reason), shortDigest(latest.Referrer), latest.VerifiedBy)
+			return v
+		}
+		own := recs[:0:0]
+		for _, r := range recs {
+			if r.Subject == d {
+				own = append(own, r)
+			}
+		}
+		if latest, err = promotion.Latest(own, d, g.recordKeys); err != nil {
+			v.Reason = err.Error()
+			return v
+		}
+		v.Record = latest
+	}
+	f := annotationFacts(annotations)
+	f.Owners, f.OwnersErr = &owners.File{Approvers: latest.Approvers}, nil
+	f.TierSignedBy = "key " + latest.VerifiedBy
+	if latest.To >= tier.Official {
+		g.signature(ctx, store, root, &f)
+		f.PromotedBy = latest.By + " with key " + latest.VerifiedBy
+	}
+	t := min(latest.To, v.Claimed)
+	if t <= tier.Contrib {
+		v.Reason = fmt.Sprintf("the latest trusted record (%s, by %s) puts it at %s", shortDigest(latest.Referrer), latest.By, latest.To)
+		return v
+	}
+	if err := g.Policy.Check(d, t, f); err != nil {
+		var re *policy.RefusalError
+		if errors.As(err, &re) {
+			var probs []string
+			for _, u := range re.Unmet {
+				probs = append(probs, u.Rule+": "+u.Problem)
+			}
+			v.Reason = strings.Join(probs, "; ")
+		} else {
+			v.Reason = err.Error()
+		}
+		return v
+	}
+	v.Verified = t
+	if v.Verified < v.Claimed {
+		v.Reason = fmt.Sprintf("the latest trusted record (%s, by %s) puts it at %s", shortDigest(latest.Referrer), latest.By, latest.To)
+	}
+	return v
+}
+
+// recordKeys are the keys trusted to sign a record moving to or from t.
+func (g Gate) recordKeys(t tier.Tier) []sign.PublicKey { return g.KeysFor(t) }
+
+func reasonSuffix(r string) string {
+	if r == "" {
+		return ""
+	}
+	return ": " + r
+}
+
+func shortDigest(s string) string {
+	if i := strings.IndexByte(s, ':'); i >= 0 && len(s) > i+13 {
+		return s[:i+13]
+	}
+	return s
+}
+
+// RefusedError is a pull (or any use) refused because the artifact is not
+// verified at the tier asked for.
+type RefusedError struct {
+	Subject string
+	Want    tier.Tier
+	Verdict Verdict
+}
+
+func (e *RefusedError) Error() string {
+	v := e.Verdict
+	if v.Claimed < e.Want && !v.Demoted {
+		return tier.Require(e.Subject, v.Claimed, e.Want).Error()
+	}
+	return fmt.Sprintf("%s: %s is %s, but --tier %s needs %s or higher, verified by a trusted key (see tierpack verify --help)",
+		tier.ErrBelow, e.Subject, v, e.Want, e.Want)
+}
+
+// Unwrap returns tier.ErrBelow.
+func (e *RefusedError) Unwrap() error { return tier.ErrBelow }
+
+// Admit returns nil when verdict v admits the artifact subject at want, and
+// a *RefusedError otherwise.
+func Admit(subject string, v Verdict, want tier.Tier) error {
+	if v.Admits(want) {
+		return nil
+	}
+	return &RefusedError{Subject: subject, Want: want, Verdict: v}
 }
 
 // Report is what an artifact's signatures and promotions say, for inspect.
@@ -175,9 +418,9 @@ type SignatureReport struct {
 // maxHistory bounds how far back a promotion history is followed.
 const maxHistory = 32
 
-// History gathers root's signatures (checked against the Gate's keys) and
-// its promotion history, following each record back to the manifest it
-// promoted.
+// History gathers root's signatures (checked against the keys trusted for
+// official) and the tier records of its lineage, oldest first: those about
+// root, then those about each manifest they replaced.
 func (g Gate) History(ctx context.Context, store oras.ReadOnlyGraphTarget, root ocispec.Descriptor) (Report, error) {
 	rep := Report{Signatures: []SignatureReport{}, Promotions: []promotion.Signed{}}
 	sigs, err := sign.Signatures(ctx, store, root)
@@ -187,25 +430,39 @@ func (g Gate) History(ctx context.Context, store oras.ReadOnlyGraphTarget, root 
 	for _, s := range sigs {
 		r := SignatureReport{Identity: s.Identity, Digest: s.Digest}
 		if s.Digest == root.Digest.String() {
-			if k, ok := s.SignedBy(g.Keys); ok {
+			if k, ok := s.SignedBy(g.KeysFor(tier.Official)); ok {
 				r.TrustedKey = k.ID
 			}
 		}
 		rep.Signatures = append(rep.Signatures, r)
 	}
+	seen := map[string]bool{}
 	subject := root
 	for hops := 0; hops < maxHistory; hops++ {
 		recs, err := promotion.List(ctx, store, subject)
-		if err != nil || len(recs) == 0 {
+		if err != nil {
 			break
 		}
-		last := recs[len(recs)-1]
-		rep.Promotions = append(recs, rep.Promotions...)
-		d, err := store.Resolve(ctx, last.Source)
+		var next string
+		for _, r := range recs {
+			if seen[r.Signature] {
+				continue
+			}
+			seen[r.Signature] = true
+			rep.Promotions = append(rep.Promotions, r)
+			if r.Subject == subject.Digest.String() && r.Source != "" {
+				next = r.Source
+			}
+		}
+		if next == "" {
+			break
+		}
+		d, err := store.Resolve(ctx, next)
 		if err != nil {
 			break
 		}
 		subject = d
 	}
+	sort.SliceStable(rep.Promotions, func(i, j int) bool { return rep.Promotions[j].After(rep.Promotions[i].Record) })
 	return rep, nil
 }
