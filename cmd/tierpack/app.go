@@ -119,7 +119,7 @@ ENVIRONMENT:
 		},
 		Commands: []*cli.Command{
 			initCommand(), validateCommand(), packageCommand(), pushCommand(), pullCommand(), inspectCommand(),
-			searchCommand(), listCommand(), indexCommand(), promoteCommand(), signCommand(), verifyCommand(),
+			searchCommand(), listCommand(), indexCommand(), promoteCommand(), signCommand(), verifyCommand(), copyCommand(),
 			keyCommand(), cacheCommand(), pluginCommand(), loginCommand(), logoutCommand(), versionCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {

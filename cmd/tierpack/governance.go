@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
+	"github.com/tierpack/tierpack/internal/prompt"
 	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/pkg/tierpack"
@@ -27,28 +27,11 @@ func keyPassword(c *cli.Context, confirm bool) ([]byte, error) {
 	if v, ok := os.LookupEnv(sign.PasswordEnv); ok {
 		return []byte(v), nil
 	}
-	fd := int(os.Stdin.Fd())
-	if !term.IsTerminal(fd) {
+	p, err := prompt.Password(os.Stdin, c.App.ErrWriter, "Enter password for private key", confirm)
+	if errors.Is(err, prompt.ErrNoTerminal) {
 		return nil, nil
 	}
-	fmt.Fprint(c.App.ErrWriter, "Enter password for private key: ")
-	p, err := term.ReadPassword(fd)
-	fmt.Fprintln(c.App.ErrWriter)
-	if err != nil {
-		return nil, err
-	}
-	if confirm {
-		fmt.Fprint(c.App.ErrWriter, "Enter password for private key again: ")
-		again, err := term.ReadPassword(fd)
-		fmt.Fprintln(c.App.ErrWriter)
-		if err != nil {
-			return nil, err
-		}
-		if string(again) != string(p) {
-			return nil, errors.New("the passwords do not match")
-		}
-	}
-	return p, nil
+	return p, err
 }
 
 // by is who signs, for tier records: --by, else the user's login name.
@@ -207,4 +190,35 @@ func short(d string) string {
 		return d[:i+13]
 	}
 	return d
+}
+
+func copyCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "copy",
+		Usage:     "copy an artifact with its signatures, tier records and platforms to another target",
+		ArgsUsage: "SRC DST",
+		Description: `Copies SRC to DST with everything that vouches for it: every referrer (Sigstore
+signature bundles, tier records, attestations, recursively), cosign's legacy
+sha256-<hex>.sig tags, and each platform manifest of an index — so DST verifies as SRC
+does (tierpack pull DST --tier official --key core.pub). Any two targets: registries,
+oci: layouts, the local store. Without a tag, DST takes SRC's; the tag is written last.
+
+` + helpReferences + `
+
+EXAMPLES:
+   tierpack copy localhost:5000/scripts/x:1.2.0 ghcr.io/org/mirror/x
+   tierpack copy falco-quickstart:0.1.0 oci:./export`,
+		Flags: append([]cli.Flag{outputFlag()}, registryFlags()...),
+		Action: action(2, 2, "needs a source and a destination reference", func(c *cli.Context, cl *tierpack.Client) error {
+			res, err := cl.Copy(c.Context, c.Args().Get(0), c.Args().Get(1))
+			if err != nil {
+				return err
+			}
+			return show(c, res, func() error {
+				note(c, "copied %s to %s: %d platform manifest(s), %d referrer(s), %d cosign tag(s)\n", res.Source, res.Destination, res.Children, res.Referrers, len(res.LegacyTags))
+				_, err := fmt.Fprintln(c.App.Writer, res.Destination+"@"+res.Digest)
+				return err
+			})
+		}),
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/pkg/trust"
@@ -254,4 +255,48 @@ func (c *Client) GenerateKey(req KeyRequest) (*KeyResult, error) {
 	}
 	res.KeyID = k.ID
 	return res, nil
+}
+
+// CopyResult reports a copy.
+type CopyResult struct {
+	Source      string `json:"source"`
+	Destination string `json:"destination"`
+	Digest      string `json:"digest"`
+	// Children, Referrers and LegacyTags count what travelled with it:
+	// platform manifests, signature bundles and tier records, cosign tags.
+	Children   int      `json:"children"`
+	Referrers  int      `json:"referrers"`
+	LegacyTags []string `json:"legacyTags"`
+}
+
+// Copy copies src to dst with every signature, tier record and platform
+// child, so the destination verifies as the source does. Without a tag or
+// digest, dst takes src's tag.
+func (c *Client) Copy(ctx context.Context, src, dst string) (*CopyResult, error) {
+	s, err := c.open(ctx, src, true)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	dref, err := parseRef(dst)
+	if err != nil {
+		return nil, err
+	}
+	if dref.Digest != "" {
+		return nil, usagef("%s: copy to a tag or a repository, not a digest", dst)
+	}
+	if dref.Tag == "" {
+		dref = dref.WithTag(s.Ref.Tag)
+	}
+	d, err := c.openRef(ctx, dref, false)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	res, err := oci.Copy(ctx, s.Store, s.Ref.Reference(), d.Store, dref.Tag, oci.CopyOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return &CopyResult{Source: s.Ref.String(), Destination: dref.String(), Digest: res.Root.Digest.String(),
+		Children: res.Children, Referrers: res.Referrers, LegacyTags: nonNil(res.LegacyTags)}, nil
 }
