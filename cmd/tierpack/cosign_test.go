@@ -18,7 +18,11 @@ import (
 //	cosign sign --key tp.key --tlog-upload=false --allow-http-registry --yes REF@DIGEST
 //	cosign generate-key-pair   → tierpack sign --key cosign.key
 //
-// There is no transparency log offline, hence the tlog flags.
+// There is no transparency log offline, hence the tlog flags. tierpack
+// writes Sigstore bundle referrers besides the legacy .sig tag; once a
+// bundle exists cosign v2.6 verifies bundles only, and needs a trusted root
+// to do so — offline an empty one ($COSIGN_TRUSTED_ROOT), as with key-based
+// signatures no certificate authority or log is involved.
 func TestCosignCLIInterop(t *testing.T) {
 	cosignBin, err := exec.LookPath("cosign")
 	if err != nil {
@@ -29,11 +33,15 @@ func TestCosignCLIInterop(t *testing.T) {
 	}
 	reg := registrytest.New(t)
 	p := newTP(t)
+	root := filepath.Join(p.home, "trusted_root.json")
+	if err := os.WriteFile(root, []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cosign := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command(cosignBin, args...)
 		cmd.Dir = p.dir
-		cmd.Env = append(os.Environ(), "COSIGN_PASSWORD=test-password", "HOME="+p.home, "TUF_ROOT="+filepath.Join(p.home, "tuf"))
+		cmd.Env = append(os.Environ(), "COSIGN_PASSWORD=test-password", "HOME="+p.home, "TUF_ROOT="+filepath.Join(p.home, "tuf"), "COSIGN_TRUSTED_ROOT="+root)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("cosign %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -61,5 +69,7 @@ func TestCosignCLIInterop(t *testing.T) {
 	p.ok("sign", reg.Host+"/cosign/dbg:1.2.0", "--key", "ck.key")
 	p.ok("verify", reg.Host+"/cosign/dbg:1.2.0", "--key", "ck.pub")
 	cosign("verify", "--key", "ck.pub", "--insecure-ignore-tlog=true", "--allow-http-registry=true", reg.Host+"/cosign/dbg:1.2.0")
-	cosign("verify", "--key", "tp.pub", "--insecure-ignore-tlog=true", "--allow-http-registry=true", reg.Host+"/cosign/dbg:1.2.0")
+	// cosign's own v2 signature (legacy tag only) still verifies with
+	// tierpack; cosign, seeing a bundle, now looks at bundles only.
+	p.ok("verify", reg.Host+"/cosign/dbg:1.2.0", "--key", "tp.pub")
 }
