@@ -1,6 +1,6 @@
 # tierpack — build, test and code generation.
 #
-#   make            build bin/tierpack
+#   make            build bin/tierpack and bin/tierpack-plugin-chart
 #   make test       run the whole test suite (what .ci/run runs); installs the
 #                   ORAS CLI, helm and cosign (v2 and v3) into bin/ for the
 #                   interop tests
@@ -21,8 +21,10 @@ PROTO_FILES   := $(shell find $(PROTO_DIR) -name '*.proto' | sort)
 
 all: build
 
+# tierpack and its companion plugins (tierpack-plugin-chart), side by side
+# as `go install github.com/tierpack/tierpack/cmd/...` puts them.
 build:
-	$(GO) build -o $(BIN)/tierpack ./cmd/tierpack
+	$(GO) build -o $(BIN)/ ./cmd/...
 
 ORAS_VERSION  := v1.3.6
 HELM_VERSION  := v3.22.0

@@ -289,6 +289,7 @@ func client(c *cli.Context) (*tierpack.Client, error) {
 			ForceTLS:  c.Bool("force-tls"),
 		},
 		Builtins:      builtinTypes(),
+		Companions:    companionTypes(),
 		PluginTimeout: c.Duration("plugin-timeout"),
 		LogLevel:      c.String("log-level"),
 		PolicyFile:    c.String("policy"),
@@ -300,8 +301,15 @@ func client(c *cli.Context) (*tierpack.Client, error) {
 			cl.Target.StallTimeout = d
 		}
 	}
+	// Companion plugins (tierpack-plugin-chart) are found beside this
+	// binary first, then in $TIERPACK_PLUGINS_DIR.
+	if exe, err := os.Executable(); err == nil {
+		if exe, err = filepath.EvalSymlinks(exe); err == nil {
+			cl.PluginDirs = append(cl.PluginDirs, filepath.Dir(exe))
+		}
+	}
 	if d := os.Getenv(plugin.DirEnv); d != "" {
-		cl.PluginDirs = filepath.SplitList(d)
+		cl.PluginDirs = append(cl.PluginDirs, filepath.SplitList(d)...)
 	}
 	var err error
 	if cl.Created, err = sourceDateEpoch(); err != nil {

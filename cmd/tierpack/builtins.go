@@ -1,20 +1,19 @@
 package main
 
 import (
-	"github.com/tierpack/tierpack/plugins/chart"
 	"github.com/tierpack/tierpack/plugins/exporter"
 	"github.com/tierpack/tierpack/plugins/script"
 	"github.com/tierpack/tierpack/sdk"
 )
 
 // builtin returns the plugin this binary serves itself, out of process,
-// for typ.
+// for typ. Only light plugins live here: a plugin that links heavy
+// libraries (Helm, Kubernetes) is its own binary beside this one (see
+// companions), so the host starts fast.
 func builtin(typ string) (sdk.Packager, bool) {
 	switch typ {
 	case script.Type:
 		return script.Plugin{}, true
-	case chart.Type:
-		return chart.Plugin{}, true
 	case exporter.Type:
 		return exporter.Plugin{}, true
 	}
@@ -22,4 +21,10 @@ func builtin(typ string) (sdk.Packager, bool) {
 }
 
 // builtinTypes lists the types builtin serves.
-func builtinTypes() []string { return []string{script.Type, chart.Type, exporter.Type} }
+func builtinTypes() []string { return []string{script.Type, exporter.Type} }
+
+// companionTypes are the plugins that ship with tierpack as binaries of
+// their own (cmd/tierpack-plugin-<type>), installed beside it by
+// `go install github.com/tierpack/tierpack/cmd/...`. (The chart plugin's
+// package is not imported for its Type: that would link Helm.)
+func companionTypes() []string { return []string{"chart"} }

@@ -38,10 +38,15 @@ func TestMain(m *testing.M) {
 		}
 		return testbin.Run(m,
 			testbin.Build{Pkg: ".", Name: "tierpack", Dst: &tierpackBin},
+			// Beside tierpack, where it looks for its companion plugins.
+			testbin.Build{Pkg: "../tierpack-plugin-chart", Name: "tierpack-plugin-chart", Dst: &chartPluginBin},
 			testbin.Build{Pkg: "../../pkg/plugin/testdata/testplugin", Name: "testplugin", Dst: &testPluginBin},
 		)
 	}())
 }
+
+// chartPluginBin is the chart plugin, built beside tierpackBin.
+var chartPluginBin string
 
 // testPassword encrypts the tests' private keys.
 const testPassword = "test-password"

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
@@ -42,6 +43,10 @@ type Client struct {
 	Target target.Options
 	// Builtins are the plugin types the host binary serves itself.
 	Builtins []string
+	// Companions are types whose plugins ship with tierpack as binaries of
+	// their own, found in PluginDirs (beside the host binary): a missing one
+	// is reported with how to install it.
+	Companions []string
 	// Self is the binary that serves Builtins (re-executed as
 	// `Self __plugin TYPE`); empty means this executable.
 	Self string
@@ -180,6 +185,16 @@ func (c *Client) plugins() (*plugin.Manager, error) {
 		CallTimeout: c.PluginTimeout,
 		LogLevel:    c.LogLevel,
 	})
+}
+
+// pluginHint adds to a "no plugin for typ" error how to install a
+// companion plugin.
+func (c *Client) pluginHint(err error, typ string) error {
+	if err == nil || !errors.Is(err, plugin.ErrNotFound) || !slices.Contains(c.Companions, typ) {
+		return err
+	}
+	return fmt.Errorf("%w\n  the %s plugin ships with tierpack as its own binary, %s%s: install both with\n  go install github.com/tierpack/tierpack/cmd/...@latest (or make build, which puts them in bin/)",
+		err, typ, plugin.BinaryPrefix, typ)
 }
 
 // gate loads the trust gate: the policy and the trusted keys (keyFiles,

@@ -65,7 +65,7 @@ func (c *Client) Validate(ctx context.Context, req ValidateRequest) (*ValidateRe
 		defer plugins.Close()
 		diags, err := artifact.Validate(ctx, plugins, m)
 		if err != nil {
-			return nil, err
+			return nil, c.pluginHint(err, m.Type)
 		}
 		res.Diagnostics = append(res.Diagnostics, diags...)
 	}
@@ -156,7 +156,7 @@ func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResul
 	popts.Cache, _ = c.cache() // without a cache, packaging is only slower
 	packed, err := artifact.Pack(ctx, plugins, m, popts)
 	if err != nil {
-		return nil, err
+		return nil, c.pluginHint(err, m.Type)
 	}
 	defer packed.Close()
 	var signer signature.SignerVerifier

@@ -86,7 +86,7 @@ func (c *Client) Pull(ctx context.Context, req PullRequest) (*PullResult, error)
 		Progress:     req.Progress,
 	})
 	if err != nil {
-		return nil, err
+		return nil, c.pluginHint(err, info.Type)
 	}
 	return &PullResult{PullResult: res, ClaimedTier: verdict.Claimed.String(), VerifiedTier: verdict.VerifiedName(), Verdict: verdict}, nil
 }

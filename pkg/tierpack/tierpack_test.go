@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tierpack/tierpack/internal/registrytest"
@@ -23,13 +24,20 @@ import (
 var selfBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(testbin.Run(m, testbin.Build{Pkg: "../../cmd/tierpack", Name: "tierpack", Dst: &selfBin}))
+	os.Exit(testbin.Run(m,
+		testbin.Build{Pkg: "../../cmd/tierpack", Name: "tierpack", Dst: &selfBin},
+		testbin.Build{Pkg: "../../cmd/tierpack-plugin-chart", Name: "tierpack-plugin-chart", Dst: &chartBin}))
 }
 
-// newClient is a Client with its own home folder and the real built-ins.
+// chartBin is the chart plugin, built beside selfBin as go install puts it.
+var chartBin string
+
+// newClient is a Client with its own home folder, the real built-ins and
+// the chart plugin beside them.
 func newClient(t *testing.T) *tierpack.Client {
 	t.Helper()
-	return &tierpack.Client{Home: home.At(t.TempDir()), Self: selfBin, Builtins: []string{"script", "chart", "exporter"}, Tool: "tierpack/test"}
+	return &tierpack.Client{Home: home.At(t.TempDir()), Self: selfBin, Builtins: []string{"script", "exporter"},
+		Companions: []string{"chart"}, PluginDirs: []string{filepath.Dir(chartBin)}, Tool: "tierpack/test"}
 }
 
 // quickstart is the example script contribution, at the contrib tier.
@@ -201,5 +209,22 @@ func TestIndexBuildAndSearch(t *testing.T) {
 		if tc.want == 1 && res.Results[0].Version.Digest != pub.Digest {
 			t.Errorf("search %+v: digest %s, want %s", tc.q, res.Results[0].Version.Digest, pub.Digest)
 		}
+	}
+}
+
+// The chart plugin is a companion binary: found beside the host, and
+// missing, reported with how to install it.
+func TestChartPluginIsACompanion(t *testing.T) {
+	ctx := context.Background()
+	chart := "../../examples/charts/falco-rules-exporter"
+	res, err := newClient(t).Validate(ctx, tierpack.ValidateRequest{Dir: chart})
+	if err != nil || !res.Valid || res.Type != "chart" {
+		t.Fatalf("validate the example chart: %+v, %v", res, err)
+	}
+	lone := newClient(t)
+	lone.PluginDirs = nil
+	_, err = lone.Validate(ctx, tierpack.ValidateRequest{Dir: chart})
+	if err == nil || !strings.Contains(err.Error(), "go install github.com/tierpack/tierpack/cmd/...") {
+		t.Fatalf("without the chart plugin: %v", err)
 	}
 }
