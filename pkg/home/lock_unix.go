@@ -13,6 +13,11 @@ import (
 	"time"
 )
 
+// CanLock reports whether Lock excludes other processes on this system
+// (flock). Where it cannot, a holder of the exclusive lock cannot assume it
+// is alone, e.g. to remove what looks like another process's leftovers.
+const CanLock = true
+
 // Lock takes an flock on the file path (created, with its folder, if
 // missing), exclusive
 // unless opts.Shared, and holds it until the returned Closer is closed or

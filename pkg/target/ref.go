@@ -99,8 +99,60 @@ func (r Ref) WithTag(tag string) Ref {
 	return r
 }
 
-// Parse parses a reference in any of the package's forms.
+// Parse parses a reference in any of the package's forms. A reference
+// with credentials in it (USER:PASSWORD@HOST/REPO) is refused, and the
+// error shows it with the password replaced by "***" (see Redact).
 func Parse(s string) (Ref, error) {
+	ref, err := parse(s)
+	if err != nil {
+		if red := Redact(s); red != s {
+			msg := strings.ReplaceAll(err.Error(), s, red)
+			if user, pass, ok := userinfo(s); ok && pass != "" {
+				msg = strings.ReplaceAll(msg, user+":"+pass+"@", user+":***@")
+			}
+			return Ref{}, &redactedError{msg: msg + " (a reference carries no credentials: log in with `tierpack login HOST -u USER --password-stdin`)"}
+		}
+	}
+	return ref, err
+}
+
+// redactedError is a parse error whose text no longer holds the password
+// the reference carried.
+type redactedError struct{ msg string }
+
+func (e *redactedError) Error() string { return e.msg }
+
+// Unwrap makes the error match ErrInvalidReference.
+func (e *redactedError) Unwrap() error { return ErrInvalidReference }
+
+// userinfo splits a leading USER[:PASSWORD]@ off the first path element of
+// s; ok is false when there is none. "NAME@sha256:…" is a digest, not
+// userinfo.
+func userinfo(s string) (user, pass string, ok bool) {
+	first, _, _ := strings.Cut(strings.TrimPrefix(s, "oci:"), "/")
+	info, host, found := strings.Cut(first, "@")
+	if !found || info == "" || host == "" {
+		return "", "", false
+	}
+	if _, err := digest.Parse(host); err == nil {
+		return "", "", false
+	}
+	user, pass, _ = strings.Cut(info, ":")
+	return user, pass, true
+}
+
+// Redact returns s with the password of a USER:PASSWORD@HOST/… prefix
+// replaced by "***", for messages; other references are returned as they
+// are.
+func Redact(s string) string {
+	user, pass, ok := userinfo(s)
+	if !ok || pass == "" {
+		return s
+	}
+	return strings.Replace(s, user+":"+pass+"@", user+":***@", 1)
+}
+
+func parse(s string) (Ref, error) {
 	if s == "" {
 		return Ref{}, fmt.Errorf("%w: empty reference", ErrInvalidReference)
 	}

@@ -121,6 +121,9 @@ func openLayout(ctx context.Context, ref Ref, dir, repo string, readOnly bool) (
 	if err != nil {
 		return nil, err
 	}
+	if !readOnly && home.CanLock {
+		removeIngestLeftovers(dir)
+	}
 	store, err := oci.NewWithContext(ctx, dir)
 	if err != nil {
 		lock.Close()
@@ -131,6 +134,20 @@ func openLayout(ctx context.Context, ref Ref, dir, repo string, readOnly bool) (
 		st = &repoStore{Store: store, repo: repo}
 	}
 	return &Target{Ref: ref, Store: st, closer: lock}, nil
+}
+
+// removeIngestLeftovers empties dir/ingest, where oras-go's OCI layout
+// streams a blob before renaming it into blobs/. The caller holds the
+// layout's exclusive lock, so no tierpack writer is using the folder: what
+// is there was left by one that was killed mid-push (a SIGKILL leaves the
+// partial file; nothing else removes it). Best effort: the push works
+// without it.
+func removeIngestLeftovers(dir string) {
+	ingest := filepath.Join(dir, "ingest")
+	entries, _ := os.ReadDir(ingest)
+	for _, e := range entries {
+		os.RemoveAll(filepath.Join(ingest, e.Name()))
+	}
 }
 
 // lockWait bounds how long opening a layout waits for another writer.

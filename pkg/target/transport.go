@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +19,15 @@ import (
 // silence counts.
 const DefaultStallTimeout = 60 * time.Second
 
+// MaxStalls is how many stalled requests one client (one opened registry
+// target, so one command) tolerates. Each stall is retried, by the
+// transport and by the whole-blob retries above it, and these budgets
+// multiply: without a bound a registry that never answers would hold a
+// command for 16 stall timeouts. After MaxStalls stalls every further
+// request fails at once with a *StallBudgetError, so a command loses at
+// most about MaxStalls × the stall timeout to a silent registry.
+const MaxStalls = 2
+
 // NewHTTPClient returns the client tierpack talks to registries with:
 // oras-go's retrying transport (exponential backoff on 5xx, 429 and
 // network errors) over a transport that cuts stalled connections.
@@ -30,7 +40,7 @@ func NewHTTPClient(stall time.Duration) *http.Client {
 	base.TLSHandshakeTimeout = stall
 	base.ResponseHeaderTimeout = stall
 	base.MaxIdleConnsPerHost = 16
-	rt := retry.NewTransport(&stallGuard{base: base, stall: stall})
+	rt := retry.NewTransport(&stallGuard{base: base, stall: stall, budget: &stallBudget{max: MaxStalls}})
 	rt.Policy = func() retry.Policy { return requestPolicy }
 	return &http.Client{Transport: rt}
 }
@@ -48,14 +58,76 @@ var requestPolicy retry.Policy = &retry.GenericPolicy{
 }
 
 // stallGuard cancels a request whose body transfer goes silent for longer
-// than stall, in either direction.
+// than stall, in either direction, and counts the stalls against budget.
 type stallGuard struct {
-	base  http.RoundTripper
-	stall time.Duration
+	base   http.RoundTripper
+	stall  time.Duration
+	budget *stallBudget
+}
+
+// stallBudget counts the stalls of one client.
+type stallBudget struct {
+	mu   sync.Mutex
+	max  int
+	seen int
+}
+
+// add records a stall and reports whether the budget still allows more.
+func (b *stallBudget) add() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.seen++
+	return b.seen < b.max
+}
+
+func (b *stallBudget) spent() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.seen >= b.max
+}
+
+// StallBudgetError is returned for every request once a client has seen
+// MaxStalls stalls: the registry is not answering, and retrying only
+// waits another stall timeout each time.
+type StallBudgetError struct {
+	// Stalls is how many requests stalled; Stall is the timeout that cut each.
+	Stalls int
+	Stall  time.Duration
+	// Op is the request refused.
+	Op string
+}
+
+// Error says what happened and what to do.
+func (e *StallBudgetError) Error() string {
+	return fmt.Sprintf("%s: not sent: %d registry requests already went silent for %s each, so tierpack gave up on this registry "+
+		"(check that it is up and reachable; set TIERPACK_STALL_TIMEOUT to wait longer for a slow one)", e.Op, e.Stalls, e.Stall)
+}
+
+func (s *stallGuard) stalled(op string) error {
+	if s.budget.add() {
+		return &StallError{Stall: s.stall, Op: op}
+	}
+	return &StallBudgetError{Stalls: s.budget.max, Stall: s.stall, Op: op}
+}
+
+// isHeaderTimeout reports whether err is net/http's ResponseHeaderTimeout
+// (or the dial or TLS timeout): a registry that accepted the request and
+// said nothing.
+func isHeaderTimeout(ctx context.Context, err error) bool {
+	var ne net.Error
+	return ctx.Err() == nil && errors.As(err, &ne) && ne.Timeout()
 }
 
 func (s *stallGuard) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx, cancel := context.WithCancel(req.Context())
+	op := req.Method + " " + req.URL.Path
+	if s.budget.spent() {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, &StallBudgetError{Stalls: s.budget.max, Stall: s.stall, Op: op}
+	}
+	outer := req.Context()
+	ctx, cancel := context.WithCancel(outer)
 	w := &watchdog{stall: s.stall}
 	w.timer = time.AfterFunc(s.stall, func() { w.fire(); cancel() })
 	req = req.WithContext(ctx)
@@ -66,13 +138,13 @@ func (s *stallGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		w.stop()
 		cancel()
-		if w.hasFired() {
-			return nil, &StallError{Stall: s.stall, Op: req.Method + " " + req.URL.Path}
+		if w.hasFired() || isHeaderTimeout(outer, err) {
+			return nil, s.stalled(op)
 		}
 		return nil, err
 	}
 	w.kick()
-	resp.Body = &watchedReadCloser{ReadCloser: resp.Body, w: w, done: cancel}
+	resp.Body = &watchedReadCloser{ReadCloser: resp.Body, w: w, done: cancel, guard: s}
 	return resp, nil
 }
 
@@ -132,6 +204,9 @@ type watchedReadCloser struct {
 	io.ReadCloser
 	w    *watchdog
 	done context.CancelFunc
+	// guard, on a response body, counts a stall against its budget.
+	guard   *stallGuard
+	counted bool
 }
 
 func (r *watchedReadCloser) Read(p []byte) (int, error) {
@@ -140,6 +215,10 @@ func (r *watchedReadCloser) Read(p []byte) (int, error) {
 		r.w.kick()
 	}
 	if err != nil && err != io.EOF && r.w.hasFired() {
+		if r.guard != nil && !r.counted {
+			r.counted = true
+			return n, r.guard.stalled("transfer")
+		}
 		err = &StallError{Stall: r.w.stall, Op: "transfer"}
 	}
 	return n, err
