@@ -60,18 +60,28 @@ func keyCommand() *cli.Command {
 			ArgsUsage: "[PREFIX]",
 			Description: `Writes an ECDSA P-256 key pair in cosign's format: cosign sign/verify accept it, and
 tierpack accepts pairs made by cosign generate-key-pair. The private key is encrypted
-with the password from $COSIGN_PASSWORD (or a prompt). PREFIX defaults to "cosign".
+with the password from $COSIGN_PASSWORD (or a prompt). An empty password — no
+$COSIGN_PASSWORD and no terminal to ask on, or an empty answer — is refused unless
+--no-password says so. PREFIX defaults to "cosign".
 
 EXAMPLES:
    COSIGN_PASSWORD=... tierpack key generate maintainer
+   tierpack key generate --no-password throwaway        # unprotected, e.g. for a test
    cp maintainer.pub $TIERPACK_HOME/trusted-keys/      # trust it for pulls`,
-			Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Usage: "overwrite existing key files"}},
+			Flags: []cli.Flag{
+				&cli.BoolFlag{Name: "force", Usage: "overwrite existing key files"},
+				&cli.BoolFlag{Name: "no-password", Usage: "write the private key with an empty password (anyone who reads the file can sign)"},
+			},
 			Action: action(0, 1, "takes at most one prefix", func(c *cli.Context, cl *tierpack.Client) error {
 				prefix := c.Args().First()
 				if prefix == "" {
 					prefix = "cosign"
 				}
-				res, err := cl.GenerateKey(tierpack.KeyRequest{Prefix: prefix, Force: c.Bool("force"),
+				noPassword := c.Bool("no-password")
+				if v := os.Getenv(sign.PasswordEnv); noPassword && v != "" {
+					return usagef(c, "--no-password, but $%s is set: unset one of them", sign.PasswordEnv)
+				}
+				res, err := cl.GenerateKey(tierpack.KeyRequest{Prefix: prefix, Force: c.Bool("force"), NoPassword: noPassword,
 					Password: func() ([]byte, error) { return keyPassword(c, true) }})
 				if err == nil {
 					note(c, "wrote %s (keep it secret) and %s (key %s)\n", res.PrivateKey, res.PublicKey, res.KeyID)

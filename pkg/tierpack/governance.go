@@ -216,6 +216,10 @@ type KeyRequest struct {
 	Password func() ([]byte, error)
 	// Force overwrites existing files.
 	Force bool
+	// NoPassword writes the private key encrypted with an empty password,
+	// on purpose; without it an empty password is refused. Password is not
+	// called then.
+	NoPassword bool
 }
 
 // KeyResult names the files written and the key's id.
@@ -235,9 +239,18 @@ func (c *Client) GenerateKey(req KeyRequest) (*KeyResult, error) {
 			}
 		}
 	}
-	pw, err := req.Password()
-	if err != nil {
-		return nil, err
+	var pw []byte
+	if !req.NoPassword {
+		var err error
+		if req.Password != nil {
+			if pw, err = req.Password(); err != nil {
+				return nil, err
+			}
+		}
+		if len(pw) == 0 {
+			return nil, usagef("refusing to write %s with an empty password: set %s (or run on a terminal to be asked), "+
+				"or pass --no-password to write it unprotected on purpose", res.PrivateKey, sign.PasswordEnv)
+		}
 	}
 	priv, pub, err := sign.GenerateKeyPair(pw)
 	if err != nil {
