@@ -22,7 +22,7 @@ func cacheCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:  "info",
-				Usage: "print where the cache is and how much it holds",
+				Usage: "print where the cache is and how much it holds on disk",
 				Flags: []cli.Flag{outputFlag()},
 				Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
 					res, err := cl.CacheInfo()
@@ -30,7 +30,12 @@ func cacheCommand() *cli.Command {
 						return err
 					}
 					return show(c, res, func() error {
-						_, err := fmt.Fprintf(c.App.Writer, "%s: %d blob(s), %.1f MiB\n", res.Dir, res.Blobs, float64(res.Bytes)/(1<<20))
+						_, err := fmt.Fprintf(c.App.Writer, "%s: %d blob(s), %.1f MiB on disk\n", res.Dir, res.Blobs, float64(res.Bytes)/(1<<20))
+						if err == nil && res.TempBytes > 0 {
+							_, err = fmt.Fprintf(c.App.Writer, "  of which %.1f MiB are temporary files: work in progress, or left by a killed command "+
+								"(the next command removes those once no other tierpack runs; `tierpack cache clean` removes everything)\n",
+								float64(res.TempBytes)/(1<<20))
+						}
 						return err
 					})
 				}),

@@ -7,15 +7,32 @@
 // and renamed into place, so a crash or a kill mid-write never leaves a
 // corrupt entry; a reader checks the digest again as it reads, and an entry
 // that fails is removed and fetched afresh.
+//
+// Privacy: blobs pulled from registries that needed credentials must not
+// be readable by other users, so the whole cache is private: its folders
+// are 0700 (tightened on Open if an older tierpack made them wider) and
+// its entries 0400.
+//
+// Leftovers: packaging stages its output in DIR/tierpack-pack-* (see
+// StagingPrefix), and a command killed with SIGKILL leaves that behind.
+// Every process that opens the cache holds a shared lock on DIR/.in-use
+// until it exits; Open first tries the exclusive lock, and when it gets it
+// — no other tierpack is using the cache — it removes every staging folder
+// there, since their owners are dead. (Where flock is unavailable, only
+// `tierpack cache clean` removes them.)
 package cache
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -34,15 +51,51 @@ type Cache struct {
 // tells a killed writer's leftovers from a running one's.
 const tmpPrefix = home.TempPrefix
 
-// Open returns the cache in dir, creating it if needed, and removes partial
-// entries left by processes that were killed while writing them.
+// StagingPrefix starts the names of the folders packaging stages its
+// output in, directly in the cache folder (pkg/artifact's Pack).
+const StagingPrefix = "tierpack-pack-"
+
+// inUseFile is locked shared by every process using the cache.
+const inUseFile = ".in-use"
+
+// Permissions of the cache's folders and entries: private to the user.
+const (
+	DirMode   fs.FileMode = 0o700
+	EntryMode fs.FileMode = 0o400
+)
+
+// inUse holds, per cache folder, this process's shared lock on it, for
+// the life of the process.
+var inUse sync.Map
+
+// Open returns the cache in dir, creating it if needed (private to the
+// user), and removes what killed processes left: partial entries, and —
+// when no other process is using the cache — packaging staging folders.
 func Open(dir string) (*Cache, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "blobs"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), DirMode); err != nil {
 		return nil, fmt.Errorf("creating cache %s: %w (set TIERPACK_HOME, or pass --no-cache)", dir, err)
 	}
+	restrict(dir)
 	c := &Cache{dir: dir}
 	c.removeStale()
+	if err := c.register(); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// restrict makes the cache folder and its blob folders private, as an
+// older tierpack may have made them 0755.
+func restrict(dir string) {
+	for _, d := range []string{dir, filepath.Join(dir, "blobs")} {
+		os.Chmod(d, DirMode)
+	}
+	algs, _ := os.ReadDir(filepath.Join(dir, "blobs"))
+	for _, a := range algs {
+		if a.IsDir() {
+			os.Chmod(filepath.Join(dir, "blobs", a.Name()), DirMode)
+		}
+	}
 }
 
 func (c *Cache) removeStale() {
@@ -50,6 +103,96 @@ func (c *Cache) removeStale() {
 	for _, a := range algs {
 		home.RemoveStale(filepath.Join(c.dir, "blobs", a.Name()), tmpPrefix)
 	}
+	home.RemoveStale(filepath.Join(c.dir, "pack"), tmpPrefix)
+}
+
+// register marks the cache as used by this process until it exits, and
+// removes the staging folders of dead processes if it is the only user.
+func (c *Cache) register() error {
+	abs, err := filepath.Abs(c.dir)
+	if err != nil {
+		return err
+	}
+	if _, ok := inUse.Load(abs); ok || !home.CanLock {
+		return nil
+	}
+	path := filepath.Join(abs, inUseFile)
+	if alone, err := home.Lock(context.Background(), path, home.LockOptions{Wait: -1}); err == nil {
+		removeStaging(abs)
+		alone.Close()
+	}
+	shared, err := home.Lock(context.Background(), path, home.LockOptions{Shared: true, What: "the cache " + abs})
+	if err != nil {
+		return fmt.Errorf("%w (or pass --no-cache)", err)
+	}
+	os.Chmod(path, 0o600)
+	if _, loaded := inUse.LoadOrStore(abs, shared); loaded {
+		shared.Close()
+	}
+	return nil
+}
+
+// removeStaging removes the packaging staging folders in dir.
+func removeStaging(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), StagingPrefix) {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// Usage is what a cache folder holds on disk.
+type Usage struct {
+	// Blobs and BlobBytes count the complete entries.
+	Blobs     int64
+	BlobBytes int64
+	// Bytes is everything in the folder: entries, packaging records,
+	// staging folders and partial entries (a file with several names
+	// counts once).
+	Bytes int64
+	// TempBytes is the part of Bytes in staging folders and partial
+	// entries: work in progress, or what killed commands left.
+	TempBytes int64
+}
+
+// Measure reports what the cache folder dir holds on disk, without
+// opening (or cleaning) it; a missing folder holds nothing.
+func Measure(dir string) (Usage, error) {
+	var u Usage
+	seen := map[fileID]bool{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil // removed meanwhile
+		}
+		if id, ok := idOf(fi); ok {
+			if seen[id] {
+				return nil
+			}
+			seen[id] = true
+		}
+		rel, _ := filepath.Rel(dir, p)
+		u.Bytes += fi.Size()
+		switch {
+		case strings.HasPrefix(rel, StagingPrefix) || strings.HasPrefix(d.Name(), tmpPrefix):
+			u.TempBytes += fi.Size()
+		case strings.HasPrefix(rel, "blobs"+string(filepath.Separator)):
+			u.Blobs++
+			u.BlobBytes += fi.Size()
+		}
+		return nil
+	})
+	return u, err
 }
 
 // Dir returns the cache directory.
@@ -183,7 +326,7 @@ func (c *Cache) Adopt(desc ocispec.Descriptor, src string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), DirMode); err != nil {
 		return err
 	}
 	tmp := filepath.Join(filepath.Dir(p), fmt.Sprintf("%s%d-%s-link", tmpPrefix, os.Getpid(), desc.Digest.Encoded()[:12]))
@@ -191,7 +334,7 @@ func (c *Cache) Adopt(desc ocispec.Descriptor, src string) error {
 	if err := os.Link(src, tmp); err != nil {
 		return c.PutFile(desc, src)
 	}
-	if err := os.Chmod(tmp, 0o444); err != nil {
+	if err := os.Chmod(tmp, EntryMode); err != nil {
 		os.Remove(tmp)
 		return err
 	}
@@ -206,8 +349,12 @@ func (c *Cache) put(desc ocispec.Descriptor, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	// Read-only: entries are shared with plugins that unpack from them.
-	return home.WriteAtomic(p, 0o444, func(w io.Writer) error {
+	if err := os.MkdirAll(filepath.Dir(p), DirMode); err != nil {
+		return err
+	}
+	// Read-only: entries are shared with plugins (run as the same user)
+	// that unpack from them; private: see the package doc.
+	return home.WriteAtomic(p, EntryMode, func(w io.Writer) error {
 		vr := content.NewVerifyReader(r, desc)
 		if _, err := io.Copy(w, vr); err != nil {
 			return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,6 +14,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/credentials"
 	"oras.land/oras-go/v2/registry/remote/retry"
 
+	"github.com/tierpack/tierpack/pkg/cache"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/sdk/contrib"
@@ -22,27 +22,32 @@ import (
 
 // CacheInfo is where the cache is and how much it holds.
 type CacheInfo struct {
-	Dir   string `json:"dir"`
-	Blobs int64  `json:"blobs"`
-	Bytes int64  `json:"bytes"`
+	Dir string `json:"dir"`
+	// Blobs counts the complete entries, BlobBytes their size.
+	Blobs     int64 `json:"blobs"`
+	BlobBytes int64 `json:"blobBytes"`
+	// Bytes is everything the cache folder holds on disk: entries,
+	// packaging records, and TempBytes.
+	Bytes int64 `json:"bytes"`
+	// TempBytes is in packaging staging folders and partial entries: work
+	// in progress, or what killed commands left (the next command that
+	// finds itself alone, or cache clean, removes that).
+	TempBytes int64 `json:"tempBytes"`
 }
 
-// CacheInfo measures the content-addressed cache.
+// CacheInfo measures the content-addressed cache folder: all of it, as it
+// is on disk.
 func (c *Client) CacheInfo() (*CacheInfo, error) {
 	h, err := c.home()
 	if err != nil {
 		return nil, err
 	}
 	res := &CacheInfo{Dir: h.Cache()}
-	_ = filepath.WalkDir(filepath.Join(res.Dir, "blobs"), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				res.Blobs++
-				res.Bytes += fi.Size()
-			}
-		}
-		return nil
-	})
+	u, err := cache.Measure(res.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("measuring %s: %w", res.Dir, err)
+	}
+	res.Blobs, res.BlobBytes, res.Bytes, res.TempBytes = u.Blobs, u.BlobBytes, u.Bytes, u.TempBytes
 	return res, nil
 }
 
