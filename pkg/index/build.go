@@ -198,6 +198,13 @@ func (b *Builder) tags(ctx context.Context, t *target.Target) ([]string, error) 
 	if r := t.Ref.Reference(); r != "" {
 		return []string{r}, nil
 	}
+	return Tags(ctx, t)
+}
+
+// Tags lists the tags of t's repository that can name a contribution,
+// sorted: cosign's signature, attestation and SBOM tags and the referrers
+// tag schema's sha256-<hex> tags are left out.
+func Tags(ctx context.Context, t *target.Target) ([]string, error) {
 	lister, ok := t.Store.(registry.TagLister)
 	if !ok {
 		return nil, fmt.Errorf("%s: this target cannot list its tags; name a tag (%s:TAG)", t.Ref, t.Ref)

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	orasoci "oras.land/oras-go/v2/content/oci"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
@@ -176,4 +177,26 @@ owners: OWNERS
 		files["README.md"] = starterFile{"# " + name + "\n\nWhat it does, how to run it, what it needs.\n\n    ./install.sh\n", 0o644}
 	}
 	return files
+}
+
+// LocalNames lists the local store's NAME:TAG references, for shell
+// completion; none when there is no store yet.
+func (c *Client) LocalNames(ctx context.Context) []string {
+	h, err := c.home()
+	if err != nil {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(h.Store(), "index.json")); err != nil {
+		return nil
+	}
+	store, err := orasoci.NewWithContext(ctx, h.Store())
+	if err != nil {
+		return nil
+	}
+	var names []string
+	_ = store.Tags(ctx, "", func(tags []string) error {
+		names = append(names, tags...)
+		return nil
+	})
+	return names
 }

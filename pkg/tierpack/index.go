@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/index"
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/pkg/trust"
 )
 
 // IndexBuildRequest asks for an index of repositories.
@@ -376,4 +378,72 @@ func (c *Client) readIndexes(req SearchRequest) ([]index.Named, []error, error) 
 		return nil, nil, errors.Join(errs...)
 	}
 	return named, errs, nil
+}
+
+// TagRow is one tag of a repository; with Long, the artifact it names and
+// the tier the gate found.
+type TagRow struct {
+	Tag          string `json:"tag"`
+	Digest       string `json:"digest,omitempty"`
+	Type         string `json:"type,omitempty"`
+	ClaimedTier  string `json:"claimedTier,omitempty"`
+	VerifiedTier string `json:"verifiedTier,omitempty"`
+	// Tier says the tier as people read it: "official (verified)".
+	Tier  string `json:"tier,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// TagsRequest asks for a repository's tags.
+type TagsRequest struct {
+	Repo string
+	// Long resolves each tag and has the gate verify its tier.
+	Long bool
+	// KeyFiles are trusted public keys beyond the configured ones.
+	KeyFiles []string
+}
+
+// Tags lists the tags of a repository (signature and referrer tags left
+// out), and with Long what each names and its verified tier.
+func (c *Client) Tags(ctx context.Context, req TagsRequest) ([]TagRow, error) {
+	t, err := c.open(ctx, req.Repo, true)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	if t.Ref.Reference() != "" {
+		return nil, usagef("%s: name a repository, without a tag or digest", req.Repo)
+	}
+	tags, err := index.Tags(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]TagRow, 0, len(tags))
+	var gate trust.Gate
+	if req.Long {
+		if gate, err = c.gate(req.KeyFiles); err != nil {
+			return nil, err
+		}
+	}
+	for _, tag := range tags {
+		r := TagRow{Tag: tag}
+		if req.Long {
+			c.describeTag(ctx, t, gate, &r)
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+// describeTag fills what tag r names and its verdict.
+func (c *Client) describeTag(ctx context.Context, t *target.Target, gate trust.Gate, r *TagRow) {
+	tt := *t
+	tt.Ref = t.Ref.WithTag(r.Tag)
+	info, err := artifact.Resolve(ctx, &tt, nil)
+	if err != nil {
+		r.Error = err.Error()
+		return
+	}
+	v := gate.Verify(ctx, t.Store, info.Root(), info.Annotations)
+	r.Digest, r.Type = info.Digest, info.Type
+	r.ClaimedTier, r.VerifiedTier, r.Tier = v.Claimed.String(), v.VerifiedName(), v.String()
 }

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/tierpack/tierpack/internal/completion"
+	"github.com/tierpack/tierpack/pkg/tierpack"
+)
+
+func tagsCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "tags",
+		Usage:     "list a repository's tags, with --long what each holds and its verified tier",
+		ArgsUsage: "REPO",
+		Description: `Lists the tags of REPO (a registry repository, an oci: layout, or a local-store
+name), leaving out cosign's signature tags and the referrers tag schema's. With --long,
+each tag is resolved and its tier checked as tierpack pull --tier would.
+
+EXAMPLES:
+   tierpack tags localhost:5000/scripts/falco-debug-bundle
+   tierpack tags --long --key core.pub localhost:5000/scripts/falco-debug-bundle`,
+		Flags: append([]cli.Flag{outputFlag(),
+			&cli.BoolFlag{Name: "long", Aliases: []string{"l"}, Usage: "resolve each tag: digest, type and tier"},
+			&cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` for --long (repeatable)"},
+		}, registryFlags()...),
+		BashComplete: completeRefs,
+		Action: action(1, 1, "needs exactly one repository", func(c *cli.Context, cl *tierpack.Client) error {
+			rows, err := cl.Tags(c.Context, tierpack.TagsRequest{Repo: c.Args().First(), Long: c.Bool("long"), KeyFiles: c.StringSlice("key")})
+			if err != nil {
+				return err
+			}
+			return show(c, map[string]any{"tags": rows}, func() error {
+				w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+				for _, r := range rows {
+					switch {
+					case !c.Bool("long"):
+						fmt.Fprintln(w, r.Tag)
+					case r.Error != "":
+						fmt.Fprintf(w, "%s\t-\t-\tERROR: %s\n", r.Tag, r.Error)
+					default:
+						fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Tag, short(r.Digest), r.Type, r.Tier)
+					}
+				}
+				return w.Flush()
+			})
+		}),
+	}
+}
+
+func completionCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "completion",
+		Usage:     "print a shell completion script: bash, zsh or fish",
+		ArgsUsage: "SHELL",
+		Description: `Completes commands, flags, contribution types and local-store names.
+
+EXAMPLES:
+   source <(tierpack completion bash)                    # this shell
+   tierpack completion bash > /etc/bash_completion.d/tierpack
+   tierpack completion zsh > "${fpath[1]}/_tierpack"
+   tierpack completion fish > ~/.config/fish/completions/tierpack.fish`,
+		BashComplete: func(c *cli.Context) { fmt.Fprintln(c.App.Writer, strings.Join(completion.Shells, "\n")) },
+		Action: action(1, 1, "needs a shell: "+strings.Join(completion.Shells, ", "), func(c *cli.Context, _ *tierpack.Client) error {
+			script, err := completion.Script(c.Args().First())
+			if c.Args().First() == "fish" {
+				script, err = c.App.ToFishCompletion()
+			}
+			if err != nil {
+				return usagef(c, "%v", err)
+			}
+			_, err = fmt.Fprint(c.App.Writer, script)
+			return err
+		}),
+	}
+}
+
+// completeRefs completes a reference argument with the local store's
+// names; flags complete as urfave/cli does.
+func completeRefs(c *cli.Context) {
+	if cl, err := client(c); err == nil {
+		for _, n := range cl.LocalNames(c.Context) {
+			fmt.Fprintln(c.App.Writer, n)
+		}
+	}
+	cli.DefaultCompleteWithFlags(c.Command)(c)
+}
+
+// completeInit completes `init --type` with the known contribution types.
+func completeInit(c *cli.Context) {
+	if n := len(os.Args); n >= 3 && os.Args[n-2] == "--type" {
+		fmt.Fprintln(c.App.Writer, strings.Join(append(builtinTypes(), companionTypes()...), "\n"))
+		return
+	}
+	cli.DefaultCompleteWithFlags(c.Command)(c)
+}
