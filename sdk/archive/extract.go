@@ -12,15 +12,24 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/klauspost/pgzip"
 )
 
-// Default limits applied by Extract for zero fields of Limits.
+// Default limits, applied for zero fields of Limits. They are the limits
+// of one `tierpack pull` (all layers of all platforms it unpacks together)
+// and of what `tierpack push` accepts, unless raised.
 const (
-	defaultMaxFileSize  = 1 << 30 // 1 GiB
-	defaultMaxTotalSize = 4 << 30 // 4 GiB
-	defaultMaxEntries   = 100_000
+	// DefaultMaxFileSize is the default largest regular file: 1 GiB.
+	DefaultMaxFileSize int64 = 1 << 30
+	// DefaultMaxTotalSize is the default largest total of regular-file
+	// content: 4 GiB.
+	DefaultMaxTotalSize int64 = 4 << 30
+	// DefaultMaxEntries is the default largest number of entries.
+	DefaultMaxEntries = 100_000
 )
 
 // maxTrailingGzip bounds how much data after the end of the tar stream
@@ -31,82 +40,175 @@ const maxTrailingGzip = 1 << 20
 // default, so the zero value is ready to use.
 type Limits struct {
 	// MaxFileSize is the largest size in bytes of a single regular file.
-	// The default is 1 GiB.
+	// The default is DefaultMaxFileSize (1 GiB).
 	MaxFileSize int64
 	// MaxTotalSize is the largest total size in bytes of all regular-file
-	// content in the archive. The default is 4 GiB.
+	// content. The default is DefaultMaxTotalSize (4 GiB).
 	MaxTotalSize int64
 	// MaxEntries is the largest number of tar entries of any type, including
-	// directories, links and global PAX headers. The default is 100000.
+	// directories, links and global PAX headers. The default is
+	// DefaultMaxEntries (100000).
 	MaxEntries int
 }
 
-// withDefaults returns l with zero or negative fields replaced by defaults.
-func (l Limits) withDefaults() Limits {
+// WithDefaults returns l with zero or negative fields replaced by the
+// defaults.
+func (l Limits) WithDefaults() Limits {
 	if l.MaxFileSize <= 0 {
-		l.MaxFileSize = defaultMaxFileSize
+		l.MaxFileSize = DefaultMaxFileSize
 	}
 	if l.MaxTotalSize <= 0 {
-		l.MaxTotalSize = defaultMaxTotalSize
+		l.MaxTotalSize = DefaultMaxTotalSize
 	}
 	if l.MaxEntries <= 0 {
-		l.MaxEntries = defaultMaxEntries
+		l.MaxEntries = DefaultMaxEntries
 	}
 	return l
 }
 
+// Budget is one set of Limits spent by several archives: every entry and
+// every byte of regular-file content ExtractWith or Scan accepts is added
+// to Size and Entries, and an archive that would take either past its limit
+// is refused. The tierpack host gives plugins one budget for all layers of
+// all platforms of a pull, in UnpackRequest.Budget, so that splitting
+// content over many layers gains nothing. The zero value is the default
+// limits with nothing spent.
+type Budget struct {
+	// Limits is the whole budget.
+	Limits Limits
+	// Size is the regular-file content accepted so far, in bytes.
+	Size int64
+	// Entries is the number of entries accepted so far.
+	Entries int
+}
+
+// Format says how an archive is compressed.
+type Format int
+
+// Formats of ExtractOptions.Format.
+const (
+	// FormatAuto detects gzip from the input's first bytes.
+	FormatAuto Format = iota
+	// FormatTar is a plain tar stream.
+	FormatTar
+	// FormatGzip is a gzip-compressed tar stream; anything else is refused
+	// at once, before reading further.
+	FormatGzip
+)
+
+// FormatOf returns the Format of a layer media type: tar+gzip media types
+// (OCI, Docker, Helm charts) are FormatGzip, plain tar ones FormatTar. ok
+// is false for anything else, zstd included.
+func FormatOf(mediaType string) (f Format, ok bool) {
+	switch {
+	case strings.HasSuffix(mediaType, "tar+gzip"), strings.HasSuffix(mediaType, "tar.gzip"):
+		return FormatGzip, true
+	case strings.HasSuffix(mediaType, ".tar"), strings.HasSuffix(mediaType, "+tar"):
+		return FormatTar, true
+	}
+	return FormatAuto, false
+}
+
+// ExtractOptions tune ExtractWith and Scan. The zero value is ready to use:
+// default limits, gzip detected, no group or world write bits.
+type ExtractOptions struct {
+	// Budget is charged with what the archive holds. Nil means a fresh
+	// budget with the default limits.
+	Budget *Budget
+	// Format is what the input must be; FormatAuto detects gzip.
+	Format Format
+	// GroupWorldWritable keeps the archive's group- and world-write
+	// permission bits. By default they are cleared, so that nothing
+	// extracted is writable by other users whatever the archive says; set
+	// it only for content that must be shared that way.
+	GroupWorldWritable bool
+}
+
 // Extract extracts the tar stream r, optionally gzip-compressed (detected
 // from its magic bytes), into the existing directory dest, treating the
-// archive as hostile.
+// archive as hostile, within limits. It is ExtractWith with a fresh Budget
+// of limits.
+func Extract(ctx context.Context, r io.Reader, dest string, limits Limits) error {
+	return ExtractWith(ctx, r, dest, ExtractOptions{Budget: &Budget{Limits: limits}})
+}
+
+// ExtractWith extracts the tar stream r into the existing directory dest,
+// treating the archive as hostile.
 //
-// Unsafe entries are refused with an error wrapping ErrUnsafeEntry, and
-// exceeding limits with an error wrapping ErrTooLarge; see the package
-// documentation for the full list. Regular files are created with the
-// archive's permission bits (mode & 0777, without setuid, setgid or sticky
-// bits). Directories get their archived permission bits plus owner
+// Unsafe entries are refused with an error wrapping ErrUnsafeEntry,
+// exceeding the budget's limits with an error wrapping ErrTooLarge, and
+// input that is not a tar stream in the expected format with an error
+// wrapping ErrCorrupt; see the package documentation for the full list.
+// Regular files are created with the archive's permission bits without
+// setuid, setgid or sticky bits and, unless opts.GroupWorldWritable, without
+// group or world write; the process umask applies on top, as for any file
+// the process creates. Directories get the same, plus owner
 // read/write/execute, so that the extracting user can always traverse and
 // remove the tree; directories that are only implied by a file's path get
-// 0755. Ownership is not restored: the extracting user owns everything, as
-// archived uids mean nothing on another machine and restoring them would
-// need privileges. Modification times are not restored either: WriteTarGz
-// stores a fixed time, so the extraction time is more useful.
+// 0755 less the umask. Ownership is not restored: the extracting user owns
+// everything, as archived uids mean nothing on another machine and
+// restoring them would need privileges. Modification times are not
+// restored either: WriteTarGz stores a fixed time, so the extraction time
+// is more useful.
 //
 // Gzip input is read to the end of the gzip stream, at most 1 MiB past the
 // end of the tar stream, so that its checksum is verified. Other
 // compressions, such as zstd, are not supported.
 //
-// Extract checks ctx between entries and while copying file content. On
-// error it may leave partial content in dest: extract into a fresh staging
-// directory and remove it when Extract fails.
-func Extract(ctx context.Context, r io.Reader, dest string, limits Limits) error {
+// ExtractWith checks ctx between entries and while copying file content.
+// On error it may leave partial content in dest: extract into a fresh
+// staging directory and remove it when ExtractWith fails.
+func ExtractWith(ctx context.Context, r io.Reader, dest string, opts ExtractOptions) error {
 	root, err := os.OpenRoot(dest)
 	if err != nil {
 		return fmt.Errorf("archive: opening destination: %w (create the destination directory before calling Extract)", err)
 	}
 	defer root.Close()
+	return run(ctx, r, root, opts)
+}
 
+// Scan reads the tar stream r as ExtractWith would and applies the same
+// checks and limits, charging opts.Budget, but writes nothing. A stream
+// Scan accepts with a budget, ExtractWith accepts into an empty directory
+// with the same budget. The tierpack host scans what it pushes, so that
+// push refuses what pull would.
+func Scan(ctx context.Context, r io.Reader, opts ExtractOptions) error {
+	return run(ctx, r, nil, opts)
+}
+
+// run extracts r into root, or only checks it when root is nil.
+func run(ctx context.Context, r io.Reader, root *os.Root, opts ExtractOptions) error {
 	br := bufio.NewReader(r)
 	var src io.Reader = br
 	var zr *pgzip.Reader
 	magic, _ := br.Peek(4)
+	gz := bytes.HasPrefix(magic, []byte{0x1f, 0x8b})
 	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+	case opts.Format == FormatGzip && !gz && len(magic) > 0:
+		return fmt.Errorf("%w: the layer's media type says gzip, but its data does not start with the gzip magic bytes (it starts with % x); it is mislabelled or hostile", ErrCorrupt, magic)
+	case gz && opts.Format != FormatTar:
+		var err error
 		// pgzip decompresses ahead in its own goroutine, so inflating the
 		// next block overlaps writing the current one.
 		zr, err = pgzip.NewReaderN(br, 1<<20, 4)
 		if err != nil {
-			return fmt.Errorf("archive: reading gzip header: %w", err)
+			return fmt.Errorf("%w: reading the gzip header: %v", ErrCorrupt, err)
 		}
 		defer zr.Close()
 		src = zr
 	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		return errors.New("archive: the input is zstd-compressed; Extract reads only plain or gzip-compressed tar")
+		return fmt.Errorf("%w: the input is zstd-compressed; tierpack reads only plain or gzip-compressed tar", ErrCorrupt)
 	}
-
+	budget := opts.Budget
+	if budget == nil {
+		budget = &Budget{}
+	}
 	x := &extractor{
 		ctx:      ctx,
 		root:     root,
-		limits:   limits.withDefaults(),
+		budget:   budget,
+		limits:   budget.Limits.WithDefaults(),
+		keepGW:   opts.GroupWorldWritable,
 		dirs:     map[string]struct{}{".": {}},
 		symlinks: map[string]struct{}{},
 		files:    map[string]struct{}{},
@@ -127,11 +229,13 @@ func Extract(ctx context.Context, r io.Reader, dest string, limits Limits) error
 			if ctx.Err() != nil {
 				return fmt.Errorf("archive: extraction interrupted: %w", ctx.Err())
 			}
-			return fmt.Errorf("archive: reading tar entry %d: %w (is the input a complete plain or gzip-compressed tar stream?)", entries, err)
+			return fmt.Errorf("%w: reading tar entry %d: %v (is the input a complete plain or gzip-compressed tar stream?)", ErrCorrupt, entries, err)
 		}
-		if entries > x.limits.MaxEntries {
-			return fmt.Errorf("%w: the archive has more than %d entries, the Limits.MaxEntries limit; raise it if you trust this archive", ErrTooLarge, x.limits.MaxEntries)
+		if budget.Entries >= x.limits.MaxEntries {
+			return fmt.Errorf("%w: more than %d entries, the limit on entries (Limits.MaxEntries; %s); raise it if you trust this archive (tierpack pull --max-entries, TIERPACK_MAX_ENTRIES)",
+				ErrTooLarge, x.limits.MaxEntries, spent(budget))
 		}
+		budget.Entries++
 		if insecure {
 			if _, reason := cleanName(hdr.Name); reason != "" {
 				return unsafeEntry(hdr.Name, "%s", reason)
@@ -147,13 +251,45 @@ func Extract(ctx context.Context, r io.Reader, dest string, limits Limits) error
 		// verified; a tar stream is followed only by a little padding.
 		n, err := io.Copy(io.Discard, io.LimitReader(ctxReader{ctx, zr}, maxTrailingGzip+1))
 		if err != nil {
-			return fmt.Errorf("archive: reading the end of the gzip stream: %w", err)
+			return fmt.Errorf("%w: reading the end of the gzip stream: %v", ErrCorrupt, err)
 		}
 		if n > maxTrailingGzip {
-			return fmt.Errorf("archive: more than %d bytes of data follow the end of the tar stream; the archive is corrupt", maxTrailingGzip)
+			return fmt.Errorf("%w: more than %d bytes of data follow the end of the tar stream", ErrCorrupt, maxTrailingGzip)
 		}
 	}
 	return nil
+}
+
+// spent describes what a budget had already accepted, for messages about
+// a budget shared by several archives.
+func spent(b *Budget) string {
+	return fmt.Sprintf("%d entries and %s already accepted", b.Entries, FormatSize(b.Size))
+}
+
+// exactSize formats n for messages, with the exact count when FormatSize
+// rounds.
+func exactSize(n int64) string {
+	if n < 1024 {
+		return FormatSize(n)
+	}
+	return fmt.Sprintf("%s (%d bytes)", FormatSize(n), n)
+}
+
+// FormatSize formats a byte count for messages: "1 GiB", "3.5 MiB", "12 bytes".
+func FormatSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	v := float64(n) / float64(div)
+	s := strconv.FormatFloat(v, 'f', 1, 64)
+	s = strings.TrimSuffix(s, ".0")
+	return s + " " + []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}[exp]
 }
 
 // ctxReader fails reads once its context is done.
@@ -170,18 +306,23 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// extractor holds the state of one Extract call. Paths are cleaned and
-// slash-separated, relative to the root.
 // onlyWriter hides an *os.File's ReadFrom, so that io.CopyBuffer uses the
 // extractor's large buffer.
 type onlyWriter struct{ io.Writer }
 
+// extractor holds the state of one Extract call. Paths are cleaned and
+// slash-separated, relative to the root.
+
+// In Scan, root is nil and only the maps track what exists.
 type extractor struct {
 	buf      []byte
 	ctx      context.Context
-	root     *os.Root
-	limits   Limits
-	total    int64               // regular-file bytes written so far
+	root     *os.Root // nil: scan only, write nothing
+	budget   *Budget
+	limits   Limits // budget.Limits with defaults
+	keepGW   bool   // keep group and world write bits
+	umask    fs.FileMode
+	gotUmask bool
 	dirs     map[string]struct{} // verified real directories
 	symlinks map[string]struct{} // symlinks created by this archive
 	files    map[string]struct{} // regular files created by this archive
@@ -195,6 +336,14 @@ func (x *extractor) extract(hdr *tar.Header, content io.Reader) error {
 	name, reason := cleanName(hdr.Name)
 	if reason != "" {
 		return unsafeEntry(hdr.Name, "%s", reason)
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			// archive/tar expands PAX sparse files (GNU formats 0.0, 0.1
+			// and 1.0) transparently: a few hundred bytes of archive can
+			// declare gigabytes of holes.
+			return unsafeEntry(hdr.Name, "it is a PAX sparse file (record %s), which is not supported; re-create the archive without sparse files", k)
+		}
 	}
 	switch hdr.Typeflag {
 	case tar.TypeDir:
@@ -218,6 +367,40 @@ func (x *extractor) extract(hdr *tar.Header, content io.Reader) error {
 	}
 }
 
+// perm returns the permission bits to create an entry with: the archive's,
+// without setuid, setgid or sticky bits and, unless the options keep them,
+// without group or world write. The umask applies on top.
+func (x *extractor) perm(mode int64) fs.FileMode {
+	p := fs.FileMode(mode) & 0o777
+	if !x.keepGW {
+		p &^= 0o022
+	}
+	return p
+}
+
+// processUmask returns the umask, found once per extraction by creating a
+// probe directory with mode 0777: reading it with syscall.Umask would
+// change it for the whole process, racing other goroutines.
+func (x *extractor) processUmask() (fs.FileMode, error) {
+	if x.gotUmask {
+		return x.umask, nil
+	}
+	probe := fmt.Sprintf(".archive-umask-%d-%d", os.Getpid(), time.Now().UnixNano())
+	if err := x.root.Mkdir(probe, 0o777); err != nil {
+		return 0, fmt.Errorf("archive: finding the umask: %v", pathless(err))
+	}
+	fi, err := x.root.Lstat(probe)
+	rerr := x.root.Remove(probe)
+	if err != nil {
+		return 0, fmt.Errorf("archive: finding the umask: %v", pathless(err))
+	}
+	if rerr != nil {
+		return 0, fmt.Errorf("archive: finding the umask: %v", pathless(rerr))
+	}
+	x.umask, x.gotUmask = 0o777&^fi.Mode().Perm(), true
+	return x.umask, nil
+}
+
 // dir creates or updates a directory entry.
 func (x *extractor) dir(hdr *tar.Header, name string) error {
 	if name == "." {
@@ -226,12 +409,19 @@ func (x *extractor) dir(hdr *tar.Header, name string) error {
 	if err := x.parents(hdr.Name, name); err != nil {
 		return err
 	}
-	if err := x.ensureDir(hdr.Name, name, false); err != nil {
+	perm := x.perm(hdr.Mode) | 0o700
+	created, err := x.ensureDir(hdr.Name, name, false, perm)
+	if err != nil || created || x.root == nil {
 		return err
 	}
-	perm := fs.FileMode(hdr.Mode)&0o777 | 0o700
-	if err := x.root.Chmod(filepath.FromSlash(name), perm); err != nil {
-		return fmt.Errorf("archive: entry %q: %w", hdr.Name, err)
+	// It existed: implied by an earlier path, or an earlier entry. Chmod
+	// ignores the umask, so apply it here.
+	umask, err := x.processUmask()
+	if err != nil {
+		return err
+	}
+	if err := x.root.Chmod(filepath.FromSlash(name), perm&^umask|0o700); err != nil {
+		return entryError(hdr.Name, err)
 	}
 	return nil
 }
@@ -247,58 +437,96 @@ func (x *extractor) file(hdr *tar.Header, name string, content io.Reader) error 
 	if err := x.parents(hdr.Name, name); err != nil {
 		return err
 	}
-	f, err := x.root.OpenFile(filepath.FromSlash(name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if x.root == nil {
+		if err := x.claim(hdr.Name, name); err != nil {
+			return err
+		}
+		x.files[name] = struct{}{}
+		return x.copyContent(io.Discard, content, hdr.Name, hdr.Size)
+	}
+	// Created with its final mode, so that the umask applies; the open
+	// descriptor may write even to a read-only file it created.
+	f, err := x.root.OpenFile(filepath.FromSlash(name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, x.perm(hdr.Mode))
 	if errors.Is(err, fs.ErrExist) {
 		return unsafeEntry(hdr.Name, "%q already exists; a later entry may not replace an earlier one", name)
 	}
 	if err != nil {
-		return fmt.Errorf("archive: entry %q: %w", hdr.Name, err)
+		return entryError(hdr.Name, err)
 	}
 	x.files[name] = struct{}{}
 	err = x.copyContent(f, content, hdr.Name, hdr.Size)
-	if err == nil {
-		err = f.Chmod(fs.FileMode(hdr.Mode) & 0o777)
-	}
 	if cerr := f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("archive: entry %q: %w", hdr.Name, cerr)
+		err = entryError(hdr.Name, cerr)
 	}
 	return err
+}
+
+// claim records, in Scan, that an entry creates name: it fails as creating
+// it in a real directory would if something is there already.
+func (x *extractor) claim(entry, name string) error {
+	_, isDir := x.dirs[name]
+	_, isLink := x.symlinks[name]
+	_, isFile := x.files[name]
+	if isDir || isLink || isFile {
+		return unsafeEntry(entry, "%q already exists; a later entry may not replace an earlier one", name)
+	}
+	return nil
 }
 
 // checkSize refuses a file whose declared size exceeds the limits.
 func (x *extractor) checkSize(entry string, size int64) error {
 	if size > x.limits.MaxFileSize {
-		return fmt.Errorf("%w: entry %q declares %d bytes, more than the Limits.MaxFileSize limit of %d; raise it if you trust this archive", ErrTooLarge, entry, size, x.limits.MaxFileSize)
+		return fmt.Errorf("%w: entry %s declares %s, more than the %s limit on one file (Limits.MaxFileSize); raise it if you trust this archive (tierpack pull --max-file-size, TIERPACK_MAX_FILE_SIZE)",
+			ErrTooLarge, Quote(entry), exactSize(size), FormatSize(x.limits.MaxFileSize))
 	}
-	if size > x.limits.MaxTotalSize-x.total {
-		return fmt.Errorf("%w: entry %q declares %d bytes, which after the %d bytes already extracted exceeds the Limits.MaxTotalSize limit of %d; raise it if you trust this archive", ErrTooLarge, entry, size, x.total, x.limits.MaxTotalSize)
+	if size > x.limits.MaxTotalSize-x.budget.Size {
+		return x.totalError(entry, size)
 	}
 	return nil
+}
+
+// totalError reports that entry's size bytes do not fit in the budget.
+func (x *extractor) totalError(entry string, size int64) error {
+	return fmt.Errorf("%w: entry %s (%s) takes the content past the %s limit on the total size (Limits.MaxTotalSize; %s); raise it if you trust this archive (tierpack pull --max-size, TIERPACK_MAX_SIZE)",
+		ErrTooLarge, Quote(entry), FormatSize(size), FormatSize(x.limits.MaxTotalSize), spent(x.budget))
 }
 
 // copyContent copies a file's content to w, enforcing the limits on the
 // bytes actually read rather than on the declared size alone.
 func (x *extractor) copyContent(w io.Writer, content io.Reader, entry string, declared int64) error {
-	allowed := min(x.limits.MaxFileSize, x.limits.MaxTotalSize-x.total)
+	allowed := min(x.limits.MaxFileSize, x.limits.MaxTotalSize-x.budget.Size)
 	// Read one byte more than allowed to detect content beyond the limit.
 	if x.buf == nil {
 		x.buf = make([]byte, 1<<20) // large writes for large files
 	}
 	n, err := io.CopyBuffer(onlyWriter{w}, io.LimitReader(ctxReader{x.ctx, content}, min(allowed, math.MaxInt64-1)+1), x.buf)
-	x.total += n
 	if err != nil {
-		return fmt.Errorf("archive: entry %q: %w", entry, err)
+		x.budget.Size += n
+		if x.ctx.Err() == nil && !isWriteError(err) {
+			return fmt.Errorf("%w: entry %s: %v", ErrCorrupt, Quote(entry), pathless(err))
+		}
+		return entryError(entry, err)
 	}
 	if n > allowed {
+		x.budget.Size += n - 1
 		if n > x.limits.MaxFileSize {
-			return fmt.Errorf("%w: entry %q has more than %d bytes (it declared %d), more than the Limits.MaxFileSize limit of %d", ErrTooLarge, entry, n-1, declared, x.limits.MaxFileSize)
+			return fmt.Errorf("%w: entry %s has more than %s (it declared %d bytes), the limit on one file (Limits.MaxFileSize); raise it if you trust this archive (tierpack pull --max-file-size, TIERPACK_MAX_FILE_SIZE)",
+				ErrTooLarge, Quote(entry), FormatSize(x.limits.MaxFileSize), declared)
 		}
-		return fmt.Errorf("%w: the extracted content exceeds the Limits.MaxTotalSize limit of %d bytes at entry %q (it declared %d bytes)", ErrTooLarge, x.limits.MaxTotalSize, entry, declared)
+		return x.totalError(entry, n-1)
 	}
+	x.budget.Size += n
 	if n != declared {
-		return fmt.Errorf("archive: entry %q: read %d bytes but its header declares %d; the archive is corrupt", entry, n, declared)
+		return fmt.Errorf("%w: entry %s: read %d bytes but its header declares %d", ErrCorrupt, Quote(entry), n, declared)
 	}
 	return nil
+}
+
+// isWriteError reports whether err came from writing (the destination), not
+// from reading the archive.
+func isWriteError(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe) && pe.Op == "write"
 }
 
 // symlink creates a symlink whose target stays inside the destination.
@@ -313,12 +541,19 @@ func (x *extractor) symlink(hdr *tar.Header, name string) error {
 	if err := x.parents(hdr.Name, name); err != nil {
 		return err
 	}
+	if x.root == nil {
+		if err := x.claim(hdr.Name, name); err != nil {
+			return err
+		}
+		x.symlinks[name] = struct{}{}
+		return nil
+	}
 	err := x.root.Symlink(filepath.FromSlash(target), filepath.FromSlash(name))
 	if errors.Is(err, fs.ErrExist) {
 		return unsafeEntry(hdr.Name, "%q already exists; a later entry may not replace an earlier one", name)
 	}
 	if err != nil {
-		return fmt.Errorf("archive: entry %q: %w", hdr.Name, err)
+		return entryError(hdr.Name, err)
 	}
 	x.symlinks[name] = struct{}{}
 	return nil
@@ -331,31 +566,38 @@ func (x *extractor) hardlink(hdr *tar.Header, name string) error {
 	}
 	target, reason := cleanName(hdr.Linkname)
 	if reason != "" {
-		return unsafeEntry(hdr.Name, "hard link target %q is not inside the destination: %s", hdr.Linkname, reason)
+		return unsafeEntry(hdr.Name, "hard link target %s is not inside the destination: %s", Quote(hdr.Linkname), reason)
 	}
 	if _, ok := x.files[target]; !ok {
-		return unsafeEntry(hdr.Name, "hard link target %q is not a regular file extracted earlier from this archive", hdr.Linkname)
+		return unsafeEntry(hdr.Name, "hard link target %s is not a regular file extracted earlier from this archive", Quote(hdr.Linkname))
 	}
 	if err := x.parents(hdr.Name, name); err != nil {
 		return err
+	}
+	if x.root == nil {
+		if err := x.claim(hdr.Name, name); err != nil {
+			return err
+		}
+		x.files[name] = struct{}{}
+		return nil
 	}
 	err := x.root.Link(filepath.FromSlash(target), filepath.FromSlash(name))
 	if errors.Is(err, fs.ErrExist) {
 		return unsafeEntry(hdr.Name, "%q already exists; a later entry may not replace an earlier one", name)
 	}
 	if err != nil {
-		return fmt.Errorf("archive: entry %q: %w", hdr.Name, err)
+		return entryError(hdr.Name, err)
 	}
 	x.files[name] = struct{}{}
 	return nil
 }
 
 // parents makes sure every parent directory of name is a real directory,
-// creating missing ones with mode 0755.
+// creating missing ones with mode 0755 (less the umask).
 func (x *extractor) parents(entry, name string) error {
 	for i := range len(name) {
 		if name[i] == '/' {
-			if err := x.ensureDir(entry, name[:i], true); err != nil {
+			if _, err := x.ensureDir(entry, name[:i], true, 0o755); err != nil {
 				return err
 			}
 		}
@@ -364,35 +606,73 @@ func (x *extractor) parents(entry, name string) error {
 }
 
 // ensureDir makes sure dir is a real directory (not a symlink to one),
-// creating it if it does not exist. parent says whether dir is a parent of
-// the entry rather than the entry itself, for error messages.
-func (x *extractor) ensureDir(entry, dir string, parent bool) error {
+// creating it with perm (less the umask) if it does not exist, and reports
+// whether it created it. parent says whether dir is a parent of the entry
+// rather than the entry itself, for error messages.
+func (x *extractor) ensureDir(entry, dir string, parent bool, perm fs.FileMode) (created bool, err error) {
 	if _, ok := x.dirs[dir]; ok {
-		return nil
+		return false, nil
 	}
 	if _, ok := x.symlinks[dir]; ok && parent {
-		return unsafeEntry(entry, "its path passes through %q, a symlink created by an earlier entry", dir)
+		return false, unsafeEntry(entry, "its path passes through %q, a symlink created by an earlier entry", dir)
+	}
+	if x.root == nil {
+		_, isLink := x.symlinks[dir]
+		_, isFile := x.files[dir]
+		switch {
+		case (isLink || isFile) && !parent:
+			return false, unsafeEntry(entry, "%q already exists and is not a directory", dir)
+		case isFile:
+			return false, unsafeEntry(entry, "its path passes through %q, which is not a directory", dir)
+		}
+		x.dirs[dir] = struct{}{}
+		return true, nil
 	}
 	native := filepath.FromSlash(dir)
 	fi, err := x.root.Lstat(native)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := x.root.Mkdir(native, 0o700); err != nil {
-			return fmt.Errorf("archive: entry %q: %w", entry, err)
+		if err := x.root.Mkdir(native, perm); err != nil {
+			return false, entryError(entry, err)
 		}
-		if err := x.root.Chmod(native, 0o755); err != nil {
-			return fmt.Errorf("archive: entry %q: %w", entry, err)
-		}
+		created = true
 	case err != nil:
-		return fmt.Errorf("archive: entry %q: %w", entry, err)
+		return false, entryError(entry, err)
 	case fi.IsDir():
 	case !parent:
-		return unsafeEntry(entry, "%q already exists and is not a directory", dir)
+		return false, unsafeEntry(entry, "%q already exists and is not a directory", dir)
 	case fi.Mode()&fs.ModeSymlink != 0:
-		return unsafeEntry(entry, "its path passes through %q, which is a symlink", dir)
+		return false, unsafeEntry(entry, "its path passes through %q, which is a symlink", dir)
 	default:
-		return unsafeEntry(entry, "its path passes through %q, which is not a directory", dir)
+		return false, unsafeEntry(entry, "its path passes through %q, which is not a directory", dir)
 	}
 	x.dirs[dir] = struct{}{}
-	return nil
+	return created, nil
+}
+
+// entryError reports a file-system error about an entry. The error's own
+// path is left out: it repeats the entry's name unescaped, and a hostile
+// name could hold terminal control sequences.
+func entryError(entry string, err error) error {
+	return fmt.Errorf("archive: entry %s: %w", Quote(entry), pathlessError{err})
+}
+
+// pathlessError wraps a file-system error, printing it without its path.
+type pathlessError struct{ err error }
+
+func (e pathlessError) Error() string { return pathless(e.err).Error() }
+func (e pathlessError) Unwrap() error { return e.err }
+
+// pathless returns err without the path of an *fs.PathError or
+// *os.LinkError.
+func pathless(err error) error {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	case errors.As(err, &le):
+		return fmt.Errorf("%s: %w", le.Op, le.Err)
+	}
+	return err
 }

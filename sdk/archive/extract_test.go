@@ -107,12 +107,12 @@ func TestExtractRefusesHostileArchives(t *testing.T) {
 		{
 			name:    "file over MaxFileSize",
 			entries: []entry{reg("big", strings.Repeat("x", 65), 0o644)},
-			limits:  small, want: ErrTooLarge, wantMsg: "MaxFileSize limit of 64",
+			limits:  small, want: ErrTooLarge, wantMsg: "64 bytes limit on one file (Limits.MaxFileSize)",
 		},
 		{
 			name:    "total over MaxTotalSize",
 			entries: []entry{reg("a", strings.Repeat("x", 60), 0o644), reg("b", strings.Repeat("x", 41), 0o644)},
-			limits:  small, want: ErrTooLarge, wantMsg: "MaxTotalSize limit of 100",
+			limits:  small, want: ErrTooLarge, wantMsg: "100 bytes limit on the total size (Limits.MaxTotalSize",
 		},
 		{
 			name:    "too many entries",
@@ -180,21 +180,21 @@ func TestExtractExistingSymlinkInDest(t *testing.T) {
 func TestExtractLyingReaderIsCaughtWhileCopying(t *testing.T) {
 	// tar.Reader never returns more than the declared size, but the copy
 	// must not rely on that: feed copyContent a reader that lies.
-	x := &extractor{ctx: context.Background(), limits: Limits{MaxFileSize: 10, MaxTotalSize: 100}.withDefaults()}
+	x := &extractor{ctx: context.Background(), budget: &Budget{}, limits: Limits{MaxFileSize: 10, MaxTotalSize: 100}.WithDefaults()}
 	err := x.copyContent(io.Discard, strings.NewReader(strings.Repeat("x", 1000)), "f", 5)
-	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "MaxFileSize limit of 10") {
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "more than 10 bytes") || !strings.Contains(err.Error(), "--max-file-size") {
 		t.Fatalf("copyContent() error = %v, want ErrTooLarge for MaxFileSize", err)
 	}
 
-	x = &extractor{ctx: context.Background(), limits: Limits{MaxFileSize: 100, MaxTotalSize: 100}, total: 95}
+	x = &extractor{ctx: context.Background(), budget: &Budget{Size: 95}, limits: Limits{MaxFileSize: 100, MaxTotalSize: 100}}
 	err = x.copyContent(io.Discard, strings.NewReader(strings.Repeat("x", 50)), "f", 5)
-	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "MaxTotalSize limit of 100") {
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "past the 100 bytes limit on the total size") || !strings.Contains(err.Error(), "--max-size") {
 		t.Fatalf("copyContent() error = %v, want ErrTooLarge for MaxTotalSize", err)
 	}
 
-	x = &extractor{ctx: context.Background(), limits: Limits{MaxFileSize: 100, MaxTotalSize: 100}}
+	x = &extractor{ctx: context.Background(), budget: &Budget{}, limits: Limits{MaxFileSize: 100, MaxTotalSize: 100}}
 	err = x.copyContent(io.Discard, strings.NewReader("abc"), "f", 5)
-	if err == nil || errors.Is(err, ErrTooLarge) {
+	if !errors.Is(err, ErrCorrupt) || errors.Is(err, ErrTooLarge) {
 		t.Fatalf("copyContent() error = %v, want a short-content error", err)
 	}
 }
@@ -213,7 +213,7 @@ func TestExtractStripsSpecialBitsAndRestoresModes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]fs.FileMode{
-		"d":         fs.ModeDir | 0o775,
+		"d":         fs.ModeDir | 0o755, // no group write
 		"d/suid":    0o755,
 		"d/ro":      0o444,
 		"d/private": 0o600,
@@ -298,6 +298,9 @@ func TestExtractBadInput(t *testing.T) {
 			}
 			if errors.Is(err, ErrUnsafeEntry) || errors.Is(err, ErrTooLarge) {
 				t.Fatalf("Extract() error = %v, want a plain error", err)
+			}
+			if name != "missing dest" && !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Extract() error = %v, want ErrCorrupt", err)
 			}
 			s.checkConfined(t)
 		})

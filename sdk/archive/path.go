@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -21,11 +22,26 @@ var ErrUnsafeEntry = errors.New("archive: unsafe entry")
 // the limit. Raise the limit only for archives from a trusted source.
 var ErrTooLarge = errors.New("archive: limit exceeded")
 
+// ErrCorrupt is wrapped by errors returned by Extract, ExtractWith and Scan
+// when the input is not what it should be: not a tar stream, truncated,
+// with a bad gzip checksum, a header that lies about its size, or data that
+// is not gzip in a layer whose media type says gzip. Such an archive is
+// corrupt, mislabelled or hostile and must not be used.
+var ErrCorrupt = errors.New("archive: corrupt archive")
+
+// Quote returns s in double quotes with control characters, bidirectional
+// overrides and every other non-printable character escaped as Go does
+// (strconv.Quote), so that a hostile file name cannot rewrite a terminal
+// line or reorder what a message shows. Every message about a name from an
+// archive or a contribution goes through it, or through %q, which is the
+// same.
+func Quote(s string) string { return strconv.Quote(s) }
+
 // unsafeEntry returns an error wrapping ErrUnsafeEntry for the archive
 // entry name, for Extract.
 func unsafeEntry(name, format string, args ...any) error {
-	return fmt.Errorf("%w %q: %s; the archive is corrupt or hostile, do not use it (rebuild it with tierpack if you publish it)",
-		ErrUnsafeEntry, name, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w %s: %s; the archive is corrupt or hostile, do not use it (rebuild it with tierpack if you publish it)",
+		ErrUnsafeEntry, Quote(name), fmt.Sprintf(format, args...))
 }
 
 // cleanName validates a slash-separated relative path as used in tar entry

@@ -182,6 +182,34 @@ func WriteTarGz(w io.Writer, root string, paths []string, opts WriteOptions) (Re
 	return res, nil
 }
 
+// CheckTree checks the given paths below root as WriteTarGz does, without
+// reading file contents or writing anything: it returns the error
+// WriteTarGz would return for an unsafe path, an escaping or absolute
+// symlink, or a device, socket or named pipe (wrapping ErrUnsafeEntry), and
+// otherwise the entries and regular-file bytes the archive would hold, as
+// the Budget an extraction of it would spend (its Limits are zero).
+func CheckTree(root string, paths []string) (Budget, error) {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return Budget{}, fmt.Errorf("archive: opening root directory: %w", err)
+	}
+	defer r.Close()
+	c := collector{root: r, entries: map[string]*writeEntry{}}
+	for _, p := range paths {
+		if err := c.addPath(p, ""); err != nil {
+			return Budget{}, err
+		}
+	}
+	var b Budget
+	for _, e := range c.entries {
+		b.Entries++
+		if e.typeflag == tar.TypeReg {
+			b.Size += e.size
+		}
+	}
+	return b, nil
+}
+
 // headerFormat returns tar.FormatUSTAR if hdr can be written in that format
 // and tar.FormatPAX otherwise. The choice depends only on the header.
 func headerFormat(hdr *tar.Header) tar.Format {
