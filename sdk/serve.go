@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -43,6 +44,12 @@ var stderr = os.Stderr
 // Serve runs impl as a tierpack plugin and does not return until the host
 // stops it. Call it from main and do nothing before it that writes to
 // stdout.
+//
+// A plugin dies with its host: if the host is killed outright (SIGKILL)
+// and cannot stop it, Serve notices within ParentCheckInterval that it has
+// lost its parent and exits (on Linux the host also has the kernel kill the
+// plugin at once: Pdeathsig). Not on Windows, where a parent's death is not
+// visible this way.
 func Serve(impl Packager) {
 	cfg := serveConfig(impl)
 	if os.Getenv(DebugEnv) != "" {
@@ -52,8 +59,16 @@ func Serve(impl Packager) {
 		}
 		return
 	}
+	go exitWithParent(ParentCheckInterval, func() {
+		fmt.Fprintln(stderr, "tierpack plugin: the host process is gone; exiting")
+		os.Exit(3)
+	})
 	plugin.Serve(cfg)
 }
+
+// ParentCheckInterval is how often a serving plugin checks that its host
+// is still running.
+const ParentCheckInterval = 200 * time.Millisecond
 
 func serveConfig(impl Packager) *plugin.ServeConfig {
 	return &plugin.ServeConfig{

@@ -12,7 +12,19 @@
 // lock file (LockFileName). Every binary in the managed folder must match
 // its pin, or the Manager refuses to run it (ErrTampered) — also a binary
 // that was copied there by hand and has no pin. The other directories are
-// the user's own: their binaries run unpinned.
+// the user's own: their binaries run unpinned. A type that is installed
+// and pinned is never shadowed: a binary of the same type in the user's
+// directories is ignored, with a warning naming both (Options.Warn). And
+// what runs is exactly what was checked: a pinned binary is copied, and
+// hashed as it is copied, into a private folder, and the copy is executed,
+// so swapping the installed file after the check changes nothing.
+//
+// Each Manager keeps what it needs on disk — plugins' unix sockets and the
+// copies of pinned binaries — in one private folder of its own,
+// $TMPDIR/tierpack-run-<pid>-*, removed by Close; the next Manager removes
+// the folders of processes that were killed before they could. Plugins are
+// started so that they die with their host (see sdk.Serve; on Linux also
+// the kernel's parent-death signal).
 //
 // A Manager starts each plugin at most once, in its own process group, and
 // Close stops every plugin it started and their child processes. Starting a
@@ -27,6 +39,8 @@ package plugin
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +53,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tierpack/tierpack/pkg/home"
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/host"
 )
@@ -128,7 +143,14 @@ type Options struct {
 	// channel for plugin output — a conformance check sets this to catch
 	// plugins that use it anyway.
 	Stdout io.Writer
+	// Warn receives warnings, e.g. that a binary in Dirs is ignored because
+	// its type is installed and pinned; nil writes them to os.Stderr.
+	Warn func(msg string)
 }
+
+// RunDirPrefix starts the name of each Manager's private folder in the
+// system's temporary folder: RunDirPrefix<pid>-….
+const RunDirPrefix = "tierpack-run-"
 
 // Manager starts plugins on demand and stops them all on Close. It is safe
 // for concurrent use.
@@ -144,6 +166,11 @@ type Manager struct {
 	// binaries are refused then.
 	lockErr error
 	closed  bool
+	// runDir is the private folder for sockets and pinned copies, made on
+	// first start.
+	runDir string
+	// warned lists the types whose shadowing was warned about.
+	warned map[string]bool
 }
 
 // NewManager returns a Manager; it starts nothing until Get.
@@ -171,7 +198,25 @@ func NewManager(opts Options) (*Manager, error) {
 		}
 		opts.Reattach = r
 	}
-	return &Manager{opts: opts, started: map[string]*Plugin{}}, nil
+	if opts.Warn == nil {
+		opts.Warn = func(msg string) { fmt.Fprintln(os.Stderr, "tierpack: warning:", msg) }
+	}
+	return &Manager{opts: opts, started: map[string]*Plugin{}, warned: map[string]bool{}}, nil
+}
+
+// ensureRunDir makes the Manager's private folder, first removing those of
+// processes that no longer run. Called with m.mu held.
+func (m *Manager) ensureRunDir() (string, error) {
+	if m.runDir != "" {
+		return m.runDir, nil
+	}
+	home.RemoveStale(os.TempDir(), RunDirPrefix)
+	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", RunDirPrefix, os.Getpid()))
+	if err != nil {
+		return "", fmt.Errorf("creating a private folder for plugins: %w (set TMPDIR to a writable folder)", err)
+	}
+	m.runDir = dir
+	return dir, nil
 }
 
 // Dirs returns the directories searched for third-party plugins, the
@@ -245,18 +290,25 @@ func (m *Manager) discover() (map[string]Source, error) {
 				continue
 			}
 			p := filepath.Join(dir, e.Name())
-			if s, dup := srcs[typ]; dup {
-				// Built-ins and earlier directories win: a binary dropped in a
-				// later directory must not silently replace a trusted one.
-				s.Shadowed = append(s.Shadowed, p)
-				srcs[typ] = s
-				continue
-			}
 			s := Source{Type: typ, Path: p, Managed: managed}
 			if managed && lock != nil {
 				if pin, ok := lock.Plugins[typ]; ok {
 					s.Pin = &pin
 				}
+			}
+			if prev, dup := srcs[typ]; dup {
+				if s.Pin != nil && !prev.Builtin {
+					// Installed and pinned: a binary of the same type in the
+					// user's directories must not silently replace it.
+					s.Shadowed = append([]string{prev.Path}, prev.Shadowed...)
+					srcs[typ] = s
+					continue
+				}
+				// Built-ins and earlier directories win: a binary dropped in a
+				// later directory must not silently replace a trusted one.
+				prev.Shadowed = append(prev.Shadowed, p)
+				srcs[typ] = prev
+				continue
 			}
 			srcs[typ] = s
 		}
@@ -355,27 +407,76 @@ func (m *Manager) notFound(typ string, srcs map[string]Source) error {
 		ErrNotFound, typ, where, avail, DirEnv)
 }
 
-// verifyPin refuses a managed binary that does not match its pin.
-func (m *Manager) verifyPin(src Source) error {
+// pinnedCopy copies a managed binary into the Manager's private folder,
+// hashing exactly the bytes it copies, and returns the copy's path if they
+// match the pin; it refuses a binary that does not match. The copy, not the
+// installed file, is executed: a file swapped or rewritten after the check
+// never runs. Called with m.mu held.
+func (m *Manager) pinnedCopy(src Source) (string, error) {
 	reinstall := fmt.Sprintf("`tierpack plugin remove %s`", src.Type)
 	if m.lockErr != nil {
-		return fmt.Errorf("%w: plugin %q (%s) cannot be checked against its pin: %v", ErrTampered, src.Type, src.Path, m.lockErr)
+		return "", fmt.Errorf("%w: plugin %q (%s) cannot be checked against its pin: %v", ErrTampered, src.Type, src.Path, m.lockErr)
 	}
 	if src.Pin == nil {
-		return fmt.Errorf("%w: plugin %q (%s) is in tierpack's managed plugin folder but not in its %s, so tierpack cannot tell it is what was installed: "+
+		return "", fmt.Errorf("%w: plugin %q (%s) is in tierpack's managed plugin folder but not in its %s, so tierpack cannot tell it is what was installed: "+
 			"install plugins with `tierpack plugin install REF`; move a plugin you built yourself to $%s instead",
 			ErrTampered, src.Type, src.Path, LockFileName, DirEnv)
 	}
-	sum, err := FileSHA256(src.Path)
+	dir, err := m.ensureRunDir()
 	if err != nil {
-		return fmt.Errorf("%w: plugin %q (%s): %v", ErrTampered, src.Type, src.Path, err)
+		return "", err
+	}
+	dst, sum, err := copyHashed(src.Path, dir, BinaryName(src.Type))
+	if err != nil {
+		return "", fmt.Errorf("%w: plugin %q (%s): %v", ErrTampered, src.Type, src.Path, err)
+	}
+	if testHookAfterPinCheck != nil {
+		testHookAfterPinCheck(src)
 	}
 	if sum != src.Pin.SHA256 {
-		return fmt.Errorf("%w: plugin %q (%s) has sha256 %s, but %s was pinned when it was installed from %s: the binary was modified or replaced since; "+
+		os.Remove(dst)
+		return "", fmt.Errorf("%w: plugin %q (%s) has sha256 %s, but %s was pinned when it was installed from %s: the binary was modified or replaced since; "+
 			"reinstall it with `tierpack plugin install %s@%s`, or remove it with %s",
 			ErrTampered, src.Type, src.Path, short(sum), short(src.Pin.SHA256), src.Pin.Source, trimTag(src.Pin.Source), src.Pin.Digest, reinstall)
 	}
-	return nil
+	return dst, nil
+}
+
+// testHookAfterPinCheck, set by tests, runs between a pinned binary's
+// check and its start: where a swap used to win the race.
+var testHookAfterPinCheck func(Source)
+
+// copyHashed copies the file at path, read once, to a new read-only file
+// named name in a fresh folder inside dir, and returns the copy's path and
+// the hex sha256 of what it copied.
+func copyHashed(path, dir, name string) (dst, sum string, err error) {
+	in, err := os.Open(path)
+	if err != nil {
+		return "", "", err
+	}
+	defer in.Close()
+	sub, err := os.MkdirTemp(dir, "bin-")
+	if err != nil {
+		return "", "", err
+	}
+	dst = filepath.Join(sub, name)
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o700)
+	if err != nil {
+		return "", "", err
+	}
+	h := sha256.New()
+	_, err = io.Copy(io.MultiWriter(out, h), in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(dst, 0o500)
+	}
+	if err != nil {
+		os.RemoveAll(sub)
+		return "", "", err
+	}
+	return dst, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // short abbreviates a hex digest for messages.
@@ -398,16 +499,33 @@ func trimTag(ref string) string {
 	return ref
 }
 
+// start starts the plugin src names. Called with m.mu held.
 func (m *Manager) start(ctx context.Context, src Source, checkType bool) (*Plugin, error) {
+	path := src.Path
 	if src.Managed {
-		if err := m.verifyPin(src); err != nil {
+		copied, err := m.pinnedCopy(src)
+		if err != nil {
+			return nil, err
+		}
+		path = copied
+		if len(src.Shadowed) > 0 && !m.warned[src.Type] {
+			m.warned[src.Type] = true
+			m.opts.Warn(fmt.Sprintf("plugin %q: using the installed, pinned %s and ignoring %s (remove that file, or `tierpack plugin remove %s` to use it instead)",
+				src.Type, src.Path, strings.Join(src.Shadowed, ", "), src.Type))
+		}
+	}
+	socketDir := ""
+	if _, reattach := m.opts.Reattach[src.Type]; !reattach {
+		var err error
+		if socketDir, err = m.ensureRunDir(); err != nil {
 			return nil, err
 		}
 	}
 	cfg := host.Config{
 		Name:         src.name(),
 		Type:         src.Type,
-		Path:         src.Path,
+		Path:         path,
+		SocketDir:    socketDir,
 		Args:         src.Args,
 		StartTimeout: m.opts.StartTimeout,
 		CallTimeout:  m.opts.CallTimeout,
@@ -455,4 +573,11 @@ func (m *Manager) Close() {
 		go func() { defer wg.Done(); p.h.Stop() }()
 	}
 	wg.Wait()
+	m.mu.Lock()
+	dir := m.runDir
+	m.runDir = ""
+	m.mu.Unlock()
+	if dir != "" {
+		os.RemoveAll(dir)
+	}
 }

@@ -130,11 +130,14 @@ func TestManagedPluginRefused(t *testing.T) {
 
 // TestUnpinnedDirsStillRun checks that the pin rule is the managed folder's
 // alone: the same binary, unpinned, runs from Dirs, and a binary in Dirs
-// shadows a managed one.
+// still shadows one in the managed folder that has no pin.
 func TestUnpinnedDirsStillRun(t *testing.T) {
 	env(t)
 	own := pluginDir(t, "good")
 	managed, bin := pin(t, "good")
+	if err := os.Remove(filepath.Join(managed, LockFileName)); err != nil {
+		t.Fatal(err)
+	}
 	m := newManager(t, Options{Dirs: []string{own}, ManagedDir: managed})
 	p, err := m.Get(context.Background(), "good")
 	if err != nil {
@@ -144,7 +147,118 @@ func TestUnpinnedDirsStillRun(t *testing.T) {
 		t.Errorf("Source = %+v, want the unpinned one from Dirs", p.Source)
 	}
 	if len(p.Source.Shadowed) != 1 || p.Source.Shadowed[0] != bin {
-		t.Errorf("Shadowed = %v, want the managed binary", p.Source.Shadowed)
+		t.Errorf("Shadowed = %v, want the unpinned managed binary", p.Source.Shadowed)
+	}
+}
+
+// TestPinnedPluginNotShadowed checks that a type installed and pinned in
+// the managed folder is never replaced by an unpinned binary of the same
+// type in Dirs: the pinned one runs, the other is listed as shadowed, and
+// a warning names both.
+func TestPinnedPluginNotShadowed(t *testing.T) {
+	pidDir := env(t)
+	managed, bin := pin(t, "good")
+	rogueDir := t.TempDir()
+	rogue := filepath.Join(rogueDir, BinaryPrefix+"good")
+	os.WriteFile(rogue, []byte("#!/bin/sh\necho rogue > "+filepath.Join(pidDir, "rogue-ran")+"\n"), 0o755)
+	var warnings []string
+	m := newManager(t, Options{Dirs: []string{rogueDir}, ManagedDir: managed, Warn: func(s string) { warnings = append(warnings, s) }})
+	srcs, err := m.Sources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(srcs) != 1 || srcs[0].Path != bin || srcs[0].Pin == nil || len(srcs[0].Shadowed) != 1 || srcs[0].Shadowed[0] != rogue {
+		t.Fatalf("Sources() = %+v, want the pinned %s shadowing %s", srcs, bin, rogue)
+	}
+	p, err := m.Get(context.Background(), "good")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Source.Path != bin || !p.Source.Managed {
+		t.Errorf("Get ran %+v, want the pinned binary", p.Source)
+	}
+	if _, err := os.Stat(filepath.Join(pidDir, "rogue-ran")); err == nil {
+		t.Error("the unpinned binary ran")
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], bin) || !strings.Contains(warnings[0], rogue) {
+		t.Errorf("warnings = %q, want one naming %s and %s", warnings, bin, rogue)
+	}
+}
+
+// TestPinnedBinarySwappedAfterCheck replaces the pinned binary right after
+// its check and before it starts — the race that used to run the swapped
+// file — and checks that the checked bytes run, not the swapped ones.
+func TestPinnedBinarySwappedAfterCheck(t *testing.T) {
+	pidDir := env(t)
+	managed, bin := pin(t, "good")
+	marker := filepath.Join(pidDir, "swapped-ran")
+	testHookAfterPinCheck = func(Source) {
+		tmp := bin + ".swap"
+		if err := os.WriteFile(tmp, []byte("#!/bin/sh\necho swapped > "+marker+"\n"), 0o755); err != nil {
+			t.Error(err)
+		}
+		if err := os.Rename(tmp, bin); err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() { testHookAfterPinCheck = nil })
+	m := newManager(t, Options{ManagedDir: managed})
+	p, err := m.Get(context.Background(), "good")
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the binary swapped in after the pin check ran")
+	}
+	if p.Description.Type != "good" {
+		t.Errorf("Describe = %+v", p.Description)
+	}
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.Pid())); err == nil && exe == bin {
+		t.Errorf("the plugin runs from the installed path %s, not a private copy", exe)
+	}
+	// The next start checks the swapped file, and refuses it.
+	testHookAfterPinCheck = nil
+	m2 := newManager(t, Options{ManagedDir: managed})
+	if _, err := m2.Get(context.Background(), "good"); !errors.Is(err, ErrTampered) {
+		t.Fatalf("Get of the swapped binary = %v, want ErrTampered", err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the swapped binary ran")
+	}
+}
+
+// TestRunDir checks that a Manager keeps plugin sockets and pinned copies
+// in one private folder, removes it on Close, and removes the folder a
+// killed process left.
+func TestRunDir(t *testing.T) {
+	env(t)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	dead := filepath.Join(tmp, RunDirPrefix+"999999999-1")
+	os.MkdirAll(dead, 0o700)
+	os.WriteFile(filepath.Join(dead, "plugin123"), nil, 0o600)
+	managed, _ := pin(t, "good")
+	m := newManager(t, Options{ManagedDir: managed})
+	if _, err := m.Get(context.Background(), "good"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Errorf("the folder of a dead process is still there: %v", err)
+	}
+	runs, _ := filepath.Glob(filepath.Join(tmp, RunDirPrefix+"*"))
+	if len(runs) != 1 {
+		t.Fatalf("run folders %v, want one", runs)
+	}
+	if st, err := os.Stat(runs[0]); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("run folder: %v, %v; want 0700", st, err)
+	}
+	sockets, _ := filepath.Glob(filepath.Join(runs[0], "plugin*"))
+	if len(sockets) != 1 {
+		t.Errorf("sockets in the run folder: %v, want the plugin's", sockets)
+	}
+	m.Close()
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("left in TMPDIR after Close: %v", left)
 	}
 }
 

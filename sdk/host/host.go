@@ -132,6 +132,11 @@ type Config struct {
 	// Prepare, if set, adjusts the command before it starts, e.g. to put
 	// the plugin in its own process group.
 	Prepare func(*exec.Cmd)
+	// SocketDir, if set, is the folder the plugin creates its unix socket
+	// in (go-plugin's PLUGIN_UNIX_SOCKET_DIR); empty means the system's
+	// temporary folder. A host that may be killed gives each run a folder
+	// of its own, so that the next run can remove what a killed one left.
+	SocketDir string
 	// StopChildren, if set, is called with the plugin's pid to stop the
 	// processes the plugin started, which go-plugin does not reach: at once
 	// when the plugin failed, and after go-plugin's own stop (or StopGrace)
@@ -203,6 +208,10 @@ func Start(ctx context.Context, cfg Config) (*Plugin, error) {
 		gcfg.Plugins = set
 	} else {
 		gcfg.Cmd = exec.Command(cfg.Path, cfg.Args...)
+		if cfg.SocketDir != "" {
+			// go-plugin appends the host's environment after this.
+			gcfg.Cmd.Env = []string{goplugin.EnvUnixSocketDir + "=" + cfg.SocketDir}
+		}
 		if cfg.Prepare != nil {
 			cfg.Prepare(gcfg.Cmd)
 		}
