@@ -7,10 +7,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/tierpack/tierpack/sdk/archive/archivetest"
 )
 
 var updateCorpus = flag.Bool("update-corpus", false, "rewrite the seed files in testdata/fuzz/FuzzExtract")
@@ -37,8 +40,20 @@ func fuzzSeeds(tb testing.TB) map[string][]byte {
 		"seed-symlink-chain":    trim(makeTar(tb, symlink("s", "."), symlink("l", "s/../outside"))),
 		"seed-hardlink-escape":  trim(makeTar(tb, reg("f", "x", 0o644), hardlink("g", "f"), hardlink("h", "../outside/x"))),
 		"seed-duplicate-device": trim(makeTar(tb, reg("f", "1", 0o644), reg("f", "2", 0o644), special("null", tar.TypeChar))),
+		// Issue 12's hostile archives: a PAX GNU sparse 1.0 file (a few
+		// hundred bytes expanding to 1 GiB), a setuid world-writable file
+		// and directory (accepted, without those bits), names with control
+		// characters and a bidi override, and plain zeros (an empty tar).
+		"seed-pax-sparse":            archivetest.PAXSparse("big", 1<<30),
+		"seed-setuid-world-writable": trim(makeTar(tb, dir("w/", 0o777), reg("w/suid", "#!/bin/sh\n", 0o4777))),
+		"seed-control-names":         trim(makeTar(tb, reg("ok\x1b[2K\u202e", "x", 0o644), reg("../\x1b]0;pwned\a", "x", 0o644))),
+		"seed-zeros":                 make([]byte, 4096),
 	}
 }
+
+// validSeeds are the seeds Extract accepts; it refuses every other seed
+// with ErrUnsafeEntry.
+var validSeeds = map[string]bool{"seed-valid-tar": true, "seed-valid-tar-gz": true, "seed-setuid-world-writable": true, "seed-zeros": true}
 
 func FuzzExtract(f *testing.F) {
 	// The committed files in testdata/fuzz/FuzzExtract are the seed corpus;
@@ -58,6 +73,11 @@ func FuzzExtract(f *testing.F) {
 		// Whatever the input and whether or not Extract failed, nothing may
 		// exist outside dest and no symlink may lead out of it.
 		s.checkConfined(t)
+		// Scan, which writes nothing, accepts exactly what Extract accepts.
+		if serr := Scan(context.Background(), bytes.NewReader(data), ExtractOptions{Budget: &Budget{Limits: limits}}); (serr == nil) != (err == nil) {
+			t.Fatalf("Extract = %v but Scan = %v", err, serr)
+		}
+		s.checkNotWritableByOthers(t)
 		if err == nil {
 			// An accepted archive must extract the same way again.
 			again := resetSandbox(t, filepath.Join(base, "b"))
@@ -108,13 +128,36 @@ func TestFuzzCorpus(t *testing.T) {
 		s := newSandbox(t, t.TempDir())
 		err = Extract(context.Background(), bytes.NewReader(data), s.dest, Limits{})
 		s.checkConfined(t)
-		valid := name == "seed-valid-tar" || name == "seed-valid-tar-gz"
+		s.checkNotWritableByOthers(t)
+		valid := validSeeds[name]
 		if valid && err != nil {
 			t.Errorf("seed %s: %v", name, err)
 		}
 		if !valid && !errors.Is(err, ErrUnsafeEntry) {
 			t.Errorf("seed %s: error = %v, want ErrUnsafeEntry", name, err)
 		}
+	}
+}
+
+// checkNotWritableByOthers fails if anything in s.dest other than a
+// symlink has a group or world write bit or a setuid, setgid or sticky bit.
+func (s sandbox) checkNotWritableByOthers(tb testing.TB) {
+	tb.Helper()
+	err := filepath.WalkDir(s.dest, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == s.dest || d.Type()&fs.ModeSymlink != 0 {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if m := fi.Mode(); m&0o022 != 0 || m&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0 {
+			tb.Errorf("%s has mode %v", p, m)
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
 	}
 }
 
