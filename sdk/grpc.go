@@ -3,10 +3,12 @@ package sdk
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
+	"github.com/tierpack/tierpack/sdk/archive"
 	pluginv1 "github.com/tierpack/tierpack/sdk/proto/tierpack/plugin/v1"
 )
 
@@ -117,6 +119,7 @@ func (s *grpcServer) Unpack(ctx context.Context, req *pluginv1.UnpackRequest) (*
 		Annotations: req.GetAnnotations(),
 		OutputDir:   req.GetOutputDir(),
 		Options:     req.GetOptions(),
+		Budget:      budgetFromPB(req.GetBudget()),
 	}
 	for _, l := range req.GetLayers() {
 		r.Layers = append(r.Layers, *blobFromPB(l))
@@ -195,6 +198,7 @@ func (c *grpcClient) Unpack(ctx context.Context, req UnpackRequest) (UnpackResul
 		Annotations: req.Annotations,
 		OutputDir:   req.OutputDir,
 		Options:     req.Options,
+		Budget:      budgetToPB(req.Budget),
 	}
 	for i := range req.Layers {
 		pr.Layers = append(pr.Layers, blobToPB(&req.Layers[i]))
@@ -204,6 +208,37 @@ func (c *grpcClient) Unpack(ctx context.Context, req UnpackRequest) (UnpackResul
 		return UnpackResult{}, err
 	}
 	return UnpackResult{Files: r.GetFiles()}, nil
+}
+
+func budgetToPB(b archive.Budget) *pluginv1.Budget {
+	if b == (archive.Budget{}) {
+		return nil
+	}
+	return &pluginv1.Budget{
+		MaxFileSize: b.Limits.MaxFileSize, MaxTotalSize: b.Limits.MaxTotalSize, MaxEntries: int64(b.Limits.MaxEntries),
+		UsedSize: b.Size, UsedEntries: int64(b.Entries),
+	}
+}
+
+func budgetFromPB(b *pluginv1.Budget) archive.Budget {
+	if b == nil {
+		return archive.Budget{}
+	}
+	return archive.Budget{
+		Limits: archive.Limits{MaxFileSize: b.GetMaxFileSize(), MaxTotalSize: b.GetMaxTotalSize(), MaxEntries: clampInt(b.GetMaxEntries())},
+		Size:   max(b.GetUsedSize(), 0), Entries: max(clampInt(b.GetUsedEntries()), 0),
+	}
+}
+
+// clampInt converts n to int, saturating where int is narrower.
+func clampInt(n int64) int {
+	if int64(int(n)) != n {
+		if n < 0 {
+			return math.MinInt
+		}
+		return math.MaxInt
+	}
+	return int(n)
 }
 
 func contributionToPB(c Contribution) *pluginv1.Contribution {

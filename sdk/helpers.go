@@ -47,16 +47,22 @@ func PackageFiles(ctx context.Context, req PackageRequest, files []string) (Pack
 	}}}, nil
 }
 
-// UnpackLayers extracts every tar+gzip layer of req into req.OutputDir with
-// archive.Extract's checks and limits, and lists the files written. Layers
-// of other media types are refused: a plugin should not silently drop
-// content it does not understand.
+// UnpackLayers extracts every tar or tar+gzip layer of req into
+// req.OutputDir with archive.ExtractWith's checks, spending req.Budget, the
+// host's budget for the whole pull, across all of them: a layer whose media
+// type says gzip must be gzip. limits are the plugin's own: a non-zero
+// field tightens the host's limit, never raises it. It lists the files
+// written. Layers of other media types are refused: a plugin should not
+// silently drop content it does not understand.
 func UnpackLayers(ctx context.Context, req UnpackRequest, limits archive.Limits) (UnpackResult, error) {
+	budget := UnpackBudget(req, limits)
 	for _, l := range req.Layers {
-		if l.MediaType != MediaTypeLayerTarGzip && l.MediaType != MediaTypeLayerTar {
+		format, ok := archive.FormatOf(l.MediaType)
+		if !ok || (l.MediaType != MediaTypeLayerTarGzip && l.MediaType != MediaTypeLayerTar) {
 			return UnpackResult{}, fmt.Errorf("layer %s has media type %q, which this plugin cannot unpack", l.Digest, l.MediaType)
 		}
-		if err := extractFile(ctx, filepath.Join(req.BlobsDir, filepath.FromSlash(l.Path)), req.OutputDir, limits); err != nil {
+		opts := archive.ExtractOptions{Budget: budget, Format: format}
+		if err := extractFile(ctx, filepath.Join(req.BlobsDir, filepath.FromSlash(l.Path)), req.OutputDir, opts); err != nil {
 			return UnpackResult{}, fmt.Errorf("layer %s: %w", l.Digest, err)
 		}
 	}
@@ -64,13 +70,32 @@ func UnpackLayers(ctx context.Context, req UnpackRequest, limits archive.Limits)
 	return UnpackResult{Files: files}, err
 }
 
-func extractFile(ctx context.Context, path, dest string, limits archive.Limits) error {
+// UnpackBudget returns the budget an Unpack spends: the host's, from req,
+// with each non-zero field of the plugin's own limits applied where it is
+// tighter.
+func UnpackBudget(req UnpackRequest, limits archive.Limits) *archive.Budget {
+	b := req.Budget
+	host := b.Limits.WithDefaults()
+	if limits.MaxFileSize > 0 && limits.MaxFileSize < host.MaxFileSize {
+		host.MaxFileSize = limits.MaxFileSize
+	}
+	if limits.MaxTotalSize > 0 && limits.MaxTotalSize < host.MaxTotalSize {
+		host.MaxTotalSize = limits.MaxTotalSize
+	}
+	if limits.MaxEntries > 0 && limits.MaxEntries < host.MaxEntries {
+		host.MaxEntries = limits.MaxEntries
+	}
+	b.Limits = host
+	return &b
+}
+
+func extractFile(ctx context.Context, path, dest string, opts archive.ExtractOptions) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return archive.Extract(ctx, f, dest, limits)
+	return archive.ExtractWith(ctx, f, dest, opts)
 }
 
 // ListFiles returns the regular files and symlinks below dir, slash-separated

@@ -99,6 +99,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/tierpack/tierpack/sdk/archive"
 )
 
 // Version is the version of this sdk, reported to the host in Describe.
@@ -272,6 +274,13 @@ type UnpackRequest struct {
 	OutputDir string
 	// Options the user passed on the command line (key=value).
 	Options map[string]string
+	// Budget bounds what Unpack writes: the limits of the whole pull
+	// (--max-size, --max-file-size, --max-entries) and what earlier Unpack
+	// calls of the same pull already spent. Spend it on every layer
+	// (UnpackLayers does; pass &req.Budget to archive.ExtractWith, in
+	// ExtractOptions.Budget, when extracting by hand). The zero value, from
+	// a host older than this field, is the default limits.
+	Budget archive.Budget
 }
 
 // UnpackResult is what Unpack wrote.

@@ -422,7 +422,8 @@ func (Plugin) Unpack(ctx context.Context, req sdk.UnpackRequest) (sdk.UnpackResu
 	if err != nil {
 		return sdk.UnpackResult{}, err
 	}
-	err = archive.Extract(ctx, f, tmp, archive.Limits{})
+	// One budget for the whole pull, and a chart layer must be gzip.
+	err = archive.ExtractWith(ctx, f, tmp, archive.ExtractOptions{Budget: sdk.UnpackBudget(req, archive.Limits{}), Format: archive.FormatGzip})
 	f.Close()
 	if err != nil {
 		return sdk.UnpackResult{}, fmt.Errorf("chart archive: %w", err)

@@ -479,14 +479,15 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // copyFile copies src to dst, creating dst with mode perm.
-func copyFile(src io.Reader, dst string, perm fs.FileMode) error {
+func copyFile(src io.Reader, dst string, perm fs.FileMode) (int64, error) {
 	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if _, err := io.Copy(out, src); err != nil {
+	n, err := io.Copy(out, src)
+	if err != nil {
 		out.Close()
-		return err
+		return n, err
 	}
-	return out.Close()
+	return n, out.Close()
 }

@@ -52,9 +52,9 @@ const RunInfoFile = "exporter.json"
 // maxConfigSize bounds the image config Unpack reads.
 const maxConfigSize = 4 << 20
 
-// maxBinarySize bounds the binary Unpack installs (1 GiB, archive's
-// default per-file limit).
-const maxBinarySize = 1 << 30
+// maxBinarySize bounds the binary Unpack installs whatever the host's
+// limits: 1 GiB, sdk/archive's default per-file limit.
+const maxBinarySize = archive.DefaultMaxFileSize
 
 // defaultPath is the PATH of Linux images, as Docker sets it.
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -134,7 +134,7 @@ func packagePlatform(root *os.Root, req sdk.PackageRequest, d decoded, m meta, t
 	}
 	// A copy, so the binary is stored under its installed name whatever
 	// the contribution calls it.
-	err = copyFile(src, filepath.Join(rootfs, name), 0o755)
+	_, err = copyFile(src, filepath.Join(rootfs, name), 0o755)
 	src.Close()
 	if err != nil {
 		return sdk.Manifest{}, fmt.Errorf("copying %s: %w", t.path, err)
@@ -260,7 +260,8 @@ func (Plugin) Unpack(ctx context.Context, req sdk.UnpackRequest) (sdk.UnpackResu
 		return sdk.UnpackResult{}, fmt.Errorf("the image's entrypoint %q is not a file name tierpack installs", entry)
 	}
 	dst := filepath.Join(req.OutputDir, name)
-	if err := extractEntry(ctx, req, strings.TrimPrefix(entry, "/"), dst, img.OS != "windows"); err != nil {
+	budget := sdk.UnpackBudget(req, archive.Limits{MaxFileSize: maxBinarySize})
+	if err := extractEntry(ctx, req, strings.TrimPrefix(entry, "/"), dst, img.OS != "windows", budget); err != nil {
 		return sdk.UnpackResult{}, err
 	}
 	if err := checkInstalled(dst, img.Platform); err != nil {
@@ -321,10 +322,13 @@ func checkInstalled(p string, plat ocispec.Platform) error {
 // leading slash) from the image's layers to dst. The topmost layer holding
 // it wins, as in a container's root filesystem; a whiteout above it means
 // the image deleted it.
-func extractEntry(ctx context.Context, req sdk.UnpackRequest, want, dst string, needExec bool) error {
+//
+// Every entry read counts against budget's entry limit, and the file
+// installed against its size limits.
+func extractEntry(ctx context.Context, req sdk.UnpackRequest, want, dst string, needExec bool, budget *archive.Budget) error {
 	for i := len(req.Layers) - 1; i >= 0; i-- {
 		l := req.Layers[i]
-		found, deleted, err := fromLayer(ctx, filepath.Join(req.BlobsDir, filepath.FromSlash(l.Path)), l.MediaType, want, dst, needExec)
+		found, deleted, err := fromLayer(ctx, filepath.Join(req.BlobsDir, filepath.FromSlash(l.Path)), l.MediaType, want, dst, needExec, budget)
 		if err != nil {
 			return fmt.Errorf("layer %s: %w", l.Digest, err)
 		}
@@ -339,7 +343,7 @@ func extractEntry(ctx context.Context, req sdk.UnpackRequest, want, dst string, 
 }
 
 // fromLayer looks for want in one layer and copies it to dst when found.
-func fromLayer(ctx context.Context, blob, mediaType, want, dst string, needExec bool) (found, deleted bool, err error) {
+func fromLayer(ctx context.Context, blob, mediaType, want, dst string, needExec bool, budget *archive.Budget) (found, deleted bool, err error) {
 	f, err := os.Open(blob)
 	if err != nil {
 		return false, false, err
@@ -350,7 +354,7 @@ func fromLayer(ctx context.Context, blob, mediaType, want, dst string, needExec 
 	case sdk.MediaTypeLayerTarGzip, sdk.MediaTypeDockerLayerTarGzip:
 		zr, err := gzip.NewReader(f)
 		if err != nil {
-			return false, false, fmt.Errorf("reading gzip: %w", err)
+			return false, false, fmt.Errorf("%w: the media type says gzip: %v", archive.ErrCorrupt, err)
 		}
 		defer zr.Close()
 		r = zr
@@ -376,8 +380,13 @@ func fromLayer(ctx context.Context, blob, mediaType, want, dst string, needExec 
 			return false, deleted, nil
 		}
 		if err != nil {
-			return false, false, fmt.Errorf("reading tar: %w", err)
+			return false, false, fmt.Errorf("%w: reading tar: %v", archive.ErrCorrupt, err)
 		}
+		limits := budget.Limits.WithDefaults()
+		if budget.Entries >= limits.MaxEntries {
+			return false, false, fmt.Errorf("%w: more than %d entries, the limit on entries; raise it if you trust this image (tierpack pull --max-entries, TIERPACK_MAX_ENTRIES)", archive.ErrTooLarge, limits.MaxEntries)
+		}
+		budget.Entries++
 		name := path.Clean(strings.TrimPrefix(hdr.Name, "/"))
 		if whiteouts[name] {
 			deleted = true
@@ -389,18 +398,34 @@ func fromLayer(ctx context.Context, blob, mediaType, want, dst string, needExec 
 		if hdr.Typeflag != tar.TypeReg {
 			return false, false, fmt.Errorf("/%s, the image's entrypoint, is not a regular file (tar type %q); tierpack installs only regular files", want, hdr.Typeflag)
 		}
-		if hdr.Size > maxBinarySize {
-			return false, false, fmt.Errorf("/%s is %d bytes, more than the %d tierpack installs", want, hdr.Size, maxBinarySize)
+		for k := range hdr.PAXRecords {
+			if strings.HasPrefix(k, "GNU.sparse.") {
+				return false, false, fmt.Errorf("%w /%s: it is a PAX sparse file (record %s), which tierpack does not install", archive.ErrUnsafeEntry, want, k)
+			}
+		}
+		if hdr.Size > limits.MaxFileSize {
+			return false, false, fmt.Errorf("%w: /%s is %s, more than the %s limit on one file; raise it if you trust this image (tierpack pull --max-file-size, TIERPACK_MAX_FILE_SIZE)",
+				archive.ErrTooLarge, want, archive.FormatSize(hdr.Size), archive.FormatSize(limits.MaxFileSize))
+		}
+		if hdr.Size > limits.MaxTotalSize-budget.Size {
+			return false, false, fmt.Errorf("%w: /%s (%s) takes the pull past the %s limit on the total size (%s already unpacked); raise it if you trust this image (tierpack pull --max-size, TIERPACK_MAX_SIZE)",
+				archive.ErrTooLarge, want, archive.FormatSize(hdr.Size), archive.FormatSize(limits.MaxTotalSize), archive.FormatSize(budget.Size))
 		}
 		mode := fs.FileMode(hdr.Mode) & 0o777
 		if needExec && mode&0o111 == 0 {
 			return false, false, fmt.Errorf("/%s, the image's entrypoint, is not executable (mode %s)", want, mode)
 		}
-		if err := copyFile(io.LimitReader(tr, hdr.Size), dst, mode); err != nil {
+		// Created with the image's mode less group and world write; the
+		// umask applies on top, as for any file this process creates.
+		n, err := copyFile(io.LimitReader(tr, hdr.Size), dst, mode&^0o022)
+		budget.Size += n
+		if err != nil {
 			return false, false, err
 		}
-		// The file mode is subject to the umask; the image's is what counts.
-		return true, false, os.Chmod(dst, mode)
+		if n != hdr.Size {
+			return false, false, fmt.Errorf("%w: /%s: read %d bytes but its header declares %d", archive.ErrCorrupt, want, n, hdr.Size)
+		}
+		return true, false, nil
 	}
 }
 

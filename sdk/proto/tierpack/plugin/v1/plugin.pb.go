@@ -909,7 +909,13 @@ type UnpackRequest struct {
 	// into place when Unpack succeeds, and removes it when it fails.
 	OutputDir string `protobuf:"bytes,5,opt,name=output_dir,json=outputDir,proto3" json:"output_dir,omitempty"`
 	// Options the user passed (e.g. keep-archive for charts).
-	Options       map[string]string `protobuf:"bytes,6,rep,name=options,proto3" json:"options,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Options map[string]string `protobuf:"bytes,6,rep,name=options,proto3" json:"options,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// What Unpack may write: one budget for every layer of this request,
+	// shared with the earlier Unpack calls of the same pull (the platforms
+	// of an --all-platforms pull), whose spending used_size and used_entries
+	// carry. Unset from hosts older than this field: the plugin applies its
+	// own limits.
+	Budget        *Budget `protobuf:"bytes,7,opt,name=budget,proto3" json:"budget,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -986,6 +992,96 @@ func (x *UnpackRequest) GetOptions() map[string]string {
 	return nil
 }
 
+func (x *UnpackRequest) GetBudget() *Budget {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
+// Budget bounds the content one pull extracts (sdk/archive.Budget). A zero
+// or negative limit means the sdk's default.
+type Budget struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Largest regular file, in bytes.
+	MaxFileSize int64 `protobuf:"varint,1,opt,name=max_file_size,json=maxFileSize,proto3" json:"max_file_size,omitempty"`
+	// Largest total of regular-file content, in bytes.
+	MaxTotalSize int64 `protobuf:"varint,2,opt,name=max_total_size,json=maxTotalSize,proto3" json:"max_total_size,omitempty"`
+	// Largest number of archive entries.
+	MaxEntries int64 `protobuf:"varint,3,opt,name=max_entries,json=maxEntries,proto3" json:"max_entries,omitempty"`
+	// Regular-file bytes already extracted by earlier calls of the pull.
+	UsedSize int64 `protobuf:"varint,4,opt,name=used_size,json=usedSize,proto3" json:"used_size,omitempty"`
+	// Entries already extracted by earlier calls of the pull.
+	UsedEntries   int64 `protobuf:"varint,5,opt,name=used_entries,json=usedEntries,proto3" json:"used_entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Budget) Reset() {
+	*x = Budget{}
+	mi := &file_tierpack_plugin_v1_plugin_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Budget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Budget) ProtoMessage() {}
+
+func (x *Budget) ProtoReflect() protoreflect.Message {
+	mi := &file_tierpack_plugin_v1_plugin_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Budget.ProtoReflect.Descriptor instead.
+func (*Budget) Descriptor() ([]byte, []int) {
+	return file_tierpack_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Budget) GetMaxFileSize() int64 {
+	if x != nil {
+		return x.MaxFileSize
+	}
+	return 0
+}
+
+func (x *Budget) GetMaxTotalSize() int64 {
+	if x != nil {
+		return x.MaxTotalSize
+	}
+	return 0
+}
+
+func (x *Budget) GetMaxEntries() int64 {
+	if x != nil {
+		return x.MaxEntries
+	}
+	return 0
+}
+
+func (x *Budget) GetUsedSize() int64 {
+	if x != nil {
+		return x.UsedSize
+	}
+	return 0
+}
+
+func (x *Budget) GetUsedEntries() int64 {
+	if x != nil {
+		return x.UsedEntries
+	}
+	return 0
+}
+
 type UnpackResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Files written, relative to output_dir, for the host's report.
@@ -996,7 +1092,7 @@ type UnpackResponse struct {
 
 func (x *UnpackResponse) Reset() {
 	*x = UnpackResponse{}
-	mi := &file_tierpack_plugin_v1_plugin_proto_msgTypes[12]
+	mi := &file_tierpack_plugin_v1_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1008,7 +1104,7 @@ func (x *UnpackResponse) String() string {
 func (*UnpackResponse) ProtoMessage() {}
 
 func (x *UnpackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tierpack_plugin_v1_plugin_proto_msgTypes[12]
+	mi := &file_tierpack_plugin_v1_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1021,7 +1117,7 @@ func (x *UnpackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnpackResponse.ProtoReflect.Descriptor instead.
 func (*UnpackResponse) Descriptor() ([]byte, []int) {
-	return file_tierpack_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
+	return file_tierpack_plugin_v1_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UnpackResponse) GetFiles() []string {
@@ -1112,7 +1208,7 @@ const file_tierpack_plugin_v1_plugin_proto_rawDesc = "" +
 	"\bplatform\x18\x06 \x01(\v2\x1c.tierpack.plugin.v1.PlatformR\bplatform\x1a>\n" +
 	"\x10AnnotationsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xcb\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xff\x03\n" +
 	"\rUnpackRequest\x12\x1b\n" +
 	"\tblobs_dir\x18\x01 \x01(\tR\bblobsDir\x120\n" +
 	"\x06config\x18\x02 \x01(\v2\x18.tierpack.plugin.v1.BlobR\x06config\x120\n" +
@@ -1120,13 +1216,21 @@ const file_tierpack_plugin_v1_plugin_proto_rawDesc = "" +
 	"\vannotations\x18\x04 \x03(\v22.tierpack.plugin.v1.UnpackRequest.AnnotationsEntryR\vannotations\x12\x1d\n" +
 	"\n" +
 	"output_dir\x18\x05 \x01(\tR\toutputDir\x12H\n" +
-	"\aoptions\x18\x06 \x03(\v2..tierpack.plugin.v1.UnpackRequest.OptionsEntryR\aoptions\x1a>\n" +
+	"\aoptions\x18\x06 \x03(\v2..tierpack.plugin.v1.UnpackRequest.OptionsEntryR\aoptions\x122\n" +
+	"\x06budget\x18\a \x01(\v2\x1a.tierpack.plugin.v1.BudgetR\x06budget\x1a>\n" +
 	"\x10AnnotationsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a:\n" +
 	"\fOptionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"&\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb3\x01\n" +
+	"\x06Budget\x12\"\n" +
+	"\rmax_file_size\x18\x01 \x01(\x03R\vmaxFileSize\x12$\n" +
+	"\x0emax_total_size\x18\x02 \x01(\x03R\fmaxTotalSize\x12\x1f\n" +
+	"\vmax_entries\x18\x03 \x01(\x03R\n" +
+	"maxEntries\x12\x1b\n" +
+	"\tused_size\x18\x04 \x01(\x03R\busedSize\x12!\n" +
+	"\fused_entries\x18\x05 \x01(\x03R\vusedEntries\"&\n" +
 	"\x0eUnpackResponse\x12\x14\n" +
 	"\x05files\x18\x01 \x03(\tR\x05files2\xdd\x02\n" +
 	"\bPackager\x12U\n" +
@@ -1148,7 +1252,7 @@ func file_tierpack_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_tierpack_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tierpack_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_tierpack_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_tierpack_plugin_v1_plugin_proto_goTypes = []any{
 	(Diagnostic_Severity)(0), // 0: tierpack.plugin.v1.Diagnostic.Severity
 	(*DescribeRequest)(nil),  // 1: tierpack.plugin.v1.DescribeRequest
@@ -1163,12 +1267,13 @@ var file_tierpack_plugin_v1_plugin_proto_goTypes = []any{
 	(*Platform)(nil),         // 10: tierpack.plugin.v1.Platform
 	(*Blob)(nil),             // 11: tierpack.plugin.v1.Blob
 	(*UnpackRequest)(nil),    // 12: tierpack.plugin.v1.UnpackRequest
-	(*UnpackResponse)(nil),   // 13: tierpack.plugin.v1.UnpackResponse
-	nil,                      // 14: tierpack.plugin.v1.PackageResponse.AnnotationsEntry
-	nil,                      // 15: tierpack.plugin.v1.Manifest.AnnotationsEntry
-	nil,                      // 16: tierpack.plugin.v1.Blob.AnnotationsEntry
-	nil,                      // 17: tierpack.plugin.v1.UnpackRequest.AnnotationsEntry
-	nil,                      // 18: tierpack.plugin.v1.UnpackRequest.OptionsEntry
+	(*Budget)(nil),           // 13: tierpack.plugin.v1.Budget
+	(*UnpackResponse)(nil),   // 14: tierpack.plugin.v1.UnpackResponse
+	nil,                      // 15: tierpack.plugin.v1.PackageResponse.AnnotationsEntry
+	nil,                      // 16: tierpack.plugin.v1.Manifest.AnnotationsEntry
+	nil,                      // 17: tierpack.plugin.v1.Blob.AnnotationsEntry
+	nil,                      // 18: tierpack.plugin.v1.UnpackRequest.AnnotationsEntry
+	nil,                      // 19: tierpack.plugin.v1.UnpackRequest.OptionsEntry
 }
 var file_tierpack_plugin_v1_plugin_proto_depIdxs = []int32{
 	3,  // 0: tierpack.plugin.v1.ValidateRequest.contribution:type_name -> tierpack.plugin.v1.Contribution
@@ -1176,31 +1281,32 @@ var file_tierpack_plugin_v1_plugin_proto_depIdxs = []int32{
 	0,  // 2: tierpack.plugin.v1.Diagnostic.severity:type_name -> tierpack.plugin.v1.Diagnostic.Severity
 	3,  // 3: tierpack.plugin.v1.PackageRequest.contribution:type_name -> tierpack.plugin.v1.Contribution
 	9,  // 4: tierpack.plugin.v1.PackageResponse.manifests:type_name -> tierpack.plugin.v1.Manifest
-	14, // 5: tierpack.plugin.v1.PackageResponse.annotations:type_name -> tierpack.plugin.v1.PackageResponse.AnnotationsEntry
+	15, // 5: tierpack.plugin.v1.PackageResponse.annotations:type_name -> tierpack.plugin.v1.PackageResponse.AnnotationsEntry
 	6,  // 6: tierpack.plugin.v1.PackageResponse.diagnostics:type_name -> tierpack.plugin.v1.Diagnostic
 	10, // 7: tierpack.plugin.v1.Manifest.platform:type_name -> tierpack.plugin.v1.Platform
 	11, // 8: tierpack.plugin.v1.Manifest.config:type_name -> tierpack.plugin.v1.Blob
 	11, // 9: tierpack.plugin.v1.Manifest.layers:type_name -> tierpack.plugin.v1.Blob
-	15, // 10: tierpack.plugin.v1.Manifest.annotations:type_name -> tierpack.plugin.v1.Manifest.AnnotationsEntry
-	16, // 11: tierpack.plugin.v1.Blob.annotations:type_name -> tierpack.plugin.v1.Blob.AnnotationsEntry
+	16, // 10: tierpack.plugin.v1.Manifest.annotations:type_name -> tierpack.plugin.v1.Manifest.AnnotationsEntry
+	17, // 11: tierpack.plugin.v1.Blob.annotations:type_name -> tierpack.plugin.v1.Blob.AnnotationsEntry
 	10, // 12: tierpack.plugin.v1.Blob.platform:type_name -> tierpack.plugin.v1.Platform
 	11, // 13: tierpack.plugin.v1.UnpackRequest.config:type_name -> tierpack.plugin.v1.Blob
 	11, // 14: tierpack.plugin.v1.UnpackRequest.layers:type_name -> tierpack.plugin.v1.Blob
-	17, // 15: tierpack.plugin.v1.UnpackRequest.annotations:type_name -> tierpack.plugin.v1.UnpackRequest.AnnotationsEntry
-	18, // 16: tierpack.plugin.v1.UnpackRequest.options:type_name -> tierpack.plugin.v1.UnpackRequest.OptionsEntry
-	1,  // 17: tierpack.plugin.v1.Packager.Describe:input_type -> tierpack.plugin.v1.DescribeRequest
-	4,  // 18: tierpack.plugin.v1.Packager.Validate:input_type -> tierpack.plugin.v1.ValidateRequest
-	7,  // 19: tierpack.plugin.v1.Packager.Package:input_type -> tierpack.plugin.v1.PackageRequest
-	12, // 20: tierpack.plugin.v1.Packager.Unpack:input_type -> tierpack.plugin.v1.UnpackRequest
-	2,  // 21: tierpack.plugin.v1.Packager.Describe:output_type -> tierpack.plugin.v1.DescribeResponse
-	5,  // 22: tierpack.plugin.v1.Packager.Validate:output_type -> tierpack.plugin.v1.ValidateResponse
-	8,  // 23: tierpack.plugin.v1.Packager.Package:output_type -> tierpack.plugin.v1.PackageResponse
-	13, // 24: tierpack.plugin.v1.Packager.Unpack:output_type -> tierpack.plugin.v1.UnpackResponse
-	21, // [21:25] is the sub-list for method output_type
-	17, // [17:21] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	18, // 15: tierpack.plugin.v1.UnpackRequest.annotations:type_name -> tierpack.plugin.v1.UnpackRequest.AnnotationsEntry
+	19, // 16: tierpack.plugin.v1.UnpackRequest.options:type_name -> tierpack.plugin.v1.UnpackRequest.OptionsEntry
+	13, // 17: tierpack.plugin.v1.UnpackRequest.budget:type_name -> tierpack.plugin.v1.Budget
+	1,  // 18: tierpack.plugin.v1.Packager.Describe:input_type -> tierpack.plugin.v1.DescribeRequest
+	4,  // 19: tierpack.plugin.v1.Packager.Validate:input_type -> tierpack.plugin.v1.ValidateRequest
+	7,  // 20: tierpack.plugin.v1.Packager.Package:input_type -> tierpack.plugin.v1.PackageRequest
+	12, // 21: tierpack.plugin.v1.Packager.Unpack:input_type -> tierpack.plugin.v1.UnpackRequest
+	2,  // 22: tierpack.plugin.v1.Packager.Describe:output_type -> tierpack.plugin.v1.DescribeResponse
+	5,  // 23: tierpack.plugin.v1.Packager.Validate:output_type -> tierpack.plugin.v1.ValidateResponse
+	8,  // 24: tierpack.plugin.v1.Packager.Package:output_type -> tierpack.plugin.v1.PackageResponse
+	14, // 25: tierpack.plugin.v1.Packager.Unpack:output_type -> tierpack.plugin.v1.UnpackResponse
+	22, // [22:26] is the sub-list for method output_type
+	18, // [18:22] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_tierpack_plugin_v1_plugin_proto_init() }
@@ -1214,7 +1320,7 @@ func file_tierpack_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tierpack_plugin_v1_plugin_proto_rawDesc), len(file_tierpack_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
