@@ -15,8 +15,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -69,6 +72,29 @@ func Load(path string) (*File, error) {
 		return nil, err
 	}
 	return Parse(path, b)
+}
+
+// LoadIn reads the OWNERS file at rel, a slash-separated path inside the
+// contribution folder dir, and refuses one that is not inside it: a symlink
+// (or a path through one) that leads outside the folder would have tierpack
+// record approvers from a file the contribution does not hold. The error
+// wraps ErrInvalid then.
+func LoadIn(dir, rel string) (*File, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	name := filepath.FromSlash(rel)
+	// os.Root follows symlinks only while they stay below dir.
+	b, err := root.ReadFile(name)
+	if err != nil {
+		if fi, lerr := root.Lstat(name); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 || strings.Contains(err.Error(), "escapes") {
+			return nil, fmt.Errorf("%w: %s is a symlink that leads outside the contribution folder; tierpack reads approvers only from a file inside it (replace the link with the file)", ErrInvalid, strconv.Quote(rel))
+		}
+		return nil, err
+	}
+	return Parse(rel, b)
 }
 
 // JSON returns the compact JSON recorded in the artifact annotation.

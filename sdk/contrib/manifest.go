@@ -35,6 +35,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/archive"
 )
 
 // FileName is the manifest's file name inside a contribution folder.
@@ -97,6 +98,10 @@ func (e *FieldError) Error() string {
 	}
 	return fmt.Sprintf("%s: %s: %s", loc, e.Field, e.Message)
 }
+
+// Unwrap lets errors.Is find ErrInvalid: a FieldError is always about the
+// manifest's content.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
 
 // Diagnostic converts the error to an sdk diagnostic.
 func (e *FieldError) Diagnostic() sdk.Diagnostic {
@@ -171,7 +176,36 @@ func Load(dir string) (*Manifest, error) {
 	if err := m.resolveFiles(); err != nil {
 		return m, err
 	}
+	if err := m.checkTree(); err != nil {
+		return m, err
+	}
 	return m, nil
+}
+
+// checkTree refuses a contribution whose files could not be packaged and
+// pulled back: symlinks that are absolute or lead outside the folder,
+// paths through symlinks, devices, sockets and named pipes, checked as
+// sdk/archive packages them, among tierpack.yaml, the files and the OWNERS
+// file.
+func (m *Manifest) checkTree() error {
+	paths := append([]string{FileName}, m.Files...)
+	owners := m.Owners
+	if owners == "" {
+		owners = "OWNERS"
+	}
+	if _, err := os.Lstat(filepath.Join(m.Dir, filepath.FromSlash(owners))); err == nil {
+		paths = append(paths, owners)
+	}
+	_, err := archive.CheckTree(m.Dir, paths)
+	if errors.Is(err, archive.ErrUnsafeEntry) {
+		field := ""
+		if m.lines["files"] > 0 {
+			field = "files"
+		}
+		return Errors{m.fieldErr(field, "%s; a contribution holds only regular files, folders and symlinks that stay inside it: remove it, or leave it out of files",
+			strings.TrimPrefix(strings.TrimPrefix(err.Error(), archive.ErrUnsafeEntry.Error()), ": "))}
+	}
+	return err
 }
 
 // Parse parses and checks manifest bytes. It reports every problem at once.
