@@ -32,6 +32,7 @@ import (
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/archive"
 	"github.com/tierpack/tierpack/sdk/contrib"
 )
 
@@ -120,7 +121,7 @@ func loadOwners(m *contrib.Manifest) (*owners.File, []sdk.Diagnostic) {
 	if p == "" {
 		return nil, nil
 	}
-	own, err := owners.Load(p)
+	own, err := owners.LoadIn(m.Dir, relTo(m.Dir, p))
 	if err != nil {
 		return nil, []sdk.Diagnostic{sdk.Errorf(relTo(m.Dir, p), 0, "%v", err).WithHint("OWNERS is Kubernetes-style YAML: approvers: [handle], reviewers: [handle]")}
 	}
@@ -141,6 +142,12 @@ type PackOptions struct {
 	// Cache, if set, remembers packaged files by a fingerprint of the
 	// input, so re-pushing unchanged content does not package it again.
 	Cache *cache.Cache
+	// Limits are what a pull of the artifact must stay within (zero fields:
+	// the defaults, which `tierpack pull` applies unless raised). Pack reads
+	// every tar layer the plugin wrote as a pull would extract it, one
+	// budget per platform, and refuses with ErrValidation what a pull would
+	// refuse, so nothing is pushed that cannot be pulled.
+	Limits archive.Limits
 }
 
 // Blob is a content-addressed file or byte slice ready to push.
@@ -232,12 +239,49 @@ func Pack(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest, opt
 	if err := packed.build(out, res, opts); err != nil {
 		return nil, fmt.Errorf("%s plugin output: %w", m.Type, err)
 	}
+	if err := checkPullable(ctx, m, out, res, opts.Limits); err != nil {
+		return nil, err
+	}
 	if key != "" {
 		// A cache that cannot be written only makes the next push slower.
 		_ = savePackRecord(opts.Cache, key, v.diags, res, packed)
 	}
 	ok = true
 	return packed, nil
+}
+
+// checkPullable scans the tar layers of each manifest the plugin packaged
+// as a pull extracts them — same checks, same limits, one budget for the
+// layers of one platform — and refuses what a pull would refuse.
+func checkPullable(ctx context.Context, m *contrib.Manifest, out string, res sdk.PackageResult, limits archive.Limits) error {
+	for _, pm := range res.Manifests {
+		budget := archive.Budget{Limits: limits}
+		for _, l := range pm.Layers {
+			format, ok := archive.FormatOf(l.MediaType)
+			if !ok {
+				continue
+			}
+			f, err := os.Open(filepath.Join(out, filepath.FromSlash(l.Path)))
+			if err != nil {
+				return err
+			}
+			err = archive.Scan(ctx, f, archive.ExtractOptions{Budget: &budget, Format: format})
+			f.Close()
+			if err == nil {
+				continue
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			plat := ""
+			if pm.Platform != nil {
+				plat = " for " + pm.Platform.String()
+			}
+			return fmt.Errorf("%w: %q cannot be pulled: its packaged layer %s%s is refused by the same checks `tierpack pull` applies: %w; leave the file out or make it smaller, or split the contribution",
+				ErrValidation, m.Name, archive.Quote(l.Path), plat, err)
+		}
+	}
+	return nil
 }
 
 // fromRecord fills p from the cache record for key, if there is a usable

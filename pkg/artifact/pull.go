@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -23,10 +24,18 @@ import (
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/archive"
 )
 
 // ErrExists is returned when the output folder exists and Force is off.
 var ErrExists = errors.New("output folder exists")
+
+// ErrRefusedContent is wrapped by Pull's errors for an artifact whose
+// content was refused: a layer with an unsafe entry (archive.ErrUnsafeEntry),
+// a corrupt or mislabelled layer (archive.ErrCorrupt), or more than the
+// pull's limits allow (archive.ErrTooLarge). The error wraps the archive
+// error too. Nothing of the artifact is left on disk.
+var ErrRefusedContent = errors.New("pulled artifact refused")
 
 // Helm's media types, so charts pushed by `helm push` are recognised.
 const (
@@ -95,6 +104,13 @@ type PullOptions struct {
 	// Platform. It must have been resolved with the same Platform (nil for
 	// AllPlatforms), so that what is pulled is exactly what was checked.
 	Resolved *Info
+	// Limits bound what the whole pull writes — every layer of every
+	// platform together, as one budget — and zero fields select the
+	// defaults (archive.DefaultMaxTotalSize and the others). The plugin is
+	// given what remains of it in each Unpack request; what it wrote is
+	// measured afterwards, so a plugin that ignores the budget is caught
+	// too. Exceeding it fails with ErrRefusedContent and archive.ErrTooLarge.
+	Limits archive.Limits
 }
 
 // PullResult reports what Pull wrote.
@@ -166,7 +182,7 @@ func pullOnce(ctx context.Context, plugins *plugin.Manager, t *target.Target, op
 	if pluginErr != nil {
 		return nil, fmt.Errorf("%s is of type %q: %w", t.Ref, info.Type, pluginErr)
 	}
-	result, err := unpackAll(ctx, p, units, reqs)
+	result, err := unpackAll(ctx, p, t, units, reqs, opts.Limits)
 	verified.Wait()
 	if verifyErr != nil {
 		// Also when unpacking failed: the plugin may have choked on it.
@@ -309,16 +325,31 @@ func (st *staging) requests(units []unpackUnit, options map[string]string) ([]sd
 	return reqs, fetch, nil
 }
 
-// unpackAll has the plugin unpack each unit, and lists what it wrote.
-func unpackAll(ctx context.Context, p *plugin.Plugin, units []unpackUnit, reqs []sdk.UnpackRequest) (*PullResult, error) {
+// unpackAll has the plugin unpack each unit, spending one budget of limits
+// across all of them, and lists what it wrote.
+func unpackAll(ctx context.Context, p *plugin.Plugin, t *target.Target, units []unpackUnit, reqs []sdk.UnpackRequest, limits archive.Limits) (*PullResult, error) {
 	result := &PullResult{}
+	budget := archive.Budget{Limits: limits.WithDefaults()}
 	for i, u := range units {
+		where := t.Ref.String()
+		if u.dir != "" {
+			where += " (" + u.dir + ")"
+		}
+		reqs[i].Budget = budget
 		res, err := p.Unpack(ctx, reqs[i])
 		if err != nil {
+			// The plugin's error crosses the process boundary as text; scan
+			// the layers here to tell refused content from other failures.
+			if serr := scanLayers(ctx, reqs[i], budget); serr != nil {
+				return nil, fmt.Errorf("%w: %s: %w (the plugin reported: %v)", ErrRefusedContent, where, serr, err)
+			}
 			if u.dir != "" {
 				return nil, fmt.Errorf("%s: %w", u.dir, err)
 			}
 			return nil, err
+		}
+		if err := spend(&budget, reqs[i].OutputDir); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrRefusedContent, where, err)
 		}
 		for _, f := range res.Files {
 			if u.dir != "" {
@@ -331,6 +362,65 @@ func unpackAll(ctx context.Context, p *plugin.Plugin, units []unpackUnit, reqs [
 		}
 	}
 	return result, nil
+}
+
+// scanLayers reads the tar layers of req as sdk/archive would extract them,
+// with the budget the plugin had, writing nothing, and returns the archive
+// error that refuses them, if any.
+func scanLayers(ctx context.Context, req sdk.UnpackRequest, budget archive.Budget) error {
+	for _, l := range req.Layers {
+		format, ok := archive.FormatOf(l.MediaType)
+		if !ok {
+			continue
+		}
+		f, err := os.Open(filepath.Join(req.BlobsDir, filepath.FromSlash(l.Path)))
+		if err != nil {
+			return nil
+		}
+		err = archive.Scan(ctx, f, archive.ExtractOptions{Budget: &budget, Format: format})
+		f.Close()
+		if errors.Is(err, archive.ErrUnsafeEntry) || errors.Is(err, archive.ErrTooLarge) || errors.Is(err, archive.ErrCorrupt) {
+			return fmt.Errorf("layer %s: %w", l.Digest, err)
+		}
+		if err != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+// spend charges budget with what an Unpack wrote below dir: its regular
+// files' sizes and its entries. It fails when that goes past the limits,
+// which a plugin that honours its budget never does.
+func spend(budget *archive.Budget, dir string) error {
+	limits := budget.Limits.WithDefaults()
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		budget.Entries++
+		if budget.Entries > limits.MaxEntries {
+			return fmt.Errorf("%w: the plugin wrote more than %d entries, the limit on entries for one pull; raise it if you trust this artifact (--max-entries, TIERPACK_MAX_ENTRIES)", archive.ErrTooLarge, limits.MaxEntries)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if fi.Size() > limits.MaxFileSize {
+			return fmt.Errorf("%w: the plugin wrote %s, %s, more than the %s limit on one file; raise it if you trust this artifact (--max-file-size, TIERPACK_MAX_FILE_SIZE)",
+				archive.ErrTooLarge, archive.Quote(filepath.ToSlash(rel)), archive.FormatSize(fi.Size()), archive.FormatSize(limits.MaxFileSize))
+		}
+		budget.Size += fi.Size()
+		if budget.Size > limits.MaxTotalSize {
+			return fmt.Errorf("%w: the content written reached %s at %s, more than the %s limit for one pull; raise it if you trust this artifact (--max-size, TIERPACK_MAX_SIZE)",
+				archive.ErrTooLarge, archive.FormatSize(budget.Size), archive.Quote(filepath.ToSlash(rel)), archive.FormatSize(limits.MaxTotalSize))
+		}
+		return nil
+	})
 }
 
 // unpackUnit is one manifest to unpack: the artifact's, or one platform's

@@ -10,6 +10,7 @@ import (
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/pkg/trust"
+	"github.com/tierpack/tierpack/sdk/archive"
 )
 
 // PullRequest asks for an artifact to be fetched and unpacked.
@@ -33,6 +34,9 @@ type PullRequest struct {
 	Options map[string]string
 	// Progress, if set, is told about each blob.
 	Progress artifact.Progress
+	// Limits bound what the whole pull unpacks (all layers and platforms
+	// together); zero fields are the defaults. See artifact.PullOptions.
+	Limits archive.Limits
 }
 
 // PullResult reports what Pull wrote and the tier the gate found.
@@ -84,6 +88,7 @@ func (c *Client) Pull(ctx context.Context, req PullRequest) (*PullResult, error)
 		AllPlatforms: req.AllPlatforms,
 		Options:      req.Options,
 		Progress:     req.Progress,
+		Limits:       req.Limits,
 	})
 	if err != nil {
 		return nil, c.pluginHint(err, info.Type)
