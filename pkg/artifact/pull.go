@@ -341,6 +341,9 @@ func unpackAll(ctx context.Context, p *plugin.Plugin, t *target.Target, units []
 			// The plugin's error crosses the process boundary as text; scan
 			// the layers here to tell refused content from other failures.
 			if serr := scanLayers(ctx, reqs[i], budget); serr != nil {
+				if strings.Contains(err.Error(), serr.Error()) {
+					return nil, fmt.Errorf("%w: %s: %w", ErrRefusedContent, where, serr)
+				}
 				return nil, fmt.Errorf("%w: %s: %w (the plugin reported: %v)", ErrRefusedContent, where, serr, err)
 			}
 			if u.dir != "" {

@@ -120,13 +120,13 @@ func (zeroReader) Read(p []byte) (int, error) {
 // TestFormatOf: media types map to the format their data must have.
 func TestFormatOf(t *testing.T) {
 	for mt, want := range map[string]Format{
-		"application/vnd.oci.image.layer.v1.tar+gzip":          FormatGzip,
-		"application/vnd.oci.image.layer.v1.tar":               FormatTar,
-		"application/vnd.docker.image.rootfs.diff.tar.gzip":    FormatGzip,
-		"application/vnd.cncf.helm.chart.content.v1.tar+gzip":  FormatGzip,
-		"application/vnd.oci.image.layer.v1.tar+zstd":          -1,
-		"application/vnd.cncf.helm.chart.provenance.v1.prov":   -1,
-		"application/vnd.oci.image.config.v1+json":             -1,
+		"application/vnd.oci.image.layer.v1.tar+gzip":         FormatGzip,
+		"application/vnd.oci.image.layer.v1.tar":              FormatTar,
+		"application/vnd.docker.image.rootfs.diff.tar.gzip":   FormatGzip,
+		"application/vnd.cncf.helm.chart.content.v1.tar+gzip": FormatGzip,
+		"application/vnd.oci.image.layer.v1.tar+zstd":         -1,
+		"application/vnd.cncf.helm.chart.provenance.v1.prov":  -1,
+		"application/vnd.oci.image.config.v1+json":            -1,
 	} {
 		got, ok := FormatOf(mt)
 		if (want == -1) == ok || (ok && got != want) {
