@@ -2,12 +2,15 @@ package main
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/pkg/tierpack"
+	"github.com/tierpack/tierpack/sdk/archive"
 )
 
 func pullCommand() *cli.Command {
@@ -27,6 +30,13 @@ From a multi-platform artifact (an image index, such as an exporter) pull takes 
 machine's platform, the one --platform names, or with --all-platforms every one, each
 into DIR/OS-ARCH (e.g. DIR/linux-amd64).
 
+LIMITS: a pull treats the artifact as hostile. Everything it unpacks — every layer of
+every platform together — must stay within --max-size (default 4GiB of file content),
+--max-file-size (1GiB for one file) and --max-entries (100000 files, folders and links);
+raise them only for artifacts you trust. Unsafe entries (paths leaving the folder,
+escaping symlinks, devices, sparse files), corrupt layers and exceeded limits exit 8.
+Sizes take a unit: 500MiB, 8GiB, 1TiB, or plain bytes.
+
 ` + helpReferences + `
 
 EXAMPLES:
@@ -44,6 +54,9 @@ EXAMPLES:
 			&cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` for --tier official (repeatable; see tierpack verify --help)"},
 			&cli.BoolFlag{Name: "keep-archive", Usage: "charts: keep the chart's .tgz (as helm pull does) instead of unpacking it"},
 			&cli.StringSliceFlag{Name: "option", Usage: "`KEY=VALUE` passed to the type's plugin (repeatable)"},
+			&cli.StringFlag{Name: "max-size", Value: "4GiB", EnvVars: []string{"TIERPACK_MAX_SIZE"}, Usage: "refuse an artifact that unpacks to more than `SIZE` of file content (all layers and platforms)"},
+			&cli.StringFlag{Name: "max-file-size", Value: "1GiB", EnvVars: []string{"TIERPACK_MAX_FILE_SIZE"}, Usage: "refuse an artifact holding a file larger than `SIZE`"},
+			&cli.IntFlag{Name: "max-entries", Value: archive.DefaultMaxEntries, EnvVars: []string{"TIERPACK_MAX_ENTRIES"}, Usage: "refuse an artifact that unpacks to more than `N` files, folders and links"},
 		}, registryFlags()...),
 		Action: action(1, 1, "needs exactly one reference", func(c *cli.Context, cl *tierpack.Client) error {
 			req, err := pullRequest(c)
@@ -93,5 +106,40 @@ func pullRequest(c *cli.Context) (tierpack.PullRequest, error) {
 	if c.Bool("keep-archive") {
 		req.Options["keep-archive"] = "true"
 	}
+	for _, f := range []struct {
+		name string
+		dst  *int64
+	}{{"max-size", &req.Limits.MaxTotalSize}, {"max-file-size", &req.Limits.MaxFileSize}} {
+		if *f.dst, err = parseSize(c.String(f.name)); err != nil {
+			return req, usagef(c, "--%s: %v", f.name, err)
+		}
+	}
+	if req.Limits.MaxEntries = c.Int("max-entries"); req.Limits.MaxEntries <= 0 {
+		return req, usagef(c, "--max-entries %d: give a positive number", req.Limits.MaxEntries)
+	}
 	return req, nil
+}
+
+// parseSize reads a size such as 4GiB, 500MB, 1.5GiB or 1048576 (bytes):
+// KiB, MiB, GiB and TiB (or K, M, G, T) are powers of 1024, KB, MB, GB
+// and TB powers of 1000.
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := t, ""
+	if i >= 0 {
+		num, unit = t[:i], strings.TrimSpace(t[i:])
+	}
+	mult := map[string]float64{
+		"": 1, "B": 1,
+		"K": 1 << 10, "KiB": 1 << 10, "KB": 1e3,
+		"M": 1 << 20, "MiB": 1 << 20, "MB": 1e6,
+		"G": 1 << 30, "GiB": 1 << 30, "GB": 1e9,
+		"T": 1 << 40, "TiB": 1 << 40, "TB": 1e12,
+	}[unit]
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || mult == 0 || v <= 0 || v*mult >= math.MaxInt64 {
+		return 0, fmt.Errorf("%q is not a size: use e.g. 4GiB, 500MiB or a number of bytes", s)
+	}
+	return int64(v * mult), nil
 }
