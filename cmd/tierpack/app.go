@@ -19,7 +19,6 @@ import (
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
-	"github.com/tierpack/tierpack/pkg/owners"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/policy"
 	"github.com/tierpack/tierpack/pkg/progress"
@@ -40,7 +39,6 @@ const (
 	exitNotFound    = 5 // no such artifact, tag or plugin
 	exitAuth        = 6 // the registry refused the credentials
 	exitPlugin      = 7 // a plugin crashed, hung or is not a plugin
-	exitRefused     = 8 // a pulled artifact's content was refused: unsafe, corrupt or over the limits
 	exitInterrupted = 130
 )
 
@@ -65,9 +63,6 @@ const helpExitCodes = `EXIT CODES:
    6    the registry refused the credentials (run tierpack login)
    7    a plugin crashed, hung, is not a tierpack plugin, no longer matches its pin,
         or failed tierpack plugin check
-   8    a pulled artifact's content was refused: an unsafe entry (path traversal, escaping
-        symlink, device, sparse file), a corrupt or mislabelled layer, or more than the
-        --max-size, --max-file-size or --max-entries limits of tierpack pull
    130  interrupted`
 
 const helpReferences = `REFERENCES:
@@ -121,6 +116,7 @@ ENVIRONMENT:
 			&cli.BoolFlag{Name: "no-cache", Usage: "pull straight from the registry, bypassing $TIERPACK_HOME/cache", EnvVars: []string{"TIERPACK_NO_CACHE"}},
 			&cli.StringFlag{Name: "policy", Usage: "tier policy `FILE` (default $TIERPACK_HOME/policy.yaml, else built-in)", EnvVars: []string{"TIERPACK_POLICY"}},
 			&cli.DurationFlag{Name: "plugin-timeout", Value: plugin.DefaultCallTimeout, Usage: "stop a plugin that takes longer than `DURATION` for one call", EnvVars: []string{"TIERPACK_PLUGIN_TIMEOUT"}},
+			&cli.DurationFlag{Name: "timeout", Usage: "give up on the whole command after `DURATION` (e.g. 10m; default: no limit)", EnvVars: []string{"TIERPACK_TIMEOUT"}},
 		},
 		Commands: []*cli.Command{
 			initCommand(), validateCommand(), packageCommand(), pushCommand(), pullCommand(), inspectCommand(),
@@ -130,6 +126,7 @@ ENVIRONMENT:
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return usageError{err}
 		},
+		Before:         applyTimeout,
 		ExitErrHandler: func(*cli.Context, error) {}, // run() reports errors
 	}
 	for _, c := range app.Commands {
@@ -184,10 +181,7 @@ func exitCode(err error, interrupted bool) int {
 		return exitInterrupted
 	case errors.As(err, &ue), errors.As(err, &tue), strings.HasPrefix(err.Error(), "Required flag"), strings.HasPrefix(err.Error(), "No help topic for"):
 		return exitUsage
-	case errors.Is(err, artifact.ErrRefusedContent):
-		return exitRefused
-	case errors.As(err, &ve), errors.As(err, &me), errors.Is(err, contrib.ErrInvalid), errors.Is(err, artifact.ErrValidation),
-		errors.Is(err, owners.ErrInvalid):
+	case errors.As(err, &ve), errors.As(err, &me), errors.Is(err, contrib.ErrInvalid), errors.Is(err, artifact.ErrValidation):
 		return exitInvalid
 	case errors.Is(err, tier.ErrBelow), errors.Is(err, policy.ErrRefused), errors.As(err, &verr),
 		errors.Is(err, sign.ErrNoSignature), errors.Is(err, sign.ErrUntrusted):

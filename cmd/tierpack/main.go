@@ -8,12 +8,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	goplugin "github.com/hashicorp/go-plugin"
+	"github.com/urfave/cli/v2"
 
 	"github.com/tierpack/tierpack/internal/cliargs"
 	"github.com/tierpack/tierpack/pkg/plugin"
@@ -41,5 +44,54 @@ func run(args []string) int {
 	defer goplugin.CleanupClients()
 	app := newApp()
 	err := app.RunContext(ctx, cliargs.Reorder(app, args))
+	if t, ok := app.Metadata[timeoutKey].(*commandTimeout); ok {
+		defer t.cancel()
+		if err != nil && errors.Is(t.ctx.Err(), context.DeadlineExceeded) {
+			err = &timeoutError{limit: t.limit, err: err}
+		}
+	}
 	return reportError(app, err, ctx.Err() != nil)
 }
+
+// timeoutKey keeps the --timeout deadline in app.Metadata, for run.
+const timeoutKey = "timeout"
+
+// commandTimeout is the --timeout deadline of one invocation.
+type commandTimeout struct {
+	limit  time.Duration
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// applyTimeout bounds the whole command by --timeout: the commands' context
+// (c.Context, which every subcommand inherits) gets the deadline.
+func applyTimeout(c *cli.Context) error {
+	d := c.Duration("timeout")
+	if d < 0 {
+		return usageError{fmt.Errorf("--timeout %s: use a positive duration, or 0 for no limit", d)}
+	}
+	if d == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(c.Context, d)
+	c.Context = ctx
+	if c.App.Metadata == nil {
+		c.App.Metadata = map[string]any{}
+	}
+	c.App.Metadata[timeoutKey] = &commandTimeout{limit: d, ctx: ctx, cancel: cancel}
+	return nil
+}
+
+// timeoutError reports a command stopped by --timeout. Like any
+// interruption it leaves nothing half-written: no tag, no output folder,
+// no cache entry.
+type timeoutError struct {
+	limit time.Duration
+	err   error
+}
+
+func (e *timeoutError) Error() string {
+	return fmt.Sprintf("gave up after --timeout %s: %v (nothing was left half-written; raise --timeout, or check the registry and network)", e.limit, e.err)
+}
+
+func (e *timeoutError) Unwrap() error { return e.err }

@@ -39,6 +39,11 @@ const (
 	// up (net/http notices a client leaving only once the body is read), so
 	// keep Stall short there.
 	Stall
+	// Drip lets the registry answer, passes Rule.After bytes of the
+	// response body at full speed, then one byte every Rule.Stall: a
+	// connection that never goes silent long enough to be cut as stalled,
+	// and never finishes either.
+	Drip
 )
 
 // Rule is one fault.
@@ -53,9 +58,9 @@ type Rule struct {
 	// Status for Kind Status; RetryAfter, if set, is sent as Retry-After.
 	Status     int
 	RetryAfter string
-	// After is a byte count for the reset and stall kinds.
+	// After is a byte count for the reset, stall and drip kinds.
 	After int64
-	// Stall is how long Stall holds.
+	// Stall is how long Stall holds, and the pause between Drip's bytes.
 	Stall time.Duration
 
 	re    *regexp.Regexp
@@ -151,6 +156,8 @@ func (p *Proxy) Wrap(next http.Handler) http.Handler {
 			drop(w)
 		case ResetDownload:
 			next.ServeHTTP(&cutWriter{ResponseWriter: w, left: r.After}, req)
+		case Drip:
+			next.ServeHTTP(&dripWriter{ResponseWriter: w, left: r.After, every: r.Stall, ctxDone: req.Context().Done()}, req)
 		case Stall:
 			if r.After > 0 {
 				next.ServeHTTP(&cutWriter{ResponseWriter: w, left: r.After, stall: r.Stall, ctxDone: req.Context().Done()}, req)
@@ -212,3 +219,47 @@ func (c *cutWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (c *cutWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// dripWriter passes left bytes of the body, then one byte every every,
+// until the client goes away.
+type dripWriter struct {
+	http.ResponseWriter
+	left    int64
+	every   time.Duration
+	ctxDone <-chan struct{}
+}
+
+func (d *dripWriter) Write(b []byte) (int, error) {
+	n := 0
+	if d.left > 0 {
+		k := min(int64(len(b)), d.left)
+		m, err := d.ResponseWriter.Write(b[:k])
+		n += m
+		d.left -= int64(m)
+		if err != nil || m == len(b) {
+			return n, err
+		}
+		b = b[m:]
+	}
+	f, _ := d.ResponseWriter.(http.Flusher)
+	for len(b) > 0 {
+		if f != nil {
+			f.Flush()
+		}
+		select {
+		case <-time.After(d.every):
+		case <-d.ctxDone:
+			return n, io.ErrClosedPipe
+		}
+		m, err := d.ResponseWriter.Write(b[:1])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		b = b[1:]
+	}
+	return n, nil
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (d *dripWriter) Unwrap() http.ResponseWriter { return d.ResponseWriter }

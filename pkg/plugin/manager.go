@@ -201,16 +201,17 @@ func NewManager(opts Options) (*Manager, error) {
 	if opts.Warn == nil {
 		opts.Warn = func(msg string) { fmt.Fprintln(os.Stderr, "tierpack: warning:", msg) }
 	}
+	// What killed hosts left: their sockets and pinned copies.
+	home.RemoveStale(os.TempDir(), RunDirPrefix)
 	return &Manager{opts: opts, started: map[string]*Plugin{}, warned: map[string]bool{}}, nil
 }
 
-// ensureRunDir makes the Manager's private folder, first removing those of
-// processes that no longer run. Called with m.mu held.
+// ensureRunDir makes the Manager's private folder (NewManager has removed
+// those of processes that no longer run). Called with m.mu held.
 func (m *Manager) ensureRunDir() (string, error) {
 	if m.runDir != "" {
 		return m.runDir, nil
 	}
-	home.RemoveStale(os.TempDir(), RunDirPrefix)
 	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", RunDirPrefix, os.Getpid()))
 	if err != nil {
 		return "", fmt.Errorf("creating a private folder for plugins: %w (set TMPDIR to a writable folder)", err)
