@@ -19,6 +19,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/owners"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/policy"
 	"github.com/tierpack/tierpack/pkg/progress"
@@ -39,6 +40,7 @@ const (
 	exitNotFound    = 5 // no such artifact, tag or plugin
 	exitAuth        = 6 // the registry refused the credentials
 	exitPlugin      = 7 // a plugin crashed, hung or is not a plugin
+	exitRefused     = 8 // a pulled artifact's content was refused: unsafe, corrupt or over the limits
 	exitInterrupted = 130
 )
 
@@ -63,6 +65,9 @@ const helpExitCodes = `EXIT CODES:
    6    the registry refused the credentials (run tierpack login)
    7    a plugin crashed, hung, is not a tierpack plugin, no longer matches its pin,
         or failed tierpack plugin check
+   8    a pulled artifact's content was refused: an unsafe entry (path traversal, escaping
+        symlink, device, sparse file), a corrupt or mislabelled layer, or more than the
+        --max-size, --max-file-size or --max-entries limits of tierpack pull
    130  interrupted`
 
 const helpReferences = `REFERENCES:
@@ -181,7 +186,10 @@ func exitCode(err error, interrupted bool) int {
 		return exitInterrupted
 	case errors.As(err, &ue), errors.As(err, &tue), strings.HasPrefix(err.Error(), "Required flag"), strings.HasPrefix(err.Error(), "No help topic for"):
 		return exitUsage
-	case errors.As(err, &ve), errors.As(err, &me), errors.Is(err, contrib.ErrInvalid), errors.Is(err, artifact.ErrValidation):
+	case errors.Is(err, artifact.ErrRefusedContent):
+		return exitRefused
+	case errors.As(err, &ve), errors.As(err, &me), errors.Is(err, contrib.ErrInvalid), errors.Is(err, artifact.ErrValidation),
+		errors.Is(err, owners.ErrInvalid):
 		return exitInvalid
 	case errors.Is(err, tier.ErrBelow), errors.Is(err, policy.ErrRefused), errors.As(err, &verr),
 		errors.Is(err, sign.ErrNoSignature), errors.Is(err, sign.ErrUntrusted):
