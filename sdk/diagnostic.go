@@ -2,7 +2,9 @@ package sdk
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Severity ranks a Diagnostic.
@@ -64,7 +66,11 @@ type Diagnostic struct {
 func (d Diagnostic) String() string {
 	var b strings.Builder
 	if d.File != "" {
-		b.WriteString(d.File)
+		if f := Escape(d.File); f != d.File {
+			b.WriteString(strconv.Quote(d.File))
+		} else {
+			b.WriteString(d.File)
+		}
 		if d.Line > 0 {
 			fmt.Fprintf(&b, ":%d", d.Line)
 			if d.Column > 0 {
@@ -75,11 +81,39 @@ func (d Diagnostic) String() string {
 	}
 	b.WriteString(d.Severity.String())
 	b.WriteString(": ")
-	b.WriteString(d.Message)
+	b.WriteString(Escape(d.Message))
 	if d.Hint != "" {
 		b.WriteString(" (")
-		b.WriteString(d.Hint)
+		b.WriteString(Escape(d.Hint))
 		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// Escape returns s with control characters, bidirectional overrides and
+// every other non-printable character written as Go escapes (\x1b,
+// \u202e), so that a file name from a contribution or an archive cannot
+// rewrite a terminal line or reorder what a message shows. Printable text,
+// spaces included, is left alone.
+func Escape(s string) string {
+	clean := true
+	for _, r := range s {
+		if r != ' ' && !unicode.IsPrint(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if r == ' ' || unicode.IsPrint(r) {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRune(r) // '\x1b'
+		b.WriteString(q[1 : len(q)-1])
 	}
 	return b.String()
 }

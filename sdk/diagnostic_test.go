@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -23,5 +24,23 @@ func TestDiagnosticJSONRoundTrip(t *testing.T) {
 	var s Severity
 	if err := s.UnmarshalText([]byte("fatal")); err == nil {
 		t.Error("unknown severity accepted")
+	}
+}
+
+// TestDiagnosticEscapesNames: control characters and bidi overrides in a
+// file name or message never reach the rendered diagnostic raw.
+func TestDiagnosticEscapesNames(t *testing.T) {
+	d := Errorf("run\x1b[2K\u202egnp.sh", 3, "%q is bad, and so is \x1b]0;x\a", "a\u202eb").WithHint("rename \u202e it")
+	got := d.String()
+	if strings.ContainsAny(got, "\x1b\a\u202e") {
+		t.Fatalf("String() = %q holds raw control or bidi characters", got)
+	}
+	for _, want := range []string{`"run\x1b[2K\u202egnp.sh":3: error:`, `\x1b]0;x\a`, `rename \u202e it`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("String() = %s, lacks %s", got, want)
+		}
+	}
+	if plain := Errorf("run.sh", 1, "fine: ünïcödé stays").String(); plain != "run.sh:1: error: fine: ünïcödé stays" {
+		t.Errorf("plain diagnostic changed: %q", plain)
 	}
 }
