@@ -127,6 +127,7 @@ ENVIRONMENT:
 			initCommand(), validateCommand(), packageCommand(), pushCommand(), pullCommand(), inspectCommand(),
 			searchCommand(), listCommand(), indexCommand(), promoteCommand(), signCommand(), verifyCommand(), copyCommand(),
 			keyCommand(), cacheCommand(), pluginCommand(), loginCommand(), logoutCommand(), versionCommand(),
+			tagsCommand(), completionCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return usageError{err}

@@ -94,9 +94,10 @@ EXAMPLES:
 
 func signCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "sign",
-		Usage:     "sign an artifact with a cosign key",
-		ArgsUsage: "REF",
+		Name:         "sign",
+		BashComplete: completeRefs,
+		Usage:        "sign an artifact with a cosign key",
+		ArgsUsage:    "REF",
 		Description: `Signs the manifest REF resolves to and stores the signature as cosign does (tag
 sha256-<hex>.sig beside it), so cosign verify --key accepts it.
 
@@ -124,9 +125,10 @@ EXAMPLES:
 
 func verifyCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "verify",
-		Usage:     "check an artifact's cosign signature against trusted keys",
-		ArgsUsage: "REF",
+		Name:         "verify",
+		BashComplete: completeRefs,
+		Usage:        "check an artifact's cosign signature against trusted keys",
+		ArgsUsage:    "REF",
 		Description: `Exits 0 when the manifest REF resolves to carries a valid signature by a trusted key,
 and 4 otherwise, saying what is wrong (no signature, untrusted key).
 
@@ -151,9 +153,10 @@ EXAMPLES:
 
 func promoteCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "promote",
-		Usage:     "move an artifact to another tier, with a signed promotion record",
-		ArgsUsage: "REF",
+		Name:         "promote",
+		BashComplete: completeRefs,
+		Usage:        "move an artifact to another tier, with a signed promotion record",
+		ArgsUsage:    "REF",
 		Description: `Checks the tier policy for --to, writes a new manifest over the same blobs (nothing is
 uploaded again) with the new tier, points REF's tag at it, signs it with --key, and
 attaches a signed promotion record (who, when, from, to, reason, source digest) as an
@@ -204,9 +207,10 @@ func short(d string) string {
 
 func copyCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "copy",
-		Usage:     "copy an artifact with its signatures, tier records and platforms to another target",
-		ArgsUsage: "SRC DST",
+		Name:         "copy",
+		BashComplete: completeRefs,
+		Usage:        "copy an artifact with its signatures, tier records and platforms to another target",
+		ArgsUsage:    "SRC DST",
 		Description: `Copies SRC to DST with everything that vouches for it: every referrer (Sigstore
 signature bundles, tier records, attestations, recursively), cosign's legacy
 sha256-<hex>.sig tags, and each platform manifest of an index — so DST verifies as SRC

@@ -8,9 +8,10 @@ import (
 
 func inspectCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "inspect",
-		Usage:     "show an artifact's tier, type, annotations and layers",
-		ArgsUsage: "REF",
+		Name:         "inspect",
+		BashComplete: completeRefs,
+		Usage:        "show an artifact's tier, type, annotations and layers",
+		ArgsUsage:    "REF",
 		Description: `Resolves REF and prints what tierpack knows about it without downloading layers.
 
 ` + helpReferences + `

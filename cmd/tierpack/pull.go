@@ -15,9 +15,10 @@ import (
 
 func pullCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "pull",
-		Usage:     "pull a contribution, refusing anything below --tier",
-		ArgsUsage: "REF",
+		Name:         "pull",
+		BashComplete: completeRefs,
+		Usage:        "pull a contribution, refusing anything below --tier",
+		ArgsUsage:    "REF",
 		Description: `Fetches REF, checks its tier, verifies every blob against its digest, and has the
 type's plugin unpack it into a folder (default ./NAME). The folder appears complete or
 not at all: a failed or interrupted pull leaves nothing behind and any previous

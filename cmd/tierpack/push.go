@@ -15,9 +15,10 @@ import (
 
 func initCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "init",
-		Usage:     "create a new contribution folder with a tierpack.yaml",
-		ArgsUsage: "DIR",
+		Name:         "init",
+		BashComplete: completeInit,
+		Usage:        "create a new contribution folder with a tierpack.yaml",
+		ArgsUsage:    "DIR",
 		Description: `Creates DIR (if needed) with a tierpack.yaml for the given type and, for built-in
 types, starter files that already pass validation. Edit them, then run
 tierpack validate DIR.
