@@ -7,6 +7,8 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/tierpack/tierpack/sdk/archive"
 	pluginv1 "github.com/tierpack/tierpack/sdk/proto/tierpack/plugin/v1"
@@ -131,6 +133,29 @@ func (s *grpcServer) Unpack(ctx context.Context, req *pluginv1.UnpackRequest) (*
 	return &pluginv1.UnpackResponse{Files: res.Files}, nil
 }
 
+func (s *grpcServer) Init(ctx context.Context, req *pluginv1.InitRequest) (*pluginv1.InitResponse, error) {
+	in, ok := s.impl.(Initializer)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "this plugin does not scaffold contributions")
+	}
+	r := InitRequest{Dir: req.GetDir(), Name: req.GetName(), Version: req.GetVersion(), Tier: req.GetTier()}
+	for _, o := range req.GetOptions() {
+		r.Options = append(r.Options, InitOption{Key: o.GetKey(), Value: o.GetValue()})
+	}
+	res, err := in.Init(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	out := &pluginv1.InitResponse{
+		SpecYaml: res.SpecYAML, Name: res.Name, Version: res.Version, Description: res.Description,
+		ManifestFiles: res.ManifestFiles, Notes: res.Notes, Next: res.Next,
+	}
+	for _, f := range res.Files {
+		out.Files = append(out.Files, &pluginv1.InitFile{Path: f.Path, Content: f.Content, Mode: f.Mode, CopyFrom: f.CopyFrom})
+	}
+	return out, nil
+}
+
 // grpcClient runs in the host and implements Packager over gRPC.
 type grpcClient struct {
 	c pluginv1.PackagerClient
@@ -208,6 +233,30 @@ func (c *grpcClient) Unpack(ctx context.Context, req UnpackRequest) (UnpackResul
 		return UnpackResult{}, err
 	}
 	return UnpackResult{Files: r.GetFiles()}, nil
+}
+
+// Init asks the plugin to scaffold a contribution; ErrInitUnsupported
+// (wrapped) when it does not.
+func (c *grpcClient) Init(ctx context.Context, req InitRequest) (InitResult, error) {
+	pr := &pluginv1.InitRequest{Dir: req.Dir, Name: req.Name, Version: req.Version, Tier: req.Tier}
+	for _, o := range req.Options {
+		pr.Options = append(pr.Options, &pluginv1.InitOption{Key: o.Key, Value: o.Value})
+	}
+	r, err := c.c.Init(ctx, pr, callOpts...)
+	if status.Code(err) == codes.Unimplemented {
+		return InitResult{}, fmt.Errorf("%w: %s", ErrInitUnsupported, status.Convert(err).Message())
+	}
+	if err != nil {
+		return InitResult{}, err
+	}
+	res := InitResult{
+		SpecYAML: r.GetSpecYaml(), Name: r.GetName(), Version: r.GetVersion(), Description: r.GetDescription(),
+		ManifestFiles: r.GetManifestFiles(), Notes: r.GetNotes(), Next: r.GetNext(),
+	}
+	for _, f := range r.GetFiles() {
+		res.Files = append(res.Files, InitFile{Path: f.GetPath(), Content: f.GetContent(), Mode: f.GetMode(), CopyFrom: f.GetCopyFrom()})
+	}
+	return res, nil
 }
 
 func budgetToPB(b archive.Budget) *pluginv1.Budget {

@@ -43,6 +43,12 @@ func (p *Plugin) Unpack(ctx context.Context, req sdk.UnpackRequest) (sdk.UnpackR
 	return p.h.Unpack(ctx, req)
 }
 
+// Init asks the plugin to scaffold a contribution; the error wraps
+// sdk.ErrInitUnsupported when the plugin does not.
+func (p *Plugin) Init(ctx context.Context, req sdk.InitRequest) (sdk.InitResult, error) {
+	return p.h.Init(ctx, req)
+}
+
 // name is how messages name a plugin from src.
 func (src Source) name() string {
 	if src.Builtin {

@@ -300,6 +300,30 @@ func (p *Plugin) Unpack(ctx context.Context, req sdk.UnpackRequest) (sdk.UnpackR
 	return res, err
 }
 
+// Init asks the plugin to scaffold a contribution (sdk.Initializer), bounded
+// by the call timeout. A plugin that does not scaffold — one built before
+// Init existed, or whose Packager does not implement sdk.Initializer —
+// gives an error wrapping sdk.ErrInitUnsupported, and keeps running.
+func (p *Plugin) Init(ctx context.Context, req sdk.InitRequest) (sdk.InitResult, error) {
+	in, ok := p.impl.(sdk.Initializer)
+	if !ok {
+		return sdk.InitResult{}, fmt.Errorf("%s: %w", p.cfg.Name, sdk.ErrInitUnsupported)
+	}
+	var res sdk.InitResult
+	var unsupported error
+	err := p.call(ctx, "Init", p.cfg.CallTimeout, func(ctx context.Context) (err error) {
+		res, err = in.Init(ctx, req)
+		if errors.Is(err, sdk.ErrInitUnsupported) {
+			unsupported, err = err, nil
+		}
+		return err
+	})
+	if unsupported != nil {
+		return sdk.InitResult{}, fmt.Errorf("%s: %w", p.cfg.Name, sdk.ErrInitUnsupported)
+	}
+	return res, err
+}
+
 // call runs fn with a deadline and explains how it failed.
 func (p *Plugin) call(ctx context.Context, method string, timeout time.Duration, fn func(context.Context) error) error {
 	if p.client.Exited() {

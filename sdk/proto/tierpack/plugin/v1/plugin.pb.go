@@ -1127,6 +1127,323 @@ func (x *UnpackResponse) GetFiles() []string {
 	return nil
 }
 
+type InitRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Absolute path of the contribution folder. It may not exist yet, or may
+	// hold files already (e.g. a Helm chart to adopt); Init only reads it.
+	Dir string `protobuf:"bytes,1,opt,name=dir,proto3" json:"dir,omitempty"`
+	// The contribution's name and version as the user asked (the host's
+	// defaults: the folder's name, 0.1.0). A plugin adopting existing content
+	// may answer others in InitResponse.
+	Name    string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Version string `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	Tier    string `protobuf:"bytes,4,opt,name=tier,proto3" json:"tier,omitempty"`
+	// Type-specific options from the command line, in order; a key may
+	// repeat (e.g. binary=PATH for exporters).
+	Options       []*InitOption `protobuf:"bytes,5,rep,name=options,proto3" json:"options,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InitRequest) Reset() {
+	*x = InitRequest{}
+	mi := &file_tierpack_plugin_v1_plugin_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InitRequest) ProtoMessage() {}
+
+func (x *InitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tierpack_plugin_v1_plugin_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InitRequest.ProtoReflect.Descriptor instead.
+func (*InitRequest) Descriptor() ([]byte, []int) {
+	return file_tierpack_plugin_v1_plugin_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *InitRequest) GetDir() string {
+	if x != nil {
+		return x.Dir
+	}
+	return ""
+}
+
+func (x *InitRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *InitRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *InitRequest) GetTier() string {
+	if x != nil {
+		return x.Tier
+	}
+	return ""
+}
+
+func (x *InitRequest) GetOptions() []*InitOption {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+type InitOption struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InitOption) Reset() {
+	*x = InitOption{}
+	mi := &file_tierpack_plugin_v1_plugin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InitOption) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InitOption) ProtoMessage() {}
+
+func (x *InitOption) ProtoReflect() protoreflect.Message {
+	mi := &file_tierpack_plugin_v1_plugin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InitOption.ProtoReflect.Descriptor instead.
+func (*InitOption) Descriptor() ([]byte, []int) {
+	return file_tierpack_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *InitOption) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *InitOption) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+type InitResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Files to create, relative to dir. The host skips those that exist.
+	Files []*InitFile `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
+	// The `spec` section of tierpack.yaml as a YAML mapping (without the
+	// "spec:" key); empty for none.
+	SpecYaml string `protobuf:"bytes,2,opt,name=spec_yaml,json=specYaml,proto3" json:"spec_yaml,omitempty"`
+	// Overrides of the request's name and version, when the plugin took them
+	// from existing content (a Chart.yaml); empty keeps the request's.
+	Name    string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Version string `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
+	// What the user should know, one sentence each (e.g. how to build).
+	Notes []string `protobuf:"bytes,5,rep,name=notes,proto3" json:"notes,omitempty"`
+	// Commands to run before `tierpack validate DIR`, in order.
+	Next []string `protobuf:"bytes,6,rep,name=next,proto3" json:"next,omitempty"`
+	// files: entries for tierpack.yaml; empty leaves files out (every
+	// non-hidden file is packaged).
+	ManifestFiles []string `protobuf:"bytes,7,rep,name=manifest_files,json=manifestFiles,proto3" json:"manifest_files,omitempty"`
+	// description: for tierpack.yaml; empty means the host's placeholder.
+	Description   string `protobuf:"bytes,8,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InitResponse) Reset() {
+	*x = InitResponse{}
+	mi := &file_tierpack_plugin_v1_plugin_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InitResponse) ProtoMessage() {}
+
+func (x *InitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tierpack_plugin_v1_plugin_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InitResponse.ProtoReflect.Descriptor instead.
+func (*InitResponse) Descriptor() ([]byte, []int) {
+	return file_tierpack_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *InitResponse) GetFiles() []*InitFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *InitResponse) GetSpecYaml() string {
+	if x != nil {
+		return x.SpecYaml
+	}
+	return ""
+}
+
+func (x *InitResponse) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *InitResponse) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *InitResponse) GetNotes() []string {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
+}
+
+func (x *InitResponse) GetNext() []string {
+	if x != nil {
+		return x.Next
+	}
+	return nil
+}
+
+func (x *InitResponse) GetManifestFiles() []string {
+	if x != nil {
+		return x.ManifestFiles
+	}
+	return nil
+}
+
+func (x *InitResponse) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+type InitFile struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Slash-separated path relative to dir.
+	Path    string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Content []byte `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	// Permission bits, e.g. 0755 for scripts; 0 means 0644.
+	Mode uint32 `protobuf:"varint,3,opt,name=mode,proto3" json:"mode,omitempty"`
+	// Absolute path of a file the host copies instead of content (a large
+	// binary that does not fit in a message).
+	CopyFrom      string `protobuf:"bytes,4,opt,name=copy_from,json=copyFrom,proto3" json:"copy_from,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InitFile) Reset() {
+	*x = InitFile{}
+	mi := &file_tierpack_plugin_v1_plugin_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InitFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InitFile) ProtoMessage() {}
+
+func (x *InitFile) ProtoReflect() protoreflect.Message {
+	mi := &file_tierpack_plugin_v1_plugin_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InitFile.ProtoReflect.Descriptor instead.
+func (*InitFile) Descriptor() ([]byte, []int) {
+	return file_tierpack_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *InitFile) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *InitFile) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+func (x *InitFile) GetMode() uint32 {
+	if x != nil {
+		return x.Mode
+	}
+	return 0
+}
+
+func (x *InitFile) GetCopyFrom() string {
+	if x != nil {
+		return x.CopyFrom
+	}
+	return ""
+}
+
 var File_tierpack_plugin_v1_plugin_proto protoreflect.FileDescriptor
 
 const file_tierpack_plugin_v1_plugin_proto_rawDesc = "" +
@@ -1232,12 +1549,37 @@ const file_tierpack_plugin_v1_plugin_proto_rawDesc = "" +
 	"\tused_size\x18\x04 \x01(\x03R\busedSize\x12!\n" +
 	"\fused_entries\x18\x05 \x01(\x03R\vusedEntries\"&\n" +
 	"\x0eUnpackResponse\x12\x14\n" +
-	"\x05files\x18\x01 \x03(\tR\x05files2\xdd\x02\n" +
+	"\x05files\x18\x01 \x03(\tR\x05files\"\x9b\x01\n" +
+	"\vInitRequest\x12\x10\n" +
+	"\x03dir\x18\x01 \x01(\tR\x03dir\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\tR\aversion\x12\x12\n" +
+	"\x04tier\x18\x04 \x01(\tR\x04tier\x128\n" +
+	"\aoptions\x18\x05 \x03(\v2\x1e.tierpack.plugin.v1.InitOptionR\aoptions\"4\n" +
+	"\n" +
+	"InitOption\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\x80\x02\n" +
+	"\fInitResponse\x122\n" +
+	"\x05files\x18\x01 \x03(\v2\x1c.tierpack.plugin.v1.InitFileR\x05files\x12\x1b\n" +
+	"\tspec_yaml\x18\x02 \x01(\tR\bspecYaml\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\tR\aversion\x12\x14\n" +
+	"\x05notes\x18\x05 \x03(\tR\x05notes\x12\x12\n" +
+	"\x04next\x18\x06 \x03(\tR\x04next\x12%\n" +
+	"\x0emanifest_files\x18\a \x03(\tR\rmanifestFiles\x12 \n" +
+	"\vdescription\x18\b \x01(\tR\vdescription\"i\n" +
+	"\bInitFile\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n" +
+	"\acontent\x18\x02 \x01(\fR\acontent\x12\x12\n" +
+	"\x04mode\x18\x03 \x01(\rR\x04mode\x12\x1b\n" +
+	"\tcopy_from\x18\x04 \x01(\tR\bcopyFrom2\xa8\x03\n" +
 	"\bPackager\x12U\n" +
 	"\bDescribe\x12#.tierpack.plugin.v1.DescribeRequest\x1a$.tierpack.plugin.v1.DescribeResponse\x12U\n" +
 	"\bValidate\x12#.tierpack.plugin.v1.ValidateRequest\x1a$.tierpack.plugin.v1.ValidateResponse\x12R\n" +
 	"\aPackage\x12\".tierpack.plugin.v1.PackageRequest\x1a#.tierpack.plugin.v1.PackageResponse\x12O\n" +
-	"\x06Unpack\x12!.tierpack.plugin.v1.UnpackRequest\x1a\".tierpack.plugin.v1.UnpackResponseBDZBgithub.com/tierpack/tierpack/sdk/proto/tierpack/plugin/v1;pluginv1b\x06proto3"
+	"\x06Unpack\x12!.tierpack.plugin.v1.UnpackRequest\x1a\".tierpack.plugin.v1.UnpackResponse\x12I\n" +
+	"\x04Init\x12\x1f.tierpack.plugin.v1.InitRequest\x1a .tierpack.plugin.v1.InitResponseBDZBgithub.com/tierpack/tierpack/sdk/proto/tierpack/plugin/v1;pluginv1b\x06proto3"
 
 var (
 	file_tierpack_plugin_v1_plugin_proto_rawDescOnce sync.Once
@@ -1252,7 +1594,7 @@ func file_tierpack_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_tierpack_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tierpack_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_tierpack_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_tierpack_plugin_v1_plugin_proto_goTypes = []any{
 	(Diagnostic_Severity)(0), // 0: tierpack.plugin.v1.Diagnostic.Severity
 	(*DescribeRequest)(nil),  // 1: tierpack.plugin.v1.DescribeRequest
@@ -1269,11 +1611,15 @@ var file_tierpack_plugin_v1_plugin_proto_goTypes = []any{
 	(*UnpackRequest)(nil),    // 12: tierpack.plugin.v1.UnpackRequest
 	(*Budget)(nil),           // 13: tierpack.plugin.v1.Budget
 	(*UnpackResponse)(nil),   // 14: tierpack.plugin.v1.UnpackResponse
-	nil,                      // 15: tierpack.plugin.v1.PackageResponse.AnnotationsEntry
-	nil,                      // 16: tierpack.plugin.v1.Manifest.AnnotationsEntry
-	nil,                      // 17: tierpack.plugin.v1.Blob.AnnotationsEntry
-	nil,                      // 18: tierpack.plugin.v1.UnpackRequest.AnnotationsEntry
-	nil,                      // 19: tierpack.plugin.v1.UnpackRequest.OptionsEntry
+	(*InitRequest)(nil),      // 15: tierpack.plugin.v1.InitRequest
+	(*InitOption)(nil),       // 16: tierpack.plugin.v1.InitOption
+	(*InitResponse)(nil),     // 17: tierpack.plugin.v1.InitResponse
+	(*InitFile)(nil),         // 18: tierpack.plugin.v1.InitFile
+	nil,                      // 19: tierpack.plugin.v1.PackageResponse.AnnotationsEntry
+	nil,                      // 20: tierpack.plugin.v1.Manifest.AnnotationsEntry
+	nil,                      // 21: tierpack.plugin.v1.Blob.AnnotationsEntry
+	nil,                      // 22: tierpack.plugin.v1.UnpackRequest.AnnotationsEntry
+	nil,                      // 23: tierpack.plugin.v1.UnpackRequest.OptionsEntry
 }
 var file_tierpack_plugin_v1_plugin_proto_depIdxs = []int32{
 	3,  // 0: tierpack.plugin.v1.ValidateRequest.contribution:type_name -> tierpack.plugin.v1.Contribution
@@ -1281,32 +1627,36 @@ var file_tierpack_plugin_v1_plugin_proto_depIdxs = []int32{
 	0,  // 2: tierpack.plugin.v1.Diagnostic.severity:type_name -> tierpack.plugin.v1.Diagnostic.Severity
 	3,  // 3: tierpack.plugin.v1.PackageRequest.contribution:type_name -> tierpack.plugin.v1.Contribution
 	9,  // 4: tierpack.plugin.v1.PackageResponse.manifests:type_name -> tierpack.plugin.v1.Manifest
-	15, // 5: tierpack.plugin.v1.PackageResponse.annotations:type_name -> tierpack.plugin.v1.PackageResponse.AnnotationsEntry
+	19, // 5: tierpack.plugin.v1.PackageResponse.annotations:type_name -> tierpack.plugin.v1.PackageResponse.AnnotationsEntry
 	6,  // 6: tierpack.plugin.v1.PackageResponse.diagnostics:type_name -> tierpack.plugin.v1.Diagnostic
 	10, // 7: tierpack.plugin.v1.Manifest.platform:type_name -> tierpack.plugin.v1.Platform
 	11, // 8: tierpack.plugin.v1.Manifest.config:type_name -> tierpack.plugin.v1.Blob
 	11, // 9: tierpack.plugin.v1.Manifest.layers:type_name -> tierpack.plugin.v1.Blob
-	16, // 10: tierpack.plugin.v1.Manifest.annotations:type_name -> tierpack.plugin.v1.Manifest.AnnotationsEntry
-	17, // 11: tierpack.plugin.v1.Blob.annotations:type_name -> tierpack.plugin.v1.Blob.AnnotationsEntry
+	20, // 10: tierpack.plugin.v1.Manifest.annotations:type_name -> tierpack.plugin.v1.Manifest.AnnotationsEntry
+	21, // 11: tierpack.plugin.v1.Blob.annotations:type_name -> tierpack.plugin.v1.Blob.AnnotationsEntry
 	10, // 12: tierpack.plugin.v1.Blob.platform:type_name -> tierpack.plugin.v1.Platform
 	11, // 13: tierpack.plugin.v1.UnpackRequest.config:type_name -> tierpack.plugin.v1.Blob
 	11, // 14: tierpack.plugin.v1.UnpackRequest.layers:type_name -> tierpack.plugin.v1.Blob
-	18, // 15: tierpack.plugin.v1.UnpackRequest.annotations:type_name -> tierpack.plugin.v1.UnpackRequest.AnnotationsEntry
-	19, // 16: tierpack.plugin.v1.UnpackRequest.options:type_name -> tierpack.plugin.v1.UnpackRequest.OptionsEntry
+	22, // 15: tierpack.plugin.v1.UnpackRequest.annotations:type_name -> tierpack.plugin.v1.UnpackRequest.AnnotationsEntry
+	23, // 16: tierpack.plugin.v1.UnpackRequest.options:type_name -> tierpack.plugin.v1.UnpackRequest.OptionsEntry
 	13, // 17: tierpack.plugin.v1.UnpackRequest.budget:type_name -> tierpack.plugin.v1.Budget
-	1,  // 18: tierpack.plugin.v1.Packager.Describe:input_type -> tierpack.plugin.v1.DescribeRequest
-	4,  // 19: tierpack.plugin.v1.Packager.Validate:input_type -> tierpack.plugin.v1.ValidateRequest
-	7,  // 20: tierpack.plugin.v1.Packager.Package:input_type -> tierpack.plugin.v1.PackageRequest
-	12, // 21: tierpack.plugin.v1.Packager.Unpack:input_type -> tierpack.plugin.v1.UnpackRequest
-	2,  // 22: tierpack.plugin.v1.Packager.Describe:output_type -> tierpack.plugin.v1.DescribeResponse
-	5,  // 23: tierpack.plugin.v1.Packager.Validate:output_type -> tierpack.plugin.v1.ValidateResponse
-	8,  // 24: tierpack.plugin.v1.Packager.Package:output_type -> tierpack.plugin.v1.PackageResponse
-	14, // 25: tierpack.plugin.v1.Packager.Unpack:output_type -> tierpack.plugin.v1.UnpackResponse
-	22, // [22:26] is the sub-list for method output_type
-	18, // [18:22] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	16, // 18: tierpack.plugin.v1.InitRequest.options:type_name -> tierpack.plugin.v1.InitOption
+	18, // 19: tierpack.plugin.v1.InitResponse.files:type_name -> tierpack.plugin.v1.InitFile
+	1,  // 20: tierpack.plugin.v1.Packager.Describe:input_type -> tierpack.plugin.v1.DescribeRequest
+	4,  // 21: tierpack.plugin.v1.Packager.Validate:input_type -> tierpack.plugin.v1.ValidateRequest
+	7,  // 22: tierpack.plugin.v1.Packager.Package:input_type -> tierpack.plugin.v1.PackageRequest
+	12, // 23: tierpack.plugin.v1.Packager.Unpack:input_type -> tierpack.plugin.v1.UnpackRequest
+	15, // 24: tierpack.plugin.v1.Packager.Init:input_type -> tierpack.plugin.v1.InitRequest
+	2,  // 25: tierpack.plugin.v1.Packager.Describe:output_type -> tierpack.plugin.v1.DescribeResponse
+	5,  // 26: tierpack.plugin.v1.Packager.Validate:output_type -> tierpack.plugin.v1.ValidateResponse
+	8,  // 27: tierpack.plugin.v1.Packager.Package:output_type -> tierpack.plugin.v1.PackageResponse
+	14, // 28: tierpack.plugin.v1.Packager.Unpack:output_type -> tierpack.plugin.v1.UnpackResponse
+	17, // 29: tierpack.plugin.v1.Packager.Init:output_type -> tierpack.plugin.v1.InitResponse
+	25, // [25:30] is the sub-list for method output_type
+	20, // [20:25] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_tierpack_plugin_v1_plugin_proto_init() }
@@ -1320,7 +1670,7 @@ func file_tierpack_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tierpack_plugin_v1_plugin_proto_rawDesc), len(file_tierpack_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   19,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

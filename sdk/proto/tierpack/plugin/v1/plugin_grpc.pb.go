@@ -38,6 +38,7 @@ const (
 	Packager_Validate_FullMethodName = "/tierpack.plugin.v1.Packager/Validate"
 	Packager_Package_FullMethodName  = "/tierpack.plugin.v1.Packager/Package"
 	Packager_Unpack_FullMethodName   = "/tierpack.plugin.v1.Packager/Unpack"
+	Packager_Init_FullMethodName     = "/tierpack.plugin.v1.Packager/Init"
 )
 
 // PackagerClient is the client API for Packager service.
@@ -57,6 +58,14 @@ type PackagerClient interface {
 	// Unpack turns fetched, digest-verified blobs back into a contribution
 	// folder.
 	Unpack(ctx context.Context, in *UnpackRequest, opts ...grpc.CallOption) (*UnpackResponse, error)
+	// Init scaffolds a new contribution of the plugin's type for `tierpack
+	// init`: the starter files and the type's part of tierpack.yaml. It
+	// writes nothing itself; the host creates the files, never overwriting
+	// one. Optional: a plugin built before Init existed, or one that does not
+	// scaffold, answers UNIMPLEMENTED, and the host then writes tierpack.yaml
+	// alone and says so. Added to v1 rather than in a v2 because it is
+	// optional: every v1 plugin keeps working with every v1 host.
+	Init(ctx context.Context, in *InitRequest, opts ...grpc.CallOption) (*InitResponse, error)
 }
 
 type packagerClient struct {
@@ -107,6 +116,16 @@ func (c *packagerClient) Unpack(ctx context.Context, in *UnpackRequest, opts ...
 	return out, nil
 }
 
+func (c *packagerClient) Init(ctx context.Context, in *InitRequest, opts ...grpc.CallOption) (*InitResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InitResponse)
+	err := c.cc.Invoke(ctx, Packager_Init_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PackagerServer is the server API for Packager service.
 // All implementations must embed UnimplementedPackagerServer
 // for forward compatibility.
@@ -124,6 +143,14 @@ type PackagerServer interface {
 	// Unpack turns fetched, digest-verified blobs back into a contribution
 	// folder.
 	Unpack(context.Context, *UnpackRequest) (*UnpackResponse, error)
+	// Init scaffolds a new contribution of the plugin's type for `tierpack
+	// init`: the starter files and the type's part of tierpack.yaml. It
+	// writes nothing itself; the host creates the files, never overwriting
+	// one. Optional: a plugin built before Init existed, or one that does not
+	// scaffold, answers UNIMPLEMENTED, and the host then writes tierpack.yaml
+	// alone and says so. Added to v1 rather than in a v2 because it is
+	// optional: every v1 plugin keeps working with every v1 host.
+	Init(context.Context, *InitRequest) (*InitResponse, error)
 	mustEmbedUnimplementedPackagerServer()
 }
 
@@ -145,6 +172,9 @@ func (UnimplementedPackagerServer) Package(context.Context, *PackageRequest) (*P
 }
 func (UnimplementedPackagerServer) Unpack(context.Context, *UnpackRequest) (*UnpackResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Unpack not implemented")
+}
+func (UnimplementedPackagerServer) Init(context.Context, *InitRequest) (*InitResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Init not implemented")
 }
 func (UnimplementedPackagerServer) mustEmbedUnimplementedPackagerServer() {}
 func (UnimplementedPackagerServer) testEmbeddedByValue()                  {}
@@ -239,6 +269,24 @@ func _Packager_Unpack_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Packager_Init_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(InitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PackagerServer).Init(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Packager_Init_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PackagerServer).Init(ctx, req.(*InitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Packager_ServiceDesc is the grpc.ServiceDesc for Packager service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -261,6 +309,10 @@ var Packager_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Unpack",
 			Handler:    _Packager_Unpack_Handler,
+		},
+		{
+			MethodName: "Init",
+			Handler:    _Packager_Init_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
