@@ -129,9 +129,7 @@ ENVIRONMENT:
 			keyCommand(), cacheCommand(), pluginCommand(), loginCommand(), logoutCommand(), versionCommand(),
 			tagsCommand(), completionCommand(),
 		},
-		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return usageError{err}
-		},
+		OnUsageError: onUsageError,
 		Before:         applyTimeout,
 		ExitErrHandler: func(*cli.Context, error) {}, // run() reports errors
 	}
@@ -142,10 +140,28 @@ ENVIRONMENT:
 }
 
 func setUsageError(c *cli.Command) {
-	c.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
+	c.OnUsageError = onUsageError
 	for _, s := range c.Subcommands {
 		setUsageError(s)
 	}
+}
+
+// onUsageError reports a command line urfave/cli could not parse; an
+// unknown flag gets the closest one, in the double-dash form.
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -")
+	if !ok {
+		return usageError{err}
+	}
+	name = strings.TrimLeft(name, "-")
+	flags := c.App.Flags
+	if c.Command != nil {
+		flags = append(append([]cli.Flag{}, c.Command.Flags...), flags...)
+	}
+	if s := cli.SuggestFlag(flags, name, true); s != "" {
+		return usagef(c, "unknown flag --%s: did you mean --%s?", name, strings.TrimLeft(s, "-"))
+	}
+	return usagef(c, "unknown flag --%s", name)
 }
 
 type usageError struct{ error }
@@ -155,6 +171,9 @@ func (u usageError) Unwrap() error { return u.error }
 // usagef reports a usage problem with a command's arguments.
 func usagef(c *cli.Context, format string, args ...any) error {
 	name := commandPath(c)
+	if name == "" {
+		return usageError{fmt.Errorf("%s (see `tierpack --help`)", fmt.Sprintf(format, args...))}
+	}
 	return usageError{fmt.Errorf("%s: %s (see `tierpack %s --help`)", name, fmt.Sprintf(format, args...), name)}
 }
 
@@ -235,10 +254,21 @@ func reportError(app *cli.App, err error, interrupted bool) int {
 		msg += "\n  (log in with `tierpack login REGISTRY`, or check the credentials in your Docker config)"
 	}
 	fmt.Fprintf(app.ErrWriter, "tierpack: error: %s\n", msg)
-	if o := outputOf(app); o.json && !o.printed {
+	if o := outputOf(app); (o.json || jsonAsked(os.Args)) && !o.printed {
 		_ = json.NewEncoder(app.Writer).Encode(map[string]any{"error": msg, "exitCode": code})
 	}
 	return code
+}
+
+// jsonAsked reports whether args ask for --output json, for errors raised
+// before the command parsed its flags (an unknown flag, a missing argument).
+func jsonAsked(args []string) bool {
+	for i, a := range args {
+		if a == "--output=json" || (a == "--output" && i+1 < len(args) && args[i+1] == "json") {
+			return true
+		}
+	}
+	return false
 }
 
 // output is one invocation's output state: whether --output json was

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
@@ -189,19 +188,7 @@ EXAMPLES:
 				fmt.Fprintln(c.App.ErrWriter, "no index is configured; add one with `tierpack index add NAME FILE|URL|REF`")
 				return nil
 			}
-			w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tKIND\tENTRIES\tUPDATED\tLOCATION")
-			for _, r := range rows {
-				entries, updated := fmt.Sprint(r.Entries), "never"
-				if r.Error != "" {
-					entries = "error"
-				}
-				if r.Updated != nil {
-					updated = r.Updated.Format("2006-01-02 15:04:05Z")
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Kind, entries, updated, r.Location)
-			}
-			if err := w.Flush(); err != nil {
+			if err := tierpack.WriteIndexList(c.App.Writer, rows); err != nil {
 				return err
 			}
 			for _, r := range rows {

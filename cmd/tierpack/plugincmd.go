@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -56,29 +54,7 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			if asJSON(c) {
-				return printJSON(c, res)
-			}
-			w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "TYPE\tVERSION\tPROTOCOL\tSOURCE\tPIN\tDESCRIPTION")
-			for _, r := range res.Plugins {
-				src, pin := r.Path, "unpinned"
-				switch {
-				case r.Builtin:
-					src, pin = "built-in", "-"
-				case r.Pin != nil:
-					src, pin = r.Pin.Source, "sha256:"+r.Pin.SHA256[:min(12, len(r.Pin.SHA256))]
-				}
-				if r.Error != "" {
-					fmt.Fprintf(w, "%s\t-\t-\t%s\t%s\tERROR: %s\n", r.Type, src, pin, r.Error)
-					continue
-				}
-				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\n", r.Type, r.Description.Version, r.Protocol, src, pin, r.Description.Description)
-				for _, s := range r.Shadowed {
-					fmt.Fprintf(w, "\t\t\t  (shadows %s)\t\t\n", s)
-				}
-			}
-			return w.Flush()
+			return show(c, res, func() error { return res.WriteText(c.App.Writer) })
 		}),
 	}
 }
@@ -113,31 +89,11 @@ EXAMPLES:
 			if r == nil {
 				return err
 			}
-			if asJSON(c) {
-				if err := printJSON(c, r); err != nil {
-					return err
-				}
-			} else {
-				w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(w, "CHECK\tRESULT\tTIME\tDETAIL")
-				for _, res := range r.Checks {
-					d := "-"
-					if res.Duration > 0 {
-						d = res.Duration.Round(time.Millisecond).String()
-					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", res.Name, strings.ToUpper(string(res.Status)), d, res.Message)
-				}
-				if err := w.Flush(); err != nil {
-					return err
-				}
+			if err := show(c, r, func() error { return tierpack.WriteCheckReport(c.App.Writer, r) }); err != nil {
+				return err
 			}
 			if err == nil {
-				passed := 0
-				for _, res := range r.Checks {
-					if res.Status == plugintest.Pass {
-						passed++
-					}
-				}
+				passed := tierpack.Passed(r)
 				note(c, "plugin check: %s passed %d of %d checks (%d skipped)\n", r.Binary, passed, len(r.Checks), len(r.Checks)-passed)
 			}
 			return err

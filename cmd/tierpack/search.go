@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
-	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -107,19 +105,5 @@ func runSearch(c *cli.Context, cl *tierpack.Client, text string) error {
 	if isTerminal(c.App.Writer) {
 		maxDesc = 50
 	}
-	w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tTYPE\tTIER\tVERSION\tINDEX\tREFERENCE\tDESCRIPTION")
-	for _, r := range res.Results {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Type, r.TierText(), r.Version.Version, r.Index, r.Reference, shorten(r.Description, maxDesc))
-	}
-	return w.Flush()
-}
-
-// shorten cuts s to max runes with an ellipsis; max 0 means no limit.
-func shorten(s string, max int) string {
-	if max <= 0 || utf8.RuneCountInString(s) <= max {
-		return s
-	}
-	r := []rune(s)
-	return strings.TrimSpace(string(r[:max-1])) + "…"
+	return res.WriteText(c.App.Writer, maxDesc)
 }
