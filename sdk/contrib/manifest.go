@@ -44,6 +44,22 @@ const FileName = "tierpack.yaml"
 // APIVersion is the manifest schema version this package reads.
 const APIVersion = "tierpack.dev/v1"
 
+// Placeholders `tierpack init` writes for a repository-tier contribution
+// when it is not told the real values. Validation refuses them, so a
+// scaffold cannot be published before someone fills them in.
+const (
+	// PlaceholderSourceURL stands for the contribution's repository.
+	PlaceholderSourceURL = "https://github.com/ORG/REPO"
+	// PlaceholderOwner stands for a GitHub handle in OWNERS.
+	PlaceholderOwner = "your-github-handle"
+)
+
+// IsPlaceholder reports whether s is, or holds, one of the placeholders
+// tierpack init writes (or wrote in earlier versions).
+func IsPlaceholder(s string) bool {
+	return strings.Contains(s, "/ORG/REPO") || strings.EqualFold(strings.TrimPrefix(s, "@"), PlaceholderOwner)
+}
+
 // Manifest is a parsed tierpack.yaml.
 type Manifest struct {
 	APIVersion  string    `yaml:"apiVersion,omitempty" json:"apiVersion,omitempty"`
@@ -216,15 +232,33 @@ func Parse(raw []byte) (*Manifest, error) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
+	var es Errors
 	if err := dec.Decode(m); err != nil {
-		return nil, yamlError(err)
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, yamlError(err) // not YAML at all: nothing more to check
+		}
+		// Unknown fields and mistyped values: the rest of the manifest
+		// was decoded, so check it too and report every problem at once.
+		es = yamlError(err).(Errors)
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err == nil {
 		recordLines(&doc, "", m.lines)
 	}
-	if errs := m.check(); len(errs) > 0 {
-		return m, errs
+	typeErrLines := map[int]bool{}
+	for _, e := range es {
+		typeErrLines[e.Line] = true
+	}
+	for _, e := range m.check() {
+		if e.Line > 0 && typeErrLines[e.Line] {
+			continue // the value could not be decoded: already reported
+		}
+		es = append(es, e)
+	}
+	if len(es) > 0 {
+		sort.SliceStable(es, func(i, j int) bool { return es[i].Line < es[j].Line })
+		return m, es
 	}
 	return m, nil
 }
@@ -251,11 +285,53 @@ func lineError(msg string) *FieldError {
 		if f, ok := strings.CutPrefix(e.Message, "field "); ok {
 			if name, ok := strings.CutSuffix(f, " not found in type contrib.Manifest"); ok {
 				e.Field = name
-				e.Message = "unknown field: allowed are apiVersion, name, version, type, tier, description, license, source, owners, authors, homepage, keywords, files, spec"
+				e.Message = "unknown field" + suggest(name, manifestFields) + ": allowed are " + strings.Join(manifestFields, ", ")
+			} else if name, ok := strings.CutSuffix(f, " not found in type contrib.Source"); ok {
+				e.Field = "source." + name
+				e.Message = "unknown field" + suggest(name, []string{"url", "revision"}) + ": allowed are url, revision"
 			}
 		}
 	}
 	return e
+}
+
+// manifestFields are tierpack.yaml's top-level keys.
+var manifestFields = []string{"apiVersion", "name", "version", "type", "tier", "description", "license", "source", "owners", "authors", "homepage", "keywords", "files", "spec"}
+
+// suggest returns ` (did you mean "X"?)` for the candidate closest to s,
+// when one is close enough to be a typo; "" otherwise.
+func suggest(s string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD && d < len(c) {
+			best, bestD = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // recordLines walks a YAML mapping and notes the line of each key path.
@@ -319,15 +395,21 @@ func (m *Manifest) check() Errors {
 	if m.TierName == "" {
 		add("tier", "is required: contrib, repository or official")
 	} else if t, err := ParseTier(m.TierName); err != nil {
-		add("tier", "%q is not a tier: use contrib, repository or official", m.TierName)
+		add("tier", "%q is not a tier%s: use contrib, repository or official", m.TierName, suggest(m.TierName, sdk.Tiers()))
 	} else {
 		m.Tier = t
 	}
 	if m.License != "" && !licenseRE.MatchString(m.License) {
 		add("license", "%q is not an SPDX license expression, e.g. Apache-2.0 or MIT OR Apache-2.0", m.License)
 	}
-	if m.Source.URL != "" && !strings.Contains(m.Source.URL, "://") {
+	switch {
+	case m.Source.URL != "" && !strings.Contains(m.Source.URL, "://"):
 		add("source.url", "%q is not a URL: use e.g. https://github.com/org/repo", m.Source.URL)
+	case IsPlaceholder(m.Source.URL):
+		add("source.url", "%q is tierpack init's placeholder: replace it with the contribution's repository URL", m.Source.URL)
+	}
+	if IsPlaceholder(m.Source.Revision) {
+		add("source.revision", "%q is a placeholder: use the commit or tag the contribution is built from", m.Source.Revision)
 	}
 	for i, f := range m.Files {
 		field := fmt.Sprintf("files[%d]", i)

@@ -56,7 +56,19 @@ func TestParseErrors(t *testing.T) {
 			`tierpack.yaml:3: type: "My_Type" is not allowed`,
 			`tierpack.yaml:4: tier: "gold" is not a tier: use contrib, repository or official`,
 		}},
-		{"unknown field", "name: a\nversion: 1.0.0\ntype: script\ntier: contrib\nfiels: [x]\n", []string{"tierpack.yaml:5: fiels: unknown field: allowed are"}},
+		{"unknown field", "name: a\nversion: 1.0.0\ntype: script\ntier: contrib\nfiels: [x]\n", []string{`tierpack.yaml:5: fiels: unknown field (did you mean "files"?): allowed are`}},
+		// Issue 14: an unknown key no longer hides the other problems.
+		{"every problem at once", "name: a\nversion: 1.0.0\ntype: script\ntier: offical\nlicence: MIT\nsource: {url: 'https://x/y', revison: main}\n", []string{
+			`tierpack.yaml:4: tier: "offical" is not a tier (did you mean "official"?)`,
+			`tierpack.yaml:5: licence: unknown field (did you mean "license"?)`,
+			`source.revison: unknown field (did you mean "revision"?)`,
+		}},
+		{"wrong type and others", "name: [a]\nversion: 1.0.0\ntype: script\ntier: gold\n", []string{
+			"tierpack.yaml:1: cannot unmarshal", `tierpack.yaml:4: tier: "gold" is not a tier`,
+		}},
+		{"init placeholders", "name: a\nversion: 1.0.0\ntype: script\ntier: repository\nsource: {url: 'https://github.com/ORG/REPO', revision: main}\n", []string{
+			`source.url: "https://github.com/ORG/REPO" is tierpack init's placeholder: replace it`,
+		}},
 		{"wrong type", "name: a\nversion: 1.0.0\ntype: script\ntier: contrib\nfiles: x.sh\n", []string{"tierpack.yaml:5:"}},
 		{"traversal", "name: a\nversion: 1.0.0\ntype: script\ntier: contrib\nfiles: [ok.sh, ../../etc/passwd, /abs, 'a\\b']\nowners: ../OWNERS\n", []string{
 			`files[1]: "../../etc/passwd" leaves the contribution folder`,
