@@ -21,6 +21,8 @@
 //   - request counters ([Registry.Stats], [Registry.Requests]) so tests can
 //     assert on what reached the registry, e.g. "no blob upload was started";
 //   - htpasswd basic auth ([WithBasicAuth]) to exercise the real challenge flow;
+//   - HTTPS with a certificate from a CA generated for the test ([WithTLS]),
+//     and client-certificate verification ([WithMutualTLS]);
 //   - a hook to put a handler in front of the registry ([WithHandlerWrapper]),
 //     e.g. a fault-injection proxy;
 //   - silencing of Distribution's logrus logging, which otherwise writes

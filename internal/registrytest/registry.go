@@ -48,6 +48,13 @@ type Registry struct {
 	Username string
 	// Password is the password of the first [WithBasicAuth] option, or "".
 	Password string
+	// CAFile is the PEM file of the certificate authority that signed the
+	// registry's certificate ([WithTLS], [WithMutualTLS]), or "".
+	CAFile string
+	// ClientCertFile and ClientKeyFile are a client certificate signed by
+	// that CA and its key, which a registry started with [WithMutualTLS]
+	// requires; "" otherwise.
+	ClientCertFile, ClientKeyFile string
 
 	tb     testing.TB
 	app    *handlers.App
@@ -73,6 +80,8 @@ type options struct {
 	wrappers []func(http.Handler) http.Handler
 	configs  []func(*configuration.Configuration)
 	debugLog bool
+	tls      bool
+	mtls     bool
 }
 
 // WithBasicAuth enables Distribution's htpasswd access controller with a
@@ -117,7 +126,8 @@ func WithDebugLog() Option {
 // New starts a real Distribution registry for the test and returns it. It is
 // stopped with t.Cleanup.
 //
-// The registry listens on 127.0.0.1 with a random port over plain HTTP and
+// The registry listens on 127.0.0.1 with a random port over plain HTTP
+// (HTTPS with [WithTLS] or [WithMutualTLS]) and
 // stores data with the "filesystem" driver in a directory from t.TempDir.
 // Deletes are enabled, the upload purger is off and blob descriptors are
 // cached in memory, as in Distribution's default config.
@@ -200,7 +210,13 @@ func New(t testing.TB, opts ...Option) *Registry {
 			ErrorLog: log.New(logWriter{reg}, "net/http: ", 0),
 		},
 	}
-	reg.server.Start()
+	if o.tls {
+		reg.server.TLS = serverTLS(t, reg, o.mtls)
+		reg.URL = "https://" + reg.Host
+		reg.server.StartTLS()
+	} else {
+		reg.server.Start()
+	}
 	t.Cleanup(reg.Close)
 	return reg
 }

@@ -91,6 +91,10 @@ func (h Home) PolicyFile() string { return h.join("policy.yaml") }
 // IndexConfig is the file listing the configured indexes.
 func (h Home) IndexConfig() string { return h.join("indexes.yaml") }
 
+// RegistriesFile is the per-registry settings file (plain HTTP, CA file,
+// client certificate, insecure, mirror), read by pkg/target.
+func (h Home) RegistriesFile() string { return h.join("registries.yaml") }
+
 // Indexes is the folder of fetched copies of remote indexes.
 func (h Home) Indexes() string { return h.join("indexes") }
 

@@ -31,6 +31,7 @@ func TestNewFromEnvironment(t *testing.T) {
 		h.TrustedKeys():    filepath.Join(dir, "trusted-keys"),
 		h.PolicyFile():     filepath.Join(dir, "policy.yaml"),
 		h.IndexConfig():    filepath.Join(dir, "indexes.yaml"),
+		h.RegistriesFile(): filepath.Join(dir, "registries.yaml"),
 		h.Indexes():        filepath.Join(dir, "indexes"),
 		h.IndexCopy("org"): filepath.Join(dir, "indexes", "org.yaml"),
 	} {

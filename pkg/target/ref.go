@@ -185,7 +185,50 @@ func parse(s string) (Ref, error) {
 	} else {
 		ref.Tag = r.Reference
 	}
+	if !hasSlash && looksLikeHost(ref.Repository, ref.Tag) {
+		host := ref.Repository
+		if ref.Tag != "" && isPort(ref.Tag) {
+			host += ":" + ref.Tag
+		}
+		return Ref{}, fmt.Errorf("%w %q: %s looks like a registry host, not a local name: add the repository, e.g. %s/ORG/NAME "+
+			"(a bare NAME[:TAG] is the local store)", ErrInvalidReference, s, host, host)
+	}
 	return ref, nil
+}
+
+// hostTLDs are the last labels that make a bare dotted name look like a
+// registry host (ghcr.io, registry.example.com, lab.internal) rather than
+// a local name with a dot in it (falco.rules).
+var hostTLDs = map[string]bool{
+	"io": true, "com": true, "org": true, "net": true, "dev": true, "cloud": true,
+	"internal": true, "local": true, "localdomain": true, "lan": true, "test": true, "example": true, "invalid": true,
+}
+
+// looksLikeHost reports whether a bare local name (no '/') is more likely
+// a registry host the user forgot the repository after: localhost, an IP
+// address, a dotted name with a registry-like top-level domain, or a
+// dotted name whose "tag" is a port number.
+func looksLikeHost(name, tag string) bool {
+	if name == "localhost" || net.ParseIP(name) != nil {
+		return true
+	}
+	if !strings.Contains(name, ".") {
+		return false
+	}
+	return hostTLDs[name[strings.LastIndex(name, ".")+1:]] || (tag != "" && isPort(tag))
+}
+
+// isPort reports whether s is a TCP port number.
+func isPort(s string) bool {
+	if len(s) == 0 || len(s) > 5 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func parseLayout(p string) (Ref, error) {

@@ -26,18 +26,43 @@ import (
 // Options configure how references are opened. The zero value uses the
 // default local store, Docker's credential configuration, and plain HTTP
 // only for loopback registries.
+//
+// The TLS fields (PlainHTTP, ForceTLS, CAFile, Insecure, CertFile,
+// KeyFile) come from the command line and apply to every registry; they
+// override the per-host Registries settings (see Settings).
 type Options struct {
 	// StoreDir is the embedded local store's OCI layout; empty means
 	// home.New().Store().
 	StoreDir string
-	// PlainHTTP forces plain HTTP for every registry. Loopback registries
-	// use plain HTTP even when it is false, unless ForceTLS is set.
+	// PlainHTTP forces plain HTTP for every registry. Without it (and
+	// without a setting for the host) loopback registries use plain HTTP
+	// unless ForceTLS or a TLS field is set.
 	PlainHTTP bool
 	// ForceTLS disables the loopback plain-HTTP default.
 	ForceTLS bool
-	// Credentials is the credential store; nil means Docker's config and
-	// credential helpers (shared with `docker login` and `oras login`).
+	// CAFile is a PEM file of extra certificate authorities to trust.
+	CAFile string
+	// Insecure skips verifying registry certificates (Warn is told).
+	Insecure bool
+	// CertFile and KeyFile are a client certificate and key (mutual TLS).
+	CertFile, KeyFile string
+	// Registries are per-host settings, usually LoadRegistries of
+	// home.RegistriesFile.
+	Registries Registries
+	// Warn, when set, is told about settings that weaken security
+	// (Insecure).
+	Warn func(format string, args ...any)
+	// Credentials is the credential store; nil means RegistryConfig, else
+	// Docker's config and credential helpers (shared with `docker login`
+	// and `oras login`).
 	Credentials credentials.Store
+	// RegistryConfig is a credentials file in Docker's config.json format
+	// used instead of Docker's (like oras --registry-config).
+	RegistryConfig string
+	// Credential, when set, is used for the registries in CredentialHosts
+	// (one command's -u/--password-stdin) before the store is asked.
+	Credential      auth.Credential
+	CredentialHosts []string
 	// HTTPClient is the base client; nil means NewHTTPClient(StallTimeout):
 	// oras-go's retrying client (exponential backoff on 5xx, 429 and
 	// network errors) with stalled connections cut.
@@ -161,32 +186,19 @@ func lockLayout(ctx context.Context, dir string, readOnly bool) (io.Closer, erro
 }
 
 func openRemote(ref Ref, opts Options) (*Target, error) {
-	repo, err := remote.NewRepository(ref.Registry + "/" + ref.Repository)
+	host := ref.Registry
+	if m := opts.Settings(host).Mirror; m != "" && opts.ReadOnly {
+		host = m
+	}
+	repo, err := remote.NewRepository(host + "/" + ref.Repository)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %v", ErrInvalidReference, ref, err)
 	}
-	repo.PlainHTTP = opts.PlainHTTP || (!opts.ForceTLS && IsLoopback(ref.Registry))
-	store := opts.Credentials
-	if store == nil {
-		s, err := DefaultCredentials()
-		if err != nil {
-			return nil, err
-		}
-		store = s
+	client, plain, err := RegistryClient(host, opts)
+	if err != nil {
+		return nil, err
 	}
-	base := opts.HTTPClient
-	if base == nil {
-		base = NewHTTPClient(opts.StallTimeout)
-	}
-	client := &auth.Client{
-		Client:     base,
-		Cache:      auth.NewCache(),
-		Credential: credentials.Credential(store),
-	}
-	if opts.UserAgent != "" {
-		client.SetUserAgent(opts.UserAgent)
-	}
-	repo.Client = client
+	repo.Client, repo.PlainHTTP = client, plain
 	return &Target{Ref: ref, Store: repo, remote: repo}, nil
 }
 

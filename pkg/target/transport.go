@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,12 @@ const MaxStalls = 2
 // oras-go's retrying transport (exponential backoff on 5xx, 429 and
 // network errors) over a transport that cuts stalled connections.
 func NewHTTPClient(stall time.Duration) *http.Client {
+	return newHTTPClient(stall, nil)
+}
+
+// newHTTPClient is NewHTTPClient with a TLS configuration (nil: Go's
+// defaults).
+func newHTTPClient(stall time.Duration, tc *tls.Config) *http.Client {
 	if stall <= 0 {
 		stall = DefaultStallTimeout
 	}
@@ -40,6 +47,9 @@ func NewHTTPClient(stall time.Duration) *http.Client {
 	base.TLSHandshakeTimeout = stall
 	base.ResponseHeaderTimeout = stall
 	base.MaxIdleConnsPerHost = 16
+	if tc != nil {
+		base.TLSClientConfig = tc
+	}
 	rt := retry.NewTransport(&stallGuard{base: base, stall: stall, budget: &stallBudget{max: MaxStalls}})
 	rt.Policy = func() retry.Policy { return requestPolicy }
 	return &http.Client{Transport: rt}
