@@ -87,7 +87,8 @@ type InitResult struct {
 	// Notes are sentences the user should read (how to build, what was
 	// adopted).
 	Notes []string
-	// Next lists the commands to run before `tierpack validate`, in order.
+	// Next lists the commands to run before `tierpack validate`, in order,
+	// in the contribution folder (the host prefixes them with a cd).
 	Next []string
 }
 

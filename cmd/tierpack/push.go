@@ -17,34 +17,80 @@ func initCommand() *cli.Command {
 	return &cli.Command{
 		Name:         "init",
 		BashComplete: completeInit,
-		Usage:        "create a new contribution folder with a tierpack.yaml",
+		Usage:        "create a new contribution folder that validates, with its type's starter files",
 		ArgsUsage:    "DIR",
-		Description: `Creates DIR (if needed) with a tierpack.yaml for the given type and, for built-in
-types, starter files that already pass validation. Edit them, then run
-tierpack validate DIR.
+		Description: `Creates DIR (if needed) with a tierpack.yaml and the starter files the type's plugin
+scaffolds, which pass validation as they are (or after the build commands init
+prints). It never overwrites a file, and refuses a folder that has a tierpack.yaml.
+
+   script     install.sh and README.md
+   chart      the chart helm create makes; a folder holding a Chart.yaml is adopted
+              instead: tierpack.yaml takes the chart's name and version
+   exporter   --binary PATH (repeatable): spec.binaries from each binary's ELF, Mach-O
+              or PE header (binaries outside DIR are copied into bin/OS-ARCH/NAME);
+              without --binary: a Go exporter in src/ and the commands that build it
+   other      a plugin's own starter files, or only tierpack.yaml if it has none
+
+The repository tier needs OWNERS and source.url: give them with --owner and
+--source-url, or init writes placeholders that validation refuses until replaced.
 
 EXAMPLES:
    tierpack init --type script ./falco-quickstart
-   tierpack init --type script --tier repository --name falco-tools ./tools`,
+   tierpack init --type chart ./my-chart          # or a folder with a Chart.yaml
+   tierpack init --type exporter --binary dist/exporter-linux-amd64 --binary dist/exporter-linux-arm64 ./my-exporter
+   tierpack init --type script --tier repository --owner jane --source-url https://github.com/org/tools --name falco-tools ./tools`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "type", Usage: "contribution `TYPE` (script, or a type from `tierpack plugin list`)", Required: true},
-			&cli.StringFlag{Name: "name", Usage: "contribution `NAME` (default: the folder's name)"},
+			&cli.StringFlag{Name: "type", Usage: "contribution `TYPE`: script, chart, exporter, or a type from `tierpack plugin list`", Required: true},
+			&cli.StringFlag{Name: "name", Usage: "contribution `NAME` (default: the folder's name; an adopted chart's)"},
+			&cli.StringFlag{Name: "version", Usage: "contribution `VERSION` (default: 0.1.0; an adopted chart's)"},
 			&cli.StringFlag{Name: "tier", Value: "contrib", Usage: "`TIER` to publish at: contrib, repository, official"},
+			&cli.StringSliceFlag{Name: "binary", Usage: "exporter: a prebuilt exporter `PATH`, one per platform (repeatable)"},
+			&cli.IntFlag{Name: "port", Usage: "exporter: the TCP `PORT` it listens on (default 9100)"},
+			&cli.StringSliceFlag{Name: "owner", Usage: "repository tier: an OWNERS approver's `HANDLE` (repeatable)"},
+			&cli.StringFlag{Name: "source-url", Usage: "repository tier: the contribution's source repository `URL`"},
+			&cli.StringFlag{Name: "source-revision", Usage: "repository tier: the `REVISION` it is built from (default: main)"},
+			outputFlag(),
 		},
 		Action: action(1, 1, "needs exactly one folder argument", func(c *cli.Context, cl *tierpack.Client) error {
 			t, err := tier.Parse(c.String("tier"))
 			if err != nil {
 				return usageError{err}
 			}
-			dir := c.Args().First()
-			created, err := cl.Init(tierpack.InitRequest{Dir: dir, Type: c.String("type"), Name: c.String("name"), Tier: t})
-			for _, p := range created {
-				note(c, "created %s\n", p)
+			req := tierpack.InitRequest{
+				Dir: c.Args().First(), Type: c.String("type"), Name: c.String("name"), Version: c.String("version"), Tier: t,
+				Owners: c.StringSlice("owner"), SourceURL: c.String("source-url"), SourceRevision: c.String("source-revision"),
 			}
-			if err == nil {
-				note(c, "next: edit them, then run `tierpack validate %s`\n", dir)
+			for _, b := range c.StringSlice("binary") {
+				req.Options = append(req.Options, sdk.InitOption{Key: "binary", Value: b})
 			}
-			return err
+			if c.IsSet("port") {
+				req.Options = append(req.Options, sdk.InitOption{Key: "port", Value: fmt.Sprint(c.Int("port"))})
+			}
+			if (len(req.Owners) > 0 || req.SourceURL != "" || req.SourceRevision != "") && t < tier.Repository {
+				return usageError{fmt.Errorf("--owner, --source-url and --source-revision are for the repository and official tiers: add --tier repository")}
+			}
+			res, err := cl.Init(c.Context, req)
+			if res != nil && !asJSON(c) {
+				for _, p := range res.Created {
+					note(c, "created %s\n", p)
+				}
+				for _, p := range res.Kept {
+					note(c, "kept %s (it was there already)\n", p)
+				}
+			}
+			if err != nil {
+				return err
+			}
+			return show(c, res, func() error {
+				for _, n := range res.Notes {
+					note(c, "note: %s\n", n)
+				}
+				note(c, "next:\n")
+				for _, n := range res.Next {
+					note(c, "  %s\n", n)
+				}
+				return nil
+			})
 		}),
 	}
 }

@@ -112,7 +112,66 @@ func validate(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest)
 		return nil, err
 	}
 	own, odiags := loadOwners(m)
-	return &validated{plugin: p, contrib: c, diags: append(diags, odiags...), owners: own}, nil
+	diags = append(diags, odiags...)
+	diags = append(diags, filesLeftOut(m)...)
+	return &validated{plugin: p, contrib: c, diags: diags, owners: own}, nil
+}
+
+// filesLeftOut warns about each file or folder in the contribution that an
+// explicit files: list leaves out, and so would not be packaged: a file a
+// user adds after init must not silently stay behind. Hidden entries,
+// tierpack.yaml and the OWNERS file (which travels as an annotation) are
+// left out on purpose.
+func filesLeftOut(m *contrib.Manifest) []sdk.Diagnostic {
+	if m.Line("files") == 0 {
+		return nil // no files: list: every non-hidden file is packaged
+	}
+	listed := map[string]bool{}
+	for _, f := range m.Files {
+		listed[strings.TrimSuffix(filepath.ToSlash(filepath.Clean(filepath.FromSlash(f))), "/")] = true
+	}
+	skip := map[string]bool{contrib.FileName: true}
+	if p := m.OwnersPath(); p != "" {
+		skip[relTo(m.Dir, p)] = true
+	}
+	// inside reports whether some listed path is rel or below it.
+	inside := func(rel string) bool {
+		for f := range listed {
+			if strings.HasPrefix(f, rel+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	var diags []sdk.Diagnostic
+	var walk func(dir, rel string)
+	walk = func(dir, rel string) {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return
+		}
+		for _, e := range entries {
+			r := e.Name()
+			if rel != "" {
+				r = rel + "/" + r
+			}
+			if strings.HasPrefix(e.Name(), ".") || skip[r] || listed[r] {
+				continue
+			}
+			if e.IsDir() && inside(r) {
+				walk(filepath.Join(dir, e.Name()), r)
+				continue
+			}
+			what := "file"
+			if e.IsDir() {
+				what = "folder"
+			}
+			diags = append(diags, sdk.Warnf(r, 0, "this %s is not in tierpack.yaml's files: list (line %d), so it is not packaged", what, m.Line("files")).
+				WithHint("add it to files:, or remove files: to package every file that does not start with '.'"))
+		}
+	}
+	walk(m.Dir, "")
+	return diags
 }
 
 // loadOwners reads the contribution's OWNERS file, if it has one.
@@ -125,7 +184,15 @@ func loadOwners(m *contrib.Manifest) (*owners.File, []sdk.Diagnostic) {
 	if err != nil {
 		return nil, []sdk.Diagnostic{sdk.Errorf(relTo(m.Dir, p), 0, "%v", err).WithHint("OWNERS is Kubernetes-style YAML: approvers: [handle], reviewers: [handle]")}
 	}
-	return own, nil
+	var diags []sdk.Diagnostic
+	for _, h := range append(append([]string{}, own.Approvers...), own.Reviewers...) {
+		if contrib.IsPlaceholder(h) {
+			diags = append(diags, sdk.Errorf(relTo(m.Dir, p), 0, "%q is tierpack init's placeholder, not a maintainer", h).
+				WithHint("replace it with the GitHub handles of the people who support this contribution"))
+			break
+		}
+	}
+	return own, diags
 }
 
 // PackOptions tune Pack. The zero value is ready to use.

@@ -176,11 +176,6 @@ func initSkeleton(req sdk.InitRequest, port int) sdk.InitResult {
 	fmt.Fprintf(&spec, "port: %d\nmetricsPath: %s\nargs: [\"-listen-address=:%d\"]\nbuild: %s\n", port, DefaultMetricsPath, port, strconv.Quote(build))
 	readme := fmt.Sprintf("# %s\n\nA Prometheus exporter: `%s -listen-address=:%d` serves metrics on\nhttp://localhost:%d%s.\n\nBuild the binaries tierpack.yaml declares (in this folder):\n\n    %s\n\nthen `tierpack validate .` and `tierpack push . REGISTRY/REPO`.\n",
 		n, n, port, port, DefaultMetricsPath, strings.Join(cmds, "\n    "))
-	cd := req.Dir
-	next := make([]string, 0, len(cmds))
-	for _, c := range cmds {
-		next = append(next, "(cd "+shellQuote(cd)+" && "+c+")")
-	}
 	return sdk.InitResult{
 		Files: []sdk.InitFile{
 			{Path: "go.mod", Content: []byte("module " + n + "\n\ngo 1.22\n")},
@@ -189,7 +184,7 @@ func initSkeleton(req sdk.InitRequest, port int) sdk.InitResult {
 		},
 		SpecYAML: spec.String(),
 		Notes:    []string{"wrote a Go exporter in src/ (net/http, no dependencies); build its binaries before validating: the commands are below and in spec.build"},
-		Next:     next,
+		Next:     cmds,
 	}
 }
 
@@ -202,16 +197,6 @@ func metricPrefix(name string) string {
 		}
 		return '_'
 	}, name)
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+:@", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 const skeletonMain = `// Command NAME is a Prometheus exporter: it serves its metrics, in

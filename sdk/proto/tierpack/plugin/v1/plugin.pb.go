@@ -1275,7 +1275,8 @@ type InitResponse struct {
 	Version string `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
 	// What the user should know, one sentence each (e.g. how to build).
 	Notes []string `protobuf:"bytes,5,rep,name=notes,proto3" json:"notes,omitempty"`
-	// Commands to run before `tierpack validate DIR`, in order.
+	// Commands to run before `tierpack validate DIR`, in order, in the
+	// contribution folder.
 	Next []string `protobuf:"bytes,6,rep,name=next,proto3" json:"next,omitempty"`
 	// files: entries for tierpack.yaml; empty leaves files out (every
 	// non-hidden file is packaged).
