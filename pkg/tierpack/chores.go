@@ -2,7 +2,9 @@ package tierpack
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 
@@ -10,7 +12,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
-	"oras.land/oras-go/v2/registry/remote/retry"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/tierpack/tierpack/pkg/cache"
 	"github.com/tierpack/tierpack/pkg/target"
@@ -60,28 +62,66 @@ func (c *Client) CacheClean() (string, error) {
 	return dir, nil
 }
 
-// Login checks the credentials against host and saves them in Docker's
-// config (through its credential helper when one is configured).
+// Login checks the credentials against host and saves them in the
+// credential store (Target.RegistryConfig, else Docker's config, through
+// its credential helper when one is configured). Refused credentials are
+// not saved: the error is a *LoginRefusedError.
 func (c *Client) Login(ctx context.Context, host string, cred auth.Credential) error {
 	reg, err := remote.NewRegistry(host)
 	if err != nil {
-		return &UsageError{Err: fmt.Errorf("%q is not a registry host: %w", host, err)}
+		return &UsageError{Err: fmt.Errorf("%q is not a registry host (give HOST[:PORT], e.g. ghcr.io or localhost:5000): %w", host, err)}
 	}
-	reg.PlainHTTP = c.Target.PlainHTTP || (!c.Target.ForceTLS && target.IsLoopback(host))
-	reg.Client = &auth.Client{Client: retry.DefaultClient, Cache: auth.NewCache()}
-	store, err := target.DefaultCredentials()
+	opts, err := c.targetOptions(false)
 	if err != nil {
 		return err
 	}
-	if err := credentials.Login(ctx, store, reg, cred); err != nil {
+	store, err := opts.SavedCredentials()
+	if err != nil {
+		return err
+	}
+	opts.Credentials = credentials.NewMemoryStore()
+	opts.Credential, opts.CredentialHosts = cred, []string{host}
+	if reg.Client, reg.PlainHTTP, err = target.RegistryClient(host, opts); err != nil {
+		return err
+	}
+	if err := reg.Ping(ctx); err != nil {
+		var er *errcode.ErrorResponse
+		if errors.As(err, &er) && (er.StatusCode == http.StatusUnauthorized || er.StatusCode == http.StatusForbidden) {
+			return &LoginRefusedError{Host: host, User: cred.Username, Err: err}
+		}
 		return fmt.Errorf("logging in to %s: %w", host, err)
+	}
+	if err := store.Put(ctx, credentials.ServerAddressFromRegistry(host), cred); err != nil {
+		return fmt.Errorf("saving the credentials for %s: %w", host, err)
 	}
 	return nil
 }
 
-// Logout forgets the credentials for host.
+// LoginRefusedError is a registry that refused the credentials given to
+// Login; nothing was saved.
+type LoginRefusedError struct {
+	Host, User string
+	// Err is the registry's answer (an *errcode.ErrorResponse, 401 or 403).
+	Err error
+}
+
+// Error says that nothing was saved and what to check.
+func (e *LoginRefusedError) Error() string {
+	return fmt.Sprintf("%s refused the password of %s, so nothing was saved: check the user name and the password "+
+		"(or token), then run `tierpack login %s -u %s` again", e.Host, e.User, e.Host, e.User)
+}
+
+// Unwrap returns the registry's answer.
+func (e *LoginRefusedError) Unwrap() error { return e.Err }
+
+// Logout forgets the credentials for host in the credential store
+// (Target.RegistryConfig, else Docker's).
 func (c *Client) Logout(ctx context.Context, host string) error {
-	store, err := target.DefaultCredentials()
+	opts, err := c.targetOptions(false)
+	if err != nil {
+		return err
+	}
+	store, err := opts.SavedCredentials()
 	if err != nil {
 		return err
 	}

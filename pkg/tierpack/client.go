@@ -38,8 +38,9 @@ type Client struct {
 	// Home owns every path under $TIERPACK_HOME; the zero value resolves it
 	// from the environment.
 	Home home.Home
-	// Target configures registries (plain HTTP, TLS, stall timeout). Its
-	// ReadOnly field is set per call.
+	// Target configures registries (plain HTTP, TLS, credentials, stall
+	// timeout). Its ReadOnly field is set per call; nil Registries are
+	// read from $TIERPACK_HOME/registries.yaml.
 	Target target.Options
 	// Builtins are the plugin types the host binary serves itself.
 	Builtins []string
@@ -96,12 +97,19 @@ func (c *Client) targetOptions(readOnly bool) (target.Options, error) {
 	if opts.UserAgent == "" {
 		opts.UserAgent = c.Tool
 	}
-	if opts.StoreDir == "" {
+	if opts.StoreDir == "" || opts.Registries == nil {
 		h, err := c.home()
 		if err != nil {
 			return opts, err
 		}
-		opts.StoreDir = h.Store()
+		if opts.StoreDir == "" {
+			opts.StoreDir = h.Store()
+		}
+		if opts.Registries == nil {
+			if opts.Registries, err = target.LoadRegistries(h.RegistriesFile()); err != nil {
+				return opts, err
+			}
+		}
 	}
 	return opts, nil
 }
