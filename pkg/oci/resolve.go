@@ -11,6 +11,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
 
 	"github.com/tierpack/tierpack/pkg/target"
@@ -56,15 +57,11 @@ func (i *Info) Manifest() *ocispec.Manifest { return i.manifest }
 // come from the cache when it has them, and a digest reference of cached
 // content needs no network at all.
 func Resolve(ctx context.Context, t *target.Target, platform *ocispec.Platform) (*Info, error) {
-	desc, err := ResolveDescriptor(ctx, t)
+	desc, data, err := resolveAndFetch(ctx, t)
 	if err != nil {
 		return nil, err
 	}
 	info := &Info{Reference: t.Ref.String(), root: desc, Digest: desc.Digest.String(), MediaType: desc.MediaType, Size: desc.Size}
-	data, err := FetchManifest(ctx, t, desc)
-	if err != nil {
-		return nil, err
-	}
 	switch desc.MediaType {
 	case ocispec.MediaTypeImageIndex, sdk.MediaTypeDockerManifestList:
 		err = info.readIndex(ctx, t, data, platform)
@@ -80,6 +77,40 @@ func Resolve(ctx context.Context, t *target.Target, platform *ocispec.Platform) 
 		return nil, fmt.Errorf("%s: %w", t.Ref, err)
 	}
 	return info, nil
+}
+
+// resolveAndFetch resolves t's reference and reads its manifest, verified
+// against its digest. A tag on a registry takes one GET (as `oras pull`
+// does), not a HEAD and then a GET.
+func resolveAndFetch(ctx context.Context, t *target.Target) (ocispec.Descriptor, []byte, error) {
+	r := t.Remote()
+	if r == nil || t.Ref.Digest != "" || t.Ref.Tag == "" {
+		desc, err := ResolveDescriptor(ctx, t)
+		if err != nil {
+			return desc, nil, err
+		}
+		data, err := FetchManifest(ctx, t, desc)
+		return desc, data, err
+	}
+	desc, rc, err := r.FetchReference(ctx, t.Ref.Tag)
+	if err != nil {
+		if errors.Is(err, errdef.ErrNotFound) {
+			return desc, nil, fmt.Errorf("%s: %w (check the name and tag; `tierpack tags` lists what exists)", t.Ref, errdef.ErrNotFound)
+		}
+		return desc, nil, fmt.Errorf("resolving %s: %w", t.Ref, err)
+	}
+	defer rc.Close()
+	if desc.Size > MaxManifestSize {
+		return desc, nil, fmt.Errorf("%s: manifest %s is %d bytes, more than the %d tierpack reads: %w", t.Ref, desc.Digest, desc.Size, MaxManifestSize, ErrTooLarge)
+	}
+	data, err := content.ReadAll(rc, desc) // checks the size and the digest
+	if err != nil {
+		return desc, nil, fmt.Errorf("%s: fetching manifest %s: %w", t.Ref, desc.Digest, err)
+	}
+	if t.Cache != nil {
+		_ = t.Cache.PutBytes(desc, data) // a cache that cannot be written is only slower
+	}
+	return desc, data, nil
 }
 
 // ResolveDescriptor resolves t's reference to a descriptor: from the cache

@@ -81,7 +81,7 @@ func (c *Client) Pull(ctx context.Context, req PullRequest) (*PullResult, error)
 	}
 	defer plugins.Close()
 	res, err := artifact.Pull(ctx, plugins, t, artifact.PullOptions{
-		Check:        func(context.Context, *artifact.Info) error { return nil }, // TODO Resolved: info
+		Resolved:     info, // exactly what the gate admitted, not the tag again
 		OutputDir:    req.OutputDir,
 		Force:        req.Force,
 		Platform:     plat,

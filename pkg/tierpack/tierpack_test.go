@@ -228,3 +228,27 @@ func TestChartPluginIsACompanion(t *testing.T) {
 		t.Fatalf("without the chart plugin: %v", err)
 	}
 }
+
+// A pull of a small contrib artifact by tag makes the requests `oras pull`
+// makes: one GET of the manifest by tag, one GET per layer. (The gate
+// admits the manifest it read; the pull unpacks exactly that one.)
+func TestPullRequestsMatchORAS(t *testing.T) {
+	ctx := context.Background()
+	reg := registrytest.New(t)
+	cl := newClient(t)
+	cl.NoCache = true
+	if _, err := cl.Publish(ctx, tierpack.PublishRequest{Dir: quickstart, Ref: reg.Host + "/req/qs"}); err != nil {
+		t.Fatal(err)
+	}
+	reg.ResetStats()
+	if _, err := cl.Pull(ctx, tierpack.PullRequest{Ref: reg.Host + "/req/qs:0.1.0", OutputDir: filepath.Join(t.TempDir(), "o"), MinTier: tier.Contrib}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range reg.Requests() {
+		got = append(got, r.Method+" "+r.Path)
+	}
+	if len(got) != 2 || !strings.HasPrefix(got[0], "GET /v2/req/qs/manifests/0.1.0") || !strings.HasPrefix(got[1], "GET /v2/req/qs/blobs/sha256:") {
+		t.Fatalf("pull made %d requests, want GET manifest by tag and GET layer:\n%s", len(got), strings.Join(got, "\n"))
+	}
+}
