@@ -175,7 +175,7 @@ func TestPushPullRoundTrip(t *testing.T) {
 	}
 
 	out := filepath.Join(t.TempDir(), "out")
-	pr, err := Pull(ctx, pm, tg, PullOptions{OutputDir: out, MinTier: tier.Repository})
+	pr, err := Pull(ctx, pm, tg, PullOptions{OutputDir: out})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,11 +191,6 @@ func TestPushPullRoundTrip(t *testing.T) {
 	}
 	if fi, _ := os.Stat(filepath.Join(out, "run.sh")); fi == nil || fi.Mode().Perm()&0o100 == 0 {
 		t.Error("run.sh lost its executable bit")
-	}
-
-	_, err = Pull(ctx, pm, tg, PullOptions{OutputDir: filepath.Join(t.TempDir(), "x"), MinTier: tier.Official})
-	if !errors.Is(err, tier.ErrBelow) {
-		t.Errorf("pull --tier official: %v", err)
 	}
 }
 

@@ -22,7 +22,6 @@ import (
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/target"
-	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/archive"
 )
@@ -77,8 +76,6 @@ type PullOptions struct {
 	// OutputDir is where the contribution goes; empty means ./NAME where
 	// NAME is the last element of the repository.
 	OutputDir string
-	// MinTier refuses artifacts below it; None accepts everything.
-	MinTier tier.Tier
 	// Force replaces an existing, non-empty OutputDir (atomically).
 	Force bool
 	// Platform selects from an index; nil means the current platform.
@@ -96,9 +93,6 @@ type PullOptions struct {
 	Progress Progress
 	// Attempts bounds tries per blob; zero means DefaultAttempts.
 	Attempts int
-	// Check, if set, runs after the tier check and before any blob is
-	// fetched; an error stops the pull (signature and policy checks).
-	Check func(ctx context.Context, info *Info) error
 	// Resolved is the artifact as already resolved — and checked by the
 	// caller's trust gate — for this pull; nil resolves the target with
 	// Platform. It must have been resolved with the same Platform (nil for
@@ -198,8 +192,9 @@ func pullOnce(ctx context.Context, plugins *plugin.Manager, t *target.Target, op
 	return result, nil
 }
 
-// resolveForPull resolves what opts asks for (unless opts.Resolved has),
-// runs the tier check and opts.Check, and lists the manifests to unpack.
+// resolveForPull resolves what opts asks for (unless opts.Resolved has) and
+// lists the manifests to unpack. Whether the artifact may be pulled at all
+// is the caller's trust gate's decision (pkg/trust), made before.
 func resolveForPull(ctx context.Context, t *target.Target, opts PullOptions) (*Info, []unpackUnit, error) {
 	if opts.AllPlatforms && opts.Platform != nil {
 		return nil, nil, errors.New("pull one platform or all of them, not both")
@@ -216,14 +211,6 @@ func resolveForPull(ctx context.Context, t *target.Target, opts PullOptions) (*I
 	if info == nil {
 		var err error
 		if info, err = Resolve(ctx, t, plat); err != nil {
-			return nil, nil, err
-		}
-	}
-	if err := tier.Require(t.Ref.String(), info.Tier, opts.MinTier); err != nil {
-		return nil, nil, err
-	}
-	if opts.Check != nil {
-		if err := opts.Check(ctx, info); err != nil {
 			return nil, nil, err
 		}
 	}
