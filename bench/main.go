@@ -5,7 +5,9 @@
 //     small files and as one large file, tierpack vs the ORAS CLI;
 //   - push and pull of a Helm chart, tierpack vs helm;
 //   - re-push of unchanged content, a second pull of the same digest
-//     (served by the cache), plugin start, and `tierpack --help` start-up.
+//     (served by the cache), plugin start against a bare exec of the same
+//     binary, and `tierpack --version` against `oras version`;
+//   - the HTTP requests each client makes for the smallest push and pull.
 //
 // Every client is a separate process talking to one CNCF Distribution
 // registry (the Go module, filesystem driver in a temp dir) on loopback,
@@ -34,6 +36,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -51,7 +54,7 @@ var (
 	orasBin     = flag.String("oras", "bin/oras", "ORAS CLI binary")
 	helmBin     = flag.String("helm", "bin/helm", "helm binary")
 	sizesFlag   = flag.String("sizes", "1M,100M,1G", "contribution sizes")
-	runs        = flag.Int("runs", 3, "runs per case (the median is reported)")
+	runs        = flag.Int("runs", 5, "runs per case (the median is reported)")
 	work        = flag.String("work", "", "scratch folder (default: a temp dir)")
 )
 
@@ -71,6 +74,9 @@ type result struct {
 	target         string
 	ok             bool
 	note           string
+	// counted rows report request counts instead of times.
+	counted          bool
+	count, peerCount int64
 }
 
 func run() error {
@@ -184,6 +190,30 @@ func transferCase(env []string, dir, name, data, repo string) ([]result, error) 
 		compare("push "+name, median(tpPush), median(orasPush), tpPushRSS, orasPushRSS, "oras"),
 		compare("pull "+name, median(tpPull), median(orasPull), tpPullRSS, orasPullRSS, "oras"))
 
+	// HTTP requests for one push and one pull of new content, each tool.
+	tpReqPush, err := countRequests(env, data, *tierpackBin, "-q", "--no-cache", "push", data, repo+"-tpreq:r")
+	if err != nil {
+		return nil, err
+	}
+	orasReqPush, err := countRequests(env, orasDir, *orasBin, "push", "--plain-http", repo+"-orasreq:r", orasFile)
+	if err != nil {
+		return nil, err
+	}
+	tpReqPull, err := countRequests(env, dir, *tierpackBin, "-q", "--no-cache", "pull", repo+"-tpreq:r", "-o", filepath.Join(dir, "req-tp"), "--force")
+	if err != nil {
+		return nil, err
+	}
+	os.RemoveAll(filepath.Join(dir, "req-oras"))
+	orasReqPull, err := countRequests(env, dir, *orasBin, "pull", "--plain-http", "-o", filepath.Join(dir, "req-oras"), repo+"-orasreq:r")
+	if err != nil {
+		return nil, err
+	}
+	os.RemoveAll(filepath.Join(dir, "req-tp"))
+	os.RemoveAll(filepath.Join(dir, "req-oras"))
+	out = append(out,
+		result{name: "requests: push " + name, count: tpReqPush, peerCount: orasReqPush, peerName: "oras", target: "≤ oras", ok: tpReqPush <= orasReqPush, counted: true},
+		result{name: "requests: pull " + name, count: tpReqPull, peerCount: orasReqPull, peerName: "oras", target: "≤ oras", ok: tpReqPull <= orasReqPull, counted: true})
+
 	// Re-push of unchanged content: nothing is packaged or uploaded (the
 	// first push below fills the pack cache).
 	if _, _, err := timeCmd(env, data, *tierpackBin, "-q", "push", data, fmt.Sprintf("%s-tp0:r0", repo)); err != nil {
@@ -233,6 +263,15 @@ func chartCase(env []string, dir, host string) ([]result, error) {
 	if err := copyDir("examples/charts/falco-rules-exporter", chart); err != nil {
 		return nil, err
 	}
+	// At contrib, so tierpack signs nothing: helm push signs nothing either.
+	manifest := filepath.Join(chart, "tierpack.yaml")
+	b, err := os.ReadFile(manifest)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(manifest, bytes.Replace(b, []byte("tier: repository"), []byte("tier: contrib"), 1), 0o644); err != nil {
+		return nil, err
+	}
 	if _, _, err := timeCmd(env, dir, *helmBin, "package", chart, "-d", dir); err != nil {
 		return nil, err
 	}
@@ -271,18 +310,31 @@ func chartCase(env []string, dir, host string) ([]result, error) {
 
 // miscCases: start-up and plugin start.
 func miscCases(env []string, dir, host string) ([]result, error) {
-	var help []time.Duration
-	for i := 0; i < 10; i++ {
-		d, _, err := timeCmd(env, dir, *tierpackBin, "--help")
-		if err != nil {
-			return nil, err
+	times := func(n int, bin string, args ...string) (time.Duration, int64, error) {
+		var ds []time.Duration
+		var peak int64
+		for i := 0; i < n; i++ {
+			d, rss, err := timeCmd(env, dir, bin, args...)
+			if err != nil {
+				return 0, 0, err
+			}
+			ds, peak = append(ds, d), max(peak, rss)
 		}
-		help = append(help, d)
+		return median(ds), peak, nil
+	}
+	tpVersion, tpRSS, err := times(15, *tierpackBin, "--version")
+	if err != nil {
+		return nil, err
+	}
+	orasVersion, orasRSS, err := times(15, *orasBin, "version")
+	if err != nil {
+		return nil, err
 	}
 	// Plugin start: exec + go-plugin handshake + Describe of a built-in,
-	// measured in-process through the host's own plugin manager.
+	// measured in-process through the host's own plugin manager, against a
+	// bare exec of the same binary.
 	self, _ := filepath.Abs(*tierpackBin)
-	var starts []time.Duration
+	var starts, bare []time.Duration
 	for i := 0; i < 20; i++ {
 		m, err := plugin.NewManager(plugin.Options{Self: self, Builtins: []string{"script"}, Reattach: map[string]sdk.ReattachInfo{}})
 		if err != nil {
@@ -294,10 +346,18 @@ func miscCases(env []string, dir, host string) ([]result, error) {
 		}
 		starts = append(starts, time.Since(start))
 		m.Close()
+		start = time.Now()
+		if err := exec.Command(self, "--version").Run(); err != nil {
+			return nil, err
+		}
+		bare = append(bare, time.Since(start))
 	}
+	over := median(starts) - median(bare)
 	return []result{
-		{name: "tierpack --help", tierpack: median(help), target: "(start-up)", ok: true},
-		{name: "plugin start (exec+handshake+Describe)", tierpack: median(starts), target: "< 30 ms", ok: median(starts) < 30*time.Millisecond},
+		{name: "tierpack --version vs oras version", tierpack: tpVersion, peer: orasVersion, tpRSS: tpRSS, peerRSS: orasRSS, peerName: "oras",
+			target: "≤ 1.2×", ok: tpVersion.Seconds() <= 1.2*orasVersion.Seconds()},
+		{name: "plugin start (exec+handshake+Describe)", tierpack: median(starts), target: "≤ bare exec + 10 ms", ok: over <= 10*time.Millisecond,
+			note: fmt.Sprintf("bare exec %.3fs", median(bare).Seconds())},
 	}, nil
 }
 
@@ -306,6 +366,14 @@ func printTable(rs []result) {
 	fmt.Println("| case | tierpack | other | ratio | target | met | peak RSS tierpack / other |")
 	fmt.Println("|---|---:|---:|---:|---|---|---|")
 	for _, r := range rs {
+		if r.counted {
+			met := "yes"
+			if !r.ok {
+				met = "**no**"
+			}
+			fmt.Printf("| %s | %d requests | %s %d | | %s | %s | |\n", r.name, r.count, r.peerName, r.peerCount, r.target, met)
+			continue
+		}
 		other, ratio, rss := "", "", ""
 		if r.peer > 0 {
 			other = fmt.Sprintf("%s %.3fs", r.peerName, r.peer.Seconds())
@@ -447,6 +515,16 @@ func copyDir(src, dst string) error {
 }
 
 // startRegistry runs CNCF Distribution in this process on loopback.
+// requests counts the HTTP requests the registry served.
+var requests atomic.Int64
+
+// countRequests runs bin once and returns how many requests it made.
+func countRequests(env []string, dir, bin string, args ...string) (int64, error) {
+	before := requests.Load()
+	_, _, err := timeCmd(env, dir, bin, args...)
+	return requests.Load() - before, err
+}
+
 func startRegistry(root string) (string, func(), error) {
 	logrus.SetOutput(io.Discard)
 	cfg := &configuration.Configuration{
@@ -462,7 +540,10 @@ func startRegistry(root string) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	srv := &http.Server{Handler: app}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		app.ServeHTTP(w, r)
+	})}
 	go srv.Serve(ln)
 	return ln.Addr().String(), func() { srv.Close() }, nil
 }
