@@ -27,6 +27,11 @@
 //   - validate-bad: Config.Bad gets at least one error diagnostic;
 //   - validate-empty: a contribution with no files gets diagnostics, not a
 //     plugin error or a crash;
+//   - init (optional, skipped for a plugin that does not implement
+//     sdk.Initializer): Init on a new folder writes nothing itself and
+//     returns safe relative paths; the scaffold, written out with the
+//     tierpack.yaml the host composes, validates without errors (unless
+//     Init names commands to run first, e.g. a build);
 //   - package: Config.Good packages into files the host accepts (paths
 //     inside the staging folder, regular files, declared media types);
 //   - package-deterministic: packaging again — and once more from a copy
@@ -44,6 +49,7 @@ package plugintest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -78,6 +84,7 @@ const (
 	CheckValidateGood  = "validate-good"
 	CheckValidateBad   = "validate-bad"
 	CheckValidateEmpty = "validate-empty"
+	CheckInit          = "init"
 	CheckPackage       = "package"
 	CheckDeterministic = "package-deterministic"
 	CheckRoundTrip     = "unpack-roundtrip"
@@ -98,7 +105,7 @@ const maxListed = 5
 
 // Checks lists every check by name, in the order they run.
 var Checks = []string{
-	CheckHandshake, CheckDescribe, CheckValidateGood, CheckValidateBad, CheckValidateEmpty,
+	CheckHandshake, CheckDescribe, CheckValidateGood, CheckValidateBad, CheckValidateEmpty, CheckInit,
 	CheckPackage, CheckDeterministic, CheckRoundTrip, CheckUntouched, CheckStdout,
 }
 
@@ -354,6 +361,7 @@ func (c *checker) run() {
 	c.validateGood()
 	c.validateBad()
 	c.validateEmpty()
+	c.initScaffold()
 	c.packageGood()
 	c.deterministic()
 	c.roundTrip()
@@ -665,6 +673,93 @@ func (c *checker) validateEmpty() {
 		return
 	}
 	c.record(CheckValidateEmpty, Pass, began, "diagnostics: %s", listDiagnostics(diags, 0))
+}
+
+// initScaffold checks the optional Init call.
+func (c *checker) initScaffold() {
+	if !c.needs(CheckInit, CheckHandshake) {
+		return
+	}
+	began := time.Now()
+	p, err := c.plugin()
+	if err != nil {
+		c.record(CheckInit, Fail, began, "%v", err)
+		return
+	}
+	dir := filepath.Join(c.tmp, "init", "plugintest-init")
+	res, err := p.Init(c.ctx, sdk.InitRequest{Dir: dir, Name: "plugintest-init", Version: "0.1.0", Tier: sdk.TierContrib})
+	if errors.Is(err, sdk.ErrInitUnsupported) {
+		c.record(CheckInit, Skip, time.Time{}, "the plugin does not implement sdk.Initializer (optional: tierpack init then writes only tierpack.yaml)")
+		return
+	}
+	if err != nil {
+		c.callFailed(err)
+		c.record(CheckInit, Fail, began, "Init on a new, empty folder: %v", err)
+		return
+	}
+	if _, err := os.Lstat(dir); err == nil {
+		c.record(CheckInit, Fail, began, "Init wrote into the folder: it must only return files, which the host writes")
+		return
+	}
+	var b strings.Builder
+	name, version := cmp.Or(res.Name, "plugintest-init"), cmp.Or(res.Version, "0.1.0")
+	fmt.Fprintf(&b, "apiVersion: %s\nname: %s\nversion: %s\ntype: %s\ntier: %s\n", contrib.APIVersion, name, version, c.desc.Type, sdk.TierContrib)
+	if len(res.ManifestFiles) > 0 {
+		b.WriteString("files:\n")
+		for _, f := range res.ManifestFiles {
+			fmt.Fprintf(&b, "  - %q\n", f)
+		}
+	}
+	if strings.TrimSpace(res.SpecYAML) != "" {
+		b.WriteString("spec:\n")
+		for _, l := range strings.Split(strings.TrimRight(res.SpecYAML, "\n"), "\n") {
+			b.WriteString("  " + l + "\n")
+		}
+	}
+	files := append([]sdk.InitFile{{Path: contrib.FileName, Content: []byte(b.String())}}, res.Files...)
+	for i, f := range files {
+		if err := contrib.CheckRelPath(f.Path); err != nil || (i > 0 && f.Path == contrib.FileName) {
+			c.record(CheckInit, Fail, began, "Init returned the file %q: paths are relative to the folder, inside it, and not tierpack.yaml (the host writes it)", f.Path)
+			return
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(f.Path))
+		mode := fs.FileMode(f.Mode).Perm()
+		if mode == 0 {
+			mode = 0o644
+		}
+		err := os.MkdirAll(filepath.Dir(dst), 0o755)
+		if err == nil && f.CopyFrom != "" {
+			err = copyFile(f.CopyFrom, dst, mode)
+		} else if err == nil {
+			if err = os.WriteFile(dst, f.Content, mode); err == nil {
+				err = os.Chmod(dst, mode)
+			}
+		}
+		if err != nil {
+			c.record(CheckInit, Fail, began, "writing the scaffold's %s: %v", f.Path, err)
+			return
+		}
+	}
+	m, sc, err := c.loadContribution("(scaffold from Init)", dir)
+	if err != nil {
+		c.record(CheckInit, Fail, began, "the scaffold's tierpack.yaml, from Init's spec, name and version: %v", err)
+		return
+	}
+	diags, err := c.validate(m, sc)
+	if err != nil {
+		c.record(CheckInit, Fail, began, "validating the scaffold: %v", err)
+		return
+	}
+	if n := sdk.Count(diags, sdk.SeverityError); n > 0 && len(res.Next) == 0 {
+		c.record(CheckInit, Fail, began, "the scaffold does not validate (%d error(s): %s): Init must return files that validate as they are, or name the commands to run first in InitResult.Next",
+			n, listDiagnostics(diags, sdk.SeverityError))
+		return
+	}
+	msg := fmt.Sprintf("%d file(s); validates", len(res.Files))
+	if len(res.Next) > 0 {
+		msg = fmt.Sprintf("%d file(s); to run before validating: %s", len(res.Files), strings.Join(res.Next, "; "))
+	}
+	c.record(CheckInit, Pass, began, "%s", msg)
 }
 
 // diagnosticProblems lists what makes diagnostics useless to a user.

@@ -50,6 +50,27 @@ func TestScriptPluginConforms(t *testing.T) {
 	}
 }
 
+// TestInitCheck runs the init check against the real chart and exporter
+// plugins: a chart like helm create's validates as it is; the exporter's Go
+// skeleton validates once built, which its Init says.
+func TestInitCheck(t *testing.T) {
+	for _, tc := range []struct {
+		pkg, good, want string
+	}{
+		{"../../cmd/tierpack-plugin-chart", "../../examples/charts/falco-rules-exporter", "validates"},
+		{"./testdata/exporterplugin", "../../examples/exporters/falco-demo-exporter", "to run before validating: CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build"},
+	} {
+		t.Run(filepath.Base(tc.pkg), func(t *testing.T) {
+			bin := plugintest.Build(t, tc.pkg)
+			r := plugintest.Check(context.Background(), plugintest.Config{Binary: bin, Good: tc.good})
+			res, _ := r.Result(plugintest.CheckInit)
+			if res.Status != plugintest.Pass || !strings.Contains(res.Message, tc.want) {
+				t.Errorf("init: %s %s, want pass saying %q", res.Status, res.Message, tc.want)
+			}
+		})
+	}
+}
+
 // install links the test plugin as tierpack-plugin-<mode> and writes a
 // contribution of type mode, returning both.
 func install(t *testing.T, mode string) (bin, contribution string) {
@@ -114,6 +135,8 @@ func TestBrokenPlugins(t *testing.T) {
 			checks: map[string]want{
 				plugintest.CheckValidateBad: {plugintest.Fail, []string{"got no error diagnostic", "warning: no README in demo"}},
 				plugintest.CheckRoundTrip:   {plugintest.Fail, []string{"not unpacked: README.md, data.txt"}},
+				// Built without Init: the optional check is skipped.
+				plugintest.CheckInit: {plugintest.Skip, []string{"does not implement sdk.Initializer"}},
 			},
 			others: plugintest.Pass,
 		},
