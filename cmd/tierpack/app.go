@@ -10,14 +10,17 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
+	"github.com/tierpack/tierpack/internal/prompt"
 	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/owners"
 	"github.com/tierpack/tierpack/pkg/plugin"
@@ -100,7 +103,8 @@ Start with:
 ENVIRONMENT:
    TIERPACK_HOME          data folder (local store, plugins); default ~/.local/share/tierpack
    TIERPACK_PLUGINS_DIR   an extra folder searched for tierpack-plugin-<type> binaries
-   DOCKER_CONFIG          where registry credentials live (shared with docker and oras)
+   DOCKER_CONFIG          where registry credentials live (shared with docker and oras;
+                          --registry-config FILE for one command)
    SOURCE_DATE_EPOCH      timestamp for org.opencontainers.image.created (else omitted,
                           so the same content always gives the same digest)
    COSIGN_PASSWORD        password of cosign private keys (key generate, sign, promote, push)
@@ -109,6 +113,23 @@ ENVIRONMENT:
    TIERPACK_STALL_TIMEOUT cut a registry connection silent this long (default 60s)
    TIERPACK_LOG_LEVEL, TIERPACK_PLUGIN_TIMEOUT, TIERPACK_QUIET, TIERPACK_NO_CACHE
                           defaults for --log-level, --plugin-timeout, --quiet, --no-cache
+
+FILES:
+   $TIERPACK_HOME/registries.yaml   how to talk to each registry, so flags need not be
+                          repeated (--plain-http, --force-tls, --ca-file, --insecure and
+                          --cert-file/--key-file override it for the registries of one command):
+       registries:
+         127.0.0.1:5443:            # HOST[:PORT], as written in references
+           ca-file: ca.pem          # trust this CA too (paths relative to this file)
+           cert-file: client.pem    # client certificate, for mutual TLS...
+           key-file: client.key     # ...and its key
+           insecure: false          # true: TLS without verifying the certificate (warned)
+           plain-http: false        # true: no TLS (the default only for loopback hosts
+                                    # without TLS settings)
+           mirror: HOST[:PORT]      # read this registry's repositories from there;
+                                    # pushes still go to the registry itself
+   $DOCKER_CONFIG/config.json       registry credentials (tierpack login; --registry-config
+                          FILE uses another file in the same format)
 
 ` + helpExitCodes,
 		EnableBashCompletion:   true,
@@ -129,7 +150,7 @@ ENVIRONMENT:
 			keyCommand(), cacheCommand(), pluginCommand(), loginCommand(), logoutCommand(), versionCommand(),
 			tagsCommand(), completionCommand(),
 		},
-		OnUsageError: onUsageError,
+		OnUsageError:   onUsageError,
 		Before:         applyTimeout,
 		ExitErrHandler: func(*cli.Context, error) {}, // run() reports errors
 	}
@@ -313,22 +334,39 @@ func printJSON(c *cli.Context, v any) error {
 	return enc.Encode(v)
 }
 
-// registryFlags are shared by every command that talks to a registry.
+// registryFlags are shared by every command that talks to a registry:
+// connectionFlags and one command's credentials.
 func registryFlags() []cli.Flag {
+	return append(connectionFlags(),
+		&cli.StringFlag{Name: "username", Aliases: []string{"u"}, Usage: "registry `USER` for this command only (asks for the password on a terminal; tierpack login saves credentials)"},
+		&cli.StringFlag{Name: "password", Aliases: []string{"p"}, Usage: "registry `PASSWORD` for this command (prefer --password-stdin: flags show up in ps)"},
+		&cli.BoolFlag{Name: "password-stdin", Usage: "read the registry password for this command from standard input"},
+	)
+}
+
+// connectionFlags say how to reach registries and where credentials are
+// saved; they override $TIERPACK_HOME/registries.yaml.
+func connectionFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.BoolFlag{Name: "plain-http", Usage: "talk plain HTTP to the registry (default only for localhost and 127.0.0.0/8)"},
-		&cli.BoolFlag{Name: "force-tls", Usage: "use HTTPS even for a loopback registry"},
+		&cli.BoolFlag{Name: "plain-http", Usage: "talk plain HTTP to the registry (default only for loopback hosts without TLS settings in registries.yaml)"},
+		&cli.BoolFlag{Name: "force-tls", Usage: "use HTTPS even for a loopback registry (same as --plain-http=false)"},
+		&cli.StringFlag{Name: "ca-file", Usage: "trust the certificate authorities in PEM `FILE` for the registry's certificate (implies HTTPS)"},
+		&cli.BoolFlag{Name: "insecure", Usage: "HTTPS without verifying the registry's certificate: for tests only (warned about)"},
+		&cli.StringFlag{Name: "cert-file", Usage: "client certificate PEM `FILE` for registries that require mutual TLS (with --key-file)"},
+		&cli.StringFlag{Name: "key-file", Usage: "private key PEM `FILE` of --cert-file"},
+		&cli.StringFlag{Name: "registry-config", Usage: "credentials `FILE` in Docker's config.json format, instead of Docker's (like oras --registry-config)"},
 	}
 }
 
 // client maps the global and registry flags and the environment to the
 // use-case layer's Client.
 func client(c *cli.Context) (*tierpack.Client, error) {
+	topts, err := targetOptions(c)
+	if err != nil {
+		return nil, err
+	}
 	cl := &tierpack.Client{
-		Target: target.Options{
-			PlainHTTP: c.Bool("plain-http"),
-			ForceTLS:  c.Bool("force-tls"),
-		},
+		Target:        topts,
 		Builtins:      builtinTypes(),
 		Companions:    companionTypes(),
 		PluginTimeout: c.Duration("plugin-timeout"),
@@ -352,11 +390,98 @@ func client(c *cli.Context) (*tierpack.Client, error) {
 	if d := os.Getenv(plugin.DirEnv); d != "" {
 		cl.PluginDirs = append(cl.PluginDirs, filepath.SplitList(d)...)
 	}
-	var err error
 	if cl.Created, err = sourceDateEpoch(); err != nil {
 		return nil, usageError{err}
 	}
 	return cl, nil
+}
+
+// targetOptions maps the connection and credential flags to the target
+// options: TLS settings for every registry of the command, a warning
+// printed (even with --quiet) for --insecure, and -u/--password for the
+// registries the command's arguments name.
+func targetOptions(c *cli.Context) (target.Options, error) {
+	o := target.Options{
+		PlainHTTP:      c.Bool("plain-http"),
+		ForceTLS:       c.Bool("force-tls") || (c.IsSet("plain-http") && !c.Bool("plain-http")),
+		CAFile:         c.String("ca-file"),
+		Insecure:       c.Bool("insecure"),
+		CertFile:       c.String("cert-file"),
+		KeyFile:        c.String("key-file"),
+		RegistryConfig: c.String("registry-config"),
+		Warn:           func(format string, args ...any) { fmt.Fprintf(c.App.ErrWriter, "tierpack: "+format, args...) },
+	}
+	switch {
+	case (o.CertFile == "") != (o.KeyFile == ""):
+		return o, usagef(c, "--cert-file and --key-file go together (a client certificate and its key)")
+	case o.PlainHTTP && (o.ForceTLS || o.CAFile != "" || o.Insecure || o.CertFile != ""):
+		return o, usagef(c, "--plain-http excludes --force-tls, --ca-file, --insecure and --cert-file")
+	}
+	// login reads its own -u/-p: they are what it saves, not this
+	// command's credentials.
+	if c.Command == nil || c.Command.Name == "login" || !isFlagDefined(c, "password-stdin") {
+		return o, nil
+	}
+	user := c.String("username")
+	if user == "" {
+		if c.String("password") != "" || c.Bool("password-stdin") {
+			return o, usagef(c, "a password needs --username (-u)")
+		}
+		return o, nil
+	}
+	var hosts []string
+	for _, a := range c.Args().Slice() {
+		if r, err := target.Parse(a); err == nil && r.Kind == target.Remote && !slices.Contains(hosts, r.Registry) {
+			hosts = append(hosts, r.Registry)
+		}
+	}
+	if len(hosts) != 1 {
+		return o, usagef(c, "-u/--username gives the password of the one registry named on the command line, and it names %d "+
+			"(save credentials for each registry with `tierpack login HOST -u USER` instead)", len(hosts))
+	}
+	pass, err := password(c, user, hosts[0])
+	if err != nil {
+		return o, err
+	}
+	o.Credential = auth.Credential{Username: user, Password: pass}
+	o.CredentialHosts = hosts
+	return o, nil
+}
+
+// isFlagDefined reports whether the running command has the flag.
+func isFlagDefined(c *cli.Context, name string) bool {
+	return slices.ContainsFunc(c.Command.Flags, func(f cli.Flag) bool { return slices.Contains(f.Names(), name) })
+}
+
+// password returns the password of user at host from --password,
+// --password-stdin, or, on a terminal, a hidden prompt.
+func password(c *cli.Context, user, host string) (string, error) {
+	pass := c.String("password")
+	switch {
+	case c.Bool("password-stdin") && pass != "":
+		return "", usagef(c, "use either --password or --password-stdin")
+	case c.Bool("password-stdin"):
+		b, err := io.ReadAll(os.Stdin)
+		if err != nil {
+			return "", fmt.Errorf("reading the password from standard input: %w", err)
+		}
+		pass = strings.TrimRight(string(b), "\r\n")
+		if pass == "" {
+			return "", usagef(c, "--password-stdin read an empty password")
+		}
+	case pass == "":
+		p, err := prompt.Password(os.Stdin, c.App.ErrWriter, fmt.Sprintf("Password for %s at %s", user, host), false)
+		if errors.Is(err, prompt.ErrNoTerminal) {
+			return "", usagef(c, "needs the password of %s: pipe it to --password-stdin (on a terminal tierpack asks for it)", user)
+		}
+		if err != nil {
+			return "", fmt.Errorf("reading the password: %w", err)
+		}
+		if pass = string(p); pass == "" {
+			return "", usagef(c, "the password is empty")
+		}
+	}
+	return pass, nil
 }
 
 // note prints a status line on stderr unless --quiet.

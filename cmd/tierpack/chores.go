@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/tierpack/tierpack/pkg/tierpack"
@@ -61,34 +60,40 @@ func loginCommand() *cli.Command {
 		Usage:     "log in to a registry (shares credentials with docker and oras)",
 		ArgsUsage: "REGISTRY",
 		Description: `Checks the credentials against REGISTRY and saves them in Docker's config
-($DOCKER_CONFIG/config.json or ~/.docker/config.json), through its credential helper
-when one is configured — so docker login, oras login and tierpack login interoperate.
+($DOCKER_CONFIG/config.json or ~/.docker/config.json, or the --registry-config file),
+through its credential helper when one is configured — so docker login, oras login and
+tierpack login interoperate. Nothing is saved when the registry refuses them.
+
+On a terminal, tierpack asks for what is missing (the password is not echoed); from a
+script, pipe the password to --password-stdin. A TLS registry with a private CA takes
+--ca-file (or ca-file in $TIERPACK_HOME/registries.yaml, see tierpack --help).
 
 EXAMPLES:
    echo "$TOKEN" | tierpack login ghcr.io -u my-user --password-stdin
-   tierpack login localhost:5000 -u admin -p secret`,
+   tierpack login localhost:5000 -u admin          # asks for the password
+   tierpack login 127.0.0.1:5443 -u admin --ca-file ca.pem --password-stdin < pw.txt`,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "username", Aliases: []string{"u"}, Usage: "`USER` name"},
-			&cli.StringFlag{Name: "password", Aliases: []string{"p"}, Usage: "`PASSWORD` (prefer --password-stdin: flags show up in ps)"},
+			&cli.StringFlag{Name: "username", Aliases: []string{"u"}, Usage: "`USER` name (asked for on a terminal when missing)"},
+			&cli.StringFlag{Name: "password", Aliases: []string{"p"}, Usage: "`PASSWORD` (prefer --password-stdin or the prompt: flags show up in ps)"},
 			&cli.BoolFlag{Name: "password-stdin", Usage: "read the password from standard input"},
-		}, registryFlags()...),
+		}, connectionFlags()...),
 		Action: action(1, 1, "needs exactly one registry, e.g. ghcr.io", func(c *cli.Context, cl *tierpack.Client) error {
 			host := c.Args().First()
-			user, pass := c.String("username"), c.String("password")
-			if c.Bool("password-stdin") {
-				if pass != "" {
-					return usagef(c, "use either --password or --password-stdin")
+			user := c.String("username")
+			if user == "" {
+				if c.Bool("password-stdin") {
+					return usagef(c, "--password-stdin needs --username (-u): standard input holds the password")
 				}
-				b, err := io.ReadAll(bufio.NewReader(os.Stdin))
-				if err != nil {
+				var err error
+				if user, err = askUsername(c, host); err != nil {
 					return err
 				}
-				pass = strings.TrimRight(string(b), "\r\n")
 			}
-			if user == "" || pass == "" {
-				return usagef(c, "needs --username and a password (--password-stdin)")
+			pass, err := password(c, user, host)
+			if err != nil {
+				return err
 			}
-			err := cl.Login(c.Context, host, auth.Credential{Username: user, Password: pass})
+			err = cl.Login(c.Context, host, auth.Credential{Username: user, Password: pass})
 			if err == nil {
 				note(c, "logged in to %s as %s\n", host, user)
 			}
@@ -97,11 +102,39 @@ EXAMPLES:
 	}
 }
 
+// askUsername asks for a user name on the terminal (echoed, as Docker
+// does); without a terminal it is a usage error.
+func askUsername(c *cli.Context, host string) (string, error) {
+	if !term.IsTerminal(int(os.Stdin.Fd())) {
+		return "", usagef(c, "needs --username (-u) and a password (--password-stdin); on a terminal tierpack asks for both")
+	}
+	fmt.Fprintf(c.App.ErrWriter, "Username for %s: ", host)
+	// One byte at a time: the password prompt reads the same terminal next.
+	var b []byte
+	one := make([]byte, 1)
+	for {
+		n, err := os.Stdin.Read(one)
+		if n == 1 && one[0] != '\n' {
+			b = append(b, one[0])
+			continue
+		}
+		if n == 1 || err != nil {
+			break
+		}
+	}
+	user := strings.TrimSpace(string(b))
+	if user == "" {
+		return "", usagef(c, "the user name is empty")
+	}
+	return user, nil
+}
+
 func logoutCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "logout",
 		Usage:     "forget the credentials for a registry",
 		ArgsUsage: "REGISTRY",
+		Flags:     []cli.Flag{&cli.StringFlag{Name: "registry-config", Usage: "credentials `FILE` in Docker's config.json format, instead of Docker's"}},
 		Action: action(1, 1, "needs exactly one registry, e.g. ghcr.io", func(c *cli.Context, cl *tierpack.Client) error {
 			err := cl.Logout(c.Context, c.Args().First())
 			if err == nil {

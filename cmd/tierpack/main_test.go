@@ -89,11 +89,17 @@ func examplesDir(t testing.TB) string {
 }
 
 // TestScripts runs the testscript files in testdata/script against the real
-// binary, a real Distribution registry (REGISTRY) and one that requires
-// basic auth (AUTH_REGISTRY, user "alice", password "s3cret").
+// binary, a real Distribution registry (REGISTRY), one that requires
+// basic auth (AUTH_REGISTRY, user "alice", password "s3cret"), one that
+// speaks TLS with a certificate from a CA generated here and requires the
+// same basic auth (TLS_REGISTRY, its CA in CA_FILE), and one that requires
+// mutual TLS (MTLS_REGISTRY, its CA in MTLS_CA_FILE, a client certificate
+// in CLIENT_CERT and CLIENT_KEY).
 func TestScripts(t *testing.T) {
 	reg := registrytest.New(t)
 	authReg := registrytest.New(t, registrytest.WithBasicAuth("alice", "s3cret"))
+	tlsReg := registrytest.New(t, registrytest.WithTLS(), registrytest.WithBasicAuth("alice", "s3cret"))
+	mtlsReg := registrytest.New(t, registrytest.WithMutualTLS())
 	examples := examplesDir(t)
 	// The project's CI key (password x) signs repository-tier pushes: every
 	// script has it as $CI_KEY and trusts its public half, as a user who
@@ -120,6 +126,12 @@ func TestScripts(t *testing.T) {
 			env.Setenv("PATH", filepath.Dir(tierpackBin)+string(os.PathListSeparator)+env.Getenv("PATH"))
 			env.Setenv("REGISTRY", reg.Host)
 			env.Setenv("AUTH_REGISTRY", authReg.Host)
+			env.Setenv("TLS_REGISTRY", tlsReg.Host)
+			env.Setenv("CA_FILE", tlsReg.CAFile)
+			env.Setenv("MTLS_REGISTRY", mtlsReg.Host)
+			env.Setenv("MTLS_CA_FILE", mtlsReg.CAFile)
+			env.Setenv("CLIENT_CERT", mtlsReg.ClientCertFile)
+			env.Setenv("CLIENT_KEY", mtlsReg.ClientKeyFile)
 			env.Setenv("EXAMPLES", examples)
 			env.Setenv("TIERPACK_HOME", filepath.Join(env.WorkDir, ".tierpack"))
 			env.Setenv("DOCKER_CONFIG", filepath.Join(env.WorkDir, ".docker"))

@@ -18,6 +18,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
 // RegistryClient returns the HTTP client tierpack talks to host with, and
@@ -175,6 +176,9 @@ func (c *hintClient) Do(req *http.Request) (*http.Response, error) {
 		req.Body, _ = req.GetBody()
 	}
 	resp, err := c.Client.Do(req)
+	if errors.Is(err, auth.ErrBasicCredentialNotFound) {
+		return nil, &CredentialsRequiredError{Host: c.host, Err: &errcode.ErrorResponse{Method: req.Method, URL: req.URL, StatusCode: http.StatusUnauthorized}}
+	}
 	if err != nil {
 		return nil, hint(req.URL.Host, err)
 	}
@@ -234,6 +238,23 @@ func innermost(err error) error {
 		}
 	}
 }
+
+// CredentialsRequiredError is a registry that asked for a user name and
+// password tierpack has none for. It wraps a 401 *errcode.ErrorResponse,
+// so callers treat it as any refused authentication.
+type CredentialsRequiredError struct {
+	Host string
+	Err  error
+}
+
+// Error says how to give credentials.
+func (e *CredentialsRequiredError) Error() string {
+	return fmt.Sprintf("%s wants a user name and password and none is saved for it: log in with `tierpack login %s -u USER`, "+
+		"or give them to this command with -u USER --password-stdin", e.Host, e.Host)
+}
+
+// Unwrap returns the 401 answer.
+func (e *CredentialsRequiredError) Unwrap() error { return e.Err }
 
 // UnreachableError is a registry tierpack could not connect to at all.
 type UnreachableError struct {
