@@ -26,8 +26,19 @@ func Password(in *os.File, out io.Writer, label string, confirm bool) ([]byte, e
 		return nil, ErrNoTerminal
 	}
 	read := func(label string) ([]byte, error) {
+		// Echo goes off before the label is shown: someone (or a script
+		// driving a terminal) who types as soon as they see it must not see
+		// the secret echoed.
+		restore, err := noEcho(fd)
+		if err != nil {
+			fmt.Fprint(out, label+": ")
+			p, err := term.ReadPassword(fd)
+			fmt.Fprintln(out)
+			return p, err
+		}
+		defer restore()
 		fmt.Fprint(out, label+": ")
-		p, err := term.ReadPassword(fd)
+		p, err := readLine(in)
 		fmt.Fprintln(out)
 		return p, err
 	}
@@ -43,4 +54,29 @@ func Password(in *os.File, out io.Writer, label string, confirm bool) ([]byte, e
 		return nil, ErrMismatch
 	}
 	return p, nil
+}
+
+// readLine reads one line from in, byte by byte (no buffering past it),
+// without its line ending.
+func readLine(in io.Reader) ([]byte, error) {
+	var line []byte
+	b := make([]byte, 1)
+	for {
+		n, err := in.Read(b)
+		if n == 1 {
+			switch b[0] {
+			case '\n':
+				return line, nil
+			case '\r':
+				continue
+			}
+			line = append(line, b[0])
+		}
+		if err == io.EOF && len(line) > 0 {
+			return line, nil
+		}
+		if err != nil {
+			return line, err
+		}
+	}
 }
