@@ -11,7 +11,9 @@ run() { printf '\n$ tierpack %s\n' "$*"; "$tp" "$@"; }
 
 run validate "$here/scripts/falco-quickstart"
 run push "$here/scripts/falco-quickstart" falco-quickstart
-run push "$here/scripts/falco-debug-bundle" "oci:$work/layout"
+# The repository tier is signed: by the project's CI key, here a fresh one.
+run key generate "$work/ci"
+run push "$here/scripts/falco-debug-bundle" "oci:$work/layout" --key "$work/ci.key"
 run inspect falco-quickstart:0.1.0
 run pull falco-quickstart:0.1.0 --tier contrib -o "$work/quickstart"
 printf '\n$ tierpack pull falco-quickstart:0.1.0 --tier repository   # refused: it is contrib\n'
@@ -20,3 +22,6 @@ run key generate "$work/core"
 run promote "oci:$work/layout:1.2.0" --to official --key "$work/core.key" --reason "demo review"
 run pull "oci:$work/layout:1.2.0" --tier official --key "$work/core.pub" -o "$work/debug-bundle"
 run inspect "oci:$work/layout:1.2.0" --key "$work/core.pub"
+printf '\n$ tierpack copy oci:%s/layout:1.2.0 oci:%s/mirror   # with its signatures and tier records\n' "$work" "$work"
+"$tp" copy "oci:$work/layout:1.2.0" "oci:$work/mirror"
+run pull "oci:$work/mirror:1.2.0" --tier official --key "$work/core.pub" -o "$work/mirrored"

@@ -82,6 +82,7 @@ type options struct {
 	debugLog bool
 	tls      bool
 	mtls     bool
+	addr     string
 }
 
 // WithBasicAuth enables Distribution's htpasswd access controller with a
@@ -115,6 +116,10 @@ func WithHandlerWrapper(wrap func(http.Handler) http.Handler) Option {
 func WithConfig(fn func(*configuration.Configuration)) Option {
 	return func(o *options) { o.configs = append(o.configs, fn) }
 }
+
+// WithAddr listens on addr (such as 127.0.0.1:5000, the address the README
+// uses) instead of a random loopback port; New fails the test if it is taken.
+func WithAddr(addr string) Option { return func(o *options) { o.addr = addr } }
 
 // WithDebugLog sends every log entry Distribution writes while serving this
 // registry's requests, down to debug level, to t.Log. Without it only
@@ -181,7 +186,11 @@ func New(t testing.TB, opts ...Option) *Registry {
 		fn(config)
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := "127.0.0.1:0"
+	if o.addr != "" {
+		addr = o.addr
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("registrytest: listen: %v", err)
 	}

@@ -171,9 +171,9 @@ func TestLoadRegistries(t *testing.T) {
 		t.Errorf("mirror: %+v", r["ghcr.io"])
 	}
 	for bad, want := range map[string]string{
-		"registries:\n  x.io:\n    cafile: a\n":                       "field cafile not found",
+		"registries:\n  x.io:\n    cafile: a\n":                        "field cafile not found",
 		"registries:\n  x.io/repo:\n    insecure: true\n":              "not a registry host",
-		"registries:\n  x.io:\n    cert-file: a\n":                    "go together",
+		"registries:\n  x.io:\n    cert-file: a\n":                     "go together",
 		"registries:\n  x.io:\n    plain-http: true\n    ca-file: a\n": "plain-http excludes",
 	} {
 		write(bad)

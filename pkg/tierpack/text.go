@@ -51,7 +51,7 @@ func (r *InspectResult) WriteText(w io.Writer) error {
 			if sg.TrustedKey != "" {
 				trust = "trusted key " + sg.TrustedKey
 			}
-			fmt.Fprintf(w, "  %s  %s\n", sg.Identity, trust)
+			fmt.Fprintf(w, "  %s  %s  (%s)\n", sg.Identity, trust, sg.Format)
 		}
 	} else {
 		fmt.Fprintln(w, "Signatures: none")

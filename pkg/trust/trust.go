@@ -411,6 +411,9 @@ type Report struct {
 type SignatureReport struct {
 	Identity string `json:"identity"`
 	Digest   string `json:"digest"`
+	// Format is "bundle" (a Sigstore bundle referrer, cosign v3) or
+	// "legacy" (cosign v2's sha256-<hex>.sig tag).
+	Format string `json:"format"`
 	// TrustedKey is the trusted key that made it, empty when none did.
 	TrustedKey string `json:"trustedKey,omitempty"`
 }
@@ -428,7 +431,7 @@ func (g Gate) History(ctx context.Context, store oras.ReadOnlyGraphTarget, root 
 		return rep, err
 	}
 	for _, s := range sigs {
-		r := SignatureReport{Identity: s.Identity, Digest: s.Digest}
+		r := SignatureReport{Identity: s.Identity, Digest: s.Digest, Format: s.Format}
 		if s.Digest == root.Digest.String() {
 			if k, ok := s.SignedBy(g.KeysFor(tier.Official)); ok {
 				r.TrustedKey = k.ID

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/tierpack/tierpack/internal/registrytest"
+)
+
+// notRunHere are README command lines TestREADMECommands leaves out, with
+// why; each must still be in the README, so the list cannot go stale.
+var notRunHere = map[string]string{
+	"make test":           "it runs this test",
+	"make bench":          "minutes of benchmarks and gigabytes of scratch data",
+	"make generate":       ".ci/run runs it, with the protoc it installs",
+	"make check-generate": ".ci/run runs it, in a git checkout",
+}
+
+// TestREADMECommands runs every command block (```sh) of README.md as
+// written, in order, in one bash (so `export` and `cd` carry over), in a
+// copy of the repository: against a real CNCF Distribution registry on
+// localhost:5000 (the address the README uses), with a fresh HOME,
+// TIERPACK_HOME and Docker config, GOBIN first on PATH (the README's
+// `go install ./cmd/...` puts tierpack there) and bin/ (oras, helm, from
+// make test) after it.
+func TestREADMECommands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the whole README (-short)")
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, lines := readmeScript(t, readme)
+	if lines < 40 {
+		t.Fatalf("found only %d command lines in README.md's ```sh blocks", lines)
+	}
+	if ln, err := net.Listen("tcp", "127.0.0.1:5000"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("localhost:5000, the README's registry, is taken: %v", err)
+		}
+		t.Skipf("localhost:5000 is taken (%v); the README's commands need it", err)
+	} else {
+		ln.Close()
+	}
+	registrytest.New(t, registrytest.WithAddr("127.0.0.1:5000"))
+
+	work := t.TempDir()
+	copyRepo(t, root, work)
+	home := t.TempDir()
+	env := append(os.Environ(),
+		"HOME="+home, "TIERPACK_HOME="+filepath.Join(home, "tierpack"), "DOCKER_CONFIG="+filepath.Join(home, "docker"),
+		"GOBIN="+filepath.Join(home, "gobin"),
+		"PATH="+filepath.Join(home, "gobin")+string(os.PathListSeparator)+filepath.Join(root, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+	env = withoutEnv(env, "COSIGN_PASSWORD", "TIERPACK_SIGNING_KEY", "TIERPACK_PLUGINS_DIR")
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	cmd.Dir, cmd.Env = work, env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("README commands: %v\n%s", err, out.String())
+	}
+}
+
+// readmeScript turns the ```sh blocks into one script that echoes each
+// command (with its README line) before running it, leaving out
+// notRunHere; it returns the script and how many commands it runs.
+func readmeScript(t *testing.T, readme []byte) (string, int) {
+	var b strings.Builder
+	n, inBlock, lang := 0, false, ""
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(readme))
+	for line := 1; sc.Scan(); line++ {
+		text := sc.Text()
+		if strings.HasPrefix(text, "```") {
+			inBlock, lang = !inBlock, strings.TrimPrefix(text, "```")
+			continue
+		}
+		cmd := strings.TrimSpace(text)
+		if !inBlock || lang != "sh" || cmd == "" || strings.HasPrefix(cmd, "#") {
+			continue
+		}
+		if bare, _, _ := strings.Cut(cmd, "#"); notRunHere[strings.TrimSpace(bare)] != "" {
+			seen[strings.TrimSpace(bare)] = true
+			continue
+		}
+		n++
+		b.WriteString("echo " + shellQuote("+ README.md:"+strconv.Itoa(line)+": "+cmd) + "\n" + text + "\n")
+	}
+	for l := range notRunHere {
+		if !seen[l] {
+			t.Errorf("notRunHere lists %q, which README.md no longer has: remove it", l)
+		}
+	}
+	return b.String(), n
+}
+
+// copyRepo copies the files git tracks (and any untracked, unignored ones)
+// from root into dst.
+func copyRepo(t *testing.T, root, dst string) {
+	t.Helper()
+	out, err := exec.Command("git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
+	if err != nil {
+		t.Fatalf("git ls-files: %v", err)
+	}
+	for _, f := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		src := filepath.Join(root, f)
+		fi, err := os.Lstat(src)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue // deleted in the working tree, or a link
+		}
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, f), data, fi.Mode().Perm()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func withoutEnv(env []string, names ...string) []string {
+	var out []string
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		keep := true
+		for _, n := range names {
+			keep = keep && k != n
+		}
+		if keep {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
