@@ -17,6 +17,7 @@ import (
 	"github.com/tierpack/tierpack/internal/registrytest"
 	"github.com/tierpack/tierpack/pkg/index"
 	"github.com/tierpack/tierpack/pkg/policy"
+	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 	"github.com/tierpack/tierpack/sdk"
@@ -331,5 +332,49 @@ func TestVerifiedOfficialTravelsWithORASCopy(t *testing.T) {
 				t.Fatalf("after oras cp -r: %q", res.Verdict)
 			}
 		})
+	}
+}
+
+// An exporter is an index of per-platform images: signing it signs each
+// platform manifest too, and a single-platform copy of one (its digest
+// alone) is no longer "repository": no record names that digest, so it is
+// a claim.
+func TestExporterPlatformsAreSignedAndNotVerifiedAlone(t *testing.T) {
+	const exporterDir = "../../examples/exporters/falco-demo-exporter"
+	if _, err := os.Stat(exporterDir + "/bin/linux-arm64/falco-demo-exporter"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("the example exporter's binaries are missing: make test builds them (make examples)")
+		}
+		t.Skip("run make examples first")
+	}
+	ctx := context.Background()
+	reg := registrytest.New(t)
+	cl := newClient(t)
+	ciKey, ciPub := keyPair(t, cl, "ci")
+	ref := reg.Host + "/exporters/demo:0.1.0"
+	if _, err := cl.Publish(ctx, tierpack.PublishRequest{Dir: exporterDir, Ref: ref, Key: ciKey, By: "ci"}); err != nil {
+		t.Fatal(err)
+	}
+	ins, err := cl.Inspect(ctx, tierpack.InspectRequest{Ref: ref, KeyFiles: []string{ciPub}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ins.VerifiedTier != "repository" || len(ins.Manifests) != 2 {
+		t.Fatalf("the index: verified %q, %d platforms", ins.VerifiedTier, len(ins.Manifests))
+	}
+	key, err := sign.LoadPublicKeyFile(ciPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := repo(t, ref)
+	for _, child := range ins.Manifests {
+		if _, err := sign.Verify(ctx, r, child, []sign.PublicKey{key}); err != nil {
+			t.Errorf("platform manifest %s is not signed: %v", child.Digest, err)
+		}
+		alone := reg.Host + "/exporters/demo@" + child.Digest.String()
+		_, err := cl.Pull(ctx, tierpack.PullRequest{Ref: alone, OutputDir: filepath.Join(t.TempDir(), "o"), MinTier: tier.Repository, KeyFiles: []string{ciPub}})
+		if !errors.Is(err, tier.ErrBelow) || !strings.Contains(err.Error(), "claimed, unverified") {
+			t.Errorf("pull of one platform manifest alone at --tier repository: %v", err)
+		}
 	}
 }
