@@ -187,14 +187,14 @@ var funcs = template.FuncMap{
 		}
 		return d
 	},
-	"pullCommand": PullCommand,
+	"pullCommand":  PullCommand,
 	"helmCommands": HelmCommands,
-	"approvers": func(ms []index.Maintainer) []string { return byRole(ms, index.RoleApprover) },
-	"reviewers": func(ms []index.Maintainer) []string { return byRole(ms, index.RoleReviewer) },
-	"authors":   func(ms []index.Maintainer) []string { return byRole(ms, index.RoleAuthor) },
-	"time":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"join":      strings.Join,
-	"tiers":     func() []string { return []string{"contrib", "repository", "official"} },
+	"approvers":    func(ms []index.Maintainer) []string { return byRole(ms, index.RoleApprover) },
+	"reviewers":    func(ms []index.Maintainer) []string { return byRole(ms, index.RoleReviewer) },
+	"authors":      func(ms []index.Maintainer) []string { return byRole(ms, index.RoleAuthor) },
+	"time":         func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"join":         strings.Join,
+	"tiers":        func() []string { return []string{"contrib", "repository", "official"} },
 }
 
 func byRole(ms []index.Maintainer, role string) []string {
