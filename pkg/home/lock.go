@@ -38,6 +38,3 @@ func (o LockOptions) wait() time.Duration {
 	return o.Wait
 }
 
-type nopCloser struct{}
-
-func (nopCloser) Close() error { return nil }

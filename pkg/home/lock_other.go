@@ -14,3 +14,8 @@ const CanLock = false
 // Lock does nothing where flock is unavailable: concurrent writers of one
 // file may then lose each other's changes (see the unix Lock).
 func Lock(context.Context, string, LockOptions) (io.Closer, error) { return nopCloser{}, nil }
+
+// nopCloser is the lock where there is none.
+type nopCloser struct{}
+
+func (nopCloser) Close() error { return nil }
