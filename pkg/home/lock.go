@@ -37,4 +37,3 @@ func (o LockOptions) wait() time.Duration {
 	}
 	return o.Wait
 }
-
