@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command bench measures tierpack against the tools users would otherwise
 // pick, side by side in one run, on this machine:
 //
