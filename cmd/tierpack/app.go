@@ -148,7 +148,7 @@ FILES:
 			initCommand(), validateCommand(), packageCommand(), pushCommand(), pullCommand(), inspectCommand(),
 			searchCommand(), listCommand(), indexCommand(), promoteCommand(), signCommand(), verifyCommand(), copyCommand(),
 			keyCommand(), cacheCommand(), pluginCommand(), loginCommand(), logoutCommand(), versionCommand(),
-			tagsCommand(), completionCommand(),
+			tagsCommand(), completionCommand(), catalogCommand(),
 		},
 		OnUsageError:   onUsageError,
 		Before:         applyTimeout,

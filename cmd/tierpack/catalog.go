@@ -1,0 +1,113 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/tierpack/tierpack/pkg/catalog"
+	"github.com/tierpack/tierpack/pkg/tierpack"
+)
+
+func catalogCommand() *cli.Command {
+	flags := func(extra ...cli.Flag) []cli.Flag {
+		return append(append(extra,
+			&cli.StringSliceFlag{Name: "index", Usage: "show only the configured index `NAME` (repeatable)"},
+			&cli.StringSliceFlag{Name: "file", Usage: "show the index `FILE` instead of the configured indexes (repeatable)"},
+			&cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` for the histories and for REPOs (repeatable)"},
+			&cli.BoolFlag{Name: "no-history", Usage: "do not ask the registries for signatures and tier histories (offline)"},
+		), registryFlags()...)
+	}
+	return &cli.Command{
+		Name:  "catalog",
+		Usage: "browse the indexes as a web catalog: serve it, or build it as static files",
+		Subcommands: []*cli.Command{{
+			Name:      "serve",
+			Usage:     "serve a read-only web catalog of the configured indexes (and REPOs)",
+			ArgsUsage: "[REPO...]",
+			Description: `Serves the configured indexes (their cached copies: works offline) and the REPOs given,
+indexed as tierpack index build does, as web pages: a list with search and tier filters,
+each artifact with its versions, digests, OWNERS approvers, signatures, tier history and
+the tierpack pull command; and a JSON API, /api/v1/artifacts[/NAME], with the fields
+of tierpack search --output json. Each version's history is read from its registry at
+start; an unreachable registry leaves what the index says.
+
+It listens on loopback (127.0.0.1:8080) and refuses any other address unless --public
+is given. Only GET and HEAD are served; stop it with Ctrl-C.
+
+EXAMPLES:
+   tierpack catalog serve
+   tierpack catalog serve --key core.pub --listen 127.0.0.1:9000 localhost:5000/scripts/falco-debug-bundle
+   tierpack catalog serve --public --listen 0.0.0.0:8080`,
+			Flags: flags(
+				&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", Usage: "listen on `HOST:PORT` (loopback unless --public)"},
+				&cli.BoolFlag{Name: "public", Usage: "allow --listen on an address other machines can reach"},
+			),
+			Action: action(0, -1, "", func(c *cli.Context, cl *tierpack.Client) error {
+				if err := catalog.CheckListen(c.String("listen"), c.Bool("public")); err != nil {
+					return usagef(c, "%v", err)
+				}
+				cat, err := loadCatalog(c, cl)
+				if err != nil {
+					return err
+				}
+				ln, err := net.Listen("tcp", c.String("listen"))
+				if err != nil {
+					return err
+				}
+				srv := catalog.Server(ln.Addr().String(), cat.Handler())
+				fmt.Fprintf(c.App.Writer, "serving the catalog (%d contributions) on http://%s/\n", len(cat.Entries), ln.Addr())
+				go func() {
+					<-c.Context.Done()
+					srv.Close()
+				}()
+				if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+					return err
+				}
+				return nil
+			}),
+		}, {
+			Name:      "build",
+			Usage:     "write the web catalog as static files for any web host",
+			ArgsUsage: "[REPO...]",
+			Description: `Writes the pages tierpack catalog serve shows into DIR, with relative links, for any
+static web host (GitHub Pages, nginx): index.html, tier/T/index.html (T or above),
+a/NAME/index.html per artifact, static/ and api/v1/artifacts.json.
+
+EXAMPLES:
+   tierpack catalog build -o ./site
+   tierpack catalog build --key core.pub -o ./site localhost:5000/scripts/falco-debug-bundle`,
+			Flags: flags(&cli.StringFlag{Name: "output-dir", Aliases: []string{"o"}, Required: true, Usage: "write the site into `DIR`"}),
+			Action: action(0, -1, "", func(c *cli.Context, cl *tierpack.Client) error {
+				cat, err := loadCatalog(c, cl)
+				if err != nil {
+					return err
+				}
+				files, err := cat.Build(c.String("output-dir"))
+				if err != nil {
+					return err
+				}
+				return show(c, map[string]any{"dir": c.String("output-dir"), "files": files, "entries": len(cat.Entries)}, func() error {
+					_, err := fmt.Fprintf(c.App.Writer, "wrote %d files (%d contributions) to %s\n", len(files), len(cat.Entries), c.String("output-dir"))
+					return err
+				})
+			}),
+		}},
+	}
+}
+
+func loadCatalog(c *cli.Context, cl *tierpack.Client) (*catalog.Catalog, error) {
+	res, err := cl.Catalog(c.Context, tierpack.CatalogRequest{Indexes: c.StringSlice("index"), Files: c.StringSlice("file"),
+		Repos: c.Args().Slice(), KeyFiles: c.StringSlice("key"), NoHistory: c.Bool("no-history")})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(c.App.ErrWriter, "tierpack: warning: %v\n", w)
+	}
+	return catalog.New(res, time.Now()), nil
+}
