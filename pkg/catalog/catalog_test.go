@@ -187,3 +187,13 @@ func TestBuildWritesTheSamePages(t *testing.T) {
 		t.Errorf("tier/official:\n%s", s)
 	}
 }
+
+func TestExporterPlatforms(t *testing.T) {
+	ce := entry("node-exporter", "exporter", tier.Repository, tier.Repository, "an exporter")
+	ce.Versions[0].Platforms = []string{"linux/amd64", "linux/arm64"}
+	h := catalog.New(&tierpack.CatalogResult{Entries: []tierpack.CatalogEntry{ce}}, time.Now()).Handler()
+	_, body := get(t, h, "GET", "/a/reg.example-5000-x-node-exporter/")
+	if !strings.Contains(body, "<dt>Platforms</dt><dd><ul class=\"platforms\"><li>linux/amd64</li><li>linux/arm64</li></ul>") || strings.Contains(body, "helm pull") {
+		t.Errorf("exporter page:\n%s", body)
+	}
+}

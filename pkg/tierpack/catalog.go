@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/tierpack/tierpack/pkg/index"
@@ -97,15 +98,35 @@ func (c *Client) Catalog(ctx context.Context, req CatalogRequest) (*CatalogResul
 			}
 			if req.NoHistory {
 				cv.HistoryError = "not looked up"
-			} else {
-				c.versionHistory(ctx, e.Repository+"@"+v.Digest, req.KeyFiles, timeout, &cv)
 			}
 			ce.Versions = append(ce.Versions, cv)
 		}
 		res.Entries = append(res.Entries, ce)
 	}
+	if !req.NoHistory {
+		// A few lookups at a time: one slow registry does not hold up the
+		// rest, and none is flooded.
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, catalogLookups)
+		for i := range res.Entries {
+			e := &res.Entries[i]
+			for j := range e.Versions {
+				cv := &e.Versions[j]
+				wg.Add(1)
+				sem <- struct{}{}
+				go func() {
+					defer func() { <-sem; wg.Done() }()
+					c.versionHistory(ctx, e.Hit.Repository+"@"+cv.Digest, req.KeyFiles, timeout, cv)
+				}()
+			}
+		}
+		wg.Wait()
+	}
 	return res, nil
 }
+
+// catalogLookups bounds the history lookups running at once.
+const catalogLookups = 8
 
 // hitOf is what Search says about an entry with no filter.
 func hitOf(e index.Entry) SearchHit {

@@ -30,9 +30,13 @@ func TestCatalogHistoryAndUnreachableRegistry(t *testing.T) {
 	if _, err := cl.Promote(ctx, tierpack.PromoteRequest{Ref: ref + ":1.2.0", To: tier.Official, Key: core, By: "core-maintainer", Reason: "core review"}); err != nil {
 		t.Fatal(err)
 	}
+	quick := reg.Host + "/contrib/falco-quickstart"
+	if _, err := cl.Publish(ctx, tierpack.PublishRequest{Dir: quickstart, Ref: quick}); err != nil {
+		t.Fatal(err)
+	}
 	var keys []string // the policy's
 	file := filepath.Join(t.TempDir(), "index.yaml")
-	if _, err := cl.IndexBuild(ctx, tierpack.IndexBuildRequest{Repos: []string{ref}, File: file, KeyFiles: keys}); err != nil {
+	if _, err := cl.IndexBuild(ctx, tierpack.IndexBuildRequest{Repos: []string{ref, quick}, File: file, KeyFiles: keys}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -40,7 +44,7 @@ func TestCatalogHistoryAndUnreachableRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Entries) != 1 || len(res.Entries[0].Versions) != 1 {
+	if len(res.Entries) != 2 || len(res.Entries[0].Versions) != 1 || res.Entries[1].Hit.Name != "falco-quickstart" || res.Entries[1].Versions[0].History == nil {
 		t.Fatalf("catalog: %+v", res)
 	}
 	e := res.Entries[0]
