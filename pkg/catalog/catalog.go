@@ -164,6 +164,10 @@ func (c *Catalog) Types() []string {
 type Badge struct {
 	Tier     string
 	Verified bool
+	// OwnRisk is set for contrib and untiered versions: they claim nothing
+	// a record could prove ("use at your own risk"), so they are neither
+	// verified nor a mere claim.
+	OwnRisk bool
 	// Note says what is really proven for an unproven claim above contrib.
 	Note string
 }
@@ -176,7 +180,7 @@ func BadgeOf(v index.Version) Badge {
 	case v.Tier > tier.Contrib:
 		return Badge{Tier: v.Tier.String(), Verified: true}
 	}
-	return Badge{Tier: v.Tier.String()}
+	return Badge{Tier: v.Tier.String(), OwnRisk: true}
 }
 
 var funcs = template.FuncMap{

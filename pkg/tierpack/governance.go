@@ -197,7 +197,10 @@ func (c *Client) Promote(ctx context.Context, req PromoteRequest) (*PromoteResul
 	keyID, _ := sign.SignerKeyID(signer)
 	facts.TierSignedBy = "key " + keyID
 	if req.To >= tier.Official {
-		facts.SignedBy, facts.PromotedBy = "key "+keyID, req.By
+		facts.SignedBy, facts.PromotedBy = "key "+keyID, "key "+keyID
+		if req.By != "" {
+			facts.PromotedBy = req.By + " with key " + keyID
+		}
 	}
 	if err := gate.Decide(t.Ref.String(), req.To, req.To, facts); err != nil {
 		return nil, err
