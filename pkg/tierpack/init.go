@@ -95,7 +95,7 @@ func (c *Client) Init(ctx context.Context, req InitRequest) (*InitResult, error)
 	}
 	if !slices.Contains(types, req.Type) {
 		return nil, usagef("unknown contribution type %q%s: known types are %s (install another with `tierpack plugin install REF`)",
-			req.Type, didYouMean(req.Type, types), strings.Join(types, ", "))
+			req.Type, contrib.Suggest(req.Type, types), strings.Join(types, ", "))
 	}
 	abs, err := filepath.Abs(req.Dir)
 	if err != nil {
@@ -313,39 +313,4 @@ func shellWord(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// didYouMean suggests the known type closest to typ, if one is close.
-func didYouMean(typ string, known []string) string {
-	best, bestD := "", 3
-	for _, k := range known {
-		if d := editDistance(typ, k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }

@@ -285,10 +285,10 @@ func lineError(msg string) *FieldError {
 		if f, ok := strings.CutPrefix(e.Message, "field "); ok {
 			if name, ok := strings.CutSuffix(f, " not found in type contrib.Manifest"); ok {
 				e.Field = name
-				e.Message = "unknown field" + suggest(name, manifestFields) + ": allowed are " + strings.Join(manifestFields, ", ")
+				e.Message = "unknown field" + Suggest(name, manifestFields) + ": allowed are " + strings.Join(manifestFields, ", ")
 			} else if name, ok := strings.CutSuffix(f, " not found in type contrib.Source"); ok {
 				e.Field = "source." + name
-				e.Message = "unknown field" + suggest(name, []string{"url", "revision"}) + ": allowed are url, revision"
+				e.Message = "unknown field" + Suggest(name, []string{"url", "revision"}) + ": allowed are url, revision"
 			}
 		}
 	}
@@ -298,9 +298,10 @@ func lineError(msg string) *FieldError {
 // manifestFields are tierpack.yaml's top-level keys.
 var manifestFields = []string{"apiVersion", "name", "version", "type", "tier", "description", "license", "source", "owners", "authors", "homepage", "keywords", "files", "spec"}
 
-// suggest returns ` (did you mean "X"?)` for the candidate closest to s,
-// when one is close enough to be a typo; "" otherwise.
-func suggest(s string, candidates []string) string {
+// Suggest returns ` (did you mean "X"?)` for the candidate closest to s,
+// when one is close enough to be a typo; "" otherwise. tierpack.yaml's
+// field and tier errors use it, and so does the host for unknown types.
+func Suggest(s string, candidates []string) string {
 	best, bestD := "", 3
 	for _, c := range candidates {
 		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD && d < len(c) {
@@ -395,7 +396,7 @@ func (m *Manifest) check() Errors {
 	if m.TierName == "" {
 		add("tier", "is required: contrib, repository or official")
 	} else if t, err := ParseTier(m.TierName); err != nil {
-		add("tier", "%q is not a tier%s: use contrib, repository or official", m.TierName, suggest(m.TierName, sdk.Tiers()))
+		add("tier", "%q is not a tier%s: use contrib, repository or official", m.TierName, Suggest(m.TierName, sdk.Tiers()))
 	} else {
 		m.Tier = t
 	}
