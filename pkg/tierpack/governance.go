@@ -89,7 +89,8 @@ type SignResult struct {
 	AlreadySigned     bool   `json:"alreadySigned"`
 }
 
-// Sign signs the manifest req.Ref resolves to, stored as cosign does.
+// Sign signs the manifest (or index, with each platform manifest in it)
+// req.Ref resolves to, stored as cosign does.
 func (c *Client) Sign(ctx context.Context, req SignRequest) (*SignResult, error) {
 	signer, err := req.Key.signer()
 	if err != nil {
@@ -100,7 +101,7 @@ func (c *Client) Sign(ctx context.Context, req SignRequest) (*SignResult, error)
 		return nil, err
 	}
 	defer t.Close()
-	d, err := sign.Sign(ctx, t.Store, artifact.Identity(t.Ref), info.Root(), signer)
+	d, err := artifact.SignAll(ctx, t, info.Root(), signer) // an index signs its platforms too, as push and promote do
 	if err != nil {
 		return nil, err
 	}
