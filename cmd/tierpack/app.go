@@ -10,14 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 	"oras.land/oras-go/v2/errdef"
-	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/tierpack/tierpack/internal/prompt"
@@ -396,92 +394,33 @@ func client(c *cli.Context) (*tierpack.Client, error) {
 	return cl, nil
 }
 
-// targetOptions maps the connection and credential flags to the target
-// options: TLS settings for every registry of the command, a warning
-// printed (even with --quiet) for --insecure, and -u/--password for the
-// registries the command's arguments name.
+// targetOptions maps the connection and credential flags to target
+// options through the use case's Connection; login reads its own -u/-p
+// (what it saves, not this command's credentials).
 func targetOptions(c *cli.Context) (target.Options, error) {
-	o := target.Options{
-		PlainHTTP:      c.Bool("plain-http"),
-		ForceTLS:       c.Bool("force-tls") || (c.IsSet("plain-http") && !c.Bool("plain-http")),
-		CAFile:         c.String("ca-file"),
-		Insecure:       c.Bool("insecure"),
-		CertFile:       c.String("cert-file"),
-		KeyFile:        c.String("key-file"),
-		RegistryConfig: c.String("registry-config"),
-		Warn:           func(format string, args ...any) { fmt.Fprintf(c.App.ErrWriter, "tierpack: "+format, args...) },
+	cn := connection(c)
+	if c.Command != nil && c.Command.Name != "login" {
+		cn.Username, cn.Password, cn.PasswordStdin = c.String("username"), c.String("password"), c.Bool("password-stdin")
 	}
-	switch {
-	case (o.CertFile == "") != (o.KeyFile == ""):
-		return o, usagef(c, "--cert-file and --key-file go together (a client certificate and its key)")
-	case o.PlainHTTP && (o.ForceTLS || o.CAFile != "" || o.Insecure || o.CertFile != ""):
-		return o, usagef(c, "--plain-http excludes --force-tls, --ca-file, --insecure and --cert-file")
-	}
-	// login reads its own -u/-p: they are what it saves, not this
-	// command's credentials.
-	if c.Command == nil || c.Command.Name == "login" || !isFlagDefined(c, "password-stdin") {
-		return o, nil
-	}
-	user := c.String("username")
-	if user == "" {
-		if c.String("password") != "" || c.Bool("password-stdin") {
-			return o, usagef(c, "a password needs --username (-u)")
-		}
-		return o, nil
-	}
-	var hosts []string
-	for _, a := range c.Args().Slice() {
-		if r, err := target.Parse(a); err == nil && r.Kind == target.Remote && !slices.Contains(hosts, r.Registry) {
-			hosts = append(hosts, r.Registry)
-		}
-	}
-	if len(hosts) != 1 {
-		return o, usagef(c, "-u/--username gives the password of the one registry named on the command line, and it names %d "+
-			"(save credentials for each registry with `tierpack login HOST -u USER` instead)", len(hosts))
-	}
-	pass, err := password(c, user, hosts[0])
-	if err != nil {
-		return o, err
-	}
-	o.Credential = auth.Credential{Username: user, Password: pass}
-	o.CredentialHosts = hosts
-	return o, nil
+	return cn.Options()
 }
 
-// isFlagDefined reports whether the running command has the flag.
-func isFlagDefined(c *cli.Context, name string) bool {
-	return slices.ContainsFunc(c.Command.Flags, func(f cli.Flag) bool { return slices.Contains(f.Names(), name) })
-}
-
-// password returns the password of user at host from --password,
-// --password-stdin, or, on a terminal, a hidden prompt.
-func password(c *cli.Context, user, host string) (string, error) {
-	pass := c.String("password")
-	switch {
-	case c.Bool("password-stdin") && pass != "":
-		return "", usagef(c, "use either --password or --password-stdin")
-	case c.Bool("password-stdin"):
-		b, err := io.ReadAll(os.Stdin)
-		if err != nil {
-			return "", fmt.Errorf("reading the password from standard input: %w", err)
-		}
-		pass = strings.TrimRight(string(b), "\r\n")
-		if pass == "" {
-			return "", usagef(c, "--password-stdin read an empty password")
-		}
-	case pass == "":
-		p, err := prompt.Password(os.Stdin, c.App.ErrWriter, fmt.Sprintf("Password for %s at %s", user, host), false)
-		if errors.Is(err, prompt.ErrNoTerminal) {
-			return "", usagef(c, "needs the password of %s: pipe it to --password-stdin (on a terminal tierpack asks for it)", user)
-		}
-		if err != nil {
-			return "", fmt.Errorf("reading the password: %w", err)
-		}
-		if pass = string(p); pass == "" {
-			return "", usagef(c, "the password is empty")
-		}
+// connection maps the connection flags; a password is asked on a terminal.
+func connection(c *cli.Context) tierpack.Connection {
+	return tierpack.Connection{
+		PlainHTTP: c.Bool("plain-http"), NoPlainHTTP: c.IsSet("plain-http") && !c.Bool("plain-http"),
+		ForceTLS: c.Bool("force-tls"), Insecure: c.Bool("insecure"), CAFile: c.String("ca-file"),
+		CertFile: c.String("cert-file"), KeyFile: c.String("key-file"), RegistryConfig: c.String("registry-config"),
+		Args: c.Args().Slice(), Stdin: os.Stdin,
+		Ask: func(label string) (string, error) {
+			p, err := prompt.Password(os.Stdin, c.App.ErrWriter, label, false)
+			if errors.Is(err, prompt.ErrNoTerminal) {
+				return "", tierpack.ErrNoPrompt
+			}
+			return string(p), err
+		},
+		Warn: func(format string, args ...any) { fmt.Fprintf(c.App.ErrWriter, "tierpack: "+format, args...) },
 	}
-	return pass, nil
 }
 
 // note prints a status line on stderr unless --quiet.

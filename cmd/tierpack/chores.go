@@ -89,7 +89,9 @@ EXAMPLES:
 					return err
 				}
 			}
-			pass, err := password(c, user, host)
+			cn := connection(c)
+			cn.Username, cn.Password, cn.PasswordStdin = user, c.String("password"), c.Bool("password-stdin")
+			pass, err := cn.PasswordOf(host)
 			if err != nil {
 				return err
 			}
