@@ -1,15 +1,15 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
-	"strings"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
+	"github.com/tierpack/tierpack/internal/prompt"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 	"github.com/tierpack/tierpack/sdk"
 )
@@ -107,25 +107,13 @@ EXAMPLES:
 // askUsername asks for a user name on the terminal (echoed, as Docker
 // does); without a terminal it is a usage error.
 func askUsername(c *cli.Context, host string) (string, error) {
-	if !term.IsTerminal(int(os.Stdin.Fd())) {
+	user, err := prompt.Line(os.Stdin, c.App.ErrWriter, "Username for "+host)
+	switch {
+	case errors.Is(err, prompt.ErrNoTerminal):
 		return "", usagef(c, "needs --username (-u) and a password (--password-stdin); on a terminal tierpack asks for both")
-	}
-	fmt.Fprintf(c.App.ErrWriter, "Username for %s: ", host)
-	// One byte at a time: the password prompt reads the same terminal next.
-	var b []byte
-	one := make([]byte, 1)
-	for {
-		n, err := os.Stdin.Read(one)
-		if n == 1 && one[0] != '\n' {
-			b = append(b, one[0])
-			continue
-		}
-		if n == 1 || err != nil {
-			break
-		}
-	}
-	user := strings.TrimSpace(string(b))
-	if user == "" {
+	case err != nil:
+		return "", err
+	case user == "":
 		return "", usagef(c, "the user name is empty")
 	}
 	return user, nil

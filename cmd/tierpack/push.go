@@ -66,9 +66,6 @@ EXAMPLES:
 			if c.IsSet("port") {
 				req.Options = append(req.Options, sdk.InitOption{Key: "port", Value: fmt.Sprint(c.Int("port"))})
 			}
-			if (len(req.Owners) > 0 || req.SourceURL != "" || req.SourceRevision != "") && t < tier.Repository {
-				return usageError{fmt.Errorf("--owner, --source-url and --source-revision are for the repository and official tiers: add --tier repository")}
-			}
 			res, err := cl.Init(c.Context, req)
 			if res != nil && !asJSON(c) {
 				for _, p := range res.Created {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"golang.org/x/term"
 )
@@ -79,4 +80,19 @@ func readLine(in io.Reader) ([]byte, error) {
 			return line, err
 		}
 	}
+}
+
+// Line writes label to out and reads one line from in, echoed (a user
+// name), without buffering past it: a password prompt may read the same
+// terminal next.
+func Line(in *os.File, out io.Writer, label string) (string, error) {
+	if !term.IsTerminal(int(in.Fd())) {
+		return "", ErrNoTerminal
+	}
+	fmt.Fprint(out, label+": ")
+	line, err := readLine(in)
+	if err != nil && err != io.EOF {
+		return "", err
+	}
+	return strings.TrimSpace(string(line)), nil
 }

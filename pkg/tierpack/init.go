@@ -89,6 +89,9 @@ func (c *Client) InitTypes() ([]string, error) {
 // the known ones, and a folder that has a tierpack.yaml; it never
 // overwrites a file.
 func (c *Client) Init(ctx context.Context, req InitRequest) (*InitResult, error) {
+	if (len(req.Owners) > 0 || req.SourceURL != "" || req.SourceRevision != "") && req.Tier < tier.Repository {
+		return nil, usagef("--owner, --source-url and --source-revision are for the repository and official tiers: add --tier repository")
+	}
 	types, err := c.InitTypes()
 	if err != nil {
 		return nil, err
