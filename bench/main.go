@@ -49,6 +49,7 @@ import (
 
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/archive"
 )
 
 var (
@@ -112,7 +113,7 @@ func run() error {
 
 	var results []result
 	for _, s := range strings.Split(*sizesFlag, ",") {
-		size, err := parseSize(s)
+		size, err := archive.ParseSize(s)
 		if err != nil {
 			return err
 		}
@@ -426,20 +427,6 @@ func median(ds []time.Duration) time.Duration {
 	s := append([]time.Duration{}, ds...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[len(s)/2]
-}
-
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	switch {
-	case strings.HasSuffix(s, "G"):
-		mult, s = 1<<30, strings.TrimSuffix(s, "G")
-	case strings.HasSuffix(s, "M"):
-		mult, s = 1<<20, strings.TrimSuffix(s, "M")
-	case strings.HasSuffix(s, "K"):
-		mult, s = 1<<10, strings.TrimSuffix(s, "K")
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n * mult, err
 }
 
 // makeContribution writes a script contribution of about size bytes: as

@@ -275,6 +275,30 @@ func exactSize(n int64) string {
 	return fmt.Sprintf("%s (%d bytes)", FormatSize(n), n)
 }
 
+// ParseSize reads a size as people write it, the other way round from
+// FormatSize: 4GiB, 500MB, 1.5GiB or 1048576 (bytes). KiB, MiB, GiB and
+// TiB (or K, M, G, T) are powers of 1024, KB, MB, GB and TB powers of 1000.
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := t, ""
+	if i >= 0 {
+		num, unit = t[:i], strings.TrimSpace(t[i:])
+	}
+	mult := map[string]float64{
+		"": 1, "B": 1,
+		"K": 1 << 10, "KiB": 1 << 10, "KB": 1e3,
+		"M": 1 << 20, "MiB": 1 << 20, "MB": 1e6,
+		"G": 1 << 30, "GiB": 1 << 30, "GB": 1e9,
+		"T": 1 << 40, "TiB": 1 << 40, "TB": 1e12,
+	}[unit]
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || mult == 0 || v <= 0 || v*mult >= math.MaxInt64 {
+		return 0, fmt.Errorf("%q is not a size: use e.g. 4GiB, 500MiB or a number of bytes", s)
+	}
+	return int64(v * mult), nil
+}
+
 // FormatSize formats a byte count for messages: "1 GiB", "3.5 MiB", "12 bytes".
 func FormatSize(n int64) string {
 	const unit = 1024
