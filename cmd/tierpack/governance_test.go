@@ -9,9 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,20 +43,7 @@ func newTP(t *testing.T) *tp {
 
 func (p *tp) run(args ...string) (string, string, int) {
 	p.t.Helper()
-	cmd := exec.Command(tierpackBin, args...)
-	cmd.Dir = p.dir
-	cmd.Env = testEnv(p.t, p.home)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		p.t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
+	return p.runEnv(nil, args...)
 }
 
 func (p *tp) ok(args ...string) string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -16,7 +17,7 @@ func (p *tp) runEnv(env []string, args ...string) (string, string, int) {
 	base := testEnv(p.t, p.home)
 	for _, e := range env {
 		k, _, set := strings.Cut(e, "=")
-		base = slicesDeleteFunc(base, func(s string) bool { return strings.HasPrefix(s, k+"=") })
+		base = slices.DeleteFunc(base, func(s string) bool { return strings.HasPrefix(s, k+"=") })
 		if set {
 			base = append(base, e)
 		}
@@ -36,16 +37,6 @@ func (p *tp) runEnv(env []string, args ...string) (string, string, int) {
 		p.t.Fatal(err)
 	}
 	return out.String(), errb.String(), code
-}
-
-func slicesDeleteFunc(s []string, del func(string) bool) []string {
-	out := s[:0:0]
-	for _, v := range s {
-		if !del(v) {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 // TestKeyGenerateRefusesEmptyPassword: with no $COSIGN_PASSWORD and no

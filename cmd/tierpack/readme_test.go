@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -134,18 +135,10 @@ func copyRepo(t *testing.T, root, dst string) {
 }
 
 func withoutEnv(env []string, names ...string) []string {
-	var out []string
-	for _, kv := range env {
+	return slices.DeleteFunc(env, func(kv string) bool {
 		k, _, _ := strings.Cut(kv, "=")
-		keep := true
-		for _, n := range names {
-			keep = keep && k != n
-		}
-		if keep {
-			out = append(out, kv)
-		}
-	}
-	return out
+		return slices.Contains(names, k)
+	})
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
