@@ -4,8 +4,6 @@ import (
 	"io"
 	"log"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
@@ -24,17 +22,17 @@ import (
 // filter, and never answers a push with an OCI-Subject header, so clients
 // also write the referrers tag schema.
 //
-// Of the options only WithHandlerWrapper and WithDebugLog apply (every
-// request is logged to t.Log with the latter); WithBasicAuth and
-// WithConfig are Distribution's and fail the test.
+// Of the options WithHandlerWrapper, WithDebugLog (every request is logged
+// to t.Log), WithTLS and WithMutualTLS apply, as for New; WithBasicAuth,
+// WithConfig and WithAddr are Distribution's and fail the test.
 func NewGGCR(t testing.TB, opts ...Option) *Registry {
 	t.Helper()
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if len(o.users) > 0 || len(o.configs) > 0 {
-		t.Fatalf("registrytest: NewGGCR: WithBasicAuth and WithConfig configure Distribution; use New")
+	if len(o.users) > 0 || len(o.configs) > 0 || o.addr != "" {
+		t.Fatalf("registrytest: NewGGCR: WithBasicAuth, WithConfig and WithAddr configure Distribution; use New")
 	}
 	reg := &Registry{tb: t, StorageDir: t.TempDir(), debug: o.debugLog}
 
@@ -50,22 +48,10 @@ func NewGGCR(t testing.TB, opts ...Option) *Registry {
 	if o.debugLog {
 		logger = log.New(logWriter{reg}, "ggcr: ", 0)
 	}
-	var h http.Handler = reg.record(ggcr.New(
+	reg.serve(t, ln, reg.record(ggcr.New(
 		ggcr.Logger(logger),
 		ggcr.WithReferrersSupport(true),
 		ggcr.WithBlobHandler(ggcr.NewDiskBlobHandler(reg.StorageDir)),
-	))
-	for _, wrap := range o.wrappers {
-		h = wrap(h)
-	}
-	reg.server = &httptest.Server{
-		Listener: ln,
-		Config: &http.Server{
-			Handler:  h,
-			ErrorLog: log.New(logWriter{reg}, "net/http: ", 0),
-		},
-	}
-	reg.server.Start()
-	t.Cleanup(reg.Close)
+	)), o)
 	return reg
 }

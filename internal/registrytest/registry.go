@@ -208,7 +208,13 @@ func New(t testing.TB, opts ...Option) *Registry {
 		t.Fatalf("registrytest: %v", err)
 	}
 
-	var h http.Handler = reg.record(reg.app)
+	reg.serve(t, ln, reg.record(reg.app), o)
+	return reg
+}
+
+// serve wraps h in the options' wrappers and serves it on ln, over TLS
+// (mutual with WithMutualTLS) when asked, until the test ends.
+func (reg *Registry) serve(t testing.TB, ln net.Listener, h http.Handler, o options) {
 	for _, wrap := range o.wrappers {
 		h = wrap(h)
 	}
@@ -227,7 +233,6 @@ func New(t testing.TB, opts ...Option) *Registry {
 		reg.server.Start()
 	}
 	t.Cleanup(reg.Close)
-	return reg
 }
 
 // newApp calls handlers.NewApp, which reports configuration errors by
