@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -15,34 +13,13 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
-	"oras.land/oras-go/v2/errdef"
-	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/tierpack/tierpack/internal/prompt"
 	"github.com/tierpack/tierpack/pkg/artifact"
-	"github.com/tierpack/tierpack/pkg/owners"
 	"github.com/tierpack/tierpack/pkg/plugin"
-	"github.com/tierpack/tierpack/pkg/policy"
 	"github.com/tierpack/tierpack/pkg/progress"
-	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/target"
-	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/pkg/tierpack"
-	"github.com/tierpack/tierpack/sdk/contrib"
-)
-
-// Exit codes. Scripts can rely on them; they are listed in `tierpack --help`.
-const (
-	exitOK          = 0
-	exitError       = 1 // anything not listed below
-	exitUsage       = 2 // bad command line
-	exitInvalid     = 3 // the contribution failed validation
-	exitTierRefused = 4 // below the requested tier, or a tier requirement unmet
-	exitNotFound    = 5 // no such artifact, tag or plugin
-	exitAuth        = 6 // the registry refused the credentials
-	exitPlugin      = 7 // a plugin crashed, hung or is not a plugin
-	exitRefused     = 8 // a pulled artifact's content was refused: unsafe, corrupt or over the limits
-	exitInterrupted = 130
 )
 
 // tierpackVersion is the module version `go install ...@VERSION` recorded
@@ -208,47 +185,22 @@ func commandPath(c *cli.Context) string {
 	return strings.Join(names, " ")
 }
 
-// exitCode maps an error to the documented exit codes.
+// exitCode maps an error to the documented exit codes: the use cases'
+// classes (tierpack.CodeOf), and the command line's own usage errors.
 func exitCode(err error, interrupted bool) int {
 	var ue usageError
-	var tue *tierpack.UsageError
-	var ve *artifact.ValidationError
-	var me contrib.Errors
 	var ec cli.ExitCoder
-	var rerr *errcode.ErrorResponse
-	var verr *tierpack.VerificationError
-	var cerr *tierpack.CheckFailedError
 	switch {
 	case err == nil:
-		return exitOK
-	case interrupted || errors.Is(err, context.Canceled):
-		return exitInterrupted
-	case errors.As(err, &ue), errors.As(err, &tue), strings.HasPrefix(err.Error(), "Required flag"), strings.HasPrefix(err.Error(), "No help topic for"):
-		return exitUsage
-	case errors.Is(err, artifact.ErrRefusedContent):
-		return exitRefused
-	case errors.As(err, &ve), errors.As(err, &me), errors.Is(err, contrib.ErrInvalid), errors.Is(err, artifact.ErrValidation),
-		errors.Is(err, owners.ErrInvalid):
-		return exitInvalid
-	case errors.Is(err, tier.ErrBelow), errors.Is(err, policy.ErrRefused), errors.As(err, &verr),
-		errors.Is(err, sign.ErrNoSignature), errors.Is(err, sign.ErrUntrusted):
-		return exitTierRefused
-	case errors.Is(err, plugin.ErrNotFound), errors.Is(err, errdef.ErrNotFound):
-		return exitNotFound
-	case errors.As(err, &rerr) && (rerr.StatusCode == http.StatusUnauthorized || rerr.StatusCode == http.StatusForbidden):
-		return exitAuth
-	case errors.As(err, &rerr) && rerr.StatusCode == http.StatusNotFound:
-		return exitNotFound
-	case errors.Is(err, plugin.ErrCrashed), errors.Is(err, plugin.ErrTimeout), errors.Is(err, plugin.ErrHandshake), errors.Is(err, plugin.ErrProtocol),
-		errors.Is(err, plugin.ErrTampered), errors.As(err, &cerr):
-		return exitPlugin
-	case errors.As(err, &ec):
+		return 0
+	case interrupted:
+		return int(tierpack.CodeInterrupted)
+	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "Required flag"), strings.HasPrefix(err.Error(), "No help topic for"):
+		return int(tierpack.CodeUsage)
+	case tierpack.CodeOf(err) == tierpack.CodeError && errors.As(err, &ec):
 		return ec.ExitCode()
 	}
-	if strings.Contains(err.Error(), "basic credential not found") {
-		return exitAuth
-	}
-	return exitError
+	return int(tierpack.CodeOf(err))
 }
 
 // reportError prints err for humans on stderr (and as JSON on stdout when
@@ -266,10 +218,10 @@ func reportError(app *cli.App, err error, interrupted bool) int {
 	if rest, ok := strings.CutPrefix(msg, "No help topic for "); ok {
 		msg = "unknown command " + rest + " (run `tierpack --help` for the list)"
 	}
-	if code == exitInterrupted {
+	if code == int(tierpack.CodeInterrupted) {
 		msg = "interrupted; nothing was left half-written"
 	}
-	if code == exitAuth && !strings.Contains(msg, "tierpack login") {
+	if code == int(tierpack.CodeAuth) && !strings.Contains(msg, "tierpack login") {
 		msg += "\n  (log in with `tierpack login REGISTRY`, or check the credentials in your Docker config)"
 	}
 	fmt.Fprintf(app.ErrWriter, "tierpack: error: %s\n", msg)

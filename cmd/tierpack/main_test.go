@@ -14,6 +14,17 @@ import (
 	"github.com/tierpack/tierpack/internal/registrytest"
 	"github.com/tierpack/tierpack/internal/testbin"
 	"github.com/tierpack/tierpack/pkg/sign"
+	"github.com/tierpack/tierpack/pkg/tierpack"
+)
+
+// The exit codes the tests expect, as `tierpack --help` documents them.
+const (
+	exitUsage       = int(tierpack.CodeUsage)
+	exitInvalid     = int(tierpack.CodeInvalid)
+	exitTierRefused = int(tierpack.CodeTierRefused)
+	exitPlugin      = int(tierpack.CodePlugin)
+	exitRefused     = int(tierpack.CodeRefusedContent)
+	exitInterrupted = int(tierpack.CodeInterrupted)
 )
 
 // tierpackBin is the real tierpack binary, built once by TestMain: the

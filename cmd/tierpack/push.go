@@ -121,7 +121,7 @@ EXAMPLES:
 				return nil
 			})
 			if err == nil && !res.Valid {
-				return cli.Exit(fmt.Sprintf("%s: %d error(s), %d warning(s)", res.Dir, res.Errors, res.Warnings), exitInvalid)
+				return cli.Exit(fmt.Sprintf("%s: %d error(s), %d warning(s)", res.Dir, res.Errors, res.Warnings), int(tierpack.CodeInvalid))
 			}
 			return err
 		}),
@@ -194,7 +194,7 @@ func publish(c *cli.Context, cl *tierpack.Client, dir, ref string) error {
 	var ve *artifact.ValidationError
 	if errors.As(err, &ve) && !asJSON(c) {
 		printDiagnostics(c.App.ErrWriter, ve.Diagnostics)
-		return cli.Exit(fmt.Sprintf("%s: not pushed: %d error(s) (run `tierpack validate %s` for details)", dir, sdk.Count(ve.Diagnostics, sdk.SeverityError), dir), exitInvalid)
+		return cli.Exit(fmt.Sprintf("%s: not pushed: %d error(s) (run `tierpack validate %s` for details)", dir, sdk.Count(ve.Diagnostics, sdk.SeverityError), dir), int(tierpack.CodeInvalid))
 	}
 	if err != nil {
 		return err
