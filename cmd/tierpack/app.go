@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"runtime/debug"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -21,16 +18,6 @@ import (
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 )
-
-// tierpackVersion is the module version `go install ...@VERSION` recorded
-// in the binary, or "dev" for a build from a checkout. (It is read, never
-// stored: cmd keeps no package-level state.)
-func tierpackVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
 
 const helpExitCodes = `EXIT CODES:
    0    success
@@ -58,7 +45,7 @@ func newApp() *cli.App {
 	app := &cli.App{
 		Name:    "tierpack",
 		Usage:   "publish and pull tiered community contributions as OCI artifacts",
-		Version: tierpackVersion(),
+		Version: tierpack.Version(),
 		Description: `tierpack packages contributions — scripts, Helm charts, exporters, and any type a
 plugin adds — as OCI artifacts stamped with their support tier, and moves them through
 any OCI registry or a local store:
@@ -323,27 +310,9 @@ func client(c *cli.Context) (*tierpack.Client, error) {
 		LogLevel:      c.String("log-level"),
 		PolicyFile:    c.String("policy"),
 		NoCache:       c.Bool("no-cache"),
-		Tool:          "tierpack/" + tierpackVersion(),
+		Tool:          "tierpack/" + tierpack.Version(),
 	}
-	if v := os.Getenv("TIERPACK_STALL_TIMEOUT"); v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			cl.Target.StallTimeout = d
-		}
-	}
-	// Companion plugins (tierpack-plugin-chart) are found beside this
-	// binary first, then in $TIERPACK_PLUGINS_DIR.
-	if exe, err := os.Executable(); err == nil {
-		if exe, err = filepath.EvalSymlinks(exe); err == nil {
-			cl.PluginDirs = append(cl.PluginDirs, filepath.Dir(exe))
-		}
-	}
-	if d := os.Getenv(plugin.DirEnv); d != "" {
-		cl.PluginDirs = append(cl.PluginDirs, filepath.SplitList(d)...)
-	}
-	if cl.Created, err = sourceDateEpoch(); err != nil {
-		return nil, usageError{err}
-	}
-	return cl, nil
+	return cl, cl.ReadEnvironment()
 }
 
 // targetOptions maps the connection and credential flags to target
@@ -381,19 +350,6 @@ func note(c *cli.Context, format string, args ...any) {
 		return
 	}
 	fmt.Fprintf(c.App.ErrWriter, format, args...)
-}
-
-// sourceDateEpoch reads SOURCE_DATE_EPOCH (reproducible-builds.org).
-func sourceDateEpoch() (time.Time, error) {
-	v := os.Getenv("SOURCE_DATE_EPOCH")
-	if v == "" {
-		return time.Time{}, nil
-	}
-	var sec int64
-	if _, err := fmt.Sscan(v, &sec); err != nil || sec < 0 {
-		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds since 1970", v)
-	}
-	return time.Unix(sec, 0).UTC(), nil
 }
 
 // action wraps a command's body with what every command does first: parse

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -59,16 +57,8 @@ EXAMPLES:
 				if err != nil {
 					return err
 				}
-				srv := catalog.Server(ln.Addr().String(), cat.Handler())
 				fmt.Fprintf(c.App.Writer, "serving the catalog (%d contributions) on http://%s/\n", len(cat.Entries), ln.Addr())
-				go func() {
-					<-c.Context.Done()
-					srv.Close()
-				}()
-				if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-					return err
-				}
-				return nil
+				return cat.Serve(c.Context, ln)
 			}),
 		}, {
 			Name:      "build",

@@ -4,14 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 
 	"github.com/urfave/cli/v2"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/tierpack/tierpack/internal/prompt"
 	"github.com/tierpack/tierpack/pkg/tierpack"
-	"github.com/tierpack/tierpack/sdk"
 )
 
 func cacheCommand() *cli.Command {
@@ -135,22 +133,13 @@ func logoutCommand() *cli.Command {
 	}
 }
 
-// versionInfo is what `tierpack version` reports.
-type versionInfo struct {
-	Version        string `json:"version"`
-	SDKVersion     string `json:"sdkVersion"`
-	PluginProtocol int    `json:"pluginProtocol"`
-	Go             string `json:"go"`
-	Platform       string `json:"platform"`
-}
-
 func versionCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "version",
 		Usage: "print tierpack's version, plugin protocol and Go version",
 		Flags: []cli.Flag{outputFlag()},
 		Action: action(0, 0, "takes no arguments", func(c *cli.Context, _ *tierpack.Client) error {
-			v := versionInfo{tierpackVersion(), sdk.Version, sdk.ProtocolVersion, runtime.Version(), runtime.GOOS + "/" + runtime.GOARCH}
+			v := tierpack.Versions()
 			return show(c, v, func() error {
 				_, err := fmt.Fprintf(c.App.Writer, "tierpack %s (sdk %s, plugin protocol %d, %s, %s)\n", v.Version, v.SDKVersion, v.PluginProtocol, v.Go, v.Platform)
 				return err

@@ -1,8 +1,10 @@
 package catalog_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -195,5 +197,29 @@ func TestExporterPlatforms(t *testing.T) {
 	_, body := get(t, h, "GET", "/a/reg.example-5000-x-node-exporter/")
 	if !strings.Contains(body, "<dt>Platforms</dt><dd><ul class=\"platforms\"><li>linux/amd64</li><li>linux/arm64</li></ul>") || strings.Contains(body, "helm pull") {
 		t.Errorf("exporter page:\n%s", body)
+	}
+}
+
+// TestServeStopsWithContext serves on a real socket and checks that
+// cancelling the context ends Serve without an error.
+func TestServeStopsWithContext(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- testCatalog().Serve(ctx, ln) }()
+	res, err := http.Get("http://" + ln.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("GET /: %d", res.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve after cancel: %v", err)
 	}
 }

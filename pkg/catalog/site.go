@@ -2,7 +2,9 @@ package catalog
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net"
@@ -135,6 +137,17 @@ func Server(addr string, h http.Handler) *http.Server {
 	return &http.Server{Addr: addr, Handler: h,
 		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10}
+}
+
+// Serve serves the catalog on ln until ctx is done, then closes the
+// server; requests in flight are cut (the pages are read-only).
+func (c *Catalog) Serve(ctx context.Context, ln net.Listener) error {
+	srv := Server(ln.Addr().String(), c.Handler())
+	defer context.AfterFunc(ctx, func() { srv.Close() })()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
 
 // CheckListen refuses an address that is not on loopback unless public.
