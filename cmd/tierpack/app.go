@@ -344,14 +344,6 @@ func connection(c *cli.Context) tierpack.Connection {
 	}
 }
 
-// note prints a status line on stderr unless --quiet.
-func note(c *cli.Context, format string, args ...any) {
-	if c.Bool("quiet") {
-		return
-	}
-	fmt.Fprintf(c.App.ErrWriter, format, args...)
-}
-
 // action wraps a command's body with what every command does first: parse
 // --output, check that it got min to max arguments (max < 0: no limit),
 // saying usage otherwise, and build the use-case Client from the flags.
@@ -374,13 +366,33 @@ func action(min, max int, usage string, body func(c *cli.Context, cl *tierpack.C
 // asJSON reports whether --output json was asked for.
 func asJSON(c *cli.Context) bool { return outputOf(c.App).json }
 
-// show prints v as the command's JSON document with --output json, and
-// runs text otherwise.
-func show(c *cli.Context, v any, text func() error) error {
-	if asJSON(c) {
-		return printJSON(c, v)
+// show returns err, or prints the use case's result: its JSON document
+// with --output json, else its text form.
+func show(c *cli.Context, res tierpack.Texter, err error) error {
+	if err != nil {
+		return err
 	}
-	return text()
+	if asJSON(c) {
+		return printJSON(c, res)
+	}
+	return res.WriteText(text(c))
+}
+
+// text is where results print: data on stdout, status lines on stderr
+// (none with --quiet), warnings on stderr.
+func text(c *cli.Context) tierpack.Text {
+	t := tierpack.Text{Out: c.App.Writer, Status: c.App.ErrWriter, Warn: c.App.ErrWriter, Terminal: isTerminal(c.App.Writer)}
+	if c.Bool("quiet") {
+		t.Status = io.Discard
+	}
+	return t
+}
+
+// warn prints the warnings a use case came back with, in either format.
+func warn[W any](c *cli.Context, ws []W) {
+	for _, w := range ws {
+		fmt.Fprintf(c.App.ErrWriter, "tierpack: warning: %v\n", w)
+	}
 }
 
 // newProgress picks how transfers are reported: bars on a terminal, JSON

@@ -78,13 +78,7 @@ EXAMPLES:
 					return err
 				}
 				files, err := cat.Build(c.String("output-dir"))
-				if err != nil {
-					return err
-				}
-				return show(c, map[string]any{"dir": c.String("output-dir"), "files": files, "entries": len(cat.Entries)}, func() error {
-					_, err := fmt.Fprintf(c.App.Writer, "wrote %d files (%d contributions) to %s\n", len(files), len(cat.Entries), c.String("output-dir"))
-					return err
-				})
+				return show(c, &catalog.Built{Dir: c.String("output-dir"), Files: files, Entries: len(cat.Entries)}, err)
 			}),
 		}},
 	}
@@ -96,8 +90,6 @@ func loadCatalog(c *cli.Context, cl *tierpack.Client) (*catalog.Catalog, error) 
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range res.Warnings {
-		fmt.Fprintf(c.App.ErrWriter, "tierpack: warning: %v\n", w)
-	}
+	warn(c, res.Warnings)
 	return catalog.New(res, time.Now()), nil
 }

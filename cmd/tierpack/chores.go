@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -23,29 +22,16 @@ func cacheCommand() *cli.Command {
 				Flags: []cli.Flag{outputFlag()},
 				Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
 					res, err := cl.CacheInfo()
-					if err != nil {
-						return err
-					}
-					return show(c, res, func() error {
-						_, err := fmt.Fprintf(c.App.Writer, "%s: %d blob(s), %.1f MiB on disk\n", res.Dir, res.Blobs, float64(res.Bytes)/(1<<20))
-						if err == nil && res.TempBytes > 0 {
-							_, err = fmt.Fprintf(c.App.Writer, "  of which %.1f MiB are temporary files: work in progress, or left by a killed command "+
-								"(the next command removes those once no other tierpack runs; `tierpack cache clean` removes everything)\n",
-								float64(res.TempBytes)/(1<<20))
-						}
-						return err
-					})
+					return show(c, res, err)
 				}),
 			},
 			{
 				Name:  "clean",
 				Usage: "delete the cache (it refills on the next pull or push)",
+				Flags: []cli.Flag{outputFlag()},
 				Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
-					dir, err := cl.CacheClean()
-					if err == nil {
-						note(c, "deleted %s\n", dir)
-					}
-					return err
+					res, err := cl.CacheClean()
+					return show(c, res, err)
 				}),
 			},
 		},
@@ -93,11 +79,8 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			err = cl.Login(c.Context, host, auth.Credential{Username: user, Password: pass})
-			if err == nil {
-				note(c, "logged in to %s as %s\n", host, user)
-			}
-			return err
+			res, err := cl.Login(c.Context, host, auth.Credential{Username: user, Password: pass})
+			return show(c, res, err)
 		}),
 	}
 }
@@ -124,11 +107,8 @@ func logoutCommand() *cli.Command {
 		ArgsUsage: "REGISTRY",
 		Flags:     []cli.Flag{&cli.StringFlag{Name: "registry-config", Usage: "credentials `FILE` in Docker's config.json format, instead of Docker's"}},
 		Action: action(1, 1, "needs exactly one registry, e.g. ghcr.io", func(c *cli.Context, cl *tierpack.Client) error {
-			err := cl.Logout(c.Context, c.Args().First())
-			if err == nil {
-				note(c, "logged out of %s\n", c.Args().First())
-			}
-			return err
+			res, err := cl.Logout(c.Context, c.Args().First())
+			return show(c, res, err)
 		}),
 	}
 }
@@ -139,11 +119,7 @@ func versionCommand() *cli.Command {
 		Usage: "print tierpack's version, plugin protocol and Go version",
 		Flags: []cli.Flag{outputFlag()},
 		Action: action(0, 0, "takes no arguments", func(c *cli.Context, _ *tierpack.Client) error {
-			v := tierpack.Versions()
-			return show(c, v, func() error {
-				_, err := fmt.Fprintf(c.App.Writer, "tierpack %s (sdk %s, plugin protocol %d, %s, %s)\n", v.Version, v.SDKVersion, v.PluginProtocol, v.Go, v.Platform)
-				return err
-			})
+			return show(c, tierpack.Versions(), nil)
 		}),
 	}
 }

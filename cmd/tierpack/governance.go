@@ -2,15 +2,11 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
-	"os/user"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/tierpack/tierpack/internal/prompt"
-	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 )
@@ -21,33 +17,22 @@ const helpTrust = `TRUSTED KEYS:
    Private keys are cosign's format; their password comes from $COSIGN_PASSWORD
    (or a prompt on a terminal).`
 
-// keyPassword reads a private key's password: $COSIGN_PASSWORD, else a
-// prompt when stdin is a terminal, else empty.
-func keyPassword(c *cli.Context, confirm bool) ([]byte, error) {
-	if v, ok := os.LookupEnv(sign.PasswordEnv); ok {
-		return []byte(v), nil
-	}
-	p, err := prompt.Password(os.Stdin, c.App.ErrWriter, "Enter password for private key", confirm)
-	if errors.Is(err, prompt.ErrNoTerminal) {
-		return nil, nil
-	}
-	return p, err
-}
-
-// by is who signs, for tier records: --by, else the user's login name.
-func by(c *cli.Context) string {
-	if b := c.String("by"); b != "" {
-		return b
-	}
-	if u, err := user.Current(); err == nil {
-		return u.Username
-	}
-	return ""
-}
-
-// key is the --key private key, its password from keyPassword.
+// key is the --key private key; its password comes from $COSIGN_PASSWORD,
+// else a prompt on a terminal.
 func key(c *cli.Context) tierpack.Key {
-	return tierpack.Key{File: c.String("key"), Password: func() ([]byte, error) { return keyPassword(c, false) }}
+	return tierpack.Key{File: c.String("key"), Password: askPassword(c, false)}
+}
+
+// askPassword asks for a private key's password on a terminal; without
+// one the password is empty.
+func askPassword(c *cli.Context, confirm bool) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		p, err := prompt.Password(os.Stdin, c.App.ErrWriter, "Enter password for private key", confirm)
+		if errors.Is(err, prompt.ErrNoTerminal) {
+			return nil, nil
+		}
+		return p, err
+	}
 }
 
 func keyCommand() *cli.Command {
@@ -69,24 +54,14 @@ EXAMPLES:
    tierpack key generate --no-password throwaway        # unprotected, e.g. for a test
    cp maintainer.pub $TIERPACK_HOME/trusted-keys/      # trust it for pulls`,
 			Flags: []cli.Flag{
+				outputFlag(),
 				&cli.BoolFlag{Name: "force", Usage: "overwrite existing key files"},
 				&cli.BoolFlag{Name: "no-password", Usage: "write the private key with an empty password (anyone who reads the file can sign)"},
 			},
 			Action: action(0, 1, "takes at most one prefix", func(c *cli.Context, cl *tierpack.Client) error {
-				prefix := c.Args().First()
-				if prefix == "" {
-					prefix = "cosign"
-				}
-				noPassword := c.Bool("no-password")
-				if v := os.Getenv(sign.PasswordEnv); noPassword && v != "" {
-					return usagef(c, "--no-password, but $%s is set: unset one of them", sign.PasswordEnv)
-				}
-				res, err := cl.GenerateKey(tierpack.KeyRequest{Prefix: prefix, Force: c.Bool("force"), NoPassword: noPassword,
-					Password: func() ([]byte, error) { return keyPassword(c, true) }})
-				if err == nil {
-					note(c, "wrote %s (keep it secret) and %s (key %s)\n", res.PrivateKey, res.PublicKey, res.KeyID)
-				}
-				return err
+				res, err := cl.GenerateKey(tierpack.KeyRequest{Prefix: c.Args().First(), Force: c.Bool("force"),
+					NoPassword: c.Bool("no-password"), Password: askPassword(c, true)})
+				return show(c, res, err)
 			}),
 		}},
 	}
@@ -107,18 +82,7 @@ EXAMPLES:
 		Flags: append([]cli.Flag{outputFlag(), &cli.StringFlag{Name: "key", Usage: "cosign private `KEY` file"}}, registryFlags()...),
 		Action: action(1, 1, "needs exactly one reference", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.Sign(c.Context, tierpack.SignRequest{Ref: c.Args().First(), Key: key(c)})
-			if err != nil {
-				return err
-			}
-			if asJSON(c) {
-				return printJSON(c, res)
-			}
-			if res.AlreadySigned {
-				note(c, "%s (%s) is already signed by key %s\n", res.Reference, res.Digest, res.KeyID)
-			} else {
-				note(c, "signed %s (%s) with key %s\n", res.Reference, res.Digest, res.KeyID)
-			}
-			return nil
+			return show(c, res, err)
 		}),
 	}
 }
@@ -139,14 +103,7 @@ EXAMPLES:
 		Flags: append([]cli.Flag{outputFlag(), &cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` file (repeatable)"}}, registryFlags()...),
 		Action: action(1, 1, "needs exactly one reference", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.Verify(c.Context, tierpack.VerifyRequest{Ref: c.Args().First(), KeyFiles: c.StringSlice("key")})
-			if err != nil {
-				return err
-			}
-			if asJSON(c) {
-				return printJSON(c, res)
-			}
-			note(c, "%s (%s): signed by trusted key %s (%s); tier %s\n", res.Reference, res.Digest, res.Verified.KeyID, res.Verified.KeySource, res.Verdict)
-			return nil
+			return show(c, res, err)
 		}),
 	}
 }
@@ -180,29 +137,10 @@ EXAMPLES:
 			if err != nil {
 				return usageError{err}
 			}
-			res, err := cl.Promote(c.Context, tierpack.PromoteRequest{Ref: c.Args().First(), To: to, Key: key(c), By: by(c), Reason: c.String("reason")})
-			if err != nil {
-				return err
-			}
-			if asJSON(c) {
-				return printJSON(c, res)
-			}
-			verb := "promoted"
-			if res.To < res.From {
-				verb = "demoted"
-			}
-			note(c, "%s %s from %s to %s: %s -> %s (signed; record %s)\n", verb, res.Reference, res.From, res.To, short(res.Source), short(res.Digest), short(res.Record))
-			fmt.Fprintln(c.App.Writer, res.Digest)
-			return nil
+			res, err := cl.Promote(c.Context, tierpack.PromoteRequest{Ref: c.Args().First(), To: to, Key: key(c), By: c.String("by"), Reason: c.String("reason")})
+			return show(c, res, err)
 		}),
 	}
-}
-
-func short(d string) string {
-	if i := strings.IndexByte(d, ':'); i >= 0 && len(d) > i+13 {
-		return d[:i+13]
-	}
-	return d
 }
 
 func copyCommand() *cli.Command {
@@ -225,14 +163,7 @@ EXAMPLES:
 		Flags: append([]cli.Flag{outputFlag()}, registryFlags()...),
 		Action: action(2, 2, "needs a source and a destination reference", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.Copy(c.Context, c.Args().Get(0), c.Args().Get(1))
-			if err != nil {
-				return err
-			}
-			return show(c, res, func() error {
-				note(c, "copied %s to %s: %d platform manifest(s), %d referrer(s), %d cosign tag(s)\n", res.Source, res.Destination, res.Children, res.Referrers, len(res.LegacyTags))
-				_, err := fmt.Fprintln(c.App.Writer, res.Destination+"@"+res.Digest)
-				return err
-			})
+			return show(c, res, err)
 		}),
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
@@ -76,26 +77,7 @@ EXAMPLES:
 				req.Skipped = func(ref, reason string) { fmt.Fprintf(c.App.ErrWriter, "skipped %s: %s\n", ref, reason) }
 			}
 			res, err := cl.IndexBuild(c.Context, req)
-			if err != nil {
-				return err
-			}
-			if asJSON(c) {
-				return printJSON(c, res)
-			}
-			what := "indexed"
-			if res.File != "" {
-				what = "wrote " + res.File + ":"
-			} else {
-				data, err := res.Index.Marshal()
-				if err != nil {
-					return err
-				}
-				if _, err := c.App.Writer.Write(data); err != nil {
-					return err
-				}
-			}
-			fmt.Fprintf(c.App.ErrWriter, "%s %d contribution(s), %d version(s) from %d repository reference(s)\n", what, len(res.Index.Entries), res.Versions(), res.Repos)
-			return nil
+			return show(c, res, err)
 		}),
 	}
 }
@@ -116,17 +98,8 @@ EXAMPLES:
    tierpack index push index.yaml ghcr.io/org/index:v1`,
 		Flags: append([]cli.Flag{outputFlag()}, registryFlags()...),
 		Action: action(2, 2, "needs an index file and a reference", func(c *cli.Context, cl *tierpack.Client) error {
-			file := c.Args().Get(0)
-			res, err := cl.IndexPush(c.Context, file, c.Args().Get(1))
-			if err != nil {
-				return err
-			}
-			if asJSON(c) {
-				return printJSON(c, res)
-			}
-			fmt.Fprintf(c.App.ErrWriter, "published index %s (%d contribution(s)) as %s\n", file, res.Entries, res.Reference)
-			fmt.Fprintln(c.App.Writer, res.Pinned)
-			return nil
+			res, err := cl.IndexPush(c.Context, c.Args().Get(0), c.Args().Get(1))
+			return show(c, res, err)
 		}),
 	}
 }
@@ -153,14 +126,7 @@ EXAMPLES:
 		Flags: append([]cli.Flag{outputFlag()}, registryFlags()...),
 		Action: action(2, 2, "needs a name and a location (a file, an http(s) URL or an OCI reference)", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.IndexAdd(c.Context, c.Args().Get(0), c.Args().Get(1))
-			if err != nil {
-				return err
-			}
-			if asJSON(c) {
-				return printJSON(c, res)
-			}
-			fmt.Fprintf(c.App.ErrWriter, "added index %s (%s %s): %d contribution(s)\n", res.Index.Name, res.Index.Kind, res.Index.Location, res.Entries)
-			return nil
+			return show(c, res, err)
 		}),
 	}
 }
@@ -177,26 +143,8 @@ EXAMPLES:
    tierpack index list --output json`,
 		Flags: []cli.Flag{outputFlag()},
 		Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
-			rows, err := cl.IndexList()
-			if err != nil {
-				return err
-			}
-			if asJSON(c) {
-				return printJSON(c, map[string]any{"indexes": rows})
-			}
-			if len(rows) == 0 {
-				fmt.Fprintln(c.App.ErrWriter, "no index is configured; add one with `tierpack index add NAME FILE|URL|REF`")
-				return nil
-			}
-			if err := tierpack.WriteIndexList(c.App.Writer, rows); err != nil {
-				return err
-			}
-			for _, r := range rows {
-				if r.Error != "" {
-					fmt.Fprintf(c.App.ErrWriter, "tierpack: warning: %s\n", r.Error)
-				}
-			}
-			return nil
+			res, err := cl.IndexList()
+			return show(c, res, err)
 		}),
 	}
 }
@@ -208,15 +156,8 @@ func indexRemoveCommand() *cli.Command {
 		ArgsUsage: "NAME",
 		Flags:     []cli.Flag{outputFlag()},
 		Action: action(1, 1, "needs the name of a configured index (see `tierpack index list`)", func(c *cli.Context, cl *tierpack.Client) error {
-			src, err := cl.IndexRemove(c.Args().First())
-			if err != nil {
-				return err
-			}
-			if asJSON(c) {
-				return printJSON(c, map[string]any{"removed": src})
-			}
-			fmt.Fprintf(c.App.ErrWriter, "removed index %s (%s)\n", src.Name, src.Location)
-			return nil
+			res, err := cl.IndexRemove(c.Args().First())
+			return show(c, res, err)
 		}),
 	}
 }
@@ -235,19 +176,11 @@ EXAMPLES:
    tierpack index update falco`,
 		Flags: append([]cli.Flag{outputFlag()}, registryFlags()...),
 		Action: action(0, -1, "", func(c *cli.Context, cl *tierpack.Client) error {
-			results, err := cl.IndexUpdate(c.Context, c.Args().Slice())
-			if asJSON(c) && results != nil {
-				if perr := printJSON(c, map[string]any{"updated": results}); perr != nil {
-					return perr
-				}
-			} else {
-				for _, r := range results {
-					if r.Error == "" {
-						fmt.Fprintf(c.App.ErrWriter, "updated index %s: %d contribution(s)\n", r.Name, r.Entries)
-					}
-				}
+			res, err := cl.IndexUpdate(c.Context, c.Args().Slice())
+			if res == nil {
+				return err
 			}
-			return err // nil when every index was updated
+			return errors.Join(show(c, res, nil), err) // err: the indexes that failed
 		}),
 	}
 }

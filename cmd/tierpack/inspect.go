@@ -22,10 +22,7 @@ EXAMPLES:
 		Flags: append([]cli.Flag{outputFlag(), &cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` to check signatures with (repeatable)"}}, registryFlags()...),
 		Action: action(1, 1, "needs exactly one reference", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.Inspect(c.Context, tierpack.InspectRequest{Ref: c.Args().First(), KeyFiles: c.StringSlice("key")})
-			if err != nil {
-				return err
-			}
-			return show(c, res, func() error { return res.WriteText(c.App.Writer) })
+			return show(c, res, err)
 		}),
 	}
 }

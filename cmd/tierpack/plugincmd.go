@@ -1,12 +1,11 @@
 package main
 
 import (
-	"fmt"
+	"errors"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/plugin/dist"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 	"github.com/tierpack/tierpack/sdk/plugintest"
@@ -51,10 +50,7 @@ EXAMPLES:
 		Flags: []cli.Flag{outputFlag()},
 		Action: action(0, -1, "", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.PluginList(c.Context)
-			if err != nil {
-				return err
-			}
-			return show(c, res, func() error { return res.WriteText(c.App.Writer) })
+			return show(c, res, err)
 		}),
 	}
 }
@@ -85,18 +81,11 @@ EXAMPLES:
 			if c.IsSet("plugin-timeout") {
 				req.Timeout = c.Duration("plugin-timeout")
 			}
-			r, err := cl.PluginCheck(c.Context, req)
-			if r == nil {
+			res, err := cl.PluginCheck(c.Context, req)
+			if res == nil {
 				return err
 			}
-			if err := show(c, r, func() error { return tierpack.WriteCheckReport(c.App.Writer, r) }); err != nil {
-				return err
-			}
-			if err == nil {
-				passed := tierpack.Passed(r)
-				note(c, "plugin check: %s passed %d of %d checks (%d skipped)\n", r.Binary, passed, len(r.Checks), len(r.Checks)-passed)
-			}
-			return err
+			return errors.Join(show(c, res, nil), err) // err: the checks that failed
 		}),
 	}
 }
@@ -133,16 +122,7 @@ EXAMPLES:
 			req.Progress, stop = newProgress(c)
 			res, err := cl.PluginPush(c.Context, req)
 			stop()
-			if err != nil {
-				return err
-			}
-			if asJSON(c) {
-				return printJSON(c, res)
-			}
-			note(c, "pushed plugin %s %s for %s to %s: %d blob(s) uploaded, %d already present\n",
-				res.Type, res.Version, strings.Join(res.Platforms, ", "), res.Reference, res.Uploaded, res.Skipped)
-			fmt.Fprintln(c.App.Writer, res.Pinned)
-			return nil
+			return show(c, res, err)
 		}),
 	}
 }
@@ -169,24 +149,8 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "force", Usage: "replace a tierpack-plugin-<type> in the plugin folder that tierpack did not install"},
 		}, registryFlags()...),
 		Action: action(1, 1, "needs exactly one reference", func(c *cli.Context, cl *tierpack.Client) error {
-			out, err := cl.PluginInstall(c.Context, c.Args().First(), c.Bool("force"))
-			if err != nil {
-				return err
-			}
-			if asJSON(c) {
-				return printJSON(c, out)
-			}
-			res, shadowedBy := out.Installed, out.ShadowedBy
-			if res.Replaced != nil {
-				note(c, "replaced plugin %s %s (from %s)\n", res.Replaced.Type, res.Replaced.Version, res.Replaced.Source)
-			}
-			fmt.Fprintf(c.App.Writer, "installed plugin %s %s (%s, protocol %s) from %s@%s\n  %s\n  pinned sha256:%s in %s\n",
-				res.Pin.Type, res.Pin.Version, res.Pin.Platform, strings.Trim(strings.ReplaceAll(fmt.Sprint(res.Pin.Protocols), " ", ","), "[]"), res.Pin.Source, res.Pin.Digest,
-				res.Path, res.Pin.SHA256, out.LockFile)
-			if shadowedBy != "" {
-				note(c, "note: %s (from $%s) is used instead until you remove it\n", shadowedBy, plugin.DirEnv)
-			}
-			return nil
+			res, err := cl.PluginInstall(c.Context, c.Args().First(), c.Bool("force"))
+			return show(c, res, err)
 		}),
 	}
 }
@@ -203,21 +167,8 @@ EXAMPLES:
    tierpack plugin remove rules`,
 		Flags: []cli.Flag{outputFlag()},
 		Action: action(1, 1, "needs exactly one plugin type", func(c *cli.Context, cl *tierpack.Client) error {
-			typ := c.Args().First()
-			res, err := cl.PluginRemove(typ)
-			if err != nil {
-				return err
-			}
-			if asJSON(c) {
-				return printJSON(c, res)
-			}
-			pin := res.Pin
-			if pin != nil {
-				fmt.Fprintf(c.App.Writer, "removed plugin %s %s (installed from %s)\n", typ, pin.Version, pin.Source)
-			} else {
-				fmt.Fprintf(c.App.Writer, "removed plugin %s (it had no pin)\n", typ)
-			}
-			return nil
+			res, err := cl.PluginRemove(c.Args().First())
+			return show(c, res, err)
 		}),
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -66,19 +65,7 @@ EXAMPLES:
 			req.Progress, stop = newProgress(c)
 			res, err := cl.Pull(c.Context, req)
 			stop()
-			if err != nil {
-				return err
-			}
-			return show(c, res, func() error {
-				where := res.OutputDir
-				if len(res.Platforms) > 0 {
-					where += " (" + strings.Join(res.Platforms, ", ") + ")"
-				}
-				note(c, "pulled %s %s %s (%s) into %s: %d file(s)\n",
-					res.Verdict, res.Info.Type, res.Info.Reference, res.Info.Digest, where, len(res.Files))
-				_, err := fmt.Fprintln(c.App.Writer, res.OutputDir)
-				return err
-			})
+			return show(c, res, err)
 		}),
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/urfave/cli/v2"
 
@@ -67,27 +66,10 @@ EXAMPLES:
 				req.Options = append(req.Options, sdk.InitOption{Key: "port", Value: fmt.Sprint(c.Int("port"))})
 			}
 			res, err := cl.Init(c.Context, req)
-			if res != nil && !asJSON(c) {
-				for _, p := range res.Created {
-					note(c, "created %s\n", p)
-				}
-				for _, p := range res.Kept {
-					note(c, "kept %s (it was there already)\n", p)
-				}
+			if err != nil && res != nil && !asJSON(c) {
+				_ = res.WriteText(text(c)) // what was created before the failure
 			}
-			if err != nil {
-				return err
-			}
-			return show(c, res, func() error {
-				for _, n := range res.Notes {
-					note(c, "note: %s\n", n)
-				}
-				note(c, "next:\n")
-				for _, n := range res.Next {
-					note(c, "  %s\n", n)
-				}
-				return nil
-			})
+			return show(c, res, err)
 		}),
 	}
 }
@@ -110,27 +92,11 @@ EXAMPLES:
 		},
 		Action: action(1, 1, "needs exactly one folder argument", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.Validate(c.Context, tierpack.ValidateRequest{Dir: c.Args().First(), Strict: c.Bool("strict")})
-			if err != nil {
-				return err
-			}
-			err = show(c, res, func() error {
-				printDiagnostics(c.App.Writer, res.Diagnostics)
-				if res.Valid {
-					note(c, "%s: valid %s contribution %q (%d warning(s))\n", res.Dir, res.Type, res.Name, res.Warnings)
-				}
-				return nil
-			})
-			if err == nil && !res.Valid {
+			if err = show(c, res, err); err == nil && !res.Valid {
 				return cli.Exit(fmt.Sprintf("%s: %d error(s), %d warning(s)", res.Dir, res.Errors, res.Warnings), int(tierpack.CodeInvalid))
 			}
 			return err
 		}),
-	}
-}
-
-func printDiagnostics(w io.Writer, ds []sdk.Diagnostic) {
-	for _, d := range ds {
-		fmt.Fprintln(w, d.String())
 	}
 }
 
@@ -189,24 +155,12 @@ func signFlags() []cli.Flag {
 // publish runs the Publish use case for push and package.
 func publish(c *cli.Context, cl *tierpack.Client, dir, ref string) error {
 	progress, stop := newProgress(c)
-	res, err := cl.Publish(c.Context, tierpack.PublishRequest{Dir: dir, Ref: ref, Key: key(c), By: by(c), Progress: progress})
+	res, err := cl.Publish(c.Context, tierpack.PublishRequest{Dir: dir, Ref: ref, Key: key(c), By: c.String("by"), Progress: progress})
 	stop()
 	var ve *artifact.ValidationError
 	if errors.As(err, &ve) && !asJSON(c) {
-		printDiagnostics(c.App.ErrWriter, ve.Diagnostics)
+		tierpack.WriteDiagnostics(c.App.ErrWriter, ve.Diagnostics)
 		return cli.Exit(fmt.Sprintf("%s: not pushed: %d error(s) (run `tierpack validate %s` for details)", dir, sdk.Count(ve.Diagnostics, sdk.SeverityError), dir), int(tierpack.CodeInvalid))
 	}
-	if err != nil {
-		return err
-	}
-	return show(c, res, func() error {
-		printDiagnostics(c.App.ErrWriter, res.Diagnostics)
-		where := res.Reference
-		if res.Local {
-			where += " (local store)"
-		}
-		note(c, "pushed %s %s contribution %s: %d blob(s) uploaded, %d already present\n", res.Tier, res.Type, where, res.Uploaded, res.Skipped)
-		_, err := fmt.Fprintln(c.App.Writer, res.Pinned)
-		return err
-	})
+	return show(c, res, err)
 }

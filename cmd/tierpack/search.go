@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -88,22 +87,8 @@ func runSearch(c *cli.Context, cl *tierpack.Client, text string) error {
 		}
 	}
 	res, err := cl.Search(req)
-	if err != nil {
-		return err
+	if res != nil {
+		warn(c, res.Warnings)
 	}
-	for _, w := range res.Warnings {
-		fmt.Fprintf(c.App.ErrWriter, "tierpack: warning: %v\n", w)
-	}
-	if asJSON(c) {
-		return printJSON(c, res)
-	}
-	if len(res.Results) == 0 {
-		fmt.Fprintf(c.App.ErrWriter, "nothing matches in %d index(es) (%d contribution(s) in all)\n", res.Indexes, res.Entries)
-		return nil
-	}
-	maxDesc := 0 // unlimited when piped: the whole line is data
-	if isTerminal(c.App.Writer) {
-		maxDesc = 50
-	}
-	return res.WriteText(c.App.Writer, maxDesc)
+	return show(c, res, err)
 }

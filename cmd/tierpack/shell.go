@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
@@ -30,24 +29,8 @@ EXAMPLES:
 		}, registryFlags()...),
 		BashComplete: completeRefs,
 		Action: action(1, 1, "needs exactly one repository", func(c *cli.Context, cl *tierpack.Client) error {
-			rows, err := cl.Tags(c.Context, tierpack.TagsRequest{Repo: c.Args().First(), Long: c.Bool("long"), KeyFiles: c.StringSlice("key")})
-			if err != nil {
-				return err
-			}
-			return show(c, map[string]any{"tags": rows}, func() error {
-				w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-				for _, r := range rows {
-					switch {
-					case !c.Bool("long"):
-						fmt.Fprintln(w, r.Tag)
-					case r.Error != "":
-						fmt.Fprintf(w, "%s\t-\t-\tERROR: %s\n", r.Tag, r.Error)
-					default:
-						fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Tag, short(r.Digest), r.Type, r.Tier)
-					}
-				}
-				return w.Flush()
-			})
+			res, err := cl.Tags(c.Context, tierpack.TagsRequest{Repo: c.Args().First(), Long: c.Bool("long"), KeyFiles: c.StringSlice("key")})
+			return show(c, res, err)
 		}),
 	}
 }

@@ -168,6 +168,19 @@ func CheckListen(addr string, public bool) error {
 	return fmt.Errorf("--listen %s is not a loopback address: the catalog would be reachable from other machines; add --public if that is what you want", addr)
 }
 
+// Built is a catalog written as static files by Build.
+type Built struct {
+	Dir     string   `json:"dir"`
+	Files   []string `json:"files"`
+	Entries int      `json:"entries"`
+}
+
+// WriteText says how much was written where.
+func (b *Built) WriteText(t tierpack.Text) error {
+	_, err := fmt.Fprintf(t.Out, "wrote %d files (%d contributions) to %s\n", len(b.Files), b.Entries, b.Dir)
+	return err
+}
+
 // Build writes the catalog as static files under dir: index.html (every
 // entry), tier/T/index.html (T or above), a/SLUG/index.html, static/ and
 // api/v1/artifacts.json. Links are relative, so the site works from any

@@ -49,24 +49,43 @@ func (c *Client) CacheInfo() (*CacheInfo, error) {
 	return res, nil
 }
 
-// CacheClean deletes the cache and returns the folder it deleted.
-func (c *Client) CacheClean() (string, error) {
+// CacheCleanResult is the cache folder CacheClean deleted.
+type CacheCleanResult struct {
+	Deleted string `json:"deleted"`
+}
+
+// CacheClean deletes the cache.
+func (c *Client) CacheClean() (*CacheCleanResult, error) {
 	h, err := c.home()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	dir := h.Cache()
 	if err := os.RemoveAll(dir); err != nil {
-		return dir, fmt.Errorf("deleting %s: %w", dir, err)
+		return nil, fmt.Errorf("deleting %s: %w", dir, err)
 	}
-	return dir, nil
+	return &CacheCleanResult{Deleted: dir}, nil
+}
+
+// LoginResult is a registry that accepted the credentials Login saved;
+// Logout leaves Username empty.
+type LoginResult struct {
+	Registry string `json:"registry"`
+	Username string `json:"username,omitempty"`
 }
 
 // Login checks the credentials against host and saves them in the
 // credential store (Target.RegistryConfig, else Docker's config, through
 // its credential helper when one is configured). Refused credentials are
 // not saved: the error is a *LoginRefusedError.
-func (c *Client) Login(ctx context.Context, host string, cred auth.Credential) error {
+func (c *Client) Login(ctx context.Context, host string, cred auth.Credential) (*LoginResult, error) {
+	if err := c.login(ctx, host, cred); err != nil {
+		return nil, err
+	}
+	return &LoginResult{Registry: host, Username: cred.Username}, nil
+}
+
+func (c *Client) login(ctx context.Context, host string, cred auth.Credential) error {
 	reg, err := remote.NewRegistry(host)
 	if err != nil {
 		return &UsageError{Err: fmt.Errorf("%q is not a registry host (give HOST[:PORT], e.g. ghcr.io or localhost:5000): %w", host, err)}
@@ -116,19 +135,19 @@ func (e *LoginRefusedError) Unwrap() error { return e.Err }
 
 // Logout forgets the credentials for host in the credential store
 // (Target.RegistryConfig, else Docker's).
-func (c *Client) Logout(ctx context.Context, host string) error {
+func (c *Client) Logout(ctx context.Context, host string) (*LoginResult, error) {
 	opts, err := c.targetOptions(false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	store, err := opts.SavedCredentials()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := credentials.Logout(ctx, store, host); err != nil {
-		return fmt.Errorf("logging out of %s: %w", host, err)
+		return nil, fmt.Errorf("logging out of %s: %w", host, err)
 	}
-	return nil
+	return &LoginResult{Registry: host}, nil
 }
 
 // LocalNames lists the local store's NAME:TAG references, for shell

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/user"
 
 	"github.com/sigstore/sigstore/pkg/signature"
 
@@ -55,8 +56,31 @@ func (c *Client) Inspect(ctx context.Context, req InspectRequest) (*InspectResul
 // Key names a cosign private key and how to get its password.
 type Key struct {
 	File string
-	// Password returns the key's password; nil means none.
+	// Password asks for the key's password when $COSIGN_PASSWORD is not
+	// set; nil (or no answer) means an empty password.
 	Password func() ([]byte, error)
+}
+
+// password is $COSIGN_PASSWORD, as cosign reads it, else ask's answer.
+func password(ask func() ([]byte, error)) ([]byte, error) {
+	if v, ok := os.LookupEnv(sign.PasswordEnv); ok {
+		return []byte(v), nil
+	}
+	if ask == nil {
+		return nil, nil
+	}
+	return ask()
+}
+
+// signerName is who signs a tier record: by, else the user's login name.
+func signerName(by string) string {
+	if by != "" {
+		return by
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
 }
 
 // signer loads the key.
@@ -64,12 +88,9 @@ func (k Key) signer() (signature.SignerVerifier, error) {
 	if k.File == "" {
 		return nil, usagef("needs --key PRIVATE-KEY (create one with `tierpack key generate`)")
 	}
-	var pw []byte
-	if k.Password != nil {
-		var err error
-		if pw, err = k.Password(); err != nil {
-			return nil, err
-		}
+	pw, err := password(k.Password)
+	if err != nil {
+		return nil, err
 	}
 	return sign.LoadPrivateKeyFile(k.File, pw)
 }
@@ -165,12 +186,15 @@ type PromoteRequest struct {
 	Ref string
 	To  tier.Tier
 	Key Key
-	// By names who promotes; Reason says why. Both go into the record.
+	// By names who promotes (default: the user's login name); Reason says
+	// why. Both go into the record.
 	By, Reason string
 }
 
 // PromoteResult reports a promotion.
-type PromoteResult = artifact.PromoteResult
+type PromoteResult struct {
+	*artifact.PromoteResult
+}
 
 // Promote passes req.Ref through the trust gate at req.To (with the
 // signature and record this promotion supplies), then writes the new
@@ -197,6 +221,7 @@ func (c *Client) Promote(ctx context.Context, req PromoteRequest) (*PromoteResul
 	// This promotion supplies the signatures and the record itself.
 	keyID, _ := sign.SignerKeyID(signer)
 	facts.TierSignedBy = "key " + keyID
+	req.By = signerName(req.By)
 	if req.To >= tier.Official {
 		facts.SignedBy, facts.PromotedBy = "key "+keyID, "key "+keyID
 		if req.By != "" {
@@ -206,23 +231,29 @@ func (c *Client) Promote(ctx context.Context, req PromoteRequest) (*PromoteResul
 	if err := gate.Decide(t.Ref.String(), req.To, req.To, facts); err != nil {
 		return nil, err
 	}
-	return artifact.Promote(ctx, t, artifact.PromoteOptions{
+	res, err := artifact.Promote(ctx, t, artifact.PromoteOptions{
 		To: req.To, Signer: signer, By: req.By, Reason: req.Reason, Tool: c.Tool, Resolved: info,
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &PromoteResult{res}, nil
 }
 
 // KeyRequest asks for a new cosign key pair.
 type KeyRequest struct {
-	// Prefix names the files PREFIX.key and PREFIX.pub.
+	// Prefix names the files PREFIX.key and PREFIX.pub (default "cosign",
+	// as cosign generate-key-pair writes).
 	Prefix string
-	// Password encrypts the private key; it is asked for only once the
-	// files are known not to exist.
+	// Password asks for the password that encrypts the private key when
+	// $COSIGN_PASSWORD is not set; it is asked only once the files are
+	// known not to exist.
 	Password func() ([]byte, error)
 	// Force overwrites existing files.
 	Force bool
 	// NoPassword writes the private key encrypted with an empty password,
 	// on purpose; without it an empty password is refused. Password is not
-	// called then.
+	// called then, and a set $COSIGN_PASSWORD is a contradiction refused.
 	NoPassword bool
 }
 
@@ -235,6 +266,12 @@ type KeyResult struct {
 
 // GenerateKey writes an ECDSA P-256 key pair in cosign's format.
 func (c *Client) GenerateKey(req KeyRequest) (*KeyResult, error) {
+	if req.Prefix == "" {
+		req.Prefix = "cosign"
+	}
+	if req.NoPassword && os.Getenv(sign.PasswordEnv) != "" {
+		return nil, usagef("--no-password, but $%s is set: unset one of them", sign.PasswordEnv)
+	}
 	res := &KeyResult{PrivateKey: req.Prefix + ".key", PublicKey: req.Prefix + ".pub"}
 	if !req.Force {
 		for _, p := range []string{res.PrivateKey, res.PublicKey} {
@@ -246,10 +283,8 @@ func (c *Client) GenerateKey(req KeyRequest) (*KeyResult, error) {
 	var pw []byte
 	if !req.NoPassword {
 		var err error
-		if req.Password != nil {
-			if pw, err = req.Password(); err != nil {
-				return nil, err
-			}
+		if pw, err = password(req.Password); err != nil {
+			return nil, err
 		}
 		if len(pw) == 0 {
 			return nil, usagef("refusing to write %s with an empty password: set %s (or run on a terminal to be asked), "+

@@ -94,6 +94,7 @@ func (c *Client) IndexBuild(ctx context.Context, req IndexBuildRequest) (*IndexB
 
 // IndexPushResult reports a published index.
 type IndexPushResult struct {
+	File      string `json:"file"`
 	Reference string `json:"reference"`
 	Digest    string `json:"digest"`
 	Entries   int    `json:"entries"`
@@ -122,7 +123,7 @@ func (c *Client) IndexPush(ctx context.Context, file, ref string) (*IndexPushRes
 		tag = index.DefaultTag
 	}
 	r := t.Ref.WithTag(tag)
-	return &IndexPushResult{Reference: r.String(), Digest: desc.Digest.String(), Entries: len(ix.Entries),
+	return &IndexPushResult{File: file, Reference: r.String(), Digest: desc.Digest.String(), Entries: len(ix.Entries),
 		Pinned: r.WithTag("").String() + "@" + desc.Digest.String()}, nil
 }
 
@@ -173,8 +174,13 @@ type IndexRow struct {
 	Error   string     `json:"error,omitempty"`
 }
 
+// IndexListResult is the configured indexes in order of precedence.
+type IndexListResult struct {
+	Indexes []IndexRow `json:"indexes"`
+}
+
 // IndexList lists the configured indexes in order of precedence.
-func (c *Client) IndexList() ([]IndexRow, error) {
+func (c *Client) IndexList() (*IndexListResult, error) {
 	cfg, err := c.indexConfig()
 	if err != nil {
 		return nil, err
@@ -197,16 +203,25 @@ func (c *Client) IndexList() ([]IndexRow, error) {
 		}
 		rows = append(rows, r)
 	}
-	return rows, nil
+	return &IndexListResult{Indexes: rows}, nil
+}
+
+// IndexRemoveResult is the index IndexRemove forgot.
+type IndexRemoveResult struct {
+	Removed index.Source `json:"removed"`
 }
 
 // IndexRemove forgets a configured index and its cached copy.
-func (c *Client) IndexRemove(name string) (index.Source, error) {
+func (c *Client) IndexRemove(name string) (*IndexRemoveResult, error) {
 	cfg, err := c.indexConfig()
 	if err != nil {
-		return index.Source{}, err
+		return nil, err
 	}
-	return cfg.Remove(name)
+	src, err := cfg.Remove(name)
+	if err != nil {
+		return nil, err
+	}
+	return &IndexRemoveResult{Removed: src}, nil
 }
 
 // IndexUpdate is one index fetched again.
@@ -219,10 +234,15 @@ type IndexUpdate struct {
 // errNoIndex says how to configure an index.
 var errNoIndex = errors.New("no index is configured: add one with `tierpack index add NAME FILE|URL|REF`")
 
+// IndexUpdateResult is every index IndexUpdate fetched, or failed to.
+type IndexUpdateResult struct {
+	Updated []IndexUpdate `json:"updated"`
+}
+
 // IndexUpdate fetches the named indexes (all when none) again. An index
 // that cannot be fetched keeps its copy; the others are still updated, and
-// the error joins every failure.
-func (c *Client) IndexUpdate(ctx context.Context, names []string) ([]IndexUpdate, error) {
+// the error joins every failure (the result still comes back then).
+func (c *Client) IndexUpdate(ctx context.Context, names []string) (*IndexUpdateResult, error) {
 	cfg, err := c.indexConfig()
 	if err != nil {
 		return nil, err
@@ -242,7 +262,7 @@ func (c *Client) IndexUpdate(ctx context.Context, names []string) ([]IndexUpdate
 		}
 		results = append(results, IndexUpdate{Name: s.Name, Entries: len(ix.Entries)})
 	}
-	return results, errors.Join(errs...)
+	return &IndexUpdateResult{Updated: results}, errors.Join(errs...)
 }
 
 // sources returns the configured indexes named, or all of them.
@@ -402,9 +422,16 @@ type TagsRequest struct {
 	KeyFiles []string
 }
 
+// TagsResult is a repository's tags.
+type TagsResult struct {
+	Tags []TagRow `json:"tags"`
+	// Long says each tag was resolved.
+	Long bool `json:"-"`
+}
+
 // Tags lists the tags of a repository (signature and referrer tags left
 // out), and with Long what each names and its verified tier.
-func (c *Client) Tags(ctx context.Context, req TagsRequest) ([]TagRow, error) {
+func (c *Client) Tags(ctx context.Context, req TagsRequest) (*TagsResult, error) {
 	t, err := c.open(ctx, req.Repo, true)
 	if err != nil {
 		return nil, err
@@ -431,7 +458,7 @@ func (c *Client) Tags(ctx context.Context, req TagsRequest) ([]TagRow, error) {
 		}
 		rows = append(rows, r)
 	}
-	return rows, nil
+	return &TagsResult{Tags: rows, Long: req.Long}, nil
 }
 
 // describeTag fills what tag r names and its verdict.

@@ -288,9 +288,14 @@ func (e *CheckFailedError) Error() string {
 	return fmt.Sprintf("plugin check: %s failed %d of %d checks: %s", e.Report.Binary, len(failed), len(e.Report.Checks), strings.Join(names, ", "))
 }
 
+// PluginCheckResult is the conformance report.
+type PluginCheckResult struct {
+	*plugintest.Report
+}
+
 // PluginCheck runs the conformance checks. The report comes back whenever
 // the checks ran, with a *CheckFailedError when one failed.
-func (c *Client) PluginCheck(ctx context.Context, req PluginCheckRequest) (*plugintest.Report, error) {
+func (c *Client) PluginCheck(ctx context.Context, req PluginCheckRequest) (*PluginCheckResult, error) {
 	for _, s := range req.Skip {
 		if !slices.Contains(plugintest.Checks, s) {
 			return nil, usagef("--skip %q: no such check; the checks are %s", s, strings.Join(plugintest.Checks, ", "))
@@ -303,7 +308,7 @@ func (c *Client) PluginCheck(ctx context.Context, req PluginCheckRequest) (*plug
 		return nil, err
 	}
 	if len(r.Failed()) > 0 {
-		return &r, &CheckFailedError{Report: &r}
+		return &PluginCheckResult{&r}, &CheckFailedError{Report: &r}
 	}
-	return &r, nil
+	return &PluginCheckResult{&r}, nil
 }

@@ -99,7 +99,8 @@ type PublishRequest struct {
 	// Key signs the artifact and its tier record; the repository tier needs
 	// one (the project's release or CI key).
 	Key Key
-	// By names who publishes, for the tier record.
+	// By names who publishes, for the tier record (default: the user's
+	// login name).
 	By string
 	// Progress, if set, is told about each blob.
 	Progress artifact.Progress
@@ -193,7 +194,7 @@ func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResul
 		root := ocispec.Descriptor{MediaType: res.MediaType, Digest: digest.Digest(res.Digest), Size: res.Size}
 		if m.Tier >= tier.Repository {
 			st, err = artifact.SignTier(ctx, t, artifact.TierStatement{
-				Subject: root, To: m.Tier, Approvers: approvers(packed.Owners), By: req.By, Tool: c.Tool,
+				Subject: root, To: m.Tier, Approvers: approvers(packed.Owners), By: signerName(req.By), Tool: c.Tool,
 			}, signer)
 		} else {
 			_, err = artifact.SignAll(ctx, t, root, signer) // contrib proves nothing: no tier record
