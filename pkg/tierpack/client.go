@@ -1,8 +1,11 @@
 // Package tierpack holds tierpack's use cases: publish, pull, promote,
 // inspect, verify, sign, index, search and the plugin and cache chores.
 // Each is one method of Client that takes a typed request and returns a
-// typed, JSON-tagged result, so the command line (cmd/tierpack) only maps
-// flags to a request and renders the result as text or JSON.
+// typed, JSON-tagged result that also renders its own text form
+// (WriteText, see Text), so the command line (cmd/tierpack) only maps flags
+// to a request and chooses text or JSON. CodeOf classifies the errors, so
+// the command line maps them to exit codes without knowing the packages
+// below.
 //
 // Data flows one way through the packages below:
 //
