@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tierpack/tierpack/pkg/index"
@@ -238,4 +239,8 @@ func HelmCommands(e index.Entry, v index.Version) []string {
 	}
 }
 
-var templates = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html"))
+// templates are parsed on first use, not at start-up: every tierpack
+// process links this package, few render a page.
+var templates = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html"))
+})

@@ -35,7 +35,7 @@ type page struct {
 func (c *Catalog) render(name string, p page) ([]byte, error) {
 	p.Catalog = c
 	var b bytes.Buffer
-	if err := templates.ExecuteTemplate(&b, name, p); err != nil {
+	if err := templates().ExecuteTemplate(&b, name, p); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil

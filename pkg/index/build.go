@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -227,14 +226,11 @@ func Tags(ctx context.Context, t *target.Target) ([]string, error) {
 	return tags, nil
 }
 
-// tagRE is the OCI distribution spec's tag grammar.
-var tagRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
-
 // indexable reports whether a tag may name a contribution: it is a valid
 // tag and not one of cosign's signature, attestation or SBOM tags
 // (sha256-<hex>.sig) or an OCI referrers fallback tag (sha256-<hex>).
 func indexable(tag string) bool {
-	if !tagRE.MatchString(tag) {
+	if !sdk.ValidTag(tag) {
 		return false
 	}
 	for _, alg := range []string{"sha256-", "sha384-", "sha512-"} {

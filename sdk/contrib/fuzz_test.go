@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/tierpack/tierpack/sdk"
 )
 
 // FuzzParse feeds arbitrary bytes to the manifest parser. It must never
@@ -26,7 +28,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if !nameRE.MatchString(m.Name) || !typeRE.MatchString(m.Type) || !tagRE.MatchString(TagFor(m.Version)) {
+		if !nameRE.MatchString(m.Name) || !typeRE.MatchString(m.Type) || !sdk.ValidTag(TagFor(m.Version)) {
 			t.Fatalf("accepted a manifest breaking the name/type/version rules: %+v", m)
 		}
 		if m.Tier < TierContrib || m.Tier > TierOfficial {

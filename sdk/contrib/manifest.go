@@ -149,7 +149,6 @@ func (es Errors) Unwrap() error { return ErrInvalid }
 var (
 	nameRE    = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
 	typeRE    = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
-	tagRE     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
 	semverRE  = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
 	licenseRE = regexp.MustCompile(`^[A-Za-z0-9.+-]+(?:\s+(?:AND|OR|WITH)\s+[A-Za-z0-9.+-]+)*$`)
 )
@@ -384,7 +383,7 @@ func (m *Manifest) check() Errors {
 	switch {
 	case m.Version == "":
 		add("version", "is required: a semantic version such as 0.1.0")
-	case !tagRE.MatchString(TagFor(m.Version)):
+	case !sdk.ValidTag(TagFor(m.Version)):
 		add("version", "%q cannot be an OCI tag: use a semantic version such as 1.2.3", m.Version)
 	}
 	switch {

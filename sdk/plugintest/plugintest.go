@@ -467,8 +467,6 @@ func namedFor(name, typ string) bool {
 var (
 	platformSuffixRE = regexp.MustCompile(`^-[a-z0-9]+-[a-z0-9]+(?:-v[0-9]+(?:\.[0-9]+)?)?$`)
 	typeRE           = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
-	// mediaTypeRE is RFC 6838's restricted name syntax, as image-spec uses.
-	mediaTypeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$`)
 )
 
 func (c *checker) describe(bin string) {
@@ -498,11 +496,11 @@ func (c *checker) describe(bin string) {
 	switch {
 	case d.ArtifactType == "":
 		problems = append(problems, "ArtifactType is empty: it becomes the OCI artifactType of what the plugin packages, e.g. application/vnd.example.rules.v1")
-	case !mediaTypeRE.MatchString(d.ArtifactType):
+	case !sdk.ValidMediaType(d.ArtifactType):
 		problems = append(problems, fmt.Sprintf("ArtifactType %q is not a media type (type/subtype)", d.ArtifactType))
 	}
 	for _, mt := range d.MediaTypes {
-		if !mediaTypeRE.MatchString(mt) {
+		if !sdk.ValidMediaType(mt) {
 			problems = append(problems, fmt.Sprintf("MediaTypes lists %q, which is not a media type (type/subtype)", mt))
 		}
 	}
@@ -843,7 +841,7 @@ func (c *checker) pack(dir, staging string) (*packageRun, error) {
 			blobs = append([]sdk.Blob{*m.Config}, blobs...)
 		}
 		for _, b := range blobs {
-			if b.MediaType == "" || !mediaTypeRE.MatchString(b.MediaType) {
+			if b.MediaType == "" || !sdk.ValidMediaType(b.MediaType) {
 				return nil, fmt.Errorf("%s: blob %q has media type %q, which is not a media type", where, b.Path, b.MediaType)
 			}
 			if len(declared) > 0 && !slices.Contains(declared, b.MediaType) {
