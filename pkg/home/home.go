@@ -82,6 +82,10 @@ func (h Home) PackCache() string { return h.join("cache", "pack") }
 // writes, each binary pinned in the folder's lock file.
 func (h Home) Plugins() string { return h.join("plugins") }
 
+// Records is where the signed tier records seen are kept
+// (promotion.Memory).
+func (h Home) Records() string { return h.join("records") }
+
 // TrustedKeys is the folder whose *.pub files are trusted for pulls.
 func (h Home) TrustedKeys() string { return h.join("trusted-keys") }
 

@@ -161,6 +161,9 @@ type Signed struct {
 	Referrer string `json:"referrer"`
 	// VerifiedBy names the trusted key that signed it, after Verify.
 	VerifiedBy string `json:"verifiedBy,omitempty"`
+	// Remembered is a record this client kept (Memory) that the registry
+	// no longer lists.
+	Remembered bool `json:"remembered,omitempty"`
 	raw        []byte
 }
 

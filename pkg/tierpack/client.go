@@ -213,7 +213,7 @@ func (c *Client) pluginHint(err error, typ string) error {
 func (c *Client) gate(keyFiles []string) (trust.Gate, error) {
 	src := trust.Sources{PolicyFile: c.PolicyFile, KeyFiles: keyFiles}
 	if h, err := c.home(); err == nil {
-		src.DefaultPolicyFile, src.KeyDir = h.PolicyFile(), h.TrustedKeys()
+		src.DefaultPolicyFile, src.KeyDir, src.RecordDir = h.PolicyFile(), h.TrustedKeys(), h.Records()
 	}
 	g, err := trust.Load(src)
 	var ke *trust.KeyError

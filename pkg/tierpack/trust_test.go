@@ -378,3 +378,101 @@ func TestExporterPlatformsAreSignedAndNotVerifiedAlone(t *testing.T) {
 		}
 	}
 }
+
+// The attacker can delete manifests as well as push them: after a
+// demotion they delete its tier records with the real ORAS CLI (on both
+// registries: Distribution, where oras-go keeps the referrers in a
+// sha256-<hex> index tag, and go-containerregistry's referrers API), then
+// re-tag the version back to the official manifest. A client that has seen
+// the demotion remembers the signed record ($TIERPACK_HOME/records) and
+// still refuses; one that never saw it has only the registry to go by.
+func TestDeletedDemotionIsRemembered(t *testing.T) {
+	if _, err := exec.LookPath("oras"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("the ORAS CLI is needed (make test installs it into bin/)")
+		}
+		t.Skip("oras not in PATH; make test installs it")
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		reg  *registrytest.Registry
+	}{{"distribution", registrytest.New(t)}, {"ggcr", registrytest.NewGGCR(t)}} {
+		reg := tc.reg
+		t.Run(tc.name, func(t *testing.T) {
+			user := newClient(t)
+			ciKey, ciPub := keyPair(t, user, "ci")
+			coreKey, corePub := keyPair(t, user, "core")
+			keys := []string{ciPub, corePub}
+			base := reg.Host + "/scripts/falco-debug-bundle"
+			ref := base + ":1.2.0"
+			if _, err := user.Publish(ctx, tierpack.PublishRequest{Dir: debugBundle, Ref: ref, Key: ciKey, By: "ci"}); err != nil {
+				t.Fatal(err)
+			}
+			up, err := user.Promote(ctx, tierpack.PromoteRequest{Ref: ref, To: tier.Official, Key: coreKey, By: "core", Reason: "audit"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := user.Pull(ctx, tierpack.PullRequest{Ref: ref, OutputDir: filepath.Join(t.TempDir(), "a"), MinTier: tier.Official, KeyFiles: keys}); err != nil {
+				t.Fatalf("pull --tier official after promotion: %v", err)
+			}
+			down, err := user.Promote(ctx, tierpack.PromoteRequest{Ref: ref, To: tier.Contrib, Key: coreKey, By: "core", Reason: "CVE-2026-2"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The user pulls the version again: it is the demoted manifest
+			// now, which claims contrib.
+			if res, err := user.Pull(ctx, tierpack.PullRequest{Ref: ref, OutputDir: filepath.Join(t.TempDir(), "demoted"), KeyFiles: keys}); err != nil || res.Info.Digest != down.Digest {
+				t.Fatalf("pull after the demotion: %v", err)
+			}
+
+			// The attack: delete every record of the demotion (found as
+			// anyone finds them), then re-tag.
+			seen, err := newClient(t).Inspect(ctx, tierpack.InspectRequest{Ref: base + "@" + up.Digest, KeyFiles: keys})
+			if err != nil || !seen.Verdict.Demoted {
+				t.Fatalf("inspect of the demoted manifest: %+v, %v", seen, err)
+			}
+			var deleted int
+			for _, r := range seen.Promotions {
+				if r.Demotion() {
+					oras(t, "manifest", "delete", "--plain-http", "--force", base+"@"+r.Referrer)
+					deleted++
+				}
+			}
+			if deleted == 0 {
+				t.Fatal("no demotion record to delete")
+			}
+			oras(t, "tag", "--plain-http", base+"@"+up.Digest, "1.2.0")
+			fresh := newClient(t)
+			ins, err := fresh.Inspect(ctx, tierpack.InspectRequest{Ref: ref, KeyFiles: keys})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range ins.Promotions {
+				if r.Demotion() || r.Subject == down.Digest {
+					t.Fatalf("the registry still lists the demotion record %s: the attack did not happen", r.Referrer)
+				}
+			}
+
+			_, err = user.Pull(ctx, tierpack.PullRequest{Ref: ref, OutputDir: filepath.Join(t.TempDir(), "b"), MinTier: tier.Official, KeyFiles: keys})
+			if !errors.Is(err, tier.ErrBelow) || !strings.Contains(err.Error(), "demoted from official to contrib by core") ||
+				!strings.Contains(err.Error(), "CVE-2026-2") || !strings.Contains(err.Error(), "no longer lists") {
+				t.Fatalf("pull --tier official after the demotion was deleted: %v", err)
+			}
+			// The documented limit: a client that never saw the demotion
+			// has nothing but the registry, which now shows the promotion
+			// as the latest record.
+			if _, err := fresh.Pull(ctx, tierpack.PullRequest{Ref: ref, OutputDir: filepath.Join(t.TempDir(), "c"), MinTier: tier.Official, KeyFiles: keys}); err != nil {
+				t.Fatalf("a client that never saw the demotion: %v (if this now refuses, update the limit in pkg/trust's doc)", err)
+			}
+		})
+	}
+}
+
+// oras runs the real ORAS CLI, as an attacker with registry access would.
+func oras(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("oras", args...).CombinedOutput(); err != nil {
+		t.Fatalf("oras %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}

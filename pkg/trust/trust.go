@@ -20,9 +20,14 @@
 //   - official: a key trusted for official (a core maintainer) promoted this
 //     digest and signed it, with no validation warnings recorded.
 //
-// None of it proves that a record was not deleted from the registry: an
-// attacker who can delete referrers can hide a demotion. Mirror the records
-// (tierpack copy) or pin digests where that matters.
+// Records deleted from the registry: an attacker who can delete manifests
+// can hide a demotion and re-tag the version back. A client keeps every
+// trusted record it sees (promotion.Memory, $TIERPACK_HOME/records) and
+// counts it even when the registry no longer lists it, so a client that
+// looked the artifact up after its demotion — pulled or inspected any of
+// its versions — keeps refusing it. A client that never saw the demotion
+// has only the registry to go by: mirror the records (tierpack copy) or pin
+// digests where that matters.
 package trust
 
 import (
@@ -56,6 +61,9 @@ type Gate struct {
 	// TierKeys are trusted for one tier and the ones below it (the policy's
 	// keys.repository and keys.official).
 	TierKeys map[tier.Tier][]sign.PublicKey
+	// Memory keeps the trusted records seen, so deleting one from the
+	// registry does not undo it; nil keeps nothing.
+	Memory *promotion.Memory
 }
 
 // KeysFor returns the keys trusted to sign for tier t: the keys trusted for
@@ -84,6 +92,9 @@ type Sources struct {
 	// KeyDir holds more *.pub keys trusted for every tier
 	// ($TIERPACK_HOME/trusted-keys).
 	KeyDir string
+	// RecordDir is where the records seen are kept ($TIERPACK_HOME/records);
+	// empty keeps none.
+	RecordDir string
 }
 
 // Load builds the Gate from its sources.
@@ -95,6 +106,9 @@ func Load(src Sources) (Gate, error) {
 		}
 	}
 	g := Gate{Policy: policy.Default(), TierKeys: map[tier.Tier][]sign.PublicKey{}}
+	if src.RecordDir != "" {
+		g.Memory = &promotion.Memory{Dir: src.RecordDir}
+	}
 	if path != "" {
 		var err error
 		if g.Policy, err = policy.Load(path); err != nil {
@@ -277,8 +291,17 @@ func (v Verdict) String() string {
 func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root ocispec.Descriptor, annotations map[string]string) Verdict {
 	v := Verdict{}
 	v.Claimed, _ = tier.FromAnnotations(annotations)
+	name := annotations[sdk.AnnotationName]
 	if v.Claimed <= tier.Contrib {
-		return v // contrib proves nothing, and needs no lookup
+		// Contrib proves nothing and needs no lookup, unless this client
+		// kept records of the artifact: then this may be its demoted
+		// manifest, whose demotion is worth keeping.
+		if g.Memory != nil && g.Memory.Knows(name) {
+			if recs, err := promotion.List(ctx, store, root); err == nil {
+				g.Memory.Remember(recs, g.KeysFor(tier.Contrib), name)
+			}
+		}
+		return v
 	}
 	recs, err := promotion.List(ctx, store, root)
 	if err != nil {
@@ -286,6 +309,10 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 		return v
 	}
 	d := root.Digest.String()
+	if g.Memory != nil {
+		g.Memory.Remember(recs, g.KeysFor(tier.Contrib), name)
+		recs = g.Memory.Recall(d, recs)
+	}
 	latest, err := promotion.Latest(recs, d, g.recordKeys)
 	if err != nil {
 		v.Reason = err.Error()
@@ -309,6 +336,9 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 			}
 			v.Reason = fmt.Sprintf("demoted from %s to %s by %s on %s%s (record %s, key %s); this manifest was re-tagged back after its demotion",
 				latest.From, latest.To, latest.By, latest.Time.Format("2006-01-02 15:04:05Z"), reasonSuffix(latest.Reason), shortDigest(latest.Referrer), latest.VerifiedBy)
+			if latest.Remembered {
+				v.Reason += "; the registry no longer lists that record (this client kept it when it saw it): someone deleted it"
+			}
 			return v
 		}
 		own := recs[:0:0]
