@@ -290,12 +290,7 @@ func TestPromotionFromUntieredShowsInHistory(t *testing.T) {
 // that reports the config media type as artifactType); then `oras cp -r`
 // to the other and a verified official pull there.
 func TestVerifiedOfficialTravelsWithORASCopy(t *testing.T) {
-	if _, err := exec.LookPath("oras"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("the ORAS CLI is needed (make test installs it into bin/)")
-		}
-		t.Skip("oras not in PATH; make test installs it")
-	}
+	needORAS(t)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name     string
@@ -387,12 +382,7 @@ func TestExporterPlatformsAreSignedAndNotVerifiedAlone(t *testing.T) {
 // the demotion remembers the signed record ($TIERPACK_HOME/records) and
 // still refuses; one that never saw it has only the registry to go by.
 func TestDeletedDemotionIsRemembered(t *testing.T) {
-	if _, err := exec.LookPath("oras"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("the ORAS CLI is needed (make test installs it into bin/)")
-		}
-		t.Skip("oras not in PATH; make test installs it")
-	}
+	needORAS(t)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name string
@@ -466,6 +456,17 @@ func TestDeletedDemotionIsRemembered(t *testing.T) {
 				t.Fatalf("a client that never saw the demotion: %v (if this now refuses, update the limit in pkg/trust's doc)", err)
 			}
 		})
+	}
+}
+
+// needORAS skips without the ORAS CLI, which CI must have.
+func needORAS(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("oras"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("the ORAS CLI is needed (make test installs it into bin/)")
+		}
+		t.Skip("oras not in PATH; make test installs it")
 	}
 }
 
