@@ -2,7 +2,7 @@
 #
 #   make            build bin/tierpack and bin/tierpack-plugin-chart
 #   make test       run the whole test suite (what .ci/run runs); installs the
-#                   ORAS CLI, helm and cosign (v2 and v3) into bin/ for the
+#                   ORAS CLI, helm, cosign (v2 and v3) and crane into bin/ for the
 #                   interop tests
 #   make examples   build the example exporters' binaries (not committed)
 #   make generate   regenerate the gRPC stubs from sdk/proto (needs protoc 3.21.12,
@@ -30,6 +30,7 @@ ORAS_VERSION  := v1.3.6
 HELM_VERSION  := v3.22.0
 COSIGN_VERSION := v2.6.5
 COSIGN3_VERSION := v3.1.3
+CRANE_VERSION := v0.22.1
 
 # The ORAS CLI is a test dependency: the interop tests check that plain ORAS
 # reads what tierpack pushes. It is installed from the Go module proxy.
@@ -51,7 +52,12 @@ $(BIN)/cosign3:
 	GOBIN=$(BIN)/cosign3-install $(GO) install github.com/sigstore/cosign/v3/cmd/cosign@$(COSIGN3_VERSION)
 	mv $(BIN)/cosign3-install/cosign $@ && rmdir $(BIN)/cosign3-install
 
-test: $(BIN)/oras $(BIN)/helm $(BIN)/cosign $(BIN)/cosign3 examples
+# crane (go-containerregistry's CLI) likewise: crane.txtar reads what tierpack
+# pushes with it and runs its copy/mutate/tag attacks.
+$(BIN)/crane:
+	GOBIN=$(BIN) $(GO) install github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION)
+
+test: $(BIN)/oras $(BIN)/helm $(BIN)/cosign $(BIN)/cosign3 $(BIN)/crane examples
 	$(GO) vet ./...
 	PATH="$(BIN):$$PATH" $(GO) test -count=1 ./...
 	# The example plugin is a module of its own: go test ./... does not reach it.
