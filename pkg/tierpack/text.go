@@ -192,6 +192,9 @@ func (r *InspectResult) WriteText(t Text) error {
 			if r.Reason != "" {
 				line += ": " + r.Reason
 			}
+			if r.Remembered {
+				line += "  (kept by this client: the registry no longer lists it)"
+			}
 			fmt.Fprintln(w, line+"  ["+short(r.Source)+" -> "+short(r.Subject)+"]")
 		}
 	}

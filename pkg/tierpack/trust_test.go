@@ -449,6 +449,19 @@ func TestDeletedDemotionIsRemembered(t *testing.T) {
 				!strings.Contains(err.Error(), "CVE-2026-2") || !strings.Contains(err.Error(), "no longer lists") {
 				t.Fatalf("pull --tier official after the demotion was deleted: %v", err)
 			}
+			ins, err = user.Inspect(ctx, tierpack.InspectRequest{Ref: ref, KeyFiles: keys})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kept int
+			for _, r := range ins.Promotions {
+				if r.Remembered && r.Demotion() {
+					kept++
+				}
+			}
+			if !ins.Verdict.Demoted || kept == 0 {
+				t.Fatalf("inspect by the client that saw the demotion: %s, history %+v", ins.Verdict, ins.Promotions)
+			}
 			// The documented limit: a client that never saw the demotion
 			// has nothing but the registry, which now shows the promotion
 			// as the latest record.

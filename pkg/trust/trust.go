@@ -453,7 +453,8 @@ const maxHistory = 32
 
 // History gathers root's signatures (checked against the keys trusted for
 // official) and the tier records of its lineage, oldest first: those about
-// root, then those about each manifest they replaced.
+// root, then those about each manifest they replaced; records this client
+// kept that the registry no longer lists are among them, marked.
 func (g Gate) History(ctx context.Context, store oras.ReadOnlyGraphTarget, root ocispec.Descriptor) (Report, error) {
 	rep := Report{Signatures: []SignatureReport{}, Promotions: []promotion.Signed{}}
 	sigs, err := sign.Signatures(ctx, store, root)
@@ -475,6 +476,9 @@ func (g Gate) History(ctx context.Context, store oras.ReadOnlyGraphTarget, root 
 		recs, err := promotion.List(ctx, store, subject)
 		if err != nil {
 			break
+		}
+		if g.Memory != nil {
+			recs = g.Memory.Recall(subject.Digest.String(), recs)
 		}
 		var next string
 		for _, r := range recs {
