@@ -29,6 +29,11 @@ const (
 	// AnnotationOwners is the contribution's OWNERS file as compact JSON,
 	// so whoever pulls it sees who supports it.
 	AnnotationOwners = "dev.tierpack.owners"
+	// AnnotationRetieredFrom is the digest of the manifest a promotion or
+	// demotion re-tiered into this one (tierpack promote). Clients look up
+	// the tier records of such a manifest even when it claims contrib, and
+	// keep a demotion they find there.
+	AnnotationRetieredFrom = "dev.tierpack.retiered-from"
 )
 
 // Annotation keys on a promotion record, the referrer that says who moved

@@ -57,6 +57,7 @@ EXAMPLES:
    tierpack login localhost:5000 -u admin          # asks for the password
    tierpack login 127.0.0.1:5443 -u admin --ca-file ca.pem --password-stdin < pw.txt`,
 		Flags: append([]cli.Flag{
+			outputFlag(),
 			&cli.StringFlag{Name: "username", Aliases: []string{"u"}, Usage: "`USER` name (asked for on a terminal when missing)"},
 			&cli.StringFlag{Name: "password", Aliases: []string{"p"}, Usage: "`PASSWORD` (prefer --password-stdin or the prompt: flags show up in ps)"},
 			&cli.BoolFlag{Name: "password-stdin", Usage: "read the password from standard input"},
@@ -105,7 +106,7 @@ func logoutCommand() *cli.Command {
 		Name:      "logout",
 		Usage:     "forget the credentials for a registry",
 		ArgsUsage: "REGISTRY",
-		Flags:     []cli.Flag{&cli.StringFlag{Name: "registry-config", Usage: "credentials `FILE` in Docker's config.json format, instead of Docker's"}},
+		Flags:     []cli.Flag{outputFlag(), &cli.StringFlag{Name: "registry-config", Usage: "credentials `FILE` in Docker's config.json format, instead of Docker's"}},
 		Action: action(1, 1, "needs exactly one registry, e.g. ghcr.io", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.Logout(c.Context, c.Args().First())
 			return show(c, res, err)

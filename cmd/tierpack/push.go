@@ -66,8 +66,8 @@ EXAMPLES:
 				req.Options = append(req.Options, sdk.InitOption{Key: "port", Value: fmt.Sprint(c.Int("port"))})
 			}
 			res, err := cl.Init(c.Context, req)
-			if err != nil && res != nil && !asJSON(c) {
-				_ = res.WriteText(text(c)) // what was created before the failure
+			if err != nil && res != nil && !asJSON(c) { // what was created before the failure
+				_ = (&tierpack.InitResult{Created: res.Created, Kept: res.Kept}).WriteText(text(c))
 			}
 			return show(c, res, err)
 		}),

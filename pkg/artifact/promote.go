@@ -17,6 +17,7 @@ import (
 	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/sdk"
 )
 
 // PromoteOptions say where to move an artifact and on whose authority.
@@ -238,7 +239,7 @@ func retier(ctx context.Context, t *target.Target, root ocispec.Descriptor, to t
 		if err := json.Unmarshal(data, &m); err != nil {
 			return ocispec.Descriptor{}, fmt.Errorf("%s: malformed manifest: %w", t.Ref, err)
 		}
-		m.Annotations = withTier(m.Annotations, to)
+		m.Annotations = withTier(m.Annotations, to, root)
 		if m.Config.MediaType == ocispec.MediaTypeImageConfig {
 			// Runnable images (exporters) carry the tier as a label too, so
 			// `docker inspect` tells it: relabel the (small) config. Layers
@@ -266,7 +267,7 @@ func retier(ctx context.Context, t *target.Target, root ocispec.Descriptor, to t
 			nd.Platform, nd.Annotations, nd.ArtifactType = child.Platform, child.Annotations, child.ArtifactType
 			idx.Manifests[i] = nd
 		}
-		idx.Annotations = withTier(idx.Annotations, to)
+		idx.Annotations = withTier(idx.Annotations, to, root)
 		return pushJSON(ctx, t, root.MediaType, idx, root)
 	}
 	return ocispec.Descriptor{}, fmt.Errorf("%s has media type %q: only OCI manifests and indexes can be promoted", t.Ref, root.MediaType)
@@ -302,12 +303,13 @@ func relabel(ctx context.Context, t *target.Target, d ocispec.Descriptor, to tie
 	return nd, nil
 }
 
-func withTier(a map[string]string, to tier.Tier) map[string]string {
-	out := make(map[string]string, len(a)+1)
+func withTier(a map[string]string, to tier.Tier, from ocispec.Descriptor) map[string]string {
+	out := make(map[string]string, len(a)+2)
 	for k, v := range a {
 		out[k] = v
 	}
 	out[tier.Annotation] = to.String()
+	out[sdk.AnnotationRetieredFrom] = from.Digest.String()
 	return out
 }
 

@@ -4,9 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 
@@ -14,22 +14,31 @@ import (
 	"github.com/tierpack/tierpack/pkg/sign"
 )
 
-// Memory keeps the signed tier records a client has seen, so that one
-// deleted from the registry later still counts: an attacker who can delete
+// Memory keeps the signed demotions a client has seen, so that one deleted
+// from the registry later still counts: an attacker who can delete
 // manifests could otherwise hide a demotion and re-tag the version back to
 // the manifest it demoted. It protects every client that looked up the
-// records after the demotion; a client that never saw it has only the
-// registry to go by (the limit pkg/trust documents).
+// records after the demotion — the demoted manifest carries
+// sdk.AnnotationRetieredFrom, so pulling or inspecting it looks them up; a
+// client that never did has only the registry to go by (the limit pkg/trust
+// documents).
 //
-// Only records signed by a key the client trusts are kept, and a kept
-// record is verified again each time it is used, like one fetched from a
-// registry: the folder is a cache of signed statements, not a source of
-// trust. Records are kept under each digest they are about,
-// DIR/<alg>/<hex>/<alg>-<hex of the record>.json, and the names of the
-// artifacts they are about are marked (DIR/names/<sha256 of the name>) so
-// that a manifest of a known artifact that claims no tier worth checking
-// (a demoted one) is still looked up.
+// Memory can only lower a tier, never raise or hold one: it keeps
+// demotions only, so a promotion record a maintainer deletes is gone, and a
+// promotion seen in one registry does not vouch for a copy in another. Only
+// demotions signed by a key the client trusts are kept, and a kept one is
+// verified again each time it is used, like one fetched from a registry:
+// the folder is a cache of signed statements, not a source of trust.
+//
+// A demotion is kept once per record (named by the sha256 of its signed
+// bytes, however many referrer manifests carry it) under each digest it is
+// about, DIR/<alg>/<hex>/<sha256 of the record>.json, at most maxKept per
+// digest.
 type Memory struct{ Dir string }
+
+// maxKept bounds the demotions kept about one digest (a genuine lineage
+// has a handful) and so what Recall reads.
+const maxKept = 64
 
 // memo is a kept record: the signed bytes, exactly, and the signature.
 type memo struct {
@@ -39,12 +48,14 @@ type memo struct {
 	Referrer  string `json:"referrer"`
 }
 
-// Remember keeps each record of recs that one of keys verifies, under
-// every digest it is about, and marks name as an artifact with records.
-// It is best effort: a record that cannot be kept is only not remembered.
-func (m Memory) Remember(recs []Signed, keys []sign.PublicKey, name string) {
-	kept := false
+// Remember keeps each demotion among recs that one of keys verifies, under
+// every digest it is about. It is best effort: a demotion that cannot be
+// kept is logged and only not remembered.
+func (m Memory) Remember(recs []Signed, keys []sign.PublicKey) {
 	for _, r := range recs {
+		if !r.Demotion() {
+			continue
+		}
 		if _, err := sign.VerifyBytes(r.raw, r.Signature, keys); err != nil {
 			continue
 		}
@@ -53,20 +64,26 @@ func (m Memory) Remember(recs []Signed, keys []sign.PublicKey, name string) {
 			continue
 		}
 		for _, about := range []string{r.Subject, r.Source} {
-			if p, ok := m.path(about, r.Referrer); ok {
-				if _, err := os.Stat(p); err == nil || home.WriteFileAtomic(p, data, 0o644) == nil {
-					kept = true
-				}
+			dir, ok := m.dir(about)
+			if !ok {
+				continue
+			}
+			p := filepath.Join(dir, recordName(r.raw))
+			if _, err := os.Stat(p); err == nil {
+				continue
+			}
+			if n, _ := os.ReadDir(dir); len(n) >= maxKept {
+				continue
+			}
+			if err := home.WriteFileAtomic(p, data, 0o644); err != nil {
+				slog.Warn("could not keep a demotion record: a registry that deletes it later could hide it from this client", "record", r.Referrer, "err", err)
 			}
 		}
 	}
-	if kept && name != "" && !m.Knows(name) {
-		_ = home.WriteFileAtomic(m.namePath(name), nil, 0o644)
-	}
 }
 
-// Recall returns recs and, after them, the remembered records about d
-// that recs lacks, marked Remembered.
+// Recall returns recs and, after them, the kept demotions about d that
+// recs lacks, marked Remembered.
 func (m Memory) Recall(d string, recs []Signed) []Signed {
 	dir, ok := m.dir(d)
 	if !ok {
@@ -75,55 +92,39 @@ func (m Memory) Recall(d string, recs []Signed) []Signed {
 	entries, _ := os.ReadDir(dir)
 	listed := map[string]bool{}
 	for _, r := range recs {
-		listed[r.Referrer] = true
+		listed[recordName(r.raw)] = true
 	}
-	for _, e := range entries {
+	for i, e := range entries {
+		if i >= maxKept || listed[e.Name()] {
+			continue
+		}
 		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
 		if err != nil || len(b) > maxRecord*2 {
 			continue
 		}
 		var mm memo
 		var rec Record
-		if json.Unmarshal(b, &mm) != nil || listed[mm.Referrer] || json.Unmarshal(mm.Record, &rec) != nil || !rec.About(d) {
+		if json.Unmarshal(b, &mm) != nil || json.Unmarshal(mm.Record, &rec) != nil || !rec.About(d) || !rec.Demotion() {
 			continue
 		}
-		listed[mm.Referrer] = true
+		listed[e.Name()] = true
 		recs = append(recs, Signed{Record: rec, Signature: mm.Signature, KeyID: mm.KeyID, Referrer: mm.Referrer, Remembered: true, raw: mm.Record})
 	}
 	return recs
 }
 
-// Knows reports whether records about an artifact called name were kept.
-func (m Memory) Knows(name string) bool {
-	if m.Dir == "" || name == "" {
-		return false
-	}
-	_, err := os.Stat(m.namePath(name))
-	return err == nil
+// recordName names a kept record by its signed bytes.
+func recordName(raw []byte) string {
+	h := sha256.Sum256(raw)
+	return hex.EncodeToString(h[:]) + ".json"
 }
 
-// namePath hashes the name, which comes from a registry: it never becomes
-// a path of its own.
-func (m Memory) namePath(name string) string {
-	h := sha256.Sum256([]byte(name))
-	return filepath.Join(m.Dir, "names", hex.EncodeToString(h[:]))
-}
-
-// dir is where the records about digest d are kept; only a well-formed
-// digest names a folder.
+// dir is where the demotions about digest d are kept; only a well-formed
+// digest (from a signed record or a manifest) names a folder.
 func (m Memory) dir(d string) (string, bool) {
 	dg, err := digest.Parse(d)
 	if m.Dir == "" || err != nil {
 		return "", false
 	}
 	return filepath.Join(m.Dir, dg.Algorithm().String(), dg.Encoded()), true
-}
-
-func (m Memory) path(about, referrer string) (string, bool) {
-	dir, ok := m.dir(about)
-	ref, err := digest.Parse(referrer)
-	if !ok || err != nil {
-		return "", false
-	}
-	return filepath.Join(dir, strings.Join([]string{ref.Algorithm().String(), ref.Encoded()}, "-")+".json"), true
 }

@@ -10,13 +10,15 @@ import (
 
 	"oras.land/oras-go/v2/content/oci"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/tier"
 )
 
-// TestMemory keeps only trusted records, recalls them under every digest
-// they are about once the registry forgets them, and never lets an edited
-// copy count: a kept record is verified again like a fetched one.
+// TestMemory keeps only trusted demotions, once however many manifests
+// carry them, recalls them under every digest they are about once the
+// registry forgets them, and never lets an edited copy count: a kept
+// record is verified again like a fetched one.
 func TestMemory(t *testing.T) {
 	ctx := context.Background()
 	store, err := oci.New(filepath.Join(t.TempDir(), "layout"))
@@ -26,36 +28,40 @@ func TestMemory(t *testing.T) {
 	core, stranger := newKey(t), newKey(t)
 	trusted := []sign.PublicKey{core.pub}
 	keysFor := func(tier.Tier) []sign.PublicKey { return trusted }
-	a, a2 := pushManifest(t, store, "a"), pushManifest(t, store, "a2")
+	a, a2, b := pushManifest(t, store, "a"), pushManifest(t, store, "a2"), pushManifest(t, store, "b")
 	t0 := time.Unix(1700000000, 0).UTC()
-	demotion := Record{Subject: a2.Digest.String(), Source: a.Digest.String(), From: tier.Official, To: tier.Contrib, By: "joe", Reason: "CVE", Sequence: 2, Time: t0}
-	if _, err := Attach(ctx, store, demotion, core.signer, a2, a); err != nil {
-		t.Fatal(err)
+	promotion := Record{Subject: a.Digest.String(), Source: b.Digest.String(), From: tier.Repository, To: tier.Official, By: "jane", Sequence: 1, Time: t0}
+	demotion := Record{Subject: a2.Digest.String(), Source: a.Digest.String(), From: tier.Official, To: tier.Contrib, By: "joe", Reason: "CVE", Sequence: 2, Time: t0.Add(time.Minute)}
+	untrusted := demotion
+	untrusted.Reason, untrusted.Time = "untrusted", t0.Add(2*time.Minute)
+	for _, at := range []struct {
+		rec    Record
+		signer testKey
+	}{{promotion, core}, {demotion, core}, {untrusted, stranger}} {
+		if _, err := Attach(ctx, store, at.rec, at.signer.signer, must(t, store, at.rec.Subject), must(t, store, at.rec.Source)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	junk := demotion
-	junk.Reason = "untrusted"
-	if _, err := Attach(ctx, store, junk, stranger.signer, a2, a); err != nil {
-		t.Fatal(err)
-	}
-	recs, err := List(ctx, store, a2)
-	if err != nil || len(recs) != 2 {
+	recs, err := List(ctx, store, a)
+	if err != nil || len(recs) != 3 {
 		t.Fatalf("List: %d records, %v", len(recs), err)
 	}
 
 	m := Memory{Dir: t.TempDir()}
-	if m.Knows("x") {
-		t.Fatal("an empty memory knows a name")
+	m.Remember(recs, trusted)
+	m.Remember(append(recs, recs...), trusted) // the same records again: kept once
+	for _, d := range []string{a.Digest.String(), a2.Digest.String()} {
+		files, _ := filepath.Glob(filepath.Join(m.Dir, "sha256", strings.TrimPrefix(d, "sha256:"), "*.json"))
+		if len(files) != 1 {
+			t.Fatalf("kept about %s: %v (want the trusted demotion only)", d, files)
+		}
 	}
-	m.Remember(recs, trusted, "../../x")
-	if !m.Knows("../../x") {
-		t.Fatal("the artifact's name was not marked")
-	}
-	if _, err := os.Stat(filepath.Join(filepath.Dir(m.Dir), "x")); err == nil {
-		t.Fatal("a name from the registry became a path")
+	if files, _ := filepath.Glob(filepath.Join(m.Dir, "sha256", b.Digest.Encoded(), "*")); len(files) != 0 {
+		t.Fatalf("a promotion was kept: %v", files)
 	}
 
-	// The registry forgets: the record comes back, about a and a2 alike,
-	// marked as remembered; the untrusted one was never kept.
+	// The registry forgets: the demotion comes back, about a and a2 alike,
+	// marked as remembered.
 	for _, d := range []string{a.Digest.String(), a2.Digest.String()} {
 		got := m.Recall(d, nil)
 		if len(got) != 1 || !got[0].Remembered || got[0].Reason != "CVE" {
@@ -65,19 +71,22 @@ func TestMemory(t *testing.T) {
 			t.Fatalf("Latest of the recalled records: %+v, %v", l, err)
 		}
 	}
-	// A record still listed is not added twice.
-	if got := m.Recall(a.Digest.String(), recs[:1]); len(got) != 1 {
+	// A record the registry still lists is not added twice.
+	var listed []Signed
+	for _, r := range recs {
+		if r.Reason == "CVE" {
+			listed = append(listed, r)
+		}
+	}
+	if got := m.Recall(a.Digest.String(), listed); len(got) != 1 {
 		t.Fatalf("Recall added a listed record again: %d", len(got))
 	}
 
-	// Editing a kept record (say, to drop the demotion's reason) breaks
-	// its signature: it no longer counts.
+	// Editing a kept record (say, to drop the demotion) breaks its
+	// signature: it no longer counts.
 	files, _ := filepath.Glob(filepath.Join(m.Dir, "sha256", a.Digest.Encoded(), "*.json"))
-	if len(files) != 1 {
-		t.Fatalf("kept files about a: %v", files)
-	}
-	b, _ := os.ReadFile(files[0])
-	edited := strings.Replace(string(b), `"signature":"`, `"signature":"A`, 1)
+	data, _ := os.ReadFile(files[0])
+	edited := strings.Replace(string(data), `"signature":"`, `"signature":"A`, 1)
 	if err := os.WriteFile(files[0], []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -88,4 +97,14 @@ func TestMemory(t *testing.T) {
 	if got := m.Recall("sha256:../../etc", nil); len(got) != 0 {
 		t.Fatalf("Recall of a malformed digest: %+v", got)
 	}
+}
+
+// must resolves a digest of the store.
+func must(t *testing.T, store *oci.Store, d string) ocispec.Descriptor {
+	t.Helper()
+	desc, err := store.Resolve(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return desc
 }

@@ -416,6 +416,13 @@ func TestDeletedDemotionIsRemembered(t *testing.T) {
 				t.Fatalf("pull after the demotion: %v", err)
 			}
 
+			// A client whose first look is at the demoted version learns of
+			// the demotion too (the manifest says it was re-tiered).
+			late := newClient(t)
+			if _, err := late.Pull(ctx, tierpack.PullRequest{Ref: ref, OutputDir: filepath.Join(t.TempDir(), "late"), KeyFiles: keys}); err != nil {
+				t.Fatalf("first pull after the demotion: %v", err)
+			}
+
 			// The attack: delete every record of the demotion (found as
 			// anyone finds them), then re-tag.
 			seen, err := newClient(t).Inspect(ctx, tierpack.InspectRequest{Ref: base + "@" + up.Digest, KeyFiles: keys})
@@ -448,6 +455,9 @@ func TestDeletedDemotionIsRemembered(t *testing.T) {
 			if !errors.Is(err, tier.ErrBelow) || !strings.Contains(err.Error(), "demoted from official to contrib by core") ||
 				!strings.Contains(err.Error(), "CVE-2026-2") || !strings.Contains(err.Error(), "no longer lists") {
 				t.Fatalf("pull --tier official after the demotion was deleted: %v", err)
+			}
+			if _, err := late.Pull(ctx, tierpack.PullRequest{Ref: ref, OutputDir: filepath.Join(t.TempDir(), "late2"), MinTier: tier.Official, KeyFiles: keys}); !errors.Is(err, tier.ErrBelow) {
+				t.Fatalf("pull --tier official by the client that first saw the demoted version: %v", err)
 			}
 			ins, err = user.Inspect(ctx, tierpack.InspectRequest{Ref: ref, KeyFiles: keys})
 			if err != nil {

@@ -22,12 +22,12 @@
 //
 // Records deleted from the registry: an attacker who can delete manifests
 // can hide a demotion and re-tag the version back. A client keeps every
-// trusted record it sees (promotion.Memory, $TIERPACK_HOME/records) and
+// trusted demotion it sees (promotion.Memory, $TIERPACK_HOME/records) and
 // counts it even when the registry no longer lists it, so a client that
-// looked the artifact up after its demotion — pulled or inspected any of
-// its versions — keeps refusing it. A client that never saw the demotion
-// has only the registry to go by: mirror the records (tierpack copy) or pin
-// digests where that matters.
+// looked the records up after the demotion — pulled or inspected the
+// demoted manifest, or the one it demoted — keeps refusing the old one. A
+// client that never did has only the registry to go by: mirror the records
+// (tierpack copy) or pin digests where that matters.
 package trust
 
 import (
@@ -291,14 +291,13 @@ func (v Verdict) String() string {
 func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root ocispec.Descriptor, annotations map[string]string) Verdict {
 	v := Verdict{}
 	v.Claimed, _ = tier.FromAnnotations(annotations)
-	name := annotations[sdk.AnnotationName]
 	if v.Claimed <= tier.Contrib {
-		// Contrib proves nothing and needs no lookup, unless this client
-		// kept records of the artifact: then this may be its demoted
-		// manifest, whose demotion is worth keeping.
-		if g.Memory != nil && g.Memory.Knows(name) {
+		// Contrib proves nothing and needs no lookup, unless a promotion
+		// or demotion wrote this manifest: then its demotion, if that is
+		// what it is, is worth keeping.
+		if g.Memory != nil && annotations[sdk.AnnotationRetieredFrom] != "" {
 			if recs, err := promotion.List(ctx, store, root); err == nil {
-				g.Memory.Remember(recs, g.KeysFor(tier.Contrib), name)
+				g.Memory.Remember(recs, g.KeysFor(tier.Contrib))
 			}
 		}
 		return v
@@ -310,7 +309,7 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 	}
 	d := root.Digest.String()
 	if g.Memory != nil {
-		g.Memory.Remember(recs, g.KeysFor(tier.Contrib), name)
+		g.Memory.Remember(recs, g.KeysFor(tier.Contrib))
 		recs = g.Memory.Recall(d, recs)
 	}
 	latest, err := promotion.Latest(recs, d, g.recordKeys)
