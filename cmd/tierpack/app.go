@@ -92,8 +92,8 @@ FILES:
                                     # pushes still go to the registry itself
    $DOCKER_CONFIG/config.json       registry credentials (tierpack login; --registry-config
                           FILE uses another file in the same format)
-   $TIERPACK_HOME/records/          the signed tier records seen, kept so that a demotion
-                          deleted from a registry still counts (do not clean it)
+   $TIERPACK_HOME/records/          the signed demotions seen, kept so that one deleted
+                          from a registry still counts (do not clean it)
 
 ` + helpExitCodes,
 		EnableBashCompletion:   true,

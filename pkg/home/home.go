@@ -82,7 +82,7 @@ func (h Home) PackCache() string { return h.join("cache", "pack") }
 // writes, each binary pinned in the folder's lock file.
 func (h Home) Plugins() string { return h.join("plugins") }
 
-// Records is where the signed tier records seen are kept
+// Records is where the signed demotions seen are kept
 // (promotion.Memory).
 func (h Home) Records() string { return h.join("records") }
 
