@@ -61,7 +61,7 @@ type Gate struct {
 	// TierKeys are trusted for one tier and the ones below it (the policy's
 	// keys.repository and keys.official).
 	TierKeys map[tier.Tier][]sign.PublicKey
-	// Memory keeps the trusted records seen, so deleting one from the
+	// Memory keeps the trusted demotions seen, so deleting one from the
 	// registry does not undo it; nil keeps nothing.
 	Memory *promotion.Memory
 }
@@ -92,7 +92,7 @@ type Sources struct {
 	// KeyDir holds more *.pub keys trusted for every tier
 	// ($TIERPACK_HOME/trusted-keys).
 	KeyDir string
-	// RecordDir is where the records seen are kept ($TIERPACK_HOME/records);
+	// RecordDir is where the demotions seen are kept ($TIERPACK_HOME/records);
 	// empty keeps none.
 	RecordDir string
 }
