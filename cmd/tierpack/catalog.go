@@ -71,7 +71,7 @@ a/NAME/index.html per artifact, static/ and api/v1/artifacts.json.
 EXAMPLES:
    tierpack catalog build -o ./site
    tierpack catalog build --key core.pub -o ./site localhost:5000/scripts/falco-debug-bundle`,
-			Flags: flags(&cli.StringFlag{Name: "output-dir", Aliases: []string{"o"}, Required: true, Usage: "write the site into `DIR`"}),
+			Flags: flags(outputFlag(), &cli.StringFlag{Name: "output-dir", Aliases: []string{"o"}, Required: true, Usage: "write the site into `DIR`"}),
 			Action: action(0, -1, "", func(c *cli.Context, cl *tierpack.Client) error {
 				cat, err := loadCatalog(c, cl)
 				if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -177,8 +178,8 @@ type Built struct {
 
 // WriteText says how much was written where.
 func (b *Built) WriteText(t tierpack.Text) error {
-	_, err := fmt.Fprintf(t.Out, "wrote %d files (%d contributions) to %s\n", len(b.Files), b.Entries, b.Dir)
-	return err
+	fmt.Fprintf(t.Status, "wrote %d files (%d contributions) to %s\n", len(b.Files), b.Entries, b.Dir)
+	return nil
 }
 
 // Build writes the catalog as static files under dir: index.html (every
@@ -236,6 +237,7 @@ func (c *Catalog) Build(dir string) ([]string, error) {
 		}
 		return err
 	})
+	sort.Strings(written)
 	return written, err
 }
 
