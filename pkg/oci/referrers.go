@@ -25,8 +25,14 @@ const DefaultMaxReferrerChecks = 256
 // passed over.
 const MaxReferrerManifestSize = 1 << 20
 
-// ErrTooManyReferrers is wrapped when a manifest has more referrers of an
-// unknown artifactType than Referrers is allowed to inspect.
+// MaxListedReferrers bounds the referrers a registry may list for one
+// manifest: past it, listing stops with ErrTooManyReferrers rather than
+// follow a hostile registry's pages for ever.
+const MaxListedReferrers = 4096
+
+// ErrTooManyReferrers is wrapped when a manifest has more referrers than
+// MaxListedReferrers, or more of an unknown artifactType than Referrers is
+// allowed to inspect.
 var ErrTooManyReferrers = errors.New("too many referrers to inspect")
 
 // ReferrersOptions tune ReferrersWith. The zero value is ready to use.
@@ -150,6 +156,14 @@ type candidate struct {
 }
 
 // listedReferrers asks store's referrers API, or walks its predecessors.
+// tooMany stops a listing past MaxListedReferrers.
+func tooMany(subject ocispec.Descriptor, n int) error {
+	if n > MaxListedReferrers {
+		return fmt.Errorf("%w: the registry lists more than %d referrers of %s", ErrTooManyReferrers, MaxListedReferrers, subject.Digest)
+	}
+	return nil
+}
+
 func listedReferrers(ctx context.Context, store content.ReadOnlyGraphStorage, subject ocispec.Descriptor) ([]candidate, error) {
 	var out []candidate
 	if repo, ok := store.(*remote.Repository); ok {
@@ -164,7 +178,7 @@ func listedReferrers(ctx context.Context, store content.ReadOnlyGraphStorage, su
 			for _, r := range refs {
 				out = append(out, candidate{desc: r})
 			}
-			return nil
+			return tooMany(subject, len(out))
 		})
 		if err != nil && !errors.Is(err, errdef.ErrUnsupported) && !notFound(err) {
 			return nil, fmt.Errorf("listing referrers of %s: %w", subject.Digest, err)
@@ -176,7 +190,7 @@ func listedReferrers(ctx context.Context, store content.ReadOnlyGraphStorage, su
 			for _, r := range refs {
 				out = append(out, candidate{desc: r})
 			}
-			return nil
+			return tooMany(subject, len(out))
 		})
 		if err != nil && !notFound(err) {
 			return nil, fmt.Errorf("listing referrers of %s: %w", subject.Digest, err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -241,5 +242,37 @@ func TestReferrersLayoutAndBounds(t *testing.T) {
 	}
 	if refs, err := oci.Referrers(ctx, remoteRepo(t, reg, "ref/none"), missing, ""); err != nil || len(refs) != 0 {
 		t.Fatalf("missing repository: %+v %v", refs, err)
+	}
+}
+
+// TestReferrersEndlessPages: a hostile registry (go-containerregistry's,
+// behind a proxy that adds a Link header pointing back at the same page
+// to every referrers answer) never ends its listing; Referrers stops past
+// MaxListedReferrers with ErrTooManyReferrers instead of following it for
+// ever.
+func TestReferrersEndlessPages(t *testing.T) {
+	ctx := context.Background()
+	pages := 0
+	loop := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/referrers/") {
+				pages++
+				w.Header().Set("Link", "<"+r.URL.Path+"?last="+strconv.Itoa(pages)+">; rel=\"next\"")
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	reg := registrytest.NewGGCR(t, registrytest.WithHandlerWrapper(loop))
+	writer := remoteRepo(t, reg, "ref/loop")
+	subject := pushArtifact(t, writer, "v1")
+	for i := range 8 {
+		attachRecord(t, writer, subject, "spam"+strconv.Itoa(i))
+	}
+	_, err := oci.Referrers(ctx, remoteRepo(t, reg, "ref/loop"), subject, promotion.ArtifactType)
+	if !errors.Is(err, oci.ErrTooManyReferrers) {
+		t.Fatalf("endless referrers pages: %v after %d pages", err, pages)
+	}
+	if max := oci.MaxListedReferrers/8 + 2; pages > max {
+		t.Fatalf("followed %d pages, more than the %d the bound allows", pages, max)
 	}
 }

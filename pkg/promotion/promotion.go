@@ -167,6 +167,15 @@ type Signed struct {
 	raw        []byte
 }
 
+// MaxRecords bounds the tier records List reads about one manifest. A
+// genuine lineage has a handful; anyone with push access can attach more.
+// Past the bound List fails rather than read some: leaving records unread
+// could leave out the one that decides (a demotion).
+const MaxRecords = 256
+
+// ErrTooManyRecords is wrapped when a manifest has more than MaxRecords.
+var ErrTooManyRecords = errors.New("too many tier records")
+
 // List returns the tier records attached to subject, oldest first (by
 // Sequence, then Time). Records that cannot be read are skipped; whether
 // they are signed by a trusted key is for Latest to check.
@@ -177,6 +186,10 @@ func List(ctx context.Context, store content.ReadOnlyGraphStorage, subject ocisp
 			return nil, nil
 		}
 		return nil, fmt.Errorf("listing promotion records of %s: %w", subject.Digest, err)
+	}
+	if len(refs) > MaxRecords {
+		return nil, fmt.Errorf("%w: %s has %d tier records, more than the %d a lineage could need; someone attached junk records to it, so its tier is not decided (delete them, or copy the artifact with its genuine records)",
+			ErrTooManyRecords, subject.Digest, len(refs), MaxRecords)
 	}
 	var out []Signed
 	for _, r := range refs {

@@ -122,3 +122,24 @@ func newKey(t *testing.T) testKey {
 	}
 	return testKey{s, pub}
 }
+
+// TestListRefusesJunkRecords: past MaxRecords, List fails rather than read
+// some and perhaps leave out the one that decides.
+func TestListRefusesJunkRecords(t *testing.T) {
+	ctx := context.Background()
+	store, err := oci.New(filepath.Join(t.TempDir(), "layout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger := newKey(t)
+	a := pushManifest(t, store, "a")
+	for i := 0; i <= MaxRecords; i++ {
+		junk := Record{Subject: a.Digest.String(), To: tier.Official, By: "spam", Sequence: i, Time: time.Unix(int64(1700000000+i), 0).UTC()}
+		if _, err := Attach(ctx, store, junk, stranger.signer, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := List(ctx, store, a); !errors.Is(err, ErrTooManyRecords) {
+		t.Fatalf("List of %d records: %v", MaxRecords+1, err)
+	}
+}
