@@ -122,6 +122,11 @@ func signBundle(ctx context.Context, store oras.GraphTarget, identity string, su
 	return man.Desc, nil
 }
 
+// maxBundles bounds the signature bundles read about one manifest; past
+// it the signatures are not judged at all (no signature counts), rather
+// than judged on some of them.
+const maxBundles = 256
+
 // bundleSignatures reads the cosign signature bundles among subject's
 // referrers. Bundles that are not signatures (attestations, other
 // predicates, message signatures) and unreadable ones are passed over.
@@ -129,6 +134,9 @@ func bundleSignatures(ctx context.Context, store oras.ReadOnlyGraphTarget, subje
 	refs, err := oci.Referrers(ctx, store, subject, BundleMediaType)
 	if err != nil {
 		return nil, fmt.Errorf("finding signature bundles: %w", err)
+	}
+	if len(refs) > maxBundles {
+		return nil, fmt.Errorf("finding signature bundles: %s has %d, more than the %d tierpack reads: someone attached junk bundles to it", subject.Digest, len(refs), maxBundles)
 	}
 	var out []Signature
 	for _, r := range refs {
