@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 
@@ -72,6 +73,7 @@ func (m Memory) Remember(recs []Signed, keys []sign.PublicKey) {
 			if _, err := os.Stat(p); err == nil {
 				continue
 			}
+			home.RemoveStale(dir, "") // what a killed writer left
 			if n, _ := os.ReadDir(dir); len(n) >= maxKept {
 				continue
 			}
@@ -95,7 +97,7 @@ func (m Memory) Recall(d string, recs []Signed) []Signed {
 		listed[recordName(r.raw)] = true
 	}
 	for i, e := range entries {
-		if i >= maxKept || listed[e.Name()] {
+		if i >= maxKept || listed[e.Name()] || strings.HasPrefix(e.Name(), home.TempPrefix) {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
