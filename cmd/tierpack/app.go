@@ -88,8 +88,9 @@ FILES:
            insecure: false          # true: TLS without verifying the certificate (warned)
            plain-http: false        # true: no TLS (the default only for loopback hosts
                                     # without TLS settings)
-           mirror: HOST[:PORT]      # read this registry's repositories from there;
-                                    # pushes still go to the registry itself
+           mirror: HOST[:PORT]      # read this registry's repositories from there (and
+                                    # from the registry itself when the mirror cannot
+                                    # serve a reference); pushes go to the registry itself
    $DOCKER_CONFIG/config.json       registry credentials (tierpack login; --registry-config
                           FILE uses another file in the same format)
    $TIERPACK_HOME/records/          the signed demotions seen, kept so that one deleted
@@ -115,7 +116,7 @@ FILES:
 			tagsCommand(), completionCommand(), catalogCommand(),
 		},
 		OnUsageError:   onUsageError,
-		Before:         applyTimeout,
+		Before:         before,
 		ExitErrHandler: func(*cli.Context, error) {}, // run() reports errors
 	}
 	for _, c := range app.Commands {

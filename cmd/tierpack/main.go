@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -61,6 +62,29 @@ type commandTimeout struct {
 	limit  time.Duration
 	ctx    context.Context
 	cancel context.CancelFunc
+}
+
+// before runs ahead of every command: logging, then the --timeout bound.
+func before(c *cli.Context) error {
+	setLogging(c)
+	return applyTimeout(c)
+}
+
+// setLogging sends the host's own log records (log/slog) to stderr at
+// --log-level, without timestamps: a warning such as a mirror passed over
+// reads as one line.
+func setLogging(c *cli.Context) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		level = slog.LevelWarn
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 {
+				return slog.Attr{}
+			}
+			return a
+		}})))
 }
 
 // applyTimeout bounds the whole command by --timeout: the commands' context

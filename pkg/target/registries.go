@@ -47,6 +47,8 @@ type RegistrySettings struct {
 	KeyFile  string `yaml:"key-file,omitempty" json:"keyFile,omitempty"`
 	// Mirror is another registry host[:port] that reads of this registry's
 	// repositories go to (same repository path); writes still go here.
+	// Open only chooses it: the use cases (pkg/tierpack) fall back to this
+	// registry when the mirror cannot serve a reference.
 	Mirror string `yaml:"mirror,omitempty" json:"mirror,omitempty"`
 }
 

@@ -75,6 +75,9 @@ type Options struct {
 	// ReadOnly opens the local store with a shared lock instead of an
 	// exclusive one.
 	ReadOnly bool
+	// NoMirror reads from the registry itself even when registries.yaml
+	// names a mirror for it.
+	NoMirror bool
 }
 
 // Target is an opened reference: where to read and write, and which tag or
@@ -89,6 +92,10 @@ type Target struct {
 	// Cache, when set, keeps pulled blobs and manifests by digest so a
 	// second pull of the same content reads nothing from the network.
 	Cache *cache.Cache
+
+	// Mirror is the registry reads go to instead of Ref's (a mirror from
+	// registries.yaml); empty when there is none.
+	Mirror string
 
 	remote *remote.Repository
 	closer io.Closer
@@ -186,9 +193,9 @@ func lockLayout(ctx context.Context, dir string, readOnly bool) (io.Closer, erro
 }
 
 func openRemote(ref Ref, opts Options) (*Target, error) {
-	host := ref.Registry
-	if m := opts.Settings(host).Mirror; m != "" && opts.ReadOnly {
-		host = m
+	host, mirror := ref.Registry, ""
+	if m := opts.Settings(host).Mirror; m != "" && opts.ReadOnly && !opts.NoMirror {
+		host, mirror = m, m
 	}
 	repo, err := remote.NewRepository(host + "/" + ref.Repository)
 	if err != nil {
@@ -199,7 +206,7 @@ func openRemote(ref Ref, opts Options) (*Target, error) {
 		return nil, err
 	}
 	repo.Client, repo.PlainHTTP = client, plain
-	return &Target{Ref: ref, Store: repo, remote: repo}, nil
+	return &Target{Ref: ref, Store: repo, remote: repo, Mirror: mirror}, nil
 }
 
 // DefaultCredentials opens Docker's credential configuration

@@ -22,9 +22,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/cache"
@@ -137,10 +140,15 @@ func (c *Client) open(ctx context.Context, s string, readOnly bool) (*target.Tar
 }
 
 func (c *Client) openRef(ctx context.Context, ref target.Ref, readOnly bool) (*target.Target, error) {
+	return c.openWith(ctx, ref, readOnly, false)
+}
+
+func (c *Client) openWith(ctx context.Context, ref target.Ref, readOnly, noMirror bool) (*target.Target, error) {
 	opts, err := c.targetOptions(readOnly)
 	if err != nil {
 		return nil, err
 	}
+	opts.NoMirror = noMirror
 	t, err := target.Open(ctx, ref, opts)
 	if err != nil {
 		return nil, err
@@ -161,7 +169,25 @@ func (c *Client) resolve(ctx context.Context, s string, readOnly bool) (*target.
 	if err != nil {
 		return nil, nil, err
 	}
-	info, err := artifact.Resolve(ctx, t, nil)
+	return c.resolveIn(ctx, t, nil)
+}
+
+// resolveIn resolves t's manifest or index (for platform plat, if given);
+// on failure it closes t. A mirror that cannot answer — unreachable,
+// failing, or without the reference — is passed over for the registry
+// itself, with a warning, as Docker and containerd do: content is checked
+// by digest and tiers by signed records either way, so a mirror is trusted
+// for nothing. The target to use from then on is returned.
+func (c *Client) resolveIn(ctx context.Context, t *target.Target, plat *ocispec.Platform) (*target.Target, *artifact.Info, error) {
+	info, err := artifact.Resolve(ctx, t, plat)
+	if err != nil && t.Mirror != "" && ctx.Err() == nil {
+		if origin, oerr := c.openWith(ctx, t.Ref, true, true); oerr == nil {
+			slog.Warn("the mirror could not serve the reference; reading from the registry itself", "mirror", t.Mirror, "ref", t.Ref.String(), "err", err)
+			t.Close()
+			t = origin
+			info, err = artifact.Resolve(ctx, t, plat)
+		}
+	}
 	if err != nil {
 		t.Close()
 		return nil, nil, err

@@ -62,11 +62,11 @@ func (c *Client) Pull(ctx context.Context, req PullRequest) (*PullResult, error)
 	if err != nil {
 		return nil, err
 	}
-	defer t.Close()
-	info, err := artifact.Resolve(ctx, t, plat)
+	t, info, err := c.resolveIn(ctx, t, plat)
 	if err != nil {
 		return nil, err
 	}
+	defer t.Close()
 	gate, err := c.gate(req.KeyFiles)
 	if err != nil {
 		return nil, err

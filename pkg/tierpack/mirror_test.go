@@ -1,0 +1,52 @@
+package tierpack_test
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"testing"
+
+	"github.com/tierpack/tierpack/internal/registrytest"
+	"github.com/tierpack/tierpack/pkg/target"
+	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/pkg/tierpack"
+)
+
+// A mirror that cannot serve a reference — not synced yet, or down — does
+// not fail the pull: as Docker and containerd do, tierpack reads from the
+// registry itself then (content is checked by digest and tiers by signed
+// records, so a mirror is trusted for nothing either way). Writes never go
+// to a mirror.
+func TestMirrorFallsBackToTheRegistry(t *testing.T) {
+	ctx := context.Background()
+	origin, mirror := registrytest.New(t), registrytest.New(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := ln.Addr().String()
+	ln.Close() // nothing listens there any more
+
+	cl := newClient(t)
+	ciKey, ciPub := keyPair(t, cl, "ci")
+	ref := origin.Host + "/scripts/falco-debug-bundle:1.2.0"
+	if _, err := cl.Publish(ctx, tierpack.PublishRequest{Dir: debugBundle, Ref: ref, Key: ciKey, By: "ci"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, mirror string }{{"mirror without the artifact", mirror.Host}, {"mirror down", down}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cl.Target.Registries = target.Registries{origin.Host: {Mirror: tc.mirror}}
+			res, err := cl.Pull(ctx, tierpack.PullRequest{Ref: ref, OutputDir: filepath.Join(t.TempDir(), "out"), MinTier: tier.Repository, KeyFiles: []string{ciPub}})
+			if err != nil {
+				t.Fatalf("pull with %s: %v", tc.name, err)
+			}
+			if res.VerifiedTier != "repository" {
+				t.Fatalf("pull with %s: %s", tc.name, res.Verdict)
+			}
+			if _, err := cl.Inspect(ctx, tierpack.InspectRequest{Ref: ref, KeyFiles: []string{ciPub}}); err != nil {
+				t.Fatalf("inspect with %s: %v", tc.name, err)
+			}
+		})
+	}
+	cl.Target.Registries = nil
+}
