@@ -21,6 +21,7 @@ import (
 
 	"github.com/tierpack/tierpack/internal/cliargs"
 	"github.com/tierpack/tierpack/pkg/plugin"
+	"github.com/tierpack/tierpack/pkg/tierpack"
 	"github.com/tierpack/tierpack/sdk"
 )
 
@@ -64,27 +65,11 @@ type commandTimeout struct {
 	cancel context.CancelFunc
 }
 
-// before runs ahead of every command: logging, then the --timeout bound.
+// before runs ahead of every command: the use cases' log records go to
+// stderr at --log-level, then the --timeout bound.
 func before(c *cli.Context) error {
-	setLogging(c)
+	slog.SetDefault(tierpack.NewLogger(c.App.ErrWriter, c.String("log-level")))
 	return applyTimeout(c)
-}
-
-// setLogging sends the host's own log records (log/slog) to stderr at
-// --log-level, without timestamps: a warning such as a mirror passed over
-// reads as one line.
-func setLogging(c *cli.Context) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
-		level = slog.LevelWarn
-	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level,
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.TimeKey && len(groups) == 0 {
-				return slog.Attr{}
-			}
-			return a
-		}})))
 }
 
 // applyTimeout bounds the whole command by --timeout: the commands' context
