@@ -69,6 +69,7 @@ type commandTimeout struct {
 // stderr at --log-level, then the --timeout bound.
 func before(c *cli.Context) error {
 	slog.SetDefault(tierpack.NewLogger(c.App.ErrWriter, c.String("log-level")))
+	slog.SetLogLoggerLevel(slog.LevelWarn) // the log package's lines (net/http's) stay visible
 	return applyTimeout(c)
 }
 

@@ -74,7 +74,7 @@ func (m Memory) Remember(recs []Signed, keys []sign.PublicKey) {
 				continue
 			}
 			home.RemoveStale(dir, "") // what a killed writer left
-			if n, _ := os.ReadDir(dir); len(n) >= maxKept {
+			if len(kept(dir)) >= maxKept {
 				continue
 			}
 			if err := home.WriteFileAtomic(p, data, 0o644); err != nil {
@@ -91,16 +91,15 @@ func (m Memory) Recall(d string, recs []Signed) []Signed {
 	if !ok {
 		return recs
 	}
-	entries, _ := os.ReadDir(dir)
 	listed := map[string]bool{}
 	for _, r := range recs {
 		listed[recordName(r.raw)] = true
 	}
-	for i, e := range entries {
-		if i >= maxKept || listed[e.Name()] || strings.HasPrefix(e.Name(), home.TempPrefix) {
+	for i, name := range kept(dir) {
+		if i >= maxKept || listed[name] {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil || len(b) > maxRecord*2 {
 			continue
 		}
@@ -109,10 +108,23 @@ func (m Memory) Recall(d string, recs []Signed) []Signed {
 		if json.Unmarshal(b, &mm) != nil || json.Unmarshal(mm.Record, &rec) != nil || !rec.About(d) || !rec.Demotion() {
 			continue
 		}
-		listed[e.Name()] = true
+		listed[name] = true
 		recs = append(recs, Signed{Record: rec, Signature: mm.Signature, KeyID: mm.KeyID, Referrer: mm.Referrer, Remembered: true, raw: mm.Record})
 	}
 	return recs
+}
+
+// kept lists the records kept in dir, leaving out the temporary files of
+// writes in progress (or of killed writers).
+func kept(dir string) []string {
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), home.TempPrefix) {
+			names = append(names, e.Name())
+		}
+	}
+	return names
 }
 
 // recordName names a kept record by its signed bytes.

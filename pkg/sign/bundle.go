@@ -136,7 +136,7 @@ func bundleSignatures(ctx context.Context, store oras.ReadOnlyGraphTarget, subje
 		return nil, fmt.Errorf("finding signature bundles: %w", err)
 	}
 	if len(refs) > maxBundles {
-		return nil, fmt.Errorf("finding signature bundles: %s has %d, more than the %d tierpack reads: someone attached junk bundles to it", subject.Digest, len(refs), maxBundles)
+		return nil, fmt.Errorf("finding signature bundles: %w: %s has %d, more than the %d tierpack reads: someone attached junk bundles to it", oci.ErrTooManyReferrers, subject.Digest, len(refs), maxBundles)
 	}
 	var out []Signature
 	for _, r := range refs {

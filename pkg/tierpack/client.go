@@ -23,11 +23,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"slices"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/cache"
@@ -175,17 +179,23 @@ func (c *Client) resolve(ctx context.Context, s string, readOnly bool) (*target.
 // resolveIn resolves t's manifest or index (for platform plat, if given);
 // on failure it closes t. A mirror that cannot answer — unreachable,
 // failing, or without the reference — is passed over for the registry
-// itself, with a warning, as Docker and containerd do: content is checked
-// by digest and tiers by signed records either way, so a mirror is trusted
-// for nothing. The target to use from then on is returned.
+// itself, with a warning, as Docker and containerd do (content is checked
+// by digest either way). The target to use from then on is returned.
 func (c *Client) resolveIn(ctx context.Context, t *target.Target, plat *ocispec.Platform) (*target.Target, *artifact.Info, error) {
 	info, err := artifact.Resolve(ctx, t, plat)
-	if err != nil && t.Mirror != "" && ctx.Err() == nil {
+	if err != nil && t.Mirror != "" && ctx.Err() == nil && mirrorMiss(err) {
 		if origin, oerr := c.openWith(ctx, t.Ref, true, true); oerr == nil {
 			slog.Warn("the mirror could not serve the reference; reading from the registry itself", "mirror", t.Mirror, "ref", t.Ref.String(), "err", err)
+			mirror, mirrorErr := t.Mirror, err
 			t.Close()
 			t = origin
-			info, err = artifact.Resolve(ctx, t, plat)
+			if info, err = artifact.Resolve(ctx, t, plat); err != nil && mirrorMiss(err) && !errors.Is(err, errdef.ErrNotFound) {
+				// The registry itself cannot be reached either: the
+				// mirror's answer says more.
+				err = fmt.Errorf("%w (and the registry itself: %v)", mirrorErr, err)
+			} else if err != nil {
+				err = fmt.Errorf("%w (the mirror %s could not serve it either)", err, mirror)
+			}
 		}
 	}
 	if err != nil {
@@ -193,6 +203,23 @@ func (c *Client) resolveIn(ctx context.Context, t *target.Target, plat *ocispec.
 		return nil, nil, err
 	}
 	return t, info, nil
+}
+
+// mirrorMiss reports an error that says the mirror cannot serve a
+// reference — it lacks it, fails, or cannot be reached — rather than
+// something about the artifact itself (a missing platform, a foreign
+// artifact), which the registry would say too.
+func mirrorMiss(err error) bool {
+	var ue *target.UnreachableError
+	var ne net.Error
+	var re *errcode.ErrorResponse
+	switch {
+	case errors.Is(err, errdef.ErrNotFound), errors.As(err, &ue), errors.As(err, &ne):
+		return true
+	case errors.As(err, &re):
+		return re.StatusCode == http.StatusNotFound || re.StatusCode == http.StatusTooManyRequests || re.StatusCode >= 500
+	}
+	return false
 }
 
 // cache opens the content-addressed cache; nil with NoCache or when there

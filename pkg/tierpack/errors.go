@@ -10,9 +10,11 @@ import (
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/owners"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/policy"
+	"github.com/tierpack/tierpack/pkg/promotion"
 	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/sdk/contrib"
@@ -59,6 +61,7 @@ func CodeOf(err error) Code {
 		errors.Is(err, owners.ErrInvalid):
 		return CodeInvalid
 	case errors.Is(err, tier.ErrBelow), errors.Is(err, policy.ErrRefused), errors.As(err, &verr),
+		errors.Is(err, oci.ErrTooManyReferrers), errors.Is(err, promotion.ErrTooManyRecords),
 		errors.Is(err, sign.ErrNoSignature), errors.Is(err, sign.ErrUntrusted):
 		return CodeTierRefused
 	case errors.Is(err, plugin.ErrNotFound), errors.Is(err, errdef.ErrNotFound):

@@ -10,7 +10,9 @@ import (
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/plugin"
+	"github.com/tierpack/tierpack/pkg/promotion"
 	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/tier"
 )
@@ -38,6 +40,8 @@ func TestCodeOf(t *testing.T) {
 		{wrap(&errcode.ErrorResponse{StatusCode: http.StatusForbidden}), CodeAuth},
 		{wrap(&errcode.ErrorResponse{StatusCode: http.StatusNotFound}), CodeNotFound},
 		{wrap(fmt.Errorf("basic credential not found")), CodeAuth},
+		{wrap(oci.ErrTooManyReferrers), CodeTierRefused},
+		{wrap(promotion.ErrTooManyRecords), CodeTierRefused},
 		{wrap(plugin.ErrCrashed), CodePlugin},
 		{wrap(plugin.ErrTampered), CodePlugin},
 	} {
