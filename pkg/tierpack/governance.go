@@ -323,9 +323,15 @@ type CopyResult struct {
 
 // Copy copies src to dst with every signature, tier record and platform
 // child, so the destination verifies as the source does. Without a tag or
-// digest, dst takes src's tag.
+// digest, dst takes src's tag. The source is read from its registry
+// itself, never from a mirror: copy is how mirrors are made, and a mirror
+// may lack the records that must travel.
 func (c *Client) Copy(ctx context.Context, src, dst string) (*CopyResult, error) {
-	s, err := c.open(ctx, src, true)
+	sref, err := parseRef(src)
+	if err != nil {
+		return nil, err
+	}
+	s, err := c.openWith(ctx, sref, true, true)
 	if err != nil {
 		return nil, err
 	}

@@ -48,5 +48,10 @@ func TestMirrorFallsBackToTheRegistry(t *testing.T) {
 			}
 		})
 	}
+	// copy reads from the registry itself, never the mirror (here down).
+	cl.Target.Registries = target.Registries{origin.Host: {Mirror: down}}
+	if _, err := cl.Copy(ctx, ref, "oci:"+filepath.Join(t.TempDir(), "copy")); err != nil {
+		t.Fatalf("copy with a mirror that is down: %v", err)
+	}
 	cl.Target.Registries = nil
 }
