@@ -30,6 +30,7 @@ import (
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
@@ -203,6 +204,26 @@ func (c *Client) resolveIn(ctx context.Context, t *target.Target, plat *ocispec.
 		return nil, nil, err
 	}
 	return t, info, nil
+}
+
+// trustStore is where the facts that decide the tier of t's artifact (its
+// tier records and signatures) are read: from the registry itself when t
+// reads from a mirror — a mirror could withhold a demotion, and one filled
+// by a plain copy lacks the records — and from the mirror only when the
+// registry cannot be reached, with a warning. done closes what it opened.
+func (c *Client) trustStore(ctx context.Context, t *target.Target, root ocispec.Descriptor) (store oras.ReadOnlyGraphTarget, done func()) {
+	if t.Mirror == "" {
+		return t.Store, func() {}
+	}
+	origin, err := c.openWith(ctx, t.Ref, true, true)
+	if err == nil {
+		if _, err = origin.Store.Resolve(ctx, root.Digest.String()); err == nil || errors.Is(err, errdef.ErrNotFound) || !mirrorMiss(err) {
+			return origin.Store, func() { origin.Close() }
+		}
+		origin.Close()
+	}
+	slog.Warn("the registry itself cannot be reached: tier records and signatures are read from the mirror, which could withhold a demotion", "mirror", t.Mirror, "ref", t.Ref.String(), "err", err)
+	return t.Store, func() {}
 }
 
 // mirrorMiss reports an error that says the mirror cannot serve a

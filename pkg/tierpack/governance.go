@@ -45,11 +45,13 @@ func (c *Client) Inspect(ctx context.Context, req InspectRequest) (*InspectResul
 	if err != nil {
 		return nil, err
 	}
-	rep, err := gate.History(ctx, t.Store, info.Root())
+	facts, done := c.trustStore(ctx, t, info.Root())
+	defer done()
+	rep, err := gate.History(ctx, facts, info.Root())
 	if err != nil {
 		return nil, err
 	}
-	v := gate.Verify(ctx, t.Store, info.Root(), info.Annotations)
+	v := gate.Verify(ctx, facts, info.Root(), info.Annotations)
 	return &InspectResult{Info: info, Report: rep, ClaimedTier: v.Claimed.String(), VerifiedTier: v.VerifiedName(), Verdict: v}, nil
 }
 
@@ -168,11 +170,13 @@ func (c *Client) Verify(ctx context.Context, req VerifyRequest) (*VerifyResult, 
 		return nil, err
 	}
 	defer t.Close()
-	v, err := sign.Verify(ctx, t.Store, info.Root(), gate.KeysFor(tier.Contrib))
+	facts, done := c.trustStore(ctx, t, info.Root())
+	defer done()
+	v, err := sign.Verify(ctx, facts, info.Root(), gate.KeysFor(tier.Contrib))
 	if err != nil {
 		return nil, &VerificationError{Err: err}
 	}
-	verdict := gate.Verify(ctx, t.Store, info.Root(), info.Annotations)
+	verdict := gate.Verify(ctx, facts, info.Root(), info.Annotations)
 	res := &VerifyResult{Reference: t.Ref.String(), Digest: info.Digest, Verified: v,
 		ClaimedTier: verdict.Claimed.String(), VerifiedTier: verdict.VerifiedName(), Verdict: verdict}
 	if err := trust.Admit(t.Ref.String(), verdict, verdict.Claimed); err != nil {

@@ -2,8 +2,10 @@ package tierpack_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tierpack/tierpack/internal/registrytest"
@@ -54,4 +56,42 @@ func TestMirrorFallsBackToTheRegistry(t *testing.T) {
 		t.Fatalf("copy with a mirror that is down: %v", err)
 	}
 	cl.Target.Registries = nil
+}
+
+// A mirror serves content, not trust: tier records and signatures are read
+// from the registry itself. A mirror filled by a plain `oras cp` (no
+// referrers) still gives verified pulls, and a stale or hostile mirror that
+// still tags the demoted manifest cannot withhold the demotion.
+func TestMirrorCannotWithholdRecords(t *testing.T) {
+	needORAS(t)
+	ctx := context.Background()
+	origin, mirror := registrytest.New(t), registrytest.NewGGCR(t)
+	pub := newClient(t)
+	ciKey, ciPub := keyPair(t, pub, "ci")
+	ref := origin.Host + "/scripts/falco-debug-bundle:1.2.0"
+	if _, err := pub.Publish(ctx, tierpack.PublishRequest{Dir: debugBundle, Ref: ref, Key: ciKey, By: "ci"}); err != nil {
+		t.Fatal(err)
+	}
+	oras(t, "cp", "--from-plain-http", "--to-plain-http", ref, mirror.Host+"/scripts/falco-debug-bundle:1.2.0")
+
+	user := func() *tierpack.Client {
+		cl := newClient(t)
+		cl.Target.Registries = target.Registries{origin.Host: {Mirror: mirror.Host}}
+		return cl
+	}
+	pull := func(cl *tierpack.Client) (*tierpack.PullResult, error) {
+		return cl.Pull(ctx, tierpack.PullRequest{Ref: ref, OutputDir: filepath.Join(t.TempDir(), "out"), MinTier: tier.Repository, KeyFiles: []string{ciPub}})
+	}
+	if res, err := pull(user()); err != nil || res.VerifiedTier != "repository" {
+		t.Fatalf("verified pull through a mirror without the records: %v", err)
+	}
+
+	// Demoted at the registry; the mirror still tags the old manifest.
+	if _, err := pub.Promote(ctx, tierpack.PromoteRequest{Ref: ref, To: tier.Contrib, Key: ciKey, By: "ci", Reason: "CVE-2026-3"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := pull(user())
+	if !errors.Is(err, tier.ErrBelow) || !strings.Contains(err.Error(), "CVE-2026-3") {
+		t.Fatalf("pull through a mirror that still tags the demoted manifest: %v", err)
+	}
 }

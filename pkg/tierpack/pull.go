@@ -71,7 +71,9 @@ func (c *Client) Pull(ctx context.Context, req PullRequest) (*PullResult, error)
 	if err != nil {
 		return nil, err
 	}
-	verdict := gate.Verify(ctx, t.Store, info.Root(), info.Annotations)
+	facts, done := c.trustStore(ctx, t, info.Root())
+	defer done()
+	verdict := gate.Verify(ctx, facts, info.Root(), info.Annotations)
 	if err := trust.Admit(t.Ref.String(), verdict, req.MinTier); err != nil {
 		return nil, err
 	}
