@@ -128,7 +128,8 @@ func (c *Client) Catalog(ctx context.Context, req CatalogRequest) (*CatalogResul
 // catalogLookups bounds the history lookups running at once.
 const catalogLookups = 8
 
-// hitOf is what Search says about an entry with no filter.
+// hitOf is what Search says about an entry (Search has filtered its
+// versions already; the catalog passes whole entries).
 func hitOf(e index.Entry) SearchHit {
 	v, _ := e.LatestVersion()
 	h := SearchHit{Entry: e, Version: v, Reference: e.Reference(v), ClaimedTier: v.Tier.String()}

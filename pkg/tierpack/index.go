@@ -343,15 +343,7 @@ func (c *Client) Search(req SearchRequest) (*SearchResult, error) {
 	merged := index.Merge(named...)
 	res := &SearchResult{Results: []SearchHit{}, Indexes: len(named), Entries: len(merged.Entries), Warnings: warnings}
 	for _, e := range merged.Search(req.Query) {
-		v, _ := e.LatestVersion()
-		h := SearchHit{Entry: e, Version: v, Reference: e.Reference(v), ClaimedTier: v.Tier.String()}
-		if v.ClaimedTier != tier.None {
-			h.ClaimedTier = v.ClaimedTier.String()
-		}
-		if v.Tier > tier.Contrib {
-			h.VerifiedTier = v.Tier.String()
-		}
-		res.Results = append(res.Results, h)
+		res.Results = append(res.Results, hitOf(e))
 	}
 	return res, nil
 }
