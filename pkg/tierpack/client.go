@@ -167,22 +167,17 @@ func (c *Client) openWith(ctx context.Context, ref target.Ref, readOnly, noMirro
 	return t, nil
 }
 
-// resolve opens a reference and resolves its manifest or index (no
-// platform chosen); the caller closes the target.
-func (c *Client) resolve(ctx context.Context, s string, readOnly bool) (*target.Target, *artifact.Info, error) {
+// resolve opens a reference and resolves its manifest or index (for
+// platform plat, if given); the caller closes the target. A mirror that
+// cannot answer — unreachable, failing, or without the reference — is
+// passed over for the registry itself, with a warning, as Docker and
+// containerd do (content is checked by digest either way); the target
+// returned is the one to use from then on.
+func (c *Client) resolve(ctx context.Context, s string, readOnly bool, plat *ocispec.Platform) (*target.Target, *artifact.Info, error) {
 	t, err := c.open(ctx, s, readOnly)
 	if err != nil {
 		return nil, nil, err
 	}
-	return c.resolveIn(ctx, t, nil)
-}
-
-// resolveIn resolves t's manifest or index (for platform plat, if given);
-// on failure it closes t. A mirror that cannot answer — unreachable,
-// failing, or without the reference — is passed over for the registry
-// itself, with a warning, as Docker and containerd do (content is checked
-// by digest either way). The target to use from then on is returned.
-func (c *Client) resolveIn(ctx context.Context, t *target.Target, plat *ocispec.Platform) (*target.Target, *artifact.Info, error) {
 	info, err := artifact.Resolve(ctx, t, plat)
 	if err != nil && t.Mirror != "" && ctx.Err() == nil && mirrorMiss(err) {
 		if origin, oerr := c.openWith(ctx, t.Ref, true, true); oerr == nil {

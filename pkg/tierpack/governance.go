@@ -36,7 +36,7 @@ type InspectResult struct {
 
 // Inspect resolves req.Ref and reports it without downloading layers.
 func (c *Client) Inspect(ctx context.Context, req InspectRequest) (*InspectResult, error) {
-	t, info, err := c.resolve(ctx, req.Ref, true)
+	t, info, err := c.resolve(ctx, req.Ref, true, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func (c *Client) Sign(ctx context.Context, req SignRequest) (*SignResult, error)
 	if err != nil {
 		return nil, err
 	}
-	t, info, err := c.resolve(ctx, req.Ref, false)
+	t, info, err := c.resolve(ctx, req.Ref, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +165,7 @@ func (c *Client) Verify(ctx context.Context, req VerifyRequest) (*VerifyResult, 
 	if err != nil {
 		return nil, err
 	}
-	t, info, err := c.resolve(ctx, req.Ref, true)
+	t, info, err := c.resolve(ctx, req.Ref, true, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +213,7 @@ func (c *Client) Promote(ctx context.Context, req PromoteRequest) (*PromoteResul
 	if err != nil {
 		return nil, err
 	}
-	t, info, err := c.resolve(ctx, req.Ref, false)
+	t, info, err := c.resolve(ctx, req.Ref, false, nil)
 	if err != nil {
 		return nil, err
 	}

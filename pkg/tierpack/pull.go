@@ -58,11 +58,7 @@ func (c *Client) Pull(ctx context.Context, req PullRequest) (*PullResult, error)
 	if err != nil {
 		return nil, err
 	}
-	t, err := c.open(ctx, req.Ref, true)
-	if err != nil {
-		return nil, err
-	}
-	t, info, err := c.resolveIn(ctx, t, plat)
+	t, info, err := c.resolve(ctx, req.Ref, true, plat)
 	if err != nil {
 		return nil, err
 	}
