@@ -113,7 +113,7 @@ FILES:
 			initCommand(), validateCommand(), packageCommand(), pushCommand(), pullCommand(), inspectCommand(),
 			searchCommand(), listCommand(), indexCommand(), promoteCommand(), signCommand(), verifyCommand(), copyCommand(),
 			keyCommand(), cacheCommand(), pluginCommand(), loginCommand(), logoutCommand(), versionCommand(),
-			tagsCommand(), completionCommand(), catalogCommand(),
+			tagsCommand(), completionCommand(), catalogCommand(), storeCommand(),
 		},
 		OnUsageError:   onUsageError,
 		Before:         before,

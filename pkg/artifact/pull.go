@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tierpack/tierpack/internal/proc"
+	"github.com/tierpack/tierpack/pkg/home"
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/target"
@@ -151,7 +152,7 @@ func pullOnce(ctx context.Context, plugins *plugin.Manager, t *target.Target, op
 	started.Go(func() { p, pluginErr = plugins.Get(ctx, info.Type) })
 	defer started.Wait() // never leave the goroutine behind
 
-	st, err := newStaging(out, t)
+	st, err := newStaging(ctx, out, t)
 	if err != nil {
 		return nil, err
 	}
@@ -183,13 +184,47 @@ func pullOnce(ctx context.Context, plugins *plugin.Manager, t *target.Target, op
 		return nil, fmt.Errorf("%w: %v", errCacheCorrupt, verifyErr)
 	}
 	if err != nil {
+		if errors.Is(err, ErrRefusedContent) {
+			forgetRefused(t, info, fetch)
+		}
 		return nil, err
 	}
 	result.Info, result.OutputDir = info, out
+	// Pulls into one folder swap their output in one after another: the
+	// check, the move aside, the rename and the removal of the old content
+	// happen under a lock on the parent folder (nothing is left behind).
+	lock, err := lockParent(ctx, out)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close()
 	if err := replaceDir(st.out, out, opts.Force); err != nil {
 		return nil, err
 	}
 	return result, nil
+}
+
+// forgetRefused removes from the cache what a pull refused: the blobs it
+// fetched (or found there) and the manifests that list them, so content
+// refused as unsafe or over the limits is not kept on disk. Another pull
+// of the same digest downloads it again, and is refused again.
+func forgetRefused(t *target.Target, info *Info, blobs []ocispec.Descriptor) {
+	if t.Cache == nil {
+		return
+	}
+	t.Cache.Remove(info.Root().Digest)
+	for _, d := range info.Manifests {
+		t.Cache.Remove(d.Digest)
+	}
+	for _, d := range blobs {
+		t.Cache.Remove(d.Digest)
+	}
+}
+
+// lockParent locks the folder that holds out while a pull changes what is
+// in it.
+func lockParent(ctx context.Context, out string) (io.Closer, error) {
+	return home.LockFolder(ctx, filepath.Dir(out), home.LockOptions{What: filepath.Dir(out), Busy: "another pull is writing " + out})
 }
 
 // resolveForPull resolves what opts asks for (unless opts.Resolved has) and
@@ -259,12 +294,15 @@ type staging struct {
 
 // newStaging makes the staging folder for a pull into out, first cleaning
 // up after pulls into the same parent that were killed.
-func newStaging(out string, t *target.Target) (*staging, error) {
+func newStaging(ctx context.Context, out string, t *target.Target) (*staging, error) {
 	parent := filepath.Dir(out)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, err
 	}
-	recoverStale(parent)
+	if lock, err := lockParent(ctx, out); err == nil {
+		recoverStale(parent)
+		lock.Close()
+	}
 	dir, err := os.MkdirTemp(parent, fmt.Sprintf("%s%d-", stagingPrefix, os.Getpid()))
 	if err != nil {
 		return nil, err

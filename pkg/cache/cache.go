@@ -195,6 +195,15 @@ func Measure(dir string) (Usage, error) {
 	return u, err
 }
 
+// Remove deletes the entry for d, if any: content a pull refused, so the
+// cache keeps nothing of it. A reader that has the entry open keeps
+// reading it.
+func (c *Cache) Remove(d digest.Digest) {
+	if p, err := c.path(d); err == nil {
+		_ = os.Remove(p)
+	}
+}
+
 // Dir returns the cache directory.
 func (c *Cache) Dir() string { return c.dir }
 

@@ -37,7 +37,14 @@ func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
 // wins; a writer killed mid-way leaves only a TempPrefix<pid>- file, which
 // RemoveStale cleans up. It does not lock: writers that read, modify and
 // write a file must hold a Lock around all three.
-func WriteAtomic(path string, perm fs.FileMode, write func(w io.Writer) error) (err error) {
+func WriteAtomic(path string, perm fs.FileMode, write func(w io.Writer) error) error {
+	return WriteAtomicHook(path, perm, write, nil)
+}
+
+// WriteAtomicHook is WriteAtomic that calls beforeRename, when set, with
+// the temporary file's name once it is complete and on disk and before it
+// is renamed over path: the window a crash test kills a writer in.
+func WriteAtomicHook(path string, perm fs.FileMode, write func(w io.Writer) error, beforeRename func(tmp string)) (err error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -63,6 +70,9 @@ func WriteAtomic(path string, perm fs.FileMode, write func(w io.Writer) error) (
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if beforeRename != nil {
+		beforeRename(f.Name())
 	}
 	if err := os.Rename(f.Name(), path); err != nil {
 		return err

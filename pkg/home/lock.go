@@ -23,6 +23,9 @@ type LockOptions struct {
 	// What names what the lock protects in errors (e.g. the folder of an
 	// OCI layout); empty means the lock file.
 	What string
+	// Busy, when set, is what the error says when the wait gives up, e.g.
+	// "another pull is writing DIR".
+	Busy string
 }
 
 // lockPoll is how often a waiting Lock tries again.

@@ -19,3 +19,6 @@ func Lock(context.Context, string, LockOptions) (io.Closer, error) { return nopC
 type nopCloser struct{}
 
 func (nopCloser) Close() error { return nil }
+
+// LockFolder does nothing where flock is unavailable.
+func LockFolder(context.Context, string, LockOptions) (io.Closer, error) { return nopCloser{}, nil }

@@ -38,6 +38,24 @@ func Lock(ctx context.Context, path string, opts LockOptions) (io.Closer, error)
 	if err != nil {
 		return nil, fmt.Errorf("locking %s: %w", what, err)
 	}
+	return flockWait(ctx, f, what, opts)
+}
+
+// LockFolder is Lock on the folder dir itself rather than a file in it, so
+// nothing is left behind: pulls swapping their output into dir hold it.
+func LockFolder(ctx context.Context, dir string, opts LockOptions) (io.Closer, error) {
+	what := opts.What
+	if what == "" {
+		what = dir
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("locking %s: %w", what, err)
+	}
+	return flockWait(ctx, f, what, opts)
+}
+
+func flockWait(ctx context.Context, f *os.File, what string, opts LockOptions) (io.Closer, error) {
 	how := syscall.LOCK_EX
 	if opts.Shared {
 		how = syscall.LOCK_SH
@@ -55,6 +73,9 @@ func Lock(ctx context.Context, path string, opts LockOptions) (io.Closer, error)
 		}
 		if time.Now().After(deadline) {
 			f.Close()
+			if opts.Busy != "" {
+				return nil, fmt.Errorf("%s (%w); waited %s: try again when it is done", opts.Busy, ErrLocked, wait)
+			}
 			return nil, fmt.Errorf("%s is %w that is still writing to it; waited %s (try again when it is done)", what, ErrLocked, wait)
 		}
 		select {

@@ -16,7 +16,6 @@ import (
 	"github.com/tierpack/tierpack/pkg/cache"
 	"github.com/tierpack/tierpack/pkg/home"
 	"oras.land/oras-go/v2"
-	"oras.land/oras-go/v2/content/oci"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
@@ -156,14 +155,14 @@ func openLayout(ctx context.Context, ref Ref, dir, repo string, readOnly bool) (
 	if !readOnly && home.CanLock {
 		removeIngestLeftovers(dir)
 	}
-	store, err := oci.NewWithContext(ctx, dir)
+	store, err := openLayoutStore(ctx, dir, ref.Kind == Local, readOnly)
 	if err != nil {
 		lock.Close()
-		return nil, fmt.Errorf("opening OCI layout %s: %w", dir, err)
+		return nil, err
 	}
 	var st oras.GraphTarget = store
 	if repo != "" {
-		st = &repoStore{Store: store, repo: repo}
+		st = &repoStore{layout: store, repo: repo}
 	}
 	return &Target{Ref: ref, Store: st, closer: lock}, nil
 }
@@ -224,7 +223,7 @@ func DefaultCredentials() (credentials.Store, error) {
 // repoStore scopes a shared OCI layout to one repository: tags are stored
 // as "repo:tag" so many repositories share one blob store.
 type repoStore struct {
-	*oci.Store
+	*layout
 	repo string
 }
 
@@ -236,17 +235,21 @@ func (s *repoStore) name(ref string) string {
 }
 
 func (s *repoStore) Resolve(ctx context.Context, ref string) (ocispec.Descriptor, error) {
-	return s.Store.Resolve(ctx, s.name(ref))
+	return s.layout.Resolve(ctx, s.name(ref))
 }
 
 func (s *repoStore) Tag(ctx context.Context, desc ocispec.Descriptor, ref string) error {
-	return s.Store.Tag(ctx, desc, s.name(ref))
+	return s.layout.Tag(ctx, desc, s.name(ref))
+}
+
+func (s *repoStore) Untag(ctx context.Context, ref string) error {
+	return s.layout.Untag(ctx, s.name(ref))
 }
 
 // Tags lists the repository's tags.
 func (s *repoStore) Tags(ctx context.Context, last string, fn func([]string) error) error {
 	var tags []string
-	err := s.Store.Tags(ctx, "", func(all []string) error {
+	err := s.layout.Tags(ctx, "", func(all []string) error {
 		for _, t := range all {
 			if rest, ok := strings.CutPrefix(t, s.repo+":"); ok && !strings.Contains(rest, "/") && rest > last {
 				tags = append(tags, rest)
