@@ -198,8 +198,8 @@ func TestStoreRepair(t *testing.T) {
 	}
 	out := p.ok("store", "check", "--repair", "--output", "json")
 	var res struct {
-		Repaired bool
-		Tags     []struct{ Ref, Digest, From string }
+		Repaired  bool
+		Tags      []struct{ Ref, Digest, From string }
 		Referrers int
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil || !res.Repaired {
