@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"os"
 
@@ -128,25 +129,13 @@ func versionCommand() *cli.Command {
 func storeCommand() *cli.Command {
 	return &cli.Command{Name: "store", Usage: "check or repair the local store or an OCI layout", Subcommands: []*cli.Command{{
 		Name: "check", Usage: "check index.json against the blobs; --repair rebuilds a damaged one", ArgsUsage: "[oci:PATH]",
-		Description: `Without an argument, checks the embedded local store; oci:PATH checks that layout.
-A sound store exits 0. A damaged one (index.json empty, unreadable, or listing lost
-blobs) exits 1 and lists the tags a repair would restore; --repair rewrites index.json
-from the blobs: every manifest and referrer (tier records, signatures) it finds, and each
-tag on unambiguous evidence (the tag journal; else the manifests' name and version, with
-the latest record by a trusted key choosing among several). What it cannot restore is
-listed with the reason; it never restores an older manifest in place of a lost one.
-
-EXAMPLES:
-   tierpack store check
-   tierpack store check --repair --key ci.pub oci:./mirror`,
-		Flags: []cli.Flag{outputFlag(), &cli.BoolFlag{Name: "repair", Usage: "rewrite a damaged index.json"},
-			&cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` for choosing among several manifests of one tag (repeatable)"}},
+		Description: `No argument: the local store. Sound: exit 0; damaged: exit 1, listing what --repair restores:
+every manifest and referrer among the blobs, each tag on unambiguous evidence (the tag journal, else
+name and version with the latest trusted record choosing), never an older manifest for a lost one.`,
+		Flags: []cli.Flag{outputFlag(), &cli.BoolFlag{Name: "repair", Usage: "rewrite a damaged index.json"}, &cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` (repeatable)"}},
 		Action: action(0, 1, "takes at most one OCI layout, oci:PATH", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.StoreCheck(c.Context, tierpack.StoreCheckRequest{Layout: c.Args().First(), Repair: c.Bool("repair"), KeyFiles: c.StringSlice("key")})
-			if err = show(c, res, err); err == nil && !res.Sound && !res.Repaired {
-				err = cli.Exit("", int(tierpack.CodeError))
-			}
-			return err
+			return cmp.Or(show(c, res, err), res.Damaged())
 		}),
 	}}}
 }

@@ -185,7 +185,7 @@ func removeIngestLeftovers(dir string) {
 var lockWait = home.DefaultLockWait
 
 // lockLayout locks dir/.tierpack.lock: exclusive for writers, shared for
-// readers. oci.Store rewrites index.json whole, so two writers at once
+// readers. The index is rewritten whole (see layout.go), so two writers at once
 // would lose each other's tags.
 func lockLayout(ctx context.Context, dir string, readOnly bool) (io.Closer, error) {
 	return home.Lock(ctx, filepath.Join(dir, ".tierpack.lock"), home.LockOptions{Shared: readOnly, Wait: lockWait, What: dir})

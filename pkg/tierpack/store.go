@@ -2,6 +2,7 @@ package tierpack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -144,6 +145,19 @@ func (c *Client) StoreCheck(ctx context.Context, req StoreCheckRequest) (*StoreC
 	}
 	res.Repaired = true
 	return res, nil
+}
+
+// ErrDamaged is returned by StoreCheckResult.Damaged for a store found
+// damaged and left as it was (no repair asked for).
+var ErrDamaged = errors.New("the store is damaged; `tierpack store check --repair` rebuilds its index")
+
+// Damaged returns ErrDamaged when the check found damage it did not
+// repair, else nil: for exit codes.
+func (r *StoreCheckResult) Damaged() error {
+	if r == nil || r.Sound || r.Repaired {
+		return nil
+	}
+	return ErrDamaged
 }
 
 // layoutDir is the folder of the local store, or of an oci:PATH layout.
@@ -312,9 +326,6 @@ func (r *StoreCheckResult) WriteText(t Text) error {
 	}
 	for _, d := range r.Corrupt {
 		fmt.Fprintf(t.Warn, "tierpack: warning: blob %s does not match its digest: remove it and push or pull that content again\n", d)
-	}
-	if !r.Sound && !r.Repaired {
-		t.status("run it again with --repair to rewrite index.json\n")
 	}
 	return nil
 }
