@@ -27,19 +27,20 @@ const repoSource = "source: {url: https://github.com/falcosecurity/gov-demo, rev
 
 // storeBaseline pushes gov-demo:1.0.0 at repository into p's local store
 // (signed by the CI key: a tier record and signatures are attached) and
-// returns the contribution's folder.
+// promotes it to official (a second manifest, record and signatures).
 func storeBaseline(t *testing.T, p *tp) {
 	t.Helper()
 	writeContribution(t, p.path("base"), "repository", repoSource, true)
 	p.ok("push", p.path("base"), "gov-demo")
-	if out := p.ok("inspect", "gov-demo:1.0.0"); !strings.Contains(out, "repository (verified)") {
+	p.ok("promote", "gov-demo:1.0.0", "--to", "official", "--key", ciKey, "--reason", "core review")
+	if out := p.ok("inspect", "gov-demo:1.0.0"); !strings.Contains(out, "official (verified)") {
 		t.Fatalf("baseline not verified:\n%s", out)
 	}
 }
 
 // checkStoreIntact checks what must survive any kill: the store is sound,
 // every tag in want is listed and pulls, and gov-demo:1.0.0 still pulls
-// at --tier repository (its tier record and signature are found).
+// at --tier official (its tier records and signature are found).
 func checkStoreIntact(t *testing.T, p *tp, what string, want ...string) {
 	t.Helper()
 	if out, errs, code := p.run("store", "check"); code != 0 {
@@ -53,7 +54,7 @@ func checkStoreIntact(t *testing.T, p *tp, what string, want ...string) {
 		}
 		p.ok("pull", ref, "-o", p.path("check-pull"), "--force")
 	}
-	p.ok("pull", "gov-demo:1.0.0", "--tier", "repository", "-o", p.path("check-pull"), "--force")
+	p.ok("pull", "gov-demo:1.0.0", "--tier", "official", "-o", p.path("check-pull"), "--force")
 }
 
 // startPaused starts tierpack with args; it pauses at its n-th index write
@@ -174,7 +175,6 @@ func TestRandomKillsDuringPushes(t *testing.T) {
 func TestStoreRepair(t *testing.T) {
 	p := newTP(t)
 	storeBaseline(t, p)
-	p.ok("promote", "gov-demo:1.0.0", "--to", "official", "--key", ciKey, "--reason", "core review")
 	writeContribution(t, p.path("other"), "contrib", "", false)
 	b, _ := os.ReadFile(p.path("other/tierpack.yaml"))
 	os.WriteFile(p.path("other/tierpack.yaml"), bytes.Replace(b, []byte("name: gov-demo"), []byte("name: other"), 1), 0o644)
@@ -275,13 +275,10 @@ func TestStoreRepair(t *testing.T) {
 func TestStoreRepairRefusesRollback(t *testing.T) {
 	p := newTP(t)
 	storeBaseline(t, p)
-	out := p.ok("promote", "gov-demo:1.0.0", "--to", "official", "--key", ciKey, "--output", "json")
-	var pr struct{ Digest, NewDigest string }
+	out := p.ok("promote", "gov-demo:1.0.0", "--to", "repository", "--key", ciKey, "--reason", "CVE", "--output", "json")
+	var pr struct{ Digest string }
 	json.Unmarshal([]byte(out), &pr)
-	newer := pr.NewDigest
-	if newer == "" {
-		newer = pr.Digest
-	}
+	newer := pr.Digest
 	if !strings.HasPrefix(newer, "sha256:") {
 		t.Fatalf("promote --output json: no digest:\n%s", out)
 	}
