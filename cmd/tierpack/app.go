@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/display"
 	"github.com/tierpack/tierpack/internal/prompt"
 	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/plugin"
@@ -107,7 +108,7 @@ FILES:
 			&cli.BoolFlag{Name: "no-cache", Usage: "pull straight from the registry, bypassing $TIERPACK_HOME/cache", EnvVars: []string{"TIERPACK_NO_CACHE"}},
 			&cli.StringFlag{Name: "policy", Usage: "tier policy `FILE` (default $TIERPACK_HOME/policy.yaml, else built-in)", EnvVars: []string{"TIERPACK_POLICY"}},
 			&cli.DurationFlag{Name: "plugin-timeout", Value: plugin.DefaultCallTimeout, Usage: "stop a plugin that takes longer than `DURATION` for one call", EnvVars: []string{"TIERPACK_PLUGIN_TIMEOUT"}},
-			&cli.DurationFlag{Name: "timeout", Usage: "give up on the whole command after `DURATION` (e.g. 10m; default: no limit)", EnvVars: []string{"TIERPACK_TIMEOUT"}},
+			&cli.DurationFlag{Name: "timeout", DefaultText: "no limit", Usage: "give up on the whole command after `DURATION` (e.g. 10m)", EnvVars: []string{"TIERPACK_TIMEOUT"}},
 		},
 		Commands: []*cli.Command{
 			initCommand(), validateCommand(), packageCommand(), pushCommand(), pullCommand(), inspectCommand(),
@@ -127,6 +128,9 @@ FILES:
 
 func setUsageError(c *cli.Command) {
 	c.OnUsageError = onUsageError
+	if c.BashComplete == nil {
+		c.BashComplete = completeArgs
+	}
 	for _, s := range c.Subcommands {
 		setUsageError(s)
 	}
@@ -214,7 +218,7 @@ func reportError(app *cli.App, err error, interrupted bool) int {
 	if code == int(tierpack.CodeAuth) && !strings.Contains(msg, "tierpack login") {
 		msg += "\n  (log in with `tierpack login REGISTRY`, or check the credentials in your Docker config)"
 	}
-	fmt.Fprintf(app.ErrWriter, "tierpack: error: %s\n", msg)
+	display.New(app.Writer, app.ErrWriter, false, false).Error(msg)
 	if o := outputOf(app); (o.json || jsonAsked(os.Args)) && !o.printed {
 		_ = json.NewEncoder(app.Writer).Encode(map[string]any{"error": msg, "exitCode": code})
 	}
@@ -249,11 +253,6 @@ func outputOf(app *cli.App) *output {
 	return o
 }
 
-// outputFlag is the --output flag shared by every command that prints data.
-func outputFlag() cli.Flag {
-	return &cli.StringFlag{Name: "output", Value: "text", Usage: "output `FORMAT`: text or json (json goes to stdout, one document)"}
-}
-
 func wantJSON(c *cli.Context) (bool, error) {
 	switch o := c.String("output"); o {
 	case "json":
@@ -262,7 +261,7 @@ func wantJSON(c *cli.Context) (bool, error) {
 	case "text", "":
 		return false, nil
 	default:
-		return false, usagef(c, "--output %q: use text or json", o)
+		return false, usagef(c, "--output %q: --output is the format, text or json; the destination is -o", o)
 	}
 }
 
@@ -272,30 +271,6 @@ func printJSON(c *cli.Context, v any) error {
 	enc := json.NewEncoder(c.App.Writer)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-// registryFlags are shared by every command that talks to a registry:
-// connectionFlags and one command's credentials.
-func registryFlags() []cli.Flag {
-	return append(connectionFlags(),
-		&cli.StringFlag{Name: "username", Aliases: []string{"u"}, Usage: "registry `USER` for this command only (asks for the password on a terminal; tierpack login saves credentials)"},
-		&cli.StringFlag{Name: "password", Aliases: []string{"p"}, Usage: "registry `PASSWORD` for this command (prefer --password-stdin: flags show up in ps)"},
-		&cli.BoolFlag{Name: "password-stdin", Usage: "read the registry password for this command from standard input"},
-	)
-}
-
-// connectionFlags say how to reach registries and where credentials are
-// saved; they override $TIERPACK_HOME/registries.yaml.
-func connectionFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.BoolFlag{Name: "plain-http", Usage: "talk plain HTTP to the registry (default only for loopback hosts without TLS settings in registries.yaml)"},
-		&cli.BoolFlag{Name: "force-tls", Usage: "use HTTPS even for a loopback registry (same as --plain-http=false)"},
-		&cli.StringFlag{Name: "ca-file", Usage: "trust the certificate authorities in PEM `FILE` for the registry's certificate (implies HTTPS)"},
-		&cli.BoolFlag{Name: "insecure", Usage: "HTTPS without verifying the registry's certificate: for tests only (warned about)"},
-		&cli.StringFlag{Name: "cert-file", Usage: "client certificate PEM `FILE` for registries that require mutual TLS (with --key-file)"},
-		&cli.StringFlag{Name: "key-file", Usage: "private key PEM `FILE` of --cert-file"},
-		&cli.StringFlag{Name: "registry-config", Usage: "credentials `FILE` in Docker's config.json format, instead of Docker's (like oras --registry-config)"},
-	}
 }
 
 // client maps the global and registry flags and the environment to the
@@ -311,6 +286,8 @@ func client(c *cli.Context) (*tierpack.Client, error) {
 		Companions:    companionTypes(),
 		PluginTimeout: c.Duration("plugin-timeout"),
 		LogLevel:      c.String("log-level"),
+		LogOutput:     disp(c).Err(),
+		Warn:          func(msg string) { disp(c).Warnf("%s", msg) },
 		PolicyFile:    c.String("policy"),
 		NoCache:       c.Bool("no-cache"),
 		Tool:          "tierpack/" + tierpack.Version(),
@@ -343,7 +320,9 @@ func connection(c *cli.Context) tierpack.Connection {
 			}
 			return string(p), err
 		},
-		Warn: func(format string, args ...any) { fmt.Fprintf(c.App.ErrWriter, "tierpack: "+format, args...) },
+		Warn: func(format string, args ...any) {
+			display.Fprintf(display.Guard(c.App.ErrWriter), "tierpack: "+format, args...)
+		},
 	}
 }
 
@@ -370,31 +349,27 @@ func action(min, max int, usage string, body func(c *cli.Context, cl *tierpack.C
 func asJSON(c *cli.Context) bool { return outputOf(c.App).json }
 
 // show returns err, or prints the use case's result: its JSON document
-// with --output json, else its text form.
-func show(c *cli.Context, res tierpack.Texter, err error) error {
+// with --output json, else its text form (display).
+func show(c *cli.Context, res any, err error) error {
 	if err != nil {
 		return err
 	}
 	if asJSON(c) {
 		return printJSON(c, res)
 	}
-	return res.WriteText(text(c))
+	return disp(c).Show(res)
 }
 
-// text is where results print: data on stdout, status lines on stderr
-// (none with --quiet), warnings on stderr.
-func text(c *cli.Context) tierpack.Text {
-	t := tierpack.Text{Out: c.App.Writer, Status: c.App.ErrWriter, Warn: c.App.ErrWriter, Terminal: isTerminal(c.App.Writer)}
-	if c.Bool("quiet") {
-		t.Status = io.Discard
-	}
-	return t
+// disp is the one way text reaches stdout and stderr (--quiet drops status
+// lines; what tierpack did not write is escaped).
+func disp(c *cli.Context) *display.Display {
+	return display.New(c.App.Writer, c.App.ErrWriter, c.Bool("quiet"), isTerminal(c.App.Writer))
 }
 
 // warn prints the warnings a use case came back with, in either format.
 func warn[W any](c *cli.Context, ws []W) {
 	for _, w := range ws {
-		fmt.Fprintf(c.App.ErrWriter, "tierpack: warning: %v\n", w)
+		disp(c).Warnf("%v", w)
 	}
 }
 

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"fmt"
 	"net"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
 	"github.com/tierpack/tierpack/pkg/catalog"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 )
@@ -18,7 +18,7 @@ func catalogCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "file", Usage: "show the index `FILE` instead of the configured indexes (repeatable)"},
 			&cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` for the histories and for REPOs (repeatable)"},
 			&cli.BoolFlag{Name: "no-history", Usage: "do not ask the registries for signatures and tier histories (offline)"},
-		), registryFlags()...)
+		), option.Registry()...)
 	}
 	return &cli.Command{
 		Name:  "catalog",
@@ -57,7 +57,7 @@ EXAMPLES:
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(c.App.Writer, "serving the catalog (%d contributions) on http://%s/\n", len(cat.Entries), ln.Addr())
+				disp(c).Outf("serving the catalog (%d contributions) on http://%s/\n", len(cat.Entries), ln.Addr())
 				return cat.Serve(c.Context, ln)
 			}),
 		}, {
@@ -71,14 +71,14 @@ a/NAME/index.html per artifact, static/ and api/v1/artifacts.json.
 EXAMPLES:
    tierpack catalog build -o ./site
    tierpack catalog build --key core.pub -o ./site localhost:5000/scripts/falco-debug-bundle`,
-			Flags: flags(outputFlag(), &cli.StringFlag{Name: "output-dir", Aliases: []string{"o"}, Required: true, Usage: "write the site into `DIR`"}),
+			Flags: flags(option.Output(), &cli.StringFlag{Name: "dir", Aliases: []string{"o", "output-dir"}, Required: true, Usage: "write the site into `DIR`"}),
 			Action: action(0, -1, "", func(c *cli.Context, cl *tierpack.Client) error {
 				cat, err := loadCatalog(c, cl)
 				if err != nil {
 					return err
 				}
-				files, err := cat.Build(c.String("output-dir"))
-				return show(c, &catalog.Built{Dir: c.String("output-dir"), Files: files, Entries: len(cat.Entries)}, err)
+				files, err := cat.Build(c.String("dir"))
+				return show(c, &catalog.Built{Dir: c.String("dir"), Files: files, Entries: len(cat.Entries)}, err)
 			}),
 		}},
 	}

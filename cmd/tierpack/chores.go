@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
 	"github.com/tierpack/tierpack/internal/prompt"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 )
@@ -20,7 +21,7 @@ func cacheCommand() *cli.Command {
 			{
 				Name:  "info",
 				Usage: "print where the cache is and how much it holds on disk",
-				Flags: []cli.Flag{outputFlag()},
+				Flags: []cli.Flag{option.Output()},
 				Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
 					res, err := cl.CacheInfo()
 					return show(c, res, err)
@@ -29,7 +30,7 @@ func cacheCommand() *cli.Command {
 			{
 				Name:  "clean",
 				Usage: "delete the cache (it refills on the next pull or push)",
-				Flags: []cli.Flag{outputFlag()},
+				Flags: []cli.Flag{option.Output()},
 				Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
 					res, err := cl.CacheClean()
 					return show(c, res, err)
@@ -58,11 +59,11 @@ EXAMPLES:
    tierpack login localhost:5000 -u admin          # asks for the password
    tierpack login 127.0.0.1:5443 -u admin --ca-file ca.pem --password-stdin < pw.txt`,
 		Flags: append([]cli.Flag{
-			outputFlag(),
+			option.Output(),
 			&cli.StringFlag{Name: "username", Aliases: []string{"u"}, Usage: "`USER` name (asked for on a terminal when missing)"},
 			&cli.StringFlag{Name: "password", Aliases: []string{"p"}, Usage: "`PASSWORD` (prefer --password-stdin or the prompt: flags show up in ps)"},
 			&cli.BoolFlag{Name: "password-stdin", Usage: "read the password from standard input"},
-		}, connectionFlags()...),
+		}, option.Connection()...),
 		Action: action(1, 1, "needs exactly one registry, e.g. ghcr.io", func(c *cli.Context, cl *tierpack.Client) error {
 			host := c.Args().First()
 			user := c.String("username")
@@ -107,7 +108,7 @@ func logoutCommand() *cli.Command {
 		Name:      "logout",
 		Usage:     "forget the credentials for a registry",
 		ArgsUsage: "REGISTRY",
-		Flags:     []cli.Flag{outputFlag(), &cli.StringFlag{Name: "registry-config", Usage: "credentials `FILE` in Docker's config.json format, instead of Docker's"}},
+		Flags:     []cli.Flag{option.Output(), &cli.StringFlag{Name: "registry-config", Usage: "credentials `FILE` in Docker's config.json format, instead of Docker's"}},
 		Action: action(1, 1, "needs exactly one registry, e.g. ghcr.io", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.Logout(c.Context, c.Args().First())
 			return show(c, res, err)
@@ -119,7 +120,7 @@ func versionCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "version",
 		Usage: "print tierpack's version, plugin protocol and Go version",
-		Flags: []cli.Flag{outputFlag()},
+		Flags: []cli.Flag{option.Output()},
 		Action: action(0, 0, "takes no arguments", func(c *cli.Context, _ *tierpack.Client) error {
 			return show(c, tierpack.Versions(), nil)
 		}),
@@ -132,7 +133,7 @@ func storeCommand() *cli.Command {
 		Description: `No argument: the local store. Sound: exit 0; damaged: exit 1, listing what --repair restores:
 every manifest and referrer among the blobs, each tag on unambiguous evidence (the tag journal, else
 name and version with the latest trusted record choosing), never an older manifest for a lost one.`,
-		Flags: []cli.Flag{outputFlag(), &cli.BoolFlag{Name: "repair", Usage: "rewrite a damaged index.json"}, &cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` (repeatable)"}},
+		Flags: []cli.Flag{option.Output(), &cli.BoolFlag{Name: "repair", Usage: "rewrite a damaged index.json"}, &cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` (repeatable)"}},
 		Action: action(0, 1, "takes at most one OCI layout, oci:PATH", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.StoreCheck(c.Context, tierpack.StoreCheckRequest{Layout: c.Args().First(), Repair: c.Bool("repair"), KeyFiles: c.StringSlice("key")})
 			return cmp.Or(show(c, res, err), res.Damaged())

@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
 	"github.com/tierpack/tierpack/internal/prompt"
 	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/pkg/tierpack"
@@ -54,7 +55,7 @@ EXAMPLES:
    tierpack key generate --no-password throwaway        # unprotected, e.g. for a test
    cp maintainer.pub $TIERPACK_HOME/trusted-keys/      # trust it for pulls`,
 			Flags: []cli.Flag{
-				outputFlag(),
+				option.Output(),
 				&cli.BoolFlag{Name: "force", Usage: "overwrite existing key files"},
 				&cli.BoolFlag{Name: "no-password", Usage: "write the private key with an empty password (anyone who reads the file can sign)"},
 			},
@@ -79,7 +80,7 @@ sha256-<hex>.sig beside it), so cosign verify --key accepts it.
 EXAMPLES:
    tierpack sign localhost:5000/contrib/x:1.0.0 --key maintainer.key
    cosign verify --key maintainer.pub --insecure-ignore-tlog=true --allow-http-registry localhost:5000/contrib/x:1.0.0`,
-		Flags: append([]cli.Flag{outputFlag(), &cli.StringFlag{Name: "key", Usage: "cosign private `KEY` file"}}, registryFlags()...),
+		Flags: append([]cli.Flag{option.Output(), &cli.StringFlag{Name: "key", Usage: "cosign private `KEY` file"}}, option.Registry()...),
 		Action: action(1, 1, "needs exactly one reference", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.Sign(c.Context, tierpack.SignRequest{Ref: c.Args().First(), Key: key(c)})
 			return show(c, res, err)
@@ -100,7 +101,7 @@ and 4 otherwise, saying what is wrong (no signature, untrusted key).
 
 EXAMPLES:
    tierpack verify localhost:5000/contrib/x:1.0.0 --key maintainer.pub`,
-		Flags: append([]cli.Flag{outputFlag(), &cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` file (repeatable)"}}, registryFlags()...),
+		Flags: append([]cli.Flag{option.Output(), &cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` file (repeatable)"}}, option.Registry()...),
 		Action: action(1, 1, "needs exactly one reference", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.Verify(c.Context, tierpack.VerifyRequest{Ref: c.Args().First(), KeyFiles: c.StringSlice("key")})
 			return show(c, res, err)
@@ -126,12 +127,12 @@ EXAMPLES:
    tierpack promote localhost:5000/contrib/x:1.0.0 --to official --key core.key --reason "security review #42"
    tierpack promote localhost:5000/contrib/x:1.0.0 --to contrib --key core.key --reason deprecated`,
 		Flags: append([]cli.Flag{
-			outputFlag(),
+			option.Output(),
 			&cli.StringFlag{Name: "to", Usage: "target `TIER`: contrib, repository, official", Required: true},
 			&cli.StringFlag{Name: "key", Usage: "cosign private `KEY` that signs the promotion"},
 			&cli.StringFlag{Name: "reason", Usage: "why, recorded in the promotion record"},
 			&cli.StringFlag{Name: "by", Usage: "who promotes, recorded in the record (default: $USER)"},
-		}, registryFlags()...),
+		}, option.Registry()...),
 		Action: action(1, 1, "needs exactly one reference", func(c *cli.Context, cl *tierpack.Client) error {
 			to, err := tier.Parse(c.String("to"))
 			if err != nil {
@@ -160,7 +161,7 @@ oci: layouts, the local store. Without a tag, DST takes SRC's; the tag is writte
 EXAMPLES:
    tierpack copy localhost:5000/scripts/x:1.2.0 ghcr.io/org/mirror/x
    tierpack copy falco-quickstart:0.1.0 oci:./export`,
-		Flags: append([]cli.Flag{outputFlag()}, registryFlags()...),
+		Flags: append([]cli.Flag{option.Output()}, option.Registry()...),
 		Action: action(2, 2, "needs a source and a destination reference", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.Copy(c.Context, c.Args().Get(0), c.Args().Get(1))
 			return show(c, res, err)

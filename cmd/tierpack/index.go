@@ -2,10 +2,10 @@ package main
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
 	"github.com/tierpack/tierpack/pkg/index"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 )
@@ -64,17 +64,17 @@ EXAMPLES:
    tierpack index build localhost:5000/contrib/falco-quickstart localhost:5000/charts/x -o index.yaml
    tierpack index build oci:./layout falco-quickstart > index.yaml`,
 		Flags: append([]cli.Flag{
-			outputFlag(),
+			option.Output(),
 			&cli.StringFlag{Name: "file", Aliases: []string{"o"}, Usage: "write the index to `FILE` (default: stdout)"},
 			&cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY`: only tiers it (or the configured keys) verify are recorded (repeatable)"},
-		}, registryFlags()...),
+		}, option.Registry()...),
 		Action: action(1, -1, "needs at least one repository, like localhost:5000/contrib/falco-quickstart", func(c *cli.Context, cl *tierpack.Client) error {
 			req := tierpack.IndexBuildRequest{Repos: c.Args().Slice(), File: c.String("file"), KeyFiles: c.StringSlice("key")}
 			if req.File == "-" {
 				req.File = ""
 			}
 			if !asJSON(c) {
-				req.Skipped = func(ref, reason string) { fmt.Fprintf(c.App.ErrWriter, "skipped %s: %s\n", ref, reason) }
+				req.Skipped = func(ref, reason string) { disp(c).Statusf("skipped %s: %s\n", ref, reason) }
 			}
 			res, err := cl.IndexBuild(c.Context, req)
 			return show(c, res, err)
@@ -96,7 +96,7 @@ index always gives the same digest.
 EXAMPLES:
    tierpack index push index.yaml localhost:5000/falcosecurity/index
    tierpack index push index.yaml ghcr.io/org/index:v1`,
-		Flags: append([]cli.Flag{outputFlag()}, registryFlags()...),
+		Flags: append([]cli.Flag{option.Output()}, option.Registry()...),
 		Action: action(2, 2, "needs an index file and a reference", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.IndexPush(c.Context, c.Args().Get(0), c.Args().Get(1))
 			return show(c, res, err)
@@ -123,7 +123,7 @@ EXAMPLES:
    tierpack index add falco https://example.org/tierpack/index.yaml
    tierpack index add local ./index.yaml
    tierpack index add org localhost:5000/org/index`,
-		Flags: append([]cli.Flag{outputFlag()}, registryFlags()...),
+		Flags: append([]cli.Flag{option.Output()}, option.Registry()...),
 		Action: action(2, 2, "needs a name and a location (a file, an http(s) URL or an OCI reference)", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.IndexAdd(c.Context, c.Args().Get(0), c.Args().Get(1))
 			return show(c, res, err)
@@ -141,7 +141,7 @@ contributions each holds and when it was last fetched (files: modified).
 EXAMPLES:
    tierpack index list
    tierpack index list --output json`,
-		Flags: []cli.Flag{outputFlag()},
+		Flags: []cli.Flag{option.Output()},
 		Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.IndexList()
 			return show(c, res, err)
@@ -154,7 +154,7 @@ func indexRemoveCommand() *cli.Command {
 		Name:      "remove",
 		Usage:     "forget a configured index and its cached copy",
 		ArgsUsage: "NAME",
-		Flags:     []cli.Flag{outputFlag()},
+		Flags:     []cli.Flag{option.Output()},
 		Action: action(1, 1, "needs the name of a configured index (see `tierpack index list`)", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.IndexRemove(c.Args().First())
 			return show(c, res, err)
@@ -174,7 +174,7 @@ its previous copy; the others are still updated, and the exit status is not 0.
 EXAMPLES:
    tierpack index update
    tierpack index update falco`,
-		Flags: append([]cli.Flag{outputFlag()}, registryFlags()...),
+		Flags: append([]cli.Flag{option.Output()}, option.Registry()...),
 		Action: action(0, -1, "", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.IndexUpdate(c.Context, c.Args().Slice())
 			if res == nil {

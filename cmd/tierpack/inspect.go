@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 )
 
@@ -19,7 +20,7 @@ func inspectCommand() *cli.Command {
 EXAMPLES:
    tierpack inspect falco-quickstart:0.1.0
    tierpack inspect --output json localhost:5000/contrib/falco-quickstart:0.1.0 | jq -r .tier`,
-		Flags: append([]cli.Flag{outputFlag(), &cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` to check signatures with (repeatable)"}}, registryFlags()...),
+		Flags: append([]cli.Flag{option.Output(), &cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` to check signatures with (repeatable)"}}, option.Registry()...),
 		Action: action(1, 1, "needs exactly one reference", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.Inspect(c.Context, tierpack.InspectRequest{Ref: c.Args().First(), KeyFiles: c.StringSlice("key")})
 			return show(c, res, err)

@@ -19,6 +19,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"github.com/urfave/cli/v2"
 
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/display"
 	"github.com/tierpack/tierpack/internal/cliargs"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/tierpack"
@@ -68,7 +69,7 @@ type commandTimeout struct {
 // before runs ahead of every command: the use cases' log records go to
 // stderr at --log-level, then the --timeout bound.
 func before(c *cli.Context) error {
-	slog.SetDefault(tierpack.NewLogger(c.App.ErrWriter, c.String("log-level")))
+	slog.SetDefault(tierpack.NewLogger(display.Guard(c.App.ErrWriter), c.String("log-level")))
 	slog.SetLogLoggerLevel(slog.LevelWarn) // the log package's lines (net/http's) stay visible
 	return applyTimeout(c)
 }

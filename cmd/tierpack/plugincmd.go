@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
 	"github.com/tierpack/tierpack/pkg/plugin/dist"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 	"github.com/tierpack/tierpack/sdk/plugintest"
@@ -47,7 +48,7 @@ A plugin that does not start, or no longer matches its pin, is listed with its e
 EXAMPLES:
    tierpack plugin list
    tierpack plugin list --output json`,
-		Flags: []cli.Flag{outputFlag()},
+		Flags: []cli.Flag{option.Output()},
 		Action: action(0, -1, "", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.PluginList(c.Context)
 			return show(c, res, err)
@@ -71,7 +72,7 @@ EXAMPLES:
    tierpack plugin check ./tierpack-plugin-rules --good testdata/good --bad testdata/bad
    tierpack plugin check --output json ./tierpack-plugin-rules --good testdata/good`,
 		Flags: []cli.Flag{
-			outputFlag(),
+			option.Output(),
 			&cli.StringFlag{Name: "good", Usage: "a contribution `DIR` the plugin must accept"},
 			&cli.StringFlag{Name: "bad", Usage: "a contribution `DIR` the plugin must reject"},
 			&cli.StringSliceFlag{Name: "skip", Usage: "skip the check `NAME` (repeatable)"},
@@ -113,9 +114,9 @@ EXAMPLES:
    tierpack plugin push ./dist ghcr.io/example/tierpack-plugins/rules
    tierpack plugin push --output json ./dist localhost:5000/plugins/rules:0.1.0`,
 		Flags: append([]cli.Flag{
-			outputFlag(),
+			option.Output(),
 			&cli.StringFlag{Name: "plugin-version", Usage: "the plugin's `VERSION`, when DIR has no binary for this machine to ask"},
-		}, registryFlags()...),
+		}, option.Registry()...),
 		Action: action(2, 2, "needs a folder of plugin binaries and a reference", func(c *cli.Context, cl *tierpack.Client) error {
 			req := tierpack.PluginPushRequest{Dir: c.Args().Get(0), Ref: c.Args().Get(1), Version: c.String("plugin-version")}
 			var stop func()
@@ -145,9 +146,9 @@ EXAMPLES:
    tierpack plugin install ghcr.io/example/tierpack-plugins/rules:0.1.0
    tierpack plugin install localhost:5000/plugins/rules@sha256:…`,
 		Flags: append([]cli.Flag{
-			outputFlag(),
+			option.Output(),
 			&cli.BoolFlag{Name: "force", Usage: "replace a tierpack-plugin-<type> in the plugin folder that tierpack did not install"},
-		}, registryFlags()...),
+		}, option.Registry()...),
 		Action: action(1, 1, "needs exactly one reference", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.PluginInstall(c.Context, c.Args().First(), c.Bool("force"))
 			return show(c, res, err)
@@ -165,7 +166,7 @@ $TIERPACK_PLUGINS_DIR are yours: delete those files yourself.
 
 EXAMPLES:
    tierpack plugin remove rules`,
-		Flags: []cli.Flag{outputFlag()},
+		Flags: []cli.Flag{option.Output()},
 		Action: action(1, 1, "needs exactly one plugin type", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.PluginRemove(c.Args().First())
 			return show(c, res, err)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
 	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 	"github.com/tierpack/tierpack/sdk/archive"
@@ -43,7 +44,7 @@ EXAMPLES:
    tierpack pull --output json oci:./layout:0.1.0 -o ./out --force
    tierpack pull localhost:5000/exporters/falco-demo-exporter:0.1.0 --all-platforms -o ./fde`,
 		Flags: append([]cli.Flag{
-			outputFlag(),
+			option.Output(),
 			&cli.StringFlag{Name: "dir", Aliases: []string{"o"}, Usage: "unpack into `DIR` (default ./NAME)"},
 			&cli.StringFlag{Name: "tier", Usage: "refuse artifacts below `TIER`: contrib, repository, official"},
 			&cli.BoolFlag{Name: "force", Usage: "replace DIR if it exists and is not empty (atomically)"},
@@ -55,7 +56,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "max-size", Value: "4GiB", EnvVars: []string{"TIERPACK_MAX_SIZE"}, Usage: "refuse an artifact that unpacks to more than `SIZE` of file content (all layers and platforms)"},
 			&cli.StringFlag{Name: "max-file-size", Value: "1GiB", EnvVars: []string{"TIERPACK_MAX_FILE_SIZE"}, Usage: "refuse an artifact holding a file larger than `SIZE`"},
 			&cli.IntFlag{Name: "max-entries", Value: archive.DefaultMaxEntries, EnvVars: []string{"TIERPACK_MAX_ENTRIES"}, Usage: "refuse an artifact that unpacks to more than `N` files, folders and links"},
-		}, registryFlags()...),
+		}, option.Registry()...),
 		Action: action(1, 1, "needs exactly one reference", func(c *cli.Context, cl *tierpack.Client) error {
 			req, err := pullRequest(c)
 			if err != nil {

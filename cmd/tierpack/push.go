@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
 	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/pkg/tierpack"
@@ -15,7 +16,7 @@ import (
 func initCommand() *cli.Command {
 	return &cli.Command{
 		Name:         "init",
-		BashComplete: completeInit,
+		BashComplete: completeArgs,
 		Usage:        "create a new contribution folder that validates, with its type's starter files",
 		ArgsUsage:    "DIR",
 		Description: `Creates DIR (if needed) with a tierpack.yaml and the starter files the type's plugin
@@ -44,11 +45,11 @@ EXAMPLES:
 			&cli.StringFlag{Name: "version", Usage: "contribution `VERSION` (default: 0.1.0; an adopted chart's)"},
 			&cli.StringFlag{Name: "tier", Value: "contrib", Usage: "`TIER` to publish at: contrib, repository, official"},
 			&cli.StringSliceFlag{Name: "binary", Usage: "exporter: a prebuilt exporter `PATH`, one per platform (repeatable)"},
-			&cli.IntFlag{Name: "port", Usage: "exporter: the TCP `PORT` it listens on (default 9100)"},
+			&cli.IntFlag{Name: "port", DefaultText: "9100", Usage: "exporter: the TCP `PORT` it listens on"},
 			&cli.StringSliceFlag{Name: "owner", Usage: "repository tier: an OWNERS approver's `HANDLE` (repeatable)"},
 			&cli.StringFlag{Name: "source-url", Usage: "repository tier: the contribution's source repository `URL`"},
 			&cli.StringFlag{Name: "source-revision", Usage: "repository tier: the `REVISION` it is built from (default: main)"},
-			outputFlag(),
+			option.Output(),
 		},
 		Action: action(1, 1, "needs exactly one folder argument", func(c *cli.Context, cl *tierpack.Client) error {
 			t, err := tier.Parse(c.String("tier"))
@@ -67,7 +68,7 @@ EXAMPLES:
 			}
 			res, err := cl.Init(c.Context, req)
 			if err != nil && res != nil && !asJSON(c) { // what was created before the failure
-				_ = (&tierpack.InitResult{Created: res.Created, Kept: res.Kept}).WriteText(text(c))
+				_ = disp(c).Show(&tierpack.InitResult{Created: res.Created, Kept: res.Kept})
 			}
 			return show(c, res, err)
 		}),
@@ -87,7 +88,7 @@ EXAMPLES:
    tierpack validate ./falco-quickstart
    tierpack validate --output json ./falco-quickstart | jq '.diagnostics[]'`,
 		Flags: []cli.Flag{
-			outputFlag(),
+			option.Output(),
 			&cli.BoolFlag{Name: "strict", Usage: "treat warnings as errors (what the official tier requires)"},
 		},
 		Action: action(1, 1, "needs exactly one folder argument", func(c *cli.Context, cl *tierpack.Client) error {
@@ -112,7 +113,7 @@ it back with tierpack pull NAME:VERSION.
 EXAMPLES:
    tierpack package ./falco-quickstart
    tierpack inspect falco-quickstart:0.1.0`,
-		Flags: append([]cli.Flag{outputFlag()}, signFlags()...),
+		Flags: append([]cli.Flag{option.Output()}, signFlags()...),
 		Action: action(1, 1, "needs exactly one folder argument", func(c *cli.Context, cl *tierpack.Client) error {
 			return publish(c, cl, c.Args().First(), "")
 		}),
@@ -137,7 +138,7 @@ EXAMPLES:
    tierpack push ./falco-quickstart localhost:5000/contrib/falco-quickstart
    tierpack push ./falco-quickstart oci:./layout:0.1.0
    tierpack push --output json ./falco-quickstart ghcr.io/org/falco-quickstart:0.1.0`,
-		Flags: append(append([]cli.Flag{outputFlag()}, signFlags()...), registryFlags()...),
+		Flags: append(append([]cli.Flag{option.Output()}, signFlags()...), option.Registry()...),
 		Action: action(2, 2, "needs a contribution folder and a reference", func(c *cli.Context, cl *tierpack.Client) error {
 			return publish(c, cl, c.Args().Get(0), c.Args().Get(1))
 		}),
@@ -159,7 +160,7 @@ func publish(c *cli.Context, cl *tierpack.Client, dir, ref string) error {
 	stop()
 	var ve *artifact.ValidationError
 	if errors.As(err, &ve) && !asJSON(c) {
-		tierpack.WriteDiagnostics(c.App.ErrWriter, ve.Diagnostics)
+		disp(c).DiagnosticsErr(ve.Diagnostics)
 		return cli.Exit(fmt.Sprintf("%s: not pushed: %d error(s) (run `tierpack validate %s` for details)", dir, sdk.Count(ve.Diagnostics, sdk.SeverityError), dir), int(tierpack.CodeInvalid))
 	}
 	return show(c, res, err)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
 	"github.com/tierpack/tierpack/pkg/index"
 	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/pkg/tierpack"
@@ -21,7 +22,7 @@ const helpSearchFilters = `FILTERS:
 
 func searchFlags() []cli.Flag {
 	return []cli.Flag{
-		outputFlag(),
+		option.Output(),
 		&cli.StringFlag{Name: "tier", Usage: "only versions at `TIER` or above: contrib, repository, official"},
 		&cli.BoolFlag{Name: "exact-tier", Usage: "with --tier: only versions of exactly that tier"},
 		&cli.StringFlag{Name: "type", Usage: "only contributions of `TYPE` (script, chart, exporter, …)"},

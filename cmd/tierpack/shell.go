@@ -2,13 +2,14 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
 	"github.com/tierpack/tierpack/internal/completion"
 	"github.com/tierpack/tierpack/pkg/tierpack"
+	"github.com/tierpack/tierpack/sdk"
 )
 
 func tagsCommand() *cli.Command {
@@ -23,10 +24,10 @@ each tag is resolved and its tier checked as tierpack pull --tier would.
 EXAMPLES:
    tierpack tags localhost:5000/scripts/falco-debug-bundle
    tierpack tags --long --key core.pub localhost:5000/scripts/falco-debug-bundle`,
-		Flags: append([]cli.Flag{outputFlag(),
+		Flags: append([]cli.Flag{option.Output(),
 			&cli.BoolFlag{Name: "long", Aliases: []string{"l"}, Usage: "resolve each tag: digest, type and tier"},
 			&cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` for --long (repeatable)"},
-		}, registryFlags()...),
+		}, option.Registry()...),
 		BashComplete: completeRefs,
 		Action: action(1, 1, "needs exactly one repository", func(c *cli.Context, cl *tierpack.Client) error {
 			res, err := cl.Tags(c.Context, tierpack.TagsRequest{Repo: c.Args().First(), Long: c.Bool("long"), KeyFiles: c.StringSlice("key")})
@@ -63,21 +64,33 @@ EXAMPLES:
 }
 
 // completeRefs completes a reference argument with the local store's
-// names; flags complete as urfave/cli does.
+// names, and flag values (completeValues).
 func completeRefs(c *cli.Context) {
-	if cl, err := client(c); err == nil {
-		for _, n := range cl.LocalNames(c.Context) {
-			fmt.Fprintln(c.App.Writer, n)
+	completion.Complete(c, completeValues(c), func() []string {
+		if cl, err := client(c); err == nil {
+			return cl.LocalNames(c.Context)
 		}
-	}
-	cli.DefaultCompleteWithFlags(c.Command)(c)
+		return nil
+	})
 }
 
-// completeInit completes `init --type` with the known contribution types.
-func completeInit(c *cli.Context) {
-	if n := len(os.Args); n >= 3 && os.Args[n-2] == "--type" {
-		fmt.Fprintln(c.App.Writer, strings.Join(append(builtinTypes(), companionTypes()...), "\n"))
-		return
+// completeArgs completes any other command: flag values, subcommands.
+func completeArgs(c *cli.Context) { completion.Complete(c, completeValues(c), nil) }
+
+// completeValues lists the values of flags that have few: tiers, types
+// (built-in, companion and installed plugins), output formats.
+func completeValues(c *cli.Context) func(string) []string {
+	return func(flag string) []string {
+		switch flag {
+		case "tier", "to":
+			return sdk.Tiers()
+		case "type":
+			if cl, err := client(c); err == nil {
+				return cl.PluginTypes()
+			}
+		case "output":
+			return []string{"text", "json"}
+		}
+		return nil
 	}
-	cli.DefaultCompleteWithFlags(c.Command)(c)
 }

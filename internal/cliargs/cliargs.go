@@ -15,7 +15,9 @@ import (
 // global flags written after the command in front of it. Everything after
 // "--" stays as it is.
 func Reorder(app *cli.App, args []string) []string {
-	if len(args) < 2 {
+	if len(args) < 2 || args[len(args)-1] == "--generate-bash-completion" {
+		// Shell completion reads the words as typed: a flag that waits for
+		// its value must stay last.
 		return args
 	}
 	out := []string{args[0]}

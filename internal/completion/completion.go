@@ -8,8 +8,11 @@ package completion
 import (
 	_ "embed"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
+
+	"github.com/urfave/cli/v2"
 )
 
 var (
@@ -35,4 +38,55 @@ func Script(shell string) (string, error) {
 		return "", fmt.Errorf("%s: generate it with the program's own fish generator", shell)
 	}
 	return "", fmt.Errorf("no completion for shell %q: use one of %s", shell, strings.Join(Shells, ", "))
+}
+
+// Complete answers --generate-bash-completion for a command: the values of
+// the flag being completed when values knows them (e.g. --tier: the tier
+// names), flags when the word starts with "-", else args (e.g. local-store
+// names) and the command's subcommands, never the help command a leaf
+// command gets by default (the shell then falls back to file names).
+func Complete(c *cli.Context, values func(flag string) []string, args func() []string) {
+	if n := len(os.Args); n >= 3 && strings.HasPrefix(os.Args[n-2], "-") && c.Command != nil {
+		word := os.Args[n-2]
+		name := strings.TrimLeft(word, "-")
+		f := flagNamed(c.Command, name)
+		switch {
+		case f == nil:
+			// A flag being typed: complete its name.
+			cli.DefaultCompleteWithFlags(c.Command)(c)
+			return
+		case values != nil && values(name) != nil:
+			fmt.Fprintln(c.App.Writer, strings.Join(values(name), "\n"))
+			return
+		case takesValue(f):
+			return // a file, a key, a size: the shell completes file names
+		}
+	}
+	if args != nil {
+		for _, a := range args() {
+			fmt.Fprintln(c.App.Writer, a)
+		}
+	}
+	if c.Command == nil {
+		return
+	}
+	for _, s := range c.Command.Subcommands {
+		if !s.Hidden && s.Name != "help" {
+			fmt.Fprintln(c.App.Writer, s.Name)
+		}
+	}
+}
+
+func flagNamed(cmd *cli.Command, name string) cli.Flag {
+	for _, f := range cmd.Flags {
+		if slices.Contains(f.Names(), name) {
+			return f
+		}
+	}
+	return nil
+}
+
+func takesValue(f cli.Flag) bool {
+	dg, ok := f.(cli.DocGenerationFlag)
+	return ok && dg.TakesValue()
 }

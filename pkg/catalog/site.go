@@ -176,12 +176,6 @@ type Built struct {
 	Entries int      `json:"entries"`
 }
 
-// WriteText says how much was written where.
-func (b *Built) WriteText(t tierpack.Text) error {
-	fmt.Fprintf(t.Status, "wrote %d files (%d contributions) to %s\n", len(b.Files), b.Entries, b.Dir)
-	return nil
-}
-
 // Build writes the catalog as static files under dir: index.html (every
 // entry), tier/T/index.html (T or above), a/SLUG/index.html, static/ and
 // api/v1/artifacts.json. Links are relative, so the site works from any

@@ -143,6 +143,9 @@ type Options struct {
 	// channel for plugin output — a conformance check sets this to catch
 	// plugins that use it anyway.
 	Stdout io.Writer
+	// LogOutput receives plugins' log lines (see host.Config.LogOutput);
+	// nil means os.Stderr.
+	LogOutput io.Writer
 	// Warn receives warnings, e.g. that a binary in Dirs is ignored because
 	// its type is installed and pinned; nil writes them to os.Stderr.
 	Warn func(msg string)
@@ -531,6 +534,7 @@ func (m *Manager) start(ctx context.Context, src Source, checkType bool) (*Plugi
 		StartTimeout: m.opts.StartTimeout,
 		CallTimeout:  m.opts.CallTimeout,
 		LogLevel:     m.opts.LogLevel,
+		LogOutput:    m.opts.LogOutput,
 		Stdout:       m.opts.Stdout,
 		Prepare:      setProcessGroup,
 		// setProcessGroup makes the plugin's pid its process group's id.

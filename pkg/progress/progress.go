@@ -15,6 +15,7 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/sdk"
 )
 
 // barThreshold is the smallest blob that gets a progress bar: smaller ones
@@ -41,10 +42,12 @@ type barProgress struct {
 	bars map[string]*mpb.Bar
 }
 
+// label names a blob's bar: its title (from the artifact, so escaped, and
+// cut to 28 runes) or its digest.
 func label(d ocispec.Descriptor) string {
-	if t := d.Annotations[ocispec.AnnotationTitle]; t != "" {
-		if len(t) > 28 {
-			t = t[:27] + "…"
+	if t := sdk.Escape(d.Annotations[ocispec.AnnotationTitle]); t != "" {
+		if r := []rune(t); len(r) > 28 {
+			t = string(r[:27]) + "…"
 		}
 		return t
 	}
@@ -57,7 +60,10 @@ func (b *barProgress) Start(d ocispec.Descriptor, skipped bool) {
 	}
 	bar := b.p.AddBar(d.Size,
 		mpb.PrependDecorators(decor.Name(label(d), decor.WCSyncSpaceR), decor.CountersKibiByte("% .1f / % .1f", decor.WCSyncSpace)),
-		mpb.AppendDecorators(decor.OnComplete(decor.EwmaSpeed(decor.SizeB1024(0), "% .1f", 30), "done")),
+		// The average since the bar started, not a moving average of single
+		// reads: a read served from a buffer takes microseconds, so per-read
+		// rates jump between MiB/s and GiB/s within one transfer.
+		mpb.AppendDecorators(decor.OnComplete(decor.AverageSpeed(decor.SizeB1024(0), "% .1f"), "done")),
 	)
 	b.mu.Lock()
 	b.bars[d.Digest.String()] = bar
@@ -82,19 +88,14 @@ func (b *barProgress) Wrap(d ocispec.Descriptor, r io.Reader) io.Reader {
 // barReader advances a bar as bytes are read; unlike ProxyReader it leaves
 // closing to the caller and restarts cleanly on retries.
 type barReader struct {
-	r     io.Reader
-	bar   *mpb.Bar
-	start time.Time
+	r   io.Reader
+	bar *mpb.Bar
 }
 
 func (br *barReader) Read(p []byte) (int, error) {
-	if br.start.IsZero() {
-		br.start = time.Now()
-	}
 	n, err := br.r.Read(p)
 	if n > 0 {
-		br.bar.EwmaIncrBy(n, time.Since(br.start))
-		br.start = time.Now()
+		br.bar.IncrBy(n)
 	}
 	return n, err
 }

@@ -185,12 +185,36 @@ func (c *hintClient) Do(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme == "http" && resp.StatusCode == http.StatusBadRequest {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
-		if text := strings.ToLower(string(b)); strings.Contains(text, "https") || strings.Contains(text, "tls") {
+		if speaksTLS(b) || (req.Method == http.MethodHead && c.probeTLS(req)) {
 			return nil, &TLSRequiredError{Host: req.URL.Host}
 		}
 		resp.Body = io.NopCloser(bytes.NewReader(b))
 	}
 	return resp, nil
+}
+
+// speaksTLS reports whether a 400 answer's body says the server wanted
+// TLS ("Client sent an HTTP request to an HTTPS server").
+func speaksTLS(body []byte) bool {
+	text := strings.ToLower(string(body))
+	return strings.Contains(text, "https") || strings.Contains(text, "tls")
+}
+
+// probeTLS asks again with GET what a HEAD was refused with 400: a HEAD
+// answer has no body to tell a TLS server's refusal by (a push starts
+// with HEAD requests for its blobs).
+func (c *hintClient) probeTLS(head *http.Request) bool {
+	get, err := http.NewRequestWithContext(head.Context(), http.MethodGet, head.URL.String(), nil)
+	if err != nil {
+		return false
+	}
+	resp, err := c.Client.Do(get)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode == http.StatusBadRequest && speaksTLS(b)
 }
 
 // hint maps a transport error to one of the package's typed errors.

@@ -1,9 +1,9 @@
 // Package tierpack holds tierpack's use cases: publish, pull, promote,
 // inspect, verify, sign, index, search and the plugin and cache chores.
 // Each is one method of Client that takes a typed request and returns a
-// typed, JSON-tagged result that also renders its own text form
-// (WriteText, see Text), so the command line (cmd/tierpack) only maps flags
-// to a request and chooses text or JSON. CodeOf classifies the errors, so
+// typed, JSON-tagged result: data only. The command line (cmd/tierpack)
+// maps flags to a request and renders the result (its display package
+// owns every text form). CodeOf classifies the errors, so
 // the command line maps them to exit codes without knowing the packages
 // below.
 //
@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -69,6 +70,11 @@ type Client struct {
 	PluginTimeout time.Duration
 	// LogLevel is handed to plugins.
 	LogLevel string
+	// LogOutput receives plugins' log lines, and Warn the plugin manager's
+	// warnings; nil means os.Stderr. A front end passes writers that
+	// escape what plugins wrote.
+	LogOutput io.Writer
+	Warn      func(msg string)
 	// PolicyFile overrides $TIERPACK_HOME/policy.yaml.
 	PolicyFile string
 	// NoCache bypasses the content-addressed cache.
@@ -264,6 +270,8 @@ func (c *Client) plugins() (*plugin.Manager, error) {
 		ManagedDir:  managed,
 		CallTimeout: c.PluginTimeout,
 		LogLevel:    c.LogLevel,
+		LogOutput:   c.LogOutput,
+		Warn:        c.Warn,
 	})
 }
 

@@ -312,3 +312,27 @@ func (c *Client) PluginCheck(ctx context.Context, req PluginCheckRequest) (*Plug
 	}
 	return &PluginCheckResult{&r}, nil
 }
+
+// PluginTypes lists the contribution types this machine has a plugin for
+// (built-in, companions found, installed), without starting any: for
+// shell completion.
+func (c *Client) PluginTypes() []string {
+	m, err := c.plugins()
+	if err != nil {
+		return nil
+	}
+	defer m.Close()
+	srcs, _ := m.Sources()
+	types := append([]string{}, c.Builtins...)
+	for _, s := range srcs {
+		if !slices.Contains(types, s.Type) {
+			types = append(types, s.Type)
+		}
+	}
+	for _, t := range c.Companions {
+		if !slices.Contains(types, t) {
+			types = append(types, t)
+		}
+	}
+	return types
+}

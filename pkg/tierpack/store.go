@@ -293,39 +293,3 @@ func latestTrusted(ctx context.Context, scan *target.Scan, gate trust.Gate, cand
 	}
 	return ocispec.Descriptor{}, false
 }
-
-// WriteText says whether the store is sound, what a repair restored (or
-// would), and what it could not.
-func (r *StoreCheckResult) WriteText(t Text) error {
-	switch {
-	case r.Sound:
-		t.status("%s is sound: %d tag(s), %d manifest(s) and %d referrer(s) among %d blob(s)\n", r.Store, len(r.Tags), r.Manifests, r.Referrers, r.Blobs)
-	case r.Repaired:
-		t.status("%s: repaired index.json (it was damaged: %s)\n", r.Store, r.Problem)
-	default:
-		t.status("%s is damaged: %s\n", r.Store, r.Problem)
-	}
-	if !r.Sound {
-		verb := "would restore"
-		if r.Repaired {
-			verb = "restored"
-		}
-		t.status("%s %d tag(s); %d manifest(s) and %d referrer(s) (tier records, signatures) listed from %d blob(s)\n",
-			verb, len(r.Tags), r.Manifests, r.Referrers, r.Blobs)
-	}
-	for _, tg := range r.Tags {
-		if err := t.line(fmt.Sprintf("%s\t%s\t%s", tg.Ref, tg.Digest, tg.From)); err != nil {
-			return err
-		}
-	}
-	for _, tg := range r.Unrestored {
-		fmt.Fprintf(t.Warn, "tierpack: warning: not restored: %s: %s\n", tg.Ref, tg.Reason)
-	}
-	for _, d := range r.Untagged {
-		t.status("kept untagged (no evidence of its tag): %s\n", d)
-	}
-	for _, d := range r.Corrupt {
-		fmt.Fprintf(t.Warn, "tierpack: warning: blob %s does not match its digest: remove it and push or pull that content again\n", d)
-	}
-	return nil
-}

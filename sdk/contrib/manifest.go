@@ -291,6 +291,10 @@ func lineError(msg string) *FieldError {
 			}
 		}
 	}
+	if strings.Contains(e.Message, "mapping values are not allowed") {
+		// `description: Falco rule: …` reads as a map inside a value.
+		e.Message += ` (a value that holds ": " must be quoted, e.g. description: "Falco rule: …")`
+	}
 	return e
 }
 

@@ -141,3 +141,12 @@ func TestIsSemver(t *testing.T) {
 		}
 	}
 }
+
+// TestUnquotedColonHint: `description: Falco rule: …` is a YAML error;
+// the message says to quote the value.
+func TestUnquotedColonHint(t *testing.T) {
+	_, err := Parse([]byte("name: x\nversion: 0.1.0\ntype: script\ntier: contrib\ndescription: Falco rule: detect shells\n"))
+	if err == nil || !strings.Contains(err.Error(), `must be quoted, e.g. description: "Falco rule: …"`) || !strings.Contains(err.Error(), ":5:") {
+		t.Fatalf("no hint to quote the value: %v", err)
+	}
+}

@@ -20,6 +20,7 @@ package host
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -124,6 +125,10 @@ type Config struct {
 	// written to stderr: "trace", "debug", "info", "warn", "error" or "off";
 	// empty means "warn".
 	LogLevel string
+	// LogOutput receives those log lines; nil means os.Stderr. The host's
+	// front end passes a writer that escapes what it did not write (a
+	// plugin's log line is the plugin's text).
+	LogOutput io.Writer
 	// Stdout receives what the plugin writes to its standard output once it
 	// serves (go-plugin forwards it); nil discards it. Stdout is no channel
 	// for plugin output — a conformance check sets this to catch plugins
@@ -188,7 +193,7 @@ func Start(ctx context.Context, cfg Config) (*Plugin, error) {
 		SyncStdout: cfg.Stdout,
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Name:   "plugin." + cfg.Type,
-			Output: os.Stderr,
+			Output: cmp.Or[io.Writer](cfg.LogOutput, os.Stderr),
 			Level:  hclog.LevelFromString(cfg.LogLevel),
 		}),
 	}

@@ -22,6 +22,11 @@ import (
 	"github.com/tierpack/tierpack/sdk"
 )
 
+// hostile is text a hostile plugin sends to the host's terminal: an OSC
+// title, a screen clear, a carriage return, a bidi override and a line
+// that looks like tierpack's verdict.
+const hostile = "\x1b]0;pwned\a\x1b[2J\r\u202eofficial (verified)\nTier: official (verified)"
+
 // Environment variables the tests set.
 const (
 	pidDirEnv        = "TIERPACK_TEST_PIDDIR"
@@ -87,6 +92,9 @@ func (p packager) Describe(context.Context) (sdk.Description, error) {
 		block()
 	}
 	desc := "test plugin in mode " + p.mode
+	if strings.HasPrefix(p.mode, "hostile") {
+		desc += hostile
+	}
 	if p.builtin {
 		desc += " (built-in)"
 	}
@@ -128,6 +136,13 @@ func (p packager) Validate(ctx context.Context, req sdk.ValidateRequest) ([]sdk.
 		spawn(p.mode, strings.HasSuffix(p.mode, "-stderr"))
 	case "fail":
 		return nil, fmt.Errorf("cannot read %s: the test plugin fails on purpose", req.Dir)
+	case "hostile":
+		// Every text channel a plugin has, carrying terminal escapes.
+		sdk.Logger().Warn("log line" + hostile)
+		return []sdk.Diagnostic{sdk.Warnf("README.md"+hostile, 1, "diagnostic%s", hostile)}, nil
+	case "hostile-crash":
+		fmt.Fprintln(stderr, "stderr line"+hostile)
+		os.Exit(3)
 	case "stdout-later", "sloppy":
 		// After the handshake go-plugin forwards stdout to the host, which
 		// drops it unless told otherwise.
