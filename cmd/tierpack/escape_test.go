@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
-	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
 
 	"github.com/tierpack/tierpack/internal/registrytest"
 	"github.com/tierpack/tierpack/sdk"
@@ -68,31 +64,11 @@ func TestTextOutputEscapesWhatItDidNotWrite(t *testing.T) {
 
 	// Annotations and their keys.
 	repo := remoteRepo(t, reg, "evil/annotated")
-	ctx := context.Background()
 	layer := archivetest.Gzip(archivetest.Tar(archivetest.File{Name: "run.sh", Mode: 0o755, Body: []byte("echo hi\n")}))
-	push := func(mt string, b []byte) ocispec.Descriptor {
-		d := content.NewDescriptorFromBytes(mt, b)
-		if err := repo.Push(ctx, d, bytes.NewReader(b)); err != nil && !strings.Contains(err.Error(), "already exists") {
-			t.Fatal(err)
-		}
-		return d
-	}
-	m := ocispec.Manifest{
-		Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
-		ArtifactType: "application/vnd.tierpack.script.v1",
-		Config:       push(ocispec.MediaTypeEmptyJSON, []byte("{}")),
-		Layers:       []ocispec.Descriptor{push(sdk.MediaTypeLayerTarGzip, layer)},
-		Annotations: map[string]string{
-			sdk.AnnotationTier: "contrib", sdk.AnnotationType: "script", sdk.AnnotationName: "evil",
-			ocispec.AnnotationVersion: "1.0.0", ocispec.AnnotationDescription: hostileText,
-			"x.key" + hostileText: "value" + hostileText,
-		},
-	}
-	b, _ := json.Marshal(m)
-	md := push(ocispec.MediaTypeImageManifest, b)
-	if err := repo.Tag(ctx, md, "1.0.0"); err != nil {
-		t.Fatal(err)
-	}
+	pushRawScriptWith(t, repo, "1.0.0", map[string]string{
+		sdk.AnnotationName: "evil", ocispec.AnnotationVersion: "1.0.0", ocispec.AnnotationDescription: hostileText,
+		"x.key" + hostileText: "value" + hostileText,
+	}, layer)
 	ref := reg.Host + "/evil/annotated:1.0.0"
 	out, errs := run("inspect", ref)
 	assertEscaped(t, "inspect", out+errs)

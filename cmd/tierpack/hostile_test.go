@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,12 @@ import (
 // tar+gzip bytes, as anyone with push access could without tierpack.
 func pushRawScript(t *testing.T, repo *remote.Repository, tag string, layers ...[]byte) {
 	t.Helper()
+	pushRawScriptWith(t, repo, tag, nil, layers...)
+}
+
+// pushRawScriptWith is pushRawScript with more manifest annotations.
+func pushRawScriptWith(t *testing.T, repo *remote.Repository, tag string, annotations map[string]string, layers ...[]byte) {
+	t.Helper()
 	ctx := context.Background()
 	push := func(mediaType string, b []byte) ocispec.Descriptor {
 		d := content.NewDescriptorFromBytes(mediaType, b)
@@ -39,6 +46,7 @@ func pushRawScript(t *testing.T, repo *remote.Repository, tag string, layers ...
 		Config:       push(ocispec.MediaTypeEmptyJSON, []byte("{}")),
 		Annotations:  map[string]string{sdk.AnnotationTier: "contrib", sdk.AnnotationType: "script", sdk.AnnotationName: "hostile"},
 	}
+	maps.Copy(m.Annotations, annotations)
 	for _, l := range layers {
 		m.Layers = append(m.Layers, push(sdk.MediaTypeLayerTarGzip, l))
 	}
