@@ -51,7 +51,7 @@ func TestMain(m *testing.M) {
 			testbin.Build{Pkg: ".", Name: "tierpack", Dst: &tierpackBin},
 			// Beside tierpack, where it looks for its companion plugins.
 			testbin.Build{Pkg: "../tierpack-plugin-chart", Name: "tierpack-plugin-chart", Dst: &chartPluginBin},
-			testbin.Build{Pkg: "../../pkg/plugin/testdata/testplugin", Name: "testplugin", Dst: &testPluginBin},
+			testbin.Build{Pkg: "../../sdk/plugintest/testdata/testplugin", Name: "testplugin", Dst: &testPluginBin},
 		)
 	}())
 }
@@ -87,7 +87,7 @@ func testEnv(t testing.TB, home string) []string {
 		"COSIGN_PASSWORD="+testPassword, "TIERPACK_SIGNING_KEY="+ciKey)
 }
 
-// testPluginBin is pkg/plugin's misbehaving test plugin: named
+// testPluginBin is sdk/plugintest's misbehaving test plugin: named
 // tierpack-plugin-<mode>, it behaves as that mode.
 var testPluginBin string
 

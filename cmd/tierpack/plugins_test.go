@@ -31,7 +31,7 @@ var pluginBuilds struct {
 	platforms string
 	// foreign holds only the other platform's build.
 	foreign string
-	// broken holds pkg/plugin's misbehaving test plugin, as
+	// broken holds sdk/plugintest's misbehaving test plugin, as
 	// tierpack-plugin-<mode> for the modes the tests use.
 	broken string
 }
@@ -90,7 +90,7 @@ func buildPlugins(t *testing.T) {
 			return
 		}
 		testPlugin := filepath.Join(b.broken, "testplugin")
-		if o, err := exec.Command("go", "build", "-o", testPlugin, "../../pkg/plugin/testdata/testplugin").CombinedOutput(); err != nil {
+		if o, err := exec.Command("go", "build", "-o", testPlugin, "../../sdk/plugintest/testdata/testplugin").CombinedOutput(); err != nil {
 			b.err = &buildError{what: "the test plugin", out: o, err: err}
 			return
 		}

@@ -43,7 +43,7 @@ const (
 var testPlugin string
 
 func TestMain(m *testing.M) {
-	os.Exit(testbin.Run(m, testbin.Build{Pkg: "./testdata/testplugin", Name: "testplugin", Dst: &testPlugin}))
+	os.Exit(testbin.Run(m, testbin.Build{Pkg: "../../sdk/plugintest/testdata/testplugin", Name: "testplugin", Dst: &testPlugin}))
 }
 
 // env prepares one test: it points the test plugin's pid files at a fresh

@@ -30,7 +30,7 @@ import (
 var testPlugin string
 
 func TestMain(m *testing.M) {
-	os.Exit(testbin.Run(m, testbin.Build{Pkg: "../testdata/testplugin", Name: "testplugin", Dst: &testPlugin}))
+	os.Exit(testbin.Run(m, testbin.Build{Pkg: "../../../sdk/plugintest/testdata/testplugin", Name: "testplugin", Dst: &testPlugin}))
 }
 
 func TestParseBinaryName(t *testing.T) {

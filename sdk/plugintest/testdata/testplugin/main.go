@@ -1,10 +1,10 @@
 // Command testplugin is a tierpack plugin that misbehaves on purpose, for
-// the tests of package plugin. One binary serves every mode: the tests copy
-// it to tierpack-plugin-<mode> and it picks its behaviour from its own file
-// name.
+// the tests of package plugintest and of the host (pkg/plugin,
+// cmd/tierpack). One binary serves every mode: the tests copy it to
+// tierpack-plugin-<mode> and it picks its behaviour from its own file name.
 //
 // It lives in testdata so that `go build ./...` and `go vet ./...` skip it;
-// it is still inside the main module, so it can import the sdk.
+// it imports only the SDK, so the SDK's module builds it on its own.
 package main
 
 import (
