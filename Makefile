@@ -57,11 +57,13 @@ $(BIN)/cosign3:
 $(BIN)/crane:
 	GOBIN=$(BIN) $(GO) install github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION)
 
+# The repository's three modules (go.work): the host, the plugin SDK and the
+# example out-of-tree plugin. ./... alone reaches only the host's packages.
+MODULES       := ./... ./sdk/... ./examples/plugins/falco-rules/...
+
 test: $(BIN)/oras $(BIN)/helm $(BIN)/cosign $(BIN)/cosign3 $(BIN)/crane examples
-	$(GO) vet ./...
-	PATH="$(BIN):$$PATH" $(GO) test -count=1 ./...
-	# The example plugin is a module of its own: go test ./... does not reach it.
-	cd examples/plugins/falco-rules && $(GO) vet ./... && $(GO) test -count=1 ./...
+	$(GO) vet $(MODULES)
+	PATH="$(BIN):$$PATH" $(GO) test -count=1 $(MODULES)
 
 # Example exporters: examples/exporters/NAME/src is a Go program; its binaries
 # go to bin/OS-ARCH/NAME as its tierpack.yaml declares them. Static (the image
@@ -77,10 +79,10 @@ examples:
 	done; done
 
 test-short:
-	$(GO) test -short ./...
+	$(GO) test -short $(MODULES)
 
 vet:
-	$(GO) vet ./...
+	$(GO) vet $(MODULES)
 
 $(BIN)/protoc-gen-go-$(PROTOC_GEN_GO_VERSION):
 	GOBIN=$(BIN)/tmp $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)

@@ -3,6 +3,7 @@ module github.com/tierpack/tierpack
 go 1.26.8
 
 require (
+	github.com/tierpack/tierpack/sdk v0.0.0-00010101000000-000000000000
 	github.com/creack/pty v1.1.24
 	github.com/distribution/distribution/v3 v3.1.2
 	github.com/felixge/httpsnoop v1.0.4

@@ -98,13 +98,48 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 
 	"github.com/tierpack/tierpack/sdk/archive"
 )
 
-// Version is the version of this sdk, reported to the host in Describe.
-const Version = "0.1.0"
+// ModulePath is the SDK's Go module, tagged sdk/vX.Y.Z in tierpack's
+// repository.
+const ModulePath = "github.com/tierpack/tierpack/sdk"
+
+// Version is the version of this SDK that the running binary was built
+// with, reported to the host in Describe: from the binary's build
+// information (an sdk/vX.Y.Z tag is "vX.Y.Z", an untagged commit a
+// pseudo-version), "(devel)" when built from a checkout (the SDK's own
+// module, a go.work workspace or a replace to a folder).
+var Version = moduleVersion(debug.ReadBuildInfo())
+
+func moduleVersion(bi *debug.BuildInfo, ok bool) string {
+	if !ok {
+		return "(unknown)"
+	}
+	if bi.Main.Path == ModulePath {
+		return cmpOr(bi.Main.Version, "(devel)")
+	}
+	for _, d := range bi.Deps {
+		if d.Path != ModulePath {
+			continue
+		}
+		if d.Replace != nil {
+			return cmpOr(d.Replace.Version, "(devel)")
+		}
+		return cmpOr(d.Version, "(devel)")
+	}
+	return "(devel)"
+}
+
+func cmpOr(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
+}
 
 // ProtocolVersion is the plugin protocol version this sdk speaks
 // (proto package tierpack.plugin.v1).

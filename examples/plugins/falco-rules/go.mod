@@ -1,32 +1,12 @@
+// An out-of-tree plugin: a module of its own that depends on the plugin SDK
+// only (github.com/tierpack/tierpack/sdk), not on tierpack itself. Inside
+// tierpack's repository the go.work at its root builds it against ./sdk;
+// on its own it requires a tagged SDK: go get github.com/tierpack/tierpack/sdk@vX.Y.Z
 module example.com/tierpack-plugin-rules
 
-go 1.26.8
+go 1.26.0
 
 require (
-	github.com/tierpack/tierpack v0.0.0-00010101000000-000000000000
+	github.com/tierpack/tierpack/sdk v0.0.0-00010101000000-000000000000
 	go.yaml.in/yaml/v3 v3.0.6
 )
-
-require (
-	github.com/fatih/color v1.18.0 // indirect
-	github.com/golang/protobuf v1.5.4 // indirect
-	github.com/hashicorp/go-hclog v1.6.3 // indirect
-	github.com/hashicorp/go-plugin v1.8.0 // indirect
-	github.com/hashicorp/yamux v0.1.2 // indirect
-	github.com/klauspost/compress v1.20.4 // indirect
-	github.com/klauspost/pgzip v1.3.0 // indirect
-	github.com/mattn/go-colorable v0.1.14 // indirect
-	github.com/mattn/go-isatty v0.0.20 // indirect
-	github.com/oklog/run v1.1.0 // indirect
-	github.com/opencontainers/go-digest v1.0.0 // indirect
-	golang.org/x/net v0.60.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
-	golang.org/x/text v0.42.0 // indirect
-	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
-	google.golang.org/grpc v1.85.0 // indirect
-	google.golang.org/protobuf v1.36.12 // indirect
-)
-
-// Builds against this checkout of tierpack. An out-of-tree plugin drops this
-// line and requires a released version of github.com/tierpack/tierpack.
-replace github.com/tierpack/tierpack => ../../..
