@@ -1,9 +1,9 @@
 # tierpack — build, test and code generation.
 #
 #   make            build bin/tierpack and bin/tierpack-plugin-chart
-#   make test       run the whole test suite (what .ci/run runs); installs the
-#                   ORAS CLI, helm, cosign (v2 and v3) and crane into bin/ for the
-#                   interop tests
+#   make test       run the whole test suite (what .ci/run runs); puts the ORAS
+#                   CLI, helm 4 and 3, cosign v2 and v3 and crane into bin/ for the
+#                   interop tests (built once per machine: see TOOLS_CACHE)
 #   make examples   build the example exporters' binaries (not committed)
 #   make generate   regenerate the gRPC stubs from sdk/proto (needs protoc 3.21.12,
 #                   Debian's protobuf-compiler; the Go plugins are pinned below)
@@ -17,7 +17,7 @@ PROTOC_VERSION             := 3.21.12
 PROTO_DIR     := sdk/proto
 PROTO_FILES   := $(shell find $(PROTO_DIR) -name '*.proto' | sort)
 
-.PHONY: all build test test-short vet generate check-generate demo clean bench examples
+.PHONY: all build test test-short vet generate check-generate demo clean bench examples anchors
 
 all: build
 
@@ -26,42 +26,64 @@ all: build
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-ORAS_VERSION  := v1.3.6
-HELM_VERSION  := v3.22.0
-COSIGN_VERSION := v2.6.5
+# The interop CLIs the tests run against what tierpack pushes (the "anchors"):
+# each is built from source once per machine, into a cache keyed by its
+# version that every clone (and .ci/run) reuses, then copied into bin/. A
+# version change builds the new one; `make clean` keeps the cache.
+ORAS_VERSION    := v1.3.6
+HELM_VERSION    := v4.3.2
+HELM3_VERSION   := v3.21.4
+COSIGN_VERSION  := v2.6.5
 COSIGN3_VERSION := v3.1.3
-CRANE_VERSION := v0.22.1
+CRANE_VERSION   := v0.22.1
+TOOLS_CACHE     ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tierpack-tools
+ANCHORS         := $(BIN)/oras $(BIN)/helm $(BIN)/helm3 $(BIN)/cosign $(BIN)/cosign3 $(BIN)/crane
 
-# The ORAS CLI is a test dependency: the interop tests check that plain ORAS
-# reads what tierpack pushes. It is installed from the Go module proxy.
-$(BIN)/oras:
-	GOBIN=$(BIN) $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
+# $(call build-tool,PACKAGE@VERSION) builds one command into the cache file $@.
+define build-tool
+	@echo "building $(notdir $@) from source, once on this machine (kept in $(TOOLS_CACHE))"
+	@mkdir -p $(TOOLS_CACHE) && rm -rf $@.tmp
+	GOBIN=$@.tmp $(GO) install $(1)
+	mv $@.tmp/* $@ && rmdir $@.tmp
+endef
 
-# helm likewise: the chart tests run helm show/pull/template on what tierpack pushed.
-$(BIN)/helm:
-	GOBIN=$(BIN) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+# ORAS: the interop tests check that plain ORAS reads what tierpack pushes.
+$(TOOLS_CACHE)/oras-$(ORAS_VERSION):
+	$(call build-tool,oras.land/oras/cmd/oras@$(ORAS_VERSION))
+# helm 4 (bin/helm) and helm 3 (bin/helm3): the chart tests run helm
+# show/pull/template and lint on what tierpack pushed, so charts stay
+# readable by both.
+$(TOOLS_CACHE)/helm-$(HELM_VERSION):
+	$(call build-tool,helm.sh/helm/v4/cmd/helm@$(HELM_VERSION))
+$(TOOLS_CACHE)/helm3-$(HELM3_VERSION):
+	$(call build-tool,helm.sh/helm/v3/cmd/helm@$(HELM3_VERSION))
+# cosign v2 (bin/cosign) reads the legacy .sig tag tierpack keeps writing;
+# cosign v3 (bin/cosign3) writes and reads Sigstore bundle referrers.
+$(TOOLS_CACHE)/cosign-$(COSIGN_VERSION):
+	$(call build-tool,github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION))
+$(TOOLS_CACHE)/cosign3-$(COSIGN3_VERSION):
+	$(call build-tool,github.com/sigstore/cosign/v3/cmd/cosign@$(COSIGN3_VERSION))
+# crane (go-containerregistry's CLI): crane.txtar reads what tierpack pushes
+# with it and runs its copy/mutate/tag attacks.
+$(TOOLS_CACHE)/crane-$(CRANE_VERSION):
+	$(call build-tool,github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION))
 
-# cosign likewise: the signature tests run cosign sign/verify against tierpack.
-$(BIN)/cosign:
-	GOBIN=$(BIN) $(GO) install github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
+$(BIN)/oras: $(TOOLS_CACHE)/oras-$(ORAS_VERSION)
+$(BIN)/helm: $(TOOLS_CACHE)/helm-$(HELM_VERSION)
+$(BIN)/helm3: $(TOOLS_CACHE)/helm3-$(HELM3_VERSION)
+$(BIN)/cosign: $(TOOLS_CACHE)/cosign-$(COSIGN_VERSION)
+$(BIN)/cosign3: $(TOOLS_CACHE)/cosign3-$(COSIGN3_VERSION)
+$(BIN)/crane: $(TOOLS_CACHE)/crane-$(CRANE_VERSION)
+$(ANCHORS):
+	@mkdir -p $(BIN) && cp $< $@
 
-# cosign v3 as well, as bin/cosign3: it writes and reads Sigstore bundle
-# referrers, which tierpack writes too; v2 stays bin/cosign because it reads
-# only the legacy .sig tag tierpack keeps writing for v2 verifiers.
-$(BIN)/cosign3:
-	GOBIN=$(BIN)/cosign3-install $(GO) install github.com/sigstore/cosign/v3/cmd/cosign@$(COSIGN3_VERSION)
-	mv $(BIN)/cosign3-install/cosign $@ && rmdir $(BIN)/cosign3-install
-
-# crane (go-containerregistry's CLI) likewise: crane.txtar reads what tierpack
-# pushes with it and runs its copy/mutate/tag attacks.
-$(BIN)/crane:
-	GOBIN=$(BIN) $(GO) install github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION)
+anchors: $(ANCHORS)
 
 # The repository's three modules (go.work): the host, the plugin SDK and the
 # example out-of-tree plugin. ./... alone reaches only the host's packages.
 MODULES       := ./... ./sdk/... ./examples/plugins/falco-rules/...
 
-test: $(BIN)/oras $(BIN)/helm $(BIN)/cosign $(BIN)/cosign3 $(BIN)/crane examples
+test: $(ANCHORS) examples
 	$(GO) vet $(MODULES)
 	PATH="$(BIN):$$PATH" $(GO) test -count=1 $(MODULES)
 

@@ -8,10 +8,12 @@ import (
 	"strings"
 	"testing"
 
-	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/engine"
-	"helm.sh/helm/v3/pkg/registry"
+	"helm.sh/helm/v4/pkg/chart/common"
+	commonutil "helm.sh/helm/v4/pkg/chart/common/util"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	"helm.sh/helm/v4/pkg/engine"
+	"helm.sh/helm/v4/pkg/registry"
 
 	"github.com/tierpack/tierpack/internal/registrytest"
 )
@@ -44,7 +46,7 @@ func TestHelmPullsTierpackChart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vals, err := chartutil.ToRenderValues(ch, nil, chartutil.ReleaseOptions{Name: "demo", Namespace: "falco"}, chartutil.DefaultCapabilities)
+	vals, err := commonutil.ToRenderValues(ch, nil, common.ReleaseOptions{Name: "demo", Namespace: "falco"}, common.DefaultCapabilities)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,43 +109,51 @@ func TestTierpackPullsHelmPushedChart(t *testing.T) {
 	}
 }
 
-// TestHelmCLIWithTierpackChart runs the real helm binary
-// (`go install helm.sh/helm/v3/cmd/helm@v3.22.0`; make test installs it):
+// TestHelmCLIWithTierpackChart runs the real helm binaries, helm 4 (helm)
+// and helm 3 (helm3; make test installs both), so a chart tierpack pushes
+// stays readable by both:
 //
 //	helm show chart oci://HOST/charts/falco-rules-exporter --version 0.3.1 --plain-http
 //	helm pull oci://HOST/charts/falco-rules-exporter --version 0.3.1 --plain-http -d DIR
 //	helm template demo DIR/falco-rules-exporter-0.3.1.tgz
 func TestHelmCLIWithTierpackChart(t *testing.T) {
-	helmBin, err := exec.LookPath("helm")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("helm not on PATH; make test should have installed it")
-		}
-		t.Skip("helm not on PATH (go install helm.sh/helm/v3/cmd/helm@v3.22.0)")
-	}
 	reg := registrytest.New(t)
 	runTierpack(t, "push", filepath.Join(examplesDir(t), "charts", "falco-rules-exporter"), reg.Host+"/charts/falco-rules-exporter")
 	oci := "oci://" + reg.Host + "/charts/falco-rules-exporter"
-	home := t.TempDir()
-	helm := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(helmBin, args...)
-		cmd.Env = append(os.Environ(), "HELM_CONFIG_HOME="+home, "HELM_CACHE_HOME="+home, "HELM_DATA_HOME="+home)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	show := helm("show", "chart", oci, "--version", "0.3.1", "--plain-http")
-	if !strings.Contains(show, "name: falco-rules-exporter") || !strings.Contains(show, "version: 0.3.1") {
-		t.Errorf("helm show chart:\n%s", show)
-	}
-	dir := t.TempDir()
-	helm("pull", oci, "--version", "0.3.1", "--plain-http", "-d", dir)
-	tgz := filepath.Join(dir, "falco-rules-exporter-0.3.1.tgz")
-	rendered := helm("template", "demo", tgz)
-	if !strings.Contains(rendered, "kind: DaemonSet") {
-		t.Errorf("helm template:\n%s", rendered)
+	for _, name := range []string{"helm", "helm3"} {
+		t.Run(name, func(t *testing.T) {
+			helmBin, err := exec.LookPath(name)
+			if err != nil {
+				if os.Getenv("CI") != "" {
+					t.Fatalf("%s not on PATH; make test should have installed it", name)
+				}
+				t.Skipf("%s not on PATH (make anchors installs it into bin/)", name)
+			}
+			home := t.TempDir()
+			helm := func(args ...string) string {
+				t.Helper()
+				cmd := exec.Command(helmBin, args...)
+				cmd.Env = append(os.Environ(), "HELM_CONFIG_HOME="+home, "HELM_CACHE_HOME="+home, "HELM_DATA_HOME="+home)
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+				}
+				return string(out)
+			}
+			if v := helm("version", "--short"); !strings.HasPrefix(v, map[string]string{"helm": "v4.", "helm3": "v3."}[name]) {
+				t.Fatalf("%s is %s", name, v)
+			}
+			show := helm("show", "chart", oci, "--version", "0.3.1", "--plain-http")
+			if !strings.Contains(show, "name: falco-rules-exporter") || !strings.Contains(show, "version: 0.3.1") {
+				t.Errorf("helm show chart:\n%s", show)
+			}
+			dir := t.TempDir()
+			helm("pull", oci, "--version", "0.3.1", "--plain-http", "-d", dir)
+			tgz := filepath.Join(dir, "falco-rules-exporter-0.3.1.tgz")
+			rendered := helm("template", "demo", tgz)
+			if !strings.Contains(rendered, "kind: DaemonSet") {
+				t.Errorf("helm template:\n%s", rendered)
+			}
+		})
 	}
 }

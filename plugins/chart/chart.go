@@ -41,11 +41,11 @@ import (
 	"strings"
 	"time"
 
-	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/lint"
-	"helm.sh/helm/v3/pkg/lint/support"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	"helm.sh/helm/v4/pkg/chart/v2/lint"
+	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
 
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/archive"
@@ -153,7 +153,7 @@ func (Plugin) Validate(ctx context.Context, req sdk.ValidateRequest) ([]sdk.Diag
 		diags = append(diags, sdk.Errorf(relFile(rel, "Chart.yaml"), lineOf(dir, "name: "+dep), "dependency %q is not in charts/", dep).
 			WithHint("run `helm dependency update %s` before packaging", dir))
 	}
-	linter := lint.All(dir, nil, s.Namespace, false)
+	linter := lint.RunAll(dir, nil, s.Namespace)
 	for _, m := range linter.Messages {
 		if len(missing) > 0 && strings.Contains(m.Err.Error(), "missing these dependencies") {
 			continue // reported above, as the error helm package makes of it
