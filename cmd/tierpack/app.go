@@ -13,7 +13,7 @@ import (
 
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/display"
 	"github.com/tierpack/tierpack/internal/prompt"
-	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/progress"
 	"github.com/tierpack/tierpack/pkg/target"
@@ -376,7 +376,7 @@ func warn[W any](c *cli.Context, ws []W) {
 // newProgress picks how transfers are reported: bars on a terminal, JSON
 // lines on stderr with --output json, nothing with --quiet or on a pipe.
 // The caller calls the returned stop function once transfers are done.
-func newProgress(c *cli.Context) (artifact.Progress, func()) {
+func newProgress(c *cli.Context) (oci.Progress, func()) {
 	switch {
 	case c.Bool("quiet"):
 		return nil, func() {}

@@ -83,7 +83,7 @@ func TestPullAllPlatforms(t *testing.T) {
 	}
 	layout := filepath.Join(t.TempDir(), "layout")
 	tg := openLayout(t, layout, "1.0.0")
-	if _, err := p.Push(ctx, tg.Store, "1.0.0", PushOptions{}); err != nil {
+	if _, err := oci.PushBlobs(ctx, tg.Store, p.Blobs, "1.0.0", oci.PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -16,6 +16,7 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"github.com/tierpack/tierpack/pkg/cache"
+	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/tier"
@@ -162,14 +163,14 @@ func TestPushPullRoundTrip(t *testing.T) {
 	p := pack(t, pm, dir, PackOptions{})
 	layout := filepath.Join(t.TempDir(), "layout")
 	tg := openLayout(t, layout, "1.0.0")
-	res, err := p.Push(ctx, tg.Store, "1.0.0", PushOptions{})
+	res, err := oci.PushBlobs(ctx, tg.Store, p.Blobs, "1.0.0", oci.PushOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Uploaded != 3 || res.Skipped != 0 {
 		t.Errorf("first push: %+v", res)
 	}
-	res, err = p.Push(ctx, tg.Store, "1.0.0", PushOptions{})
+	res, err = oci.PushBlobs(ctx, tg.Store, p.Blobs, "1.0.0", oci.PushOptions{})
 	if err != nil || res.Uploaded != 0 || res.Skipped != 3 {
 		t.Errorf("second push: %+v, %v", res, err)
 	}
@@ -202,7 +203,7 @@ func TestPullRejectsCorruptBlob(t *testing.T) {
 	p := pack(t, pm, contribution(t, "contrib"), PackOptions{})
 	layout := filepath.Join(t.TempDir(), "layout")
 	tg := openLayout(t, layout, "1.0.0")
-	if _, err := p.Push(ctx, tg.Store, "1.0.0", PushOptions{}); err != nil {
+	if _, err := oci.PushBlobs(ctx, tg.Store, p.Blobs, "1.0.0", oci.PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var layer ocispec.Descriptor

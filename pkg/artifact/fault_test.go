@@ -67,7 +67,7 @@ func TestPushSurvivesFaults(t *testing.T) {
 			reg := registrytest.New(t, registrytest.WithHandlerWrapper(proxy.Wrap))
 			p := pack(t, pm, dir, PackOptions{})
 			tg := remoteTarget(t, reg, "faults/push", "1.0.0", false)
-			if _, err := p.Push(context.Background(), tg.Store, "1.0.0", PushOptions{}); err != nil {
+			if _, err := oci.PushBlobs(context.Background(), tg.Store, p.Blobs, "1.0.0", oci.PushOptions{}); err != nil {
 				t.Fatalf("push: %v", err)
 			}
 			if proxy.Fired(0) == 0 {
@@ -105,7 +105,7 @@ func TestPullSurvivesFaults(t *testing.T) {
 				reg := registrytest.New(t, registrytest.WithHandlerWrapper(proxy.Wrap))
 				p := pack(t, pm, dir, PackOptions{})
 				tg := remoteTarget(t, reg, "faults/pull", "1.0.0", withCache)
-				if _, err := p.Push(context.Background(), tg.Store, "1.0.0", PushOptions{}); err != nil {
+				if _, err := oci.PushBlobs(context.Background(), tg.Store, p.Blobs, "1.0.0", oci.PushOptions{}); err != nil {
 					t.Fatal(err)
 				}
 				proxy.Set(tc.rule)
@@ -135,7 +135,7 @@ func TestPersistentFaultsFailCleanly(t *testing.T) {
 		reg := registrytest.New(t, registrytest.WithHandlerWrapper(proxy.Wrap))
 		p := pack(t, pm, dir, PackOptions{})
 		tg := remoteTarget(t, reg, "faults/broken", "1.0.0", false)
-		_, err := p.Push(ctx, tg.Store, "1.0.0", PushOptions{Attempts: 2})
+		_, err := oci.PushBlobs(ctx, tg.Store, p.Blobs, "1.0.0", oci.PushOptions{Attempts: 2})
 		var re *oci.RetryError
 		if !errors.As(err, &re) || !strings.Contains(err.Error(), "gave up after 2 attempts") {
 			t.Fatalf("push error = %v, want a RetryError", err)
@@ -151,7 +151,7 @@ func TestPersistentFaultsFailCleanly(t *testing.T) {
 		reg := registrytest.New(t, registrytest.WithHandlerWrapper(proxy.Wrap))
 		p := pack(t, pm, dir, PackOptions{})
 		tg := remoteTarget(t, reg, "faults/broken", "1.0.0", true)
-		if _, err := p.Push(ctx, tg.Store, "1.0.0", PushOptions{}); err != nil {
+		if _, err := oci.PushBlobs(ctx, tg.Store, p.Blobs, "1.0.0", oci.PushOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		parent := t.TempDir()
@@ -192,7 +192,7 @@ func TestCacheServesSecondPull(t *testing.T) {
 	reg := registrytest.New(t)
 	p := pack(t, pm, bigContribution(t), PackOptions{})
 	tg := remoteTarget(t, reg, "cache/demo", "1.0.0", true)
-	if _, err := p.Push(ctx, tg.Store, "1.0.0", PushOptions{}); err != nil {
+	if _, err := oci.PushBlobs(ctx, tg.Store, p.Blobs, "1.0.0", oci.PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Pull(ctx, pm, tg, PullOptions{OutputDir: filepath.Join(t.TempDir(), "a")}); err != nil {

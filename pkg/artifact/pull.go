@@ -91,7 +91,7 @@ type PullOptions struct {
 	// Concurrency bounds parallel blob downloads; zero means DefaultConcurrency.
 	Concurrency int
 	// Progress, if set, is told about each blob.
-	Progress Progress
+	Progress oci.Progress
 	// Attempts bounds tries per blob; zero means DefaultAttempts.
 	Attempts int
 	// Resolved is the artifact as already resolved — and checked by the
@@ -118,8 +118,9 @@ type PullResult struct {
 	Platforms []string `json:"platforms,omitempty"`
 }
 
-// Pull fetches the artifact t names, checks its tier, and has its type's
-// plugin unpack it into opts.OutputDir. The folder appears complete or not
+// Pull fetches the artifact t names and has its type's plugin unpack it
+// into opts.OutputDir; whether it may be pulled at all (its tier) is the
+// caller's trust gate's decision, made before. The folder appears complete or not
 // at all: everything happens in a staging folder beside it that is renamed
 // into place last; on failure the staging folder is removed and any previous
 // content of OutputDir is left as it was.

@@ -18,7 +18,7 @@ func TestPullResolved(t *testing.T) {
 	tg := openLayout(t, filepath.Join(t.TempDir(), "layout"), "1.0.0")
 
 	first := contribution(t, "repository")
-	if _, err := pack(t, pm, first, PackOptions{}).Push(ctx, tg.Store, "1.0.0", PushOptions{}); err != nil {
+	if _, err := oci.PushBlobs(ctx, tg.Store, pack(t, pm, first, PackOptions{}).Blobs, "1.0.0", oci.PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	plat := oci.CurrentPlatform()
@@ -32,7 +32,7 @@ func TestPullResolved(t *testing.T) {
 		t.Fatal(err)
 	}
 	moved := pack(t, pm, second, PackOptions{})
-	if _, err := moved.Push(ctx, tg.Store, "1.0.0", PushOptions{}); err != nil {
+	if _, err := oci.PushBlobs(ctx, tg.Store, moved.Blobs, "1.0.0", oci.PushOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if moved.Root.Digest == info.Root().Digest {

@@ -1,6 +1,6 @@
 // Package progress reports blob transfers to a person or a script: bars
 // drawn with mpb on a terminal, or one JSON event per line for scripts.
-// Both implement artifact.Progress.
+// Both implement oci.Progress.
 package progress
 
 import (
@@ -14,7 +14,7 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
-	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/sdk"
 )
 
@@ -24,14 +24,14 @@ const barThreshold = 256 << 10
 
 // Bars draws one bar per large blob on w (a terminal); the caller calls
 // the returned stop function once transfers are done.
-func Bars(ctx context.Context, w io.Writer) (artifact.Progress, func()) {
+func Bars(ctx context.Context, w io.Writer) (oci.Progress, func()) {
 	p := mpb.NewWithContext(ctx, mpb.WithOutput(w), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond))
 	bp := &barProgress{p: p, bars: map[string]*mpb.Bar{}}
 	return bp, bp.stop
 }
 
 // JSON writes one JSON line per event on w: start, skip, done or error.
-func JSON(w io.Writer) artifact.Progress {
+func JSON(w io.Writer) oci.Progress {
 	return &jsonProgress{enc: json.NewEncoder(w)}
 }
 

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/plugin/dist"
@@ -94,7 +93,7 @@ type PluginPushRequest struct {
 	// Version is the plugin's version when Dir has no binary for this
 	// machine to ask; when it has one, they must agree.
 	Version  string
-	Progress artifact.Progress
+	Progress oci.Progress
 }
 
 // PluginPushResult reports a published plugin.

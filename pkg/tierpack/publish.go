@@ -103,7 +103,7 @@ type PublishRequest struct {
 	// login name).
 	By string
 	// Progress, if set, is told about each blob.
-	Progress artifact.Progress
+	Progress oci.Progress
 }
 
 // PublishResult reports a push.
@@ -171,7 +171,7 @@ func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResul
 	}
 	facts := trust.Contribution(packed.Owners, m.Source.URL, m.Source.Revision, m.License, m.Version,
 		sdk.Count(packed.Diagnostics, sdk.SeverityWarning), keyID)
-	if err := gate.Decide(m.Name+" ("+req.Dir+")", m.Tier, m.Tier, facts); err != nil {
+	if err := gate.Meets(m.Name+" ("+req.Dir+")", m.Tier, facts); err != nil {
 		return nil, fmt.Errorf("%w\nnothing was pushed", err)
 	}
 	t, err := c.openRef(ctx, ref, false)
@@ -185,7 +185,7 @@ func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResul
 	if signer != nil {
 		tag = ""
 	}
-	res, err := packed.Push(ctx, t.Store, tag, artifact.PushOptions{Progress: req.Progress})
+	res, err := oci.PushBlobs(ctx, t.Store, packed.Blobs, tag, oci.PushOptions{Progress: req.Progress})
 	if err != nil {
 		return nil, fmt.Errorf("pushing to %s: %w", ref, err)
 	}

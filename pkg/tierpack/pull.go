@@ -33,7 +33,7 @@ type PullRequest struct {
 	// Options are passed to the plugin's Unpack.
 	Options map[string]string
 	// Progress, if set, is told about each blob.
-	Progress artifact.Progress
+	Progress oci.Progress
 	// Limits bound what the whole pull unpacks (all layers and platforms
 	// together); zero fields are the defaults. See artifact.PullOptions.
 	Limits archive.Limits

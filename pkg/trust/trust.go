@@ -165,10 +165,18 @@ func (g Gate) Decide(subject string, claimed, want tier.Tier, f Facts) error {
 	if err := tier.Require(subject, claimed, want); err != nil {
 		return err
 	}
-	if want <= tier.Contrib {
+	return g.Meets(subject, want, f)
+}
+
+// Meets checks facts against what tier t requires: nil, or a
+// *policy.RefusalError listing every unmet requirement. A push decides
+// with it: a contribution must meet the tier it declares (there is no
+// claim to compare it with yet).
+func (g Gate) Meets(subject string, t tier.Tier, f Facts) error {
+	if t <= tier.Contrib {
 		return nil
 	}
-	return g.Policy.Check(subject, want, f)
+	return g.Policy.Check(subject, t, f)
 }
 
 // Contribution gathers the facts about a contribution about to be pushed,
