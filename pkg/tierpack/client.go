@@ -227,6 +227,42 @@ func (c *Client) trustStore(ctx context.Context, t *target.Target, root ocispec.
 	return t.Store, func() {}
 }
 
+// verified is a resolved artifact with the facts that decide its tier and
+// the gate's verdict: the opening every use case that reports or admits a
+// tier shares (Inspect, Pull, Verify). Close releases it.
+type verified struct {
+	t       *target.Target
+	info    *artifact.Info
+	gate    trust.Gate
+	facts   oras.ReadOnlyGraphTarget
+	verdict trust.Verdict
+	done    func()
+}
+
+// openVerified loads the trust gate (keyFiles and the configured keys),
+// resolves ref (for platform plat, if given), finds where its trust facts
+// are read (trustStore) and has the gate verify its tier.
+func (c *Client) openVerified(ctx context.Context, ref string, keyFiles []string, plat *ocispec.Platform) (*verified, error) {
+	gate, err := c.gate(keyFiles)
+	if err != nil {
+		return nil, err
+	}
+	t, info, err := c.resolve(ctx, ref, true, plat)
+	if err != nil {
+		return nil, err
+	}
+	facts, done := c.trustStore(ctx, t, info.Root())
+	v := &verified{t: t, info: info, gate: gate, facts: facts, done: done}
+	v.verdict = gate.Verify(ctx, facts, info.Root(), info.Annotations)
+	return v, nil
+}
+
+// Close releases the target and the trust facts' store.
+func (v *verified) Close() {
+	v.done()
+	v.t.Close()
+}
+
 // mirrorMiss reports an error that says the mirror cannot serve a
 // reference — it lacks it, fails, or cannot be reached — rather than
 // something about the artifact itself (a missing platform, a foreign

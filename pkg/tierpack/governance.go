@@ -36,23 +36,17 @@ type InspectResult struct {
 
 // Inspect resolves req.Ref and reports it without downloading layers.
 func (c *Client) Inspect(ctx context.Context, req InspectRequest) (*InspectResult, error) {
-	t, info, err := c.resolve(ctx, req.Ref, true, nil)
+	a, err := c.openVerified(ctx, req.Ref, req.KeyFiles, nil)
 	if err != nil {
 		return nil, err
 	}
-	defer t.Close()
-	gate, err := c.gate(req.KeyFiles)
+	defer a.Close()
+	rep, err := a.gate.History(ctx, a.facts, a.info.Root())
 	if err != nil {
 		return nil, err
 	}
-	facts, done := c.trustStore(ctx, t, info.Root())
-	defer done()
-	rep, err := gate.History(ctx, facts, info.Root())
-	if err != nil {
-		return nil, err
-	}
-	v := gate.Verify(ctx, facts, info.Root(), info.Annotations)
-	return &InspectResult{Info: info, Report: rep, ClaimedTier: v.Claimed.String(), VerifiedTier: v.VerifiedName(), Verdict: v}, nil
+	v := a.verdict
+	return &InspectResult{Info: a.info, Report: rep, ClaimedTier: v.Claimed.String(), VerifiedTier: v.VerifiedName(), Verdict: v}, nil
 }
 
 // Key names a cosign private key and how to get its password.
@@ -161,22 +155,16 @@ func (e *VerificationError) Unwrap() error { return e.Err }
 // signature by a trusted key and, when it claims a tier above contrib, that
 // the gate verifies that tier.
 func (c *Client) Verify(ctx context.Context, req VerifyRequest) (*VerifyResult, error) {
-	gate, err := c.gate(req.KeyFiles)
+	a, err := c.openVerified(ctx, req.Ref, req.KeyFiles, nil)
 	if err != nil {
 		return nil, err
 	}
-	t, info, err := c.resolve(ctx, req.Ref, true, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer t.Close()
-	facts, done := c.trustStore(ctx, t, info.Root())
-	defer done()
-	v, err := sign.Verify(ctx, facts, info.Root(), gate.KeysFor(tier.Contrib))
+	defer a.Close()
+	t, info, verdict := a.t, a.info, a.verdict
+	v, err := sign.Verify(ctx, a.facts, info.Root(), a.gate.KeysFor(tier.Contrib))
 	if err != nil {
 		return nil, &VerificationError{Err: err}
 	}
-	verdict := gate.Verify(ctx, facts, info.Root(), info.Annotations)
 	res := &VerifyResult{Reference: t.Ref.String(), Digest: info.Digest, Verified: v,
 		ClaimedTier: verdict.Claimed.String(), VerifiedTier: verdict.VerifiedName(), Verdict: verdict}
 	if err := trust.Admit(t.Ref.String(), verdict, verdict.Claimed); err != nil {

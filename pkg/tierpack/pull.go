@@ -58,18 +58,12 @@ func (c *Client) Pull(ctx context.Context, req PullRequest) (*PullResult, error)
 	if err != nil {
 		return nil, err
 	}
-	t, info, err := c.resolve(ctx, req.Ref, true, plat)
+	a, err := c.openVerified(ctx, req.Ref, req.KeyFiles, plat)
 	if err != nil {
 		return nil, err
 	}
-	defer t.Close()
-	gate, err := c.gate(req.KeyFiles)
-	if err != nil {
-		return nil, err
-	}
-	facts, done := c.trustStore(ctx, t, info.Root())
-	defer done()
-	verdict := gate.Verify(ctx, facts, info.Root(), info.Annotations)
+	defer a.Close()
+	t, info, verdict := a.t, a.info, a.verdict
 	if err := trust.Admit(t.Ref.String(), verdict, req.MinTier); err != nil {
 		return nil, err
 	}
