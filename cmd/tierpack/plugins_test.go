@@ -71,7 +71,7 @@ func buildPlugins(t *testing.T) {
 			out := filepath.Join(b.dist, "tierpack-plugin-rules-"+runtime.GOOS+"-"+arch)
 			build := exec.Command("go", "build", "-trimpath", "-o", out, ".")
 			build.Dir = src
-			build.Env = append(os.Environ(), "GOOS="+runtime.GOOS, "GOARCH="+arch, "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=readonly")
+			build.Env = append(os.Environ(), "GOOS="+runtime.GOOS, "GOARCH="+arch, "CGO_ENABLED=0", "GOFLAGS=-mod=readonly")
 			if o, err := build.CombinedOutput(); err != nil {
 				b.err = &buildError{what: "the example plugin in " + src + " for " + runtime.GOOS + "/" + arch, out: o,
 					hint: "if go.sum is missing entries, run `go mod tidy` in " + src + " (tierpack's dependencies changed)", err: err}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -11,8 +12,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tierpack/tierpack/internal/registrytest"
+	"github.com/tierpack/tierpack/pkg/home"
 )
 
 // notRunHere are README command lines TestREADMECommands leaves out, with
@@ -57,13 +60,39 @@ func TestREADMECommands(t *testing.T) {
 	}
 	registrytest.New(t, registrytest.WithAddr("127.0.0.1:5000"))
 
-	work := t.TempDir()
+	// The copy lives at one fixed path, rebuilt each run: the go command's
+	// build cache keys a package on its folder, so a fresh folder each time
+	// would recompile (and relink) tierpack and its chart plugin for the
+	// README's go run, go install and make lines — minutes on two cores.
+	// The lock keeps two test runs on this machine out of each other's way.
+	work := filepath.Join(os.TempDir(), "tierpack-readme-test")
+	lock, err := home.Lock(context.Background(), work+".lock", home.LockOptions{Wait: 30 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := os.RemoveAll(work); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(work) })
 	copyRepo(t, root, work)
-	home := t.TempDir()
-	env := append(os.Environ(),
-		"HOME="+home, "TIERPACK_HOME="+filepath.Join(home, "tierpack"), "DOCKER_CONFIG="+filepath.Join(home, "docker"),
-		"GOBIN="+filepath.Join(home, "gobin"),
-		"PATH="+filepath.Join(home, "gobin")+string(os.PathListSeparator)+filepath.Join(root, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+	// A fresh HOME for tierpack's data, but the go command keeps this
+	// machine's build and module caches (both default to folders under
+	// HOME): the README's go run, go install and go build lines would
+	// otherwise download every module and compile everything again.
+	goEnv, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
+	if err != nil {
+		t.Fatalf("go env: %v", err)
+	}
+	caches := strings.Fields(string(goEnv))
+	if len(caches) != 3 {
+		t.Fatalf("go env GOCACHE GOMODCACHE GOPATH: %q", goEnv)
+	}
+	hm := t.TempDir()
+	env := append(os.Environ(), "GOCACHE="+caches[0], "GOMODCACHE="+caches[1], "GOPATH="+caches[2],
+		"HOME="+hm, "TIERPACK_HOME="+filepath.Join(hm, "tierpack"), "DOCKER_CONFIG="+filepath.Join(hm, "docker"),
+		"GOBIN="+filepath.Join(hm, "gobin"),
+		"PATH="+filepath.Join(hm, "gobin")+string(os.PathListSeparator)+filepath.Join(root, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 	env = withoutEnv(env, "COSIGN_PASSWORD", "TIERPACK_SIGNING_KEY", "TIERPACK_PLUGINS_DIR")
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
 	cmd.Dir, cmd.Env = work, env
@@ -71,6 +100,9 @@ func TestREADMECommands(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("README commands: %v\n%s", err, out.String())
+	}
+	if testing.Verbose() {
+		t.Logf("README commands, each with the seconds elapsed when it started:\n%s", out.String())
 	}
 }
 
@@ -97,7 +129,7 @@ func readmeScript(t *testing.T, readme []byte) (string, int) {
 			continue
 		}
 		n++
-		b.WriteString("echo " + shellQuote("+ README.md:"+strconv.Itoa(line)+": "+cmd) + "\n" + text + "\n")
+		b.WriteString("echo \"[${SECONDS}s] \"" + shellQuote("+ README.md:"+strconv.Itoa(line)+": "+cmd) + "\n" + text + "\n")
 	}
 	for l := range notRunHere {
 		if !seen[l] {
