@@ -23,6 +23,7 @@ import (
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/target"
+	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/archive"
 )
@@ -47,6 +48,9 @@ const (
 // what pull and promotion keep of it.
 type Info struct {
 	oci.Info
+	// Tier is the tier the artifact claims (its annotation); tier.None
+	// when it has none.
+	Tier tier.Tier `json:"tier"`
 
 	root     ocispec.Descriptor
 	manifest *ocispec.Manifest
@@ -63,7 +67,11 @@ func Resolve(ctx context.Context, t *target.Target, platform *ocispec.Platform) 
 	if err != nil {
 		return nil, err
 	}
-	return &Info{Info: *i, root: i.Root(), manifest: i.Manifest()}, nil
+	claimed, err := tier.FromAnnotations(i.Annotations)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Ref, err)
+	}
+	return &Info{Info: *i, Tier: claimed, root: i.Root(), manifest: i.Manifest()}, nil
 }
 
 // fetchManifest reads small JSON content of t (a manifest, an index, an

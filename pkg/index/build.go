@@ -158,6 +158,9 @@ func (b *Builder) entry(ctx context.Context, t *target.Target) (*Entry, error) {
 				tt.Ref = t.Ref.WithTag(tag)
 			}
 			info, err := oci.Resolve(gctx, &tt, nil)
+			if err == nil {
+				_, err = tier.FromAnnotations(info.Annotations)
+			}
 			if err != nil {
 				if explicit || fatal(err) {
 					return err
@@ -270,7 +273,14 @@ func (b *Builder) verify(ctx context.Context, t *target.Target, info *oci.Info) 
 	if b.Verify != nil {
 		return b.Verify(ctx, t, info)
 	}
-	return min(info.Tier, tier.Contrib)
+	return min(claimed(info), tier.Contrib)
+}
+
+// claimed is the tier a resolved version's annotation claims (checked
+// when it was resolved).
+func claimed(info *oci.Info) tier.Tier {
+	t, _ := tier.FromAnnotations(info.Annotations)
+	return t
 }
 
 // makeEntry groups the resolved tags by digest into versions and takes
@@ -288,8 +298,8 @@ func (b *Builder) makeEntry(ctx context.Context, t *target.Target, found []resol
 				Created:  r.info.Annotations[ocispec.AnnotationCreated],
 				Revision: r.info.Annotations[ocispec.AnnotationRevision],
 			}
-			if r.info.Tier != v.Tier {
-				v.ClaimedTier = r.info.Tier
+			if c := claimed(r.info); c != v.Tier {
+				v.ClaimedTier = c
 			}
 			byDigest[r.info.Digest] = v
 			infos[r.info.Digest] = r.info

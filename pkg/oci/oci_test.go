@@ -21,7 +21,6 @@ import (
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/tierpack/tierpack/pkg/target"
-	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/sdk"
 )
 
@@ -238,7 +237,7 @@ func TestResolve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Tier != tier.Repository || info.Type != "script" || info.Name != "demo" || info.Version != "1.0.0" ||
+	if info.Annotations[sdk.AnnotationTier] != "repository" || info.Type != "script" || info.Name != "demo" || info.Version != "1.0.0" ||
 		info.Root().Digest != root.Desc.Digest || info.Platform == nil || info.Platform.Architecture != "arm64" ||
 		info.Manifest() == nil || info.Annotations["arch"] != "arm64" {
 		t.Fatalf("Resolve = %+v", info)

@@ -15,7 +15,6 @@ import (
 	"oras.land/oras-go/v2/errdef"
 
 	"github.com/tierpack/tierpack/pkg/target"
-	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/sdk"
 )
 
@@ -26,7 +25,6 @@ type Info struct {
 	MediaType    string            `json:"mediaType"`
 	ArtifactType string            `json:"artifactType,omitempty"`
 	Size         int64             `json:"size"`
-	Tier         tier.Tier         `json:"tier"`
 	Type         string            `json:"type,omitempty"`
 	Name         string            `json:"name,omitempty"`
 	Version      string            `json:"version,omitempty"`
@@ -173,13 +171,9 @@ func (i *Info) readManifest(t *target.Target, data []byte) error {
 	return nil
 }
 
-// interpret reads what tierpack's annotations say: tier, type, name and
-// version.
+// interpret reads what tierpack's annotations say: type, name and version
+// (the tier annotation is the trust layer's to read).
 func (i *Info) interpret() error {
-	var err error
-	if i.Tier, err = tier.FromAnnotations(i.Annotations); err != nil {
-		return err
-	}
 	i.Type = i.Annotations[sdk.AnnotationType]
 	if i.Type == "" && i.manifest != nil && i.manifest.Config.MediaType == sdk.MediaTypeHelmConfig {
 		i.Type = "chart" // pushed by helm push: an untiered chart
