@@ -3,7 +3,7 @@ package sdk
 // This file is the vocabulary the host and plugins agree on: the annotation
 // keys tierpack writes into manifests and image configs, the media types it
 // recognises, and the names of the support tiers. Each is defined here once;
-// the host's packages (pkg/tier, pkg/artifact, pkg/owners, pkg/promotion,
+// the host's packages (sdk/tier, pkg/artifact, pkg/owners, pkg/promotion,
 // pkg/index, pkg/plugin/dist) and the built-in plugins refer to these
 // constants, so a plugin that reads an annotation reads the key the host
 // wrote. Changing a value changes the format of every published artifact:
@@ -111,7 +111,7 @@ const (
 // AnnotationTier. They are ordered TierContrib < TierRepository <
 // TierOfficial; an artifact without a tier (TierUntiered, never written into
 // an annotation) counts as below TierContrib. The host's typed, ordered
-// form is package github.com/tierpack/tierpack/pkg/tier.
+// form is package github.com/tierpack/tierpack/sdk/tier.
 const (
 	// TierContrib: use at your own risk — scripts, YAML, markdown.
 	TierContrib = "contrib"

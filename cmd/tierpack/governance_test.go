@@ -26,7 +26,7 @@ import (
 
 	"github.com/tierpack/tierpack/internal/registrytest"
 	"github.com/tierpack/tierpack/pkg/promotion"
-	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // tp runs tierpack in a fixed home with COSIGN_PASSWORD set and returns

@@ -8,9 +8,9 @@ import (
 
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
 	"github.com/tierpack/tierpack/pkg/artifact"
-	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 func initCommand() *cli.Command {

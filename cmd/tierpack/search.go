@@ -7,8 +7,8 @@ import (
 
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
 	"github.com/tierpack/tierpack/pkg/index"
-	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/pkg/tierpack"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 const helpSearchFilters = `FILTERS:

@@ -18,11 +18,11 @@ import (
 	"github.com/tierpack/tierpack/internal/registrytest"
 	"github.com/tierpack/tierpack/pkg/owners"
 	"github.com/tierpack/tierpack/pkg/target"
-	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/archive"
 	"github.com/tierpack/tierpack/sdk/archive/archivetest"
 	"github.com/tierpack/tierpack/sdk/contrib"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // hostileLayer is one layer of a hand-made artifact.

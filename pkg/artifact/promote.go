@@ -16,8 +16,8 @@ import (
 	"github.com/tierpack/tierpack/pkg/promotion"
 	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/target"
-	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // PromoteOptions say where to move an artifact and on whose authority.

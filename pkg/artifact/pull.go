@@ -23,9 +23,9 @@ import (
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/target"
-	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/archive"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // ErrExists is returned when the output folder exists and Force is off.

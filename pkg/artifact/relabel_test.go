@@ -11,7 +11,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 
-	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // TestRetierRelabelsImageConfig: promoting a runnable image rewrites the

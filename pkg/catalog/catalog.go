@@ -22,8 +22,8 @@ import (
 	"time"
 
 	"github.com/tierpack/tierpack/pkg/index"
-	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/pkg/tierpack"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 //go:embed templates/*.html

@@ -16,9 +16,9 @@ import (
 	"github.com/tierpack/tierpack/pkg/catalog"
 	"github.com/tierpack/tierpack/pkg/index"
 	"github.com/tierpack/tierpack/pkg/promotion"
-	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 	"github.com/tierpack/tierpack/pkg/trust"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 const hostile = `<script>alert("pwned")</script><img src=x onerror=alert(1)>`

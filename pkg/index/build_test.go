@@ -20,8 +20,8 @@ import (
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/owners"
 	"github.com/tierpack/tierpack/pkg/target"
-	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // open opens a reference the way the CLI does, with no credentials.

@@ -13,7 +13,7 @@ import (
 	"oras.land/oras-go/v2/errdef"
 
 	"github.com/tierpack/tierpack/pkg/home"
-	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // APIVersion is the index schema version this package writes and reads.

@@ -11,7 +11,7 @@ import (
 
 	"oras.land/oras-go/v2/errdef"
 
-	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // Query filters index entries. The zero value matches everything.

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // summary names each result as name@latest(tier) and lists its versions.

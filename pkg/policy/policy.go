@@ -25,8 +25,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tierpack/tierpack/pkg/owners"
-	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/sdk/contrib"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // ErrRefused is wrapped by RefusalError.

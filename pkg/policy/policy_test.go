@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/tierpack/tierpack/pkg/owners"
-	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 func good() Facts {

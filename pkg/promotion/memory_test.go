@@ -12,7 +12,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/tierpack/tierpack/pkg/sign"
-	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // TestMemory keeps only trusted demotions, once however many manifests

@@ -15,7 +15,7 @@ import (
 	"oras.land/oras-go/v2/content/oci"
 
 	"github.com/tierpack/tierpack/pkg/sign"
-	"github.com/tierpack/tierpack/pkg/tier"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 func pushManifest(t *testing.T, store *oci.Store, note string) ocispec.Descriptor {

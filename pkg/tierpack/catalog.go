@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/tierpack/tierpack/pkg/index"
-	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/pkg/trust"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // CatalogRequest asks for the browsable catalog of the configured indexes

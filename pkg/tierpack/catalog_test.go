@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/tierpack/tierpack/internal/registrytest"
-	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/pkg/tierpack"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // TestCatalogHistoryAndUnreachableRegistry: the catalog carries each

@@ -11,8 +11,8 @@ import (
 	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/sign"
-	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/pkg/trust"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // InspectRequest asks what is known about an artifact.

@@ -13,9 +13,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/contrib"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // InitRequest asks for a new contribution folder.

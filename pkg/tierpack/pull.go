@@ -8,9 +8,9 @@ import (
 
 	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/oci"
-	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/pkg/trust"
 	"github.com/tierpack/tierpack/sdk/archive"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // PullRequest asks for an artifact to be fetched and unpacked.

@@ -15,8 +15,8 @@ import (
 	"github.com/tierpack/tierpack/pkg/index"
 	"github.com/tierpack/tierpack/pkg/policy"
 	"github.com/tierpack/tierpack/pkg/sign"
-	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/pkg/tierpack"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // selfBin is the real tierpack binary: it serves the built-in plugins, so

@@ -18,9 +18,9 @@ import (
 	"github.com/tierpack/tierpack/pkg/index"
 	"github.com/tierpack/tierpack/pkg/policy"
 	"github.com/tierpack/tierpack/pkg/sign"
-	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // debugBundle is the example script contribution at the repository tier

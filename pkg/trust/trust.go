@@ -47,8 +47,8 @@ import (
 	"github.com/tierpack/tierpack/pkg/policy"
 	"github.com/tierpack/tierpack/pkg/promotion"
 	"github.com/tierpack/tierpack/pkg/sign"
-	"github.com/tierpack/tierpack/pkg/tier"
 	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // Gate holds what every tier decision is made against.

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/tierpack/tierpack/sdk"
+
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // FuzzParse feeds arbitrary bytes to the manifest parser. It must never
@@ -31,7 +33,7 @@ func FuzzParse(f *testing.F) {
 		if !nameRE.MatchString(m.Name) || !typeRE.MatchString(m.Type) || !sdk.ValidTag(TagFor(m.Version)) {
 			t.Fatalf("accepted a manifest breaking the name/type/version rules: %+v", m)
 		}
-		if m.Tier < TierContrib || m.Tier > TierOfficial {
+		if m.Tier < tier.Contrib || m.Tier > tier.Official {
 			t.Fatalf("accepted tier %v", m.Tier)
 		}
 		for _, f := range m.Files {

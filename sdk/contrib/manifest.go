@@ -36,6 +36,7 @@ import (
 
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/archive"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // FileName is the manifest's file name inside a contribution folder.
@@ -66,7 +67,7 @@ type Manifest struct {
 	Name        string    `yaml:"name" json:"name"`
 	Version     string    `yaml:"version" json:"version"`
 	Type        string    `yaml:"type" json:"type"`
-	Tier        Tier      `yaml:"-" json:"tier"`
+	Tier        tier.Tier `yaml:"-" json:"tier"`
 	TierName    string    `yaml:"tier" json:"-"`
 	Description string    `yaml:"description,omitempty" json:"description,omitempty"`
 	License     string    `yaml:"license,omitempty" json:"license,omitempty"`
@@ -398,7 +399,7 @@ func (m *Manifest) check() Errors {
 	}
 	if m.TierName == "" {
 		add("tier", "is required: contrib, repository or official")
-	} else if t, err := ParseTier(m.TierName); err != nil {
+	} else if t, err := tier.Parse(m.TierName); err != nil {
 		add("tier", "%q is not a tier%s: use contrib, repository or official", m.TierName, Suggest(m.TierName, sdk.Tiers()))
 	} else {
 		m.Tier = t

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 func TestParseValid(t *testing.T) {
@@ -27,7 +29,7 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Tier != TierRepository || m.Name != "falco-debug-bundle" || m.Source.Revision != "abc" {
+	if m.Tier != tier.Repository || m.Name != "falco-debug-bundle" || m.Source.Revision != "abc" {
 		t.Errorf("parsed %+v", m)
 	}
 	if got := TagFor(m.Version); got != "1.2.0_build.5" {

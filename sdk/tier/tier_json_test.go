@@ -1,4 +1,4 @@
-package contrib
+package tier
 
 import (
 	"encoding/json"
@@ -8,7 +8,7 @@ import (
 // Every tier, untiered included, survives JSON: promotion records from an
 // untiered artifact say "from":"untiered" and must read back.
 func TestTierRoundTripsThroughJSON(t *testing.T) {
-	for _, want := range []Tier{TierNone, TierContrib, TierRepository, TierOfficial} {
+	for _, want := range []Tier{None, Contrib, Repository, Official} {
 		b, err := json.Marshal(want)
 		if err != nil {
 			t.Fatal(err)
@@ -18,7 +18,7 @@ func TestTierRoundTripsThroughJSON(t *testing.T) {
 			t.Errorf("%s: json %s decodes to %v, %v", want, b, got, err)
 		}
 	}
-	if _, err := ParseTier("untiered"); err == nil {
-		t.Error(`ParseTier("untiered") accepted it; --tier untiered means nothing`)
+	if _, err := Parse("untiered"); err == nil {
+		t.Error(`Parse("untiered") accepted it; --tier untiered means nothing`)
 	}
 }
