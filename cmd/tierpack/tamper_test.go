@@ -17,6 +17,7 @@ import (
 	"github.com/tierpack/tierpack/internal/registrytest"
 	"github.com/tierpack/tierpack/pkg/promotion"
 	"github.com/tierpack/tierpack/pkg/sign"
+	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/tier"
 )
 
@@ -69,7 +70,7 @@ func TestTamperingIsCaught(t *testing.T) {
 		// that no signature covers.
 		variant("relabelled", func(a map[string]string) {
 			a["org.opencontainers.image.description"] = "now with more official"
-			a[tier.Annotation] = "official"
+			a[sdk.AnnotationTier] = "official"
 		})
 		pullOfficial("relabelled", "official (claimed, unverified: no tier record signed by a trusted key")
 	})
@@ -100,7 +101,7 @@ func TestTamperingIsCaught(t *testing.T) {
 	})
 
 	t.Run("repository claim without OWNERS", func(t *testing.T) {
-		variant("no-owners", func(a map[string]string) { delete(a, "dev.tierpack.owners"); a[tier.Annotation] = "repository" })
+		variant("no-owners", func(a map[string]string) { delete(a, "dev.tierpack.owners"); a[sdk.AnnotationTier] = "repository" })
 		p.refused([]string{"pull", reg.Host + "/tamper/dbg:no-owners", "--tier", "repository", "-o", p.path("out-no-owners")},
 			"repository (claimed, unverified: no tier record signed by a trusted key")
 	})
@@ -142,7 +143,7 @@ func attachRecord(t *testing.T, repo *remote.Repository, subject ocispec.Descrip
 	subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
 	_, err = oras.PackManifest(ctx, repo, oras.PackManifestVersion1_1, promotion.ArtifactType, oras.PackManifestOptions{
 		Subject: &subj, Layers: []ocispec.Descriptor{layer},
-		ManifestAnnotations: map[string]string{promotion.AnnotationSignature: sig, promotion.AnnotationKeyID: keyID},
+		ManifestAnnotations: map[string]string{sdk.AnnotationPromotionSignature: sig, sdk.AnnotationPromotionKey: keyID},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -22,7 +22,6 @@ import (
 	"github.com/tierpack/tierpack/sdk/archive"
 	"github.com/tierpack/tierpack/sdk/archive/archivetest"
 	"github.com/tierpack/tierpack/sdk/contrib"
-	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // hostileLayer is one layer of a hand-made artifact.
@@ -45,7 +44,7 @@ func pushHostile(t *testing.T, tg *target.Target, tag string, platforms []string
 		}
 		return d
 	}
-	ann := map[string]string{tier.Annotation: "contrib", AnnotationType: "script", AnnotationName: "hostile"}
+	ann := map[string]string{sdk.AnnotationTier: "contrib", sdk.AnnotationType: "script", sdk.AnnotationName: "hostile"}
 	manifest := func(p *ocispec.Platform) ocispec.Descriptor {
 		m := ocispec.Manifest{
 			Versioned:    specs.Versioned{SchemaVersion: 2},

@@ -33,23 +33,18 @@ import (
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/archive"
 	"github.com/tierpack/tierpack/sdk/contrib"
-	"github.com/tierpack/tierpack/sdk/tier"
 )
 
-// Annotation keys tierpack sets on every manifest, besides tier.Annotation
+// Annotation keys tierpack sets on every manifest, besides sdk.AnnotationTier
 // and the org.opencontainers.image.* keys.
 const (
-	// AnnotationType is the contribution type, which names the plugin that
-	// unpacks the artifact.
-	AnnotationType = sdk.AnnotationType
-	// AnnotationName is the contribution's name from tierpack.yaml.
-	AnnotationName = sdk.AnnotationName
-	// AnnotationKeywords lists tierpack.yaml's keywords, comma-separated,
-	// for indexes and search.
-	AnnotationKeywords = sdk.AnnotationKeywords
-	// AnnotationWarnings is the number of validation warnings at push,
-	// which the official tier's policy reads.
-	AnnotationWarnings = sdk.AnnotationWarnings
+// sdk.AnnotationType is the contribution type, which names the plugin that
+// unpacks the artifact.
+// sdk.AnnotationName is the contribution's name from tierpack.yaml.
+// sdk.AnnotationKeywords lists tierpack.yaml's keywords, comma-separated,
+// for indexes and search.
+// sdk.AnnotationWarnings is the number of validation warnings at push,
+// which the official tier's policy reads.
 )
 
 // ErrValidation is wrapped by ValidationError.
@@ -217,9 +212,7 @@ type PackOptions struct {
 	Limits archive.Limits
 }
 
-// Blob is a content-addressed file or byte slice ready to push.
-type Blob = oci.Blob
-
+// oci.Blob is a content-addressed file or byte slice ready to push.
 // Packed is a built artifact waiting in a staging directory. Close removes
 // the directory.
 type Packed struct {
@@ -228,7 +221,7 @@ type Packed struct {
 	Root ocispec.Descriptor
 	// Blobs lists every blob in push order: configs and layers, then child
 	// manifests, then Root last.
-	Blobs       []Blob
+	Blobs       []oci.Blob
 	Plugin      sdk.Description
 	Diagnostics []sdk.Diagnostic
 	// Owners is the contribution's parsed OWNERS file, nil if none.
@@ -238,7 +231,7 @@ type Packed struct {
 	FromCache bool
 	staging   string
 	// known holds blobs already hashed, by their path in the plugin output.
-	known map[string]Blob
+	known map[string]oci.Blob
 }
 
 // Close removes the staging directory.
@@ -382,9 +375,9 @@ func (p *Packed) fromRecord(opts PackOptions, key, out string) bool {
 // OWNERS record (nil if none) and its validation warnings.
 func Annotations(m *contrib.Manifest, created time.Time, own *owners.File, warnings int) map[string]string {
 	a := map[string]string{
-		tier.Annotation:               m.Tier.String(),
-		AnnotationType:                m.Type,
-		AnnotationName:                m.Name,
+		sdk.AnnotationTier:            m.Tier.String(),
+		sdk.AnnotationType:            m.Type,
+		sdk.AnnotationName:            m.Name,
 		ocispec.AnnotationTitle:       m.Name,
 		ocispec.AnnotationVersion:     m.Version,
 		ocispec.AnnotationDescription: m.Description,
@@ -393,15 +386,15 @@ func Annotations(m *contrib.Manifest, created time.Time, own *owners.File, warni
 		ocispec.AnnotationLicenses:    m.License,
 		ocispec.AnnotationAuthors:     strings.Join(m.Authors, ", "),
 		ocispec.AnnotationURL:         m.Homepage,
-		AnnotationKeywords:            strings.Join(m.Keywords, ","),
+		sdk.AnnotationKeywords:        strings.Join(m.Keywords, ","),
 	}
 	if !created.IsZero() {
 		a[ocispec.AnnotationCreated] = created.UTC().Format(time.RFC3339)
 	}
 	if own != nil {
-		a[owners.Annotation] = own.JSON()
+		a[sdk.AnnotationOwners] = own.JSON()
 	}
-	a[AnnotationWarnings] = strconv.Itoa(warnings)
+	a[sdk.AnnotationWarnings] = strconv.Itoa(warnings)
 	for k, v := range a {
 		if v == "" {
 			delete(a, k)
@@ -431,7 +424,7 @@ func (p *Packed) build(out string, res sdk.PackageResult, opts PackOptions) erro
 	}
 	artifactType := p.Plugin.ArtifactType
 	seen := map[digest.Digest]bool{}
-	var manifests []Blob
+	var manifests []oci.Blob
 	for i, pm := range res.Manifests {
 		if len(res.Manifests) > 1 && pm.Platform == nil {
 			return fmt.Errorf("manifest %d of %d has no platform: a multi-manifest artifact is an image index and needs one per manifest", i+1, len(res.Manifests))
@@ -454,7 +447,7 @@ func (p *Packed) build(out string, res sdk.PackageResult, opts PackOptions) erro
 	if len(manifests) == 1 && res.Manifests[0].Platform == nil {
 		p.Root = manifests[0].Desc
 		p.Root.Platform = nil
-		p.Blobs = append(p.Blobs, Blob{Desc: p.Root, Data: manifests[0].Data})
+		p.Blobs = append(p.Blobs, oci.Blob{Desc: p.Root, Data: manifests[0].Data})
 		return nil
 	}
 	var entries []ocispec.Descriptor
@@ -478,13 +471,13 @@ func (p *Packed) build(out string, res sdk.PackageResult, opts PackOptions) erro
 // manifest carries the tier, also each platform's in an index, so a runtime
 // that resolves one platform still sees it. It returns the config and
 // layer blobs and, separately, the manifest's.
-func (p *Packed) buildManifest(root *os.Root, out string, pm sdk.Manifest, ann map[string]string, artifactType string) ([]Blob, Blob, error) {
-	var blobs []Blob
+func (p *Packed) buildManifest(root *os.Root, out string, pm sdk.Manifest, ann map[string]string, artifactType string) ([]oci.Blob, oci.Blob, error) {
+	var blobs []oci.Blob
 	cfg := oci.EmptyJSON()
 	if pm.Config != nil {
 		b, err := p.blobFor(root, out, *pm.Config)
 		if err != nil {
-			return nil, Blob{}, err
+			return nil, oci.Blob{}, err
 		}
 		cfg = b
 	}
@@ -503,7 +496,7 @@ func (p *Packed) buildManifest(root *os.Root, out string, pm sdk.Manifest, ann m
 	for _, l := range pm.Layers {
 		b, err := p.blobFor(root, out, l)
 		if err != nil {
-			return nil, Blob{}, err
+			return nil, oci.Blob{}, err
 		}
 		layers = append(layers, b.Desc)
 		blobs = append(blobs, b)
@@ -523,7 +516,7 @@ func (p *Packed) buildManifest(root *os.Root, out string, pm sdk.Manifest, ann m
 	}
 	man, err := oci.ManifestBlob(oci.NewManifest(artifactType, cfgDesc, layers, a))
 	if err != nil {
-		return nil, Blob{}, err
+		return nil, oci.Blob{}, err
 	}
 	if pm.Platform != nil {
 		man.Desc.Platform = &ocispec.Platform{OS: pm.Platform.OS, Architecture: pm.Platform.Architecture, Variant: pm.Platform.Variant}
@@ -533,7 +526,7 @@ func (p *Packed) buildManifest(root *os.Root, out string, pm sdk.Manifest, ann m
 
 // blobFor returns the blob for a file of the plugin's output: known
 // already (from the cache), or hashed now.
-func (p *Packed) blobFor(root *os.Root, dir string, b sdk.Blob) (Blob, error) {
+func (p *Packed) blobFor(root *os.Root, dir string, b sdk.Blob) (oci.Blob, error) {
 	if k, ok := p.known[b.Path]; ok {
 		k.Desc.Annotations = b.Annotations
 		if len(k.Desc.Annotations) == 0 {
@@ -546,29 +539,29 @@ func (p *Packed) blobFor(root *os.Root, dir string, b sdk.Blob) (Blob, error) {
 
 // hashFile hashes a file the plugin wrote, refusing paths that leave the
 // staging directory and anything but regular files.
-func hashFile(root *os.Root, dir string, b sdk.Blob) (Blob, error) {
+func hashFile(root *os.Root, dir string, b sdk.Blob) (oci.Blob, error) {
 	if b.MediaType == "" {
-		return Blob{}, fmt.Errorf("blob %q has no media type", b.Path)
+		return oci.Blob{}, fmt.Errorf("blob %q has no media type", b.Path)
 	}
 	if err := contrib.CheckRelPath(b.Path); err != nil {
-		return Blob{}, fmt.Errorf("blob path: %w", err)
+		return oci.Blob{}, fmt.Errorf("blob path: %w", err)
 	}
 	f, err := root.Open(filepath.FromSlash(b.Path))
 	if err != nil {
-		return Blob{}, fmt.Errorf("blob %q: %w", b.Path, err)
+		return oci.Blob{}, fmt.Errorf("blob %q: %w", b.Path, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return Blob{}, err
+		return oci.Blob{}, err
 	}
 	if !st.Mode().IsRegular() {
-		return Blob{}, fmt.Errorf("blob %q is not a regular file", b.Path)
+		return oci.Blob{}, fmt.Errorf("blob %q is not a regular file", b.Path)
 	}
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	if err != nil {
-		return Blob{}, fmt.Errorf("hashing %q: %w", b.Path, err)
+		return oci.Blob{}, fmt.Errorf("hashing %q: %w", b.Path, err)
 	}
 	desc := ocispec.Descriptor{
 		MediaType:   b.MediaType,
@@ -579,7 +572,7 @@ func hashFile(root *os.Root, dir string, b sdk.Blob) (Blob, error) {
 	if len(desc.Annotations) == 0 {
 		desc.Annotations = nil
 	}
-	return Blob{Desc: desc, Path: filepath.Join(dir, filepath.FromSlash(b.Path))}, nil
+	return oci.Blob{Desc: desc, Path: filepath.Join(dir, filepath.FromSlash(b.Path))}, nil
 }
 
 // relTo returns p relative to dir, slash-separated, or p itself.

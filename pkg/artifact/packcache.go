@@ -14,6 +14,7 @@ import (
 
 	"github.com/tierpack/tierpack/pkg/cache"
 	"github.com/tierpack/tierpack/pkg/home"
+	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/contrib"
@@ -97,8 +98,8 @@ func loadPackRecord(c *cache.Cache, key string) (*packRecord, error) {
 
 // blobs maps each recorded file to its blob in the cache, or returns nil
 // when any is missing.
-func (r *packRecord) blobs(c *cache.Cache) map[string]Blob {
-	out := map[string]Blob{}
+func (r *packRecord) blobs(c *cache.Cache) map[string]oci.Blob {
+	out := map[string]oci.Blob{}
 	for p, f := range r.Files {
 		d := ocispec.Descriptor{Digest: f.Digest, Size: f.Size}
 		if !c.Has(d) {
@@ -108,7 +109,7 @@ func (r *packRecord) blobs(c *cache.Cache) map[string]Blob {
 		if err != nil {
 			return nil
 		}
-		out[p] = Blob{Desc: ocispec.Descriptor{Digest: f.Digest, Size: f.Size}, Path: path}
+		out[p] = oci.Blob{Desc: ocispec.Descriptor{Digest: f.Digest, Size: f.Size}, Path: path}
 	}
 	for _, m := range r.Result.Manifests {
 		for _, b := range append(m.Layers, deref(m.Config)...) {
@@ -132,14 +133,14 @@ func deref(b *sdk.Blob) []sdk.Blob {
 // under key.
 func savePackRecord(c *cache.Cache, key string, validation []sdk.Diagnostic, res sdk.PackageResult, p *Packed) error {
 	rec := packRecord{Plugin: p.Plugin, Diagnostics: validation, Result: res, Files: map[string]recordBlob{}}
-	byDigest := map[digest.Digest]Blob{}
+	byDigest := map[digest.Digest]oci.Blob{}
 	for _, b := range p.Blobs {
 		byDigest[b.Desc.Digest] = b
 	}
 	for _, m := range res.Manifests {
 		for _, b := range append(m.Layers, deref(m.Config)...) {
 			full := filepath.Join(p.staging, "out", filepath.FromSlash(b.Path))
-			var found *Blob
+			var found *oci.Blob
 			for _, bl := range byDigest {
 				if bl.Path == full {
 					found = &bl

@@ -221,7 +221,7 @@ func Promotable(ref target.Ref, info *Info, to tier.Tier) error {
 		return fmt.Errorf("%s is already at tier %s", ref, to)
 	}
 	if info.Type == "" {
-		return fmt.Errorf("%s is not a tierpack artifact (no %s annotation): push it with tierpack first", ref, AnnotationType)
+		return fmt.Errorf("%s is not a tierpack artifact (no %s annotation): push it with tierpack first", ref, sdk.AnnotationType)
 	}
 	return nil
 }
@@ -288,10 +288,10 @@ func relabel(ctx context.Context, t *target.Target, d ocispec.Descriptor, to tie
 	if labels == nil {
 		labels, _ = inner["Labels"].(map[string]any)
 	}
-	if _, ok := labels[tier.Annotation]; !ok {
+	if _, ok := labels[sdk.AnnotationTier]; !ok {
 		return d, nil
 	}
-	labels[tier.Annotation] = to.String()
+	labels[sdk.AnnotationTier] = to.String()
 	out, err := json.Marshal(cfg)
 	if err != nil {
 		return ocispec.Descriptor{}, err
@@ -308,7 +308,7 @@ func withTier(a map[string]string, to tier.Tier, from ocispec.Descriptor) map[st
 	for k, v := range a {
 		out[k] = v
 	}
-	out[tier.Annotation] = to.String()
+	out[sdk.AnnotationTier] = to.String()
 	out[sdk.AnnotationRetieredFrom] = from.Digest.String()
 	return out
 }

@@ -39,10 +39,7 @@ var ErrExists = errors.New("output folder exists")
 var ErrRefusedContent = errors.New("pulled artifact refused")
 
 // Helm's media types, so charts pushed by `helm push` are recognised.
-const (
-	HelmConfigMediaType = sdk.MediaTypeHelmConfig
-	HelmChartMediaType  = sdk.MediaTypeHelmChart
-)
+const ()
 
 // Info describes a resolved artifact, for inspect and pull: oci.Info, and
 // what pull and promotion keep of it.
@@ -260,7 +257,7 @@ func resolveForPull(ctx context.Context, t *target.Target, opts PullOptions) (*I
 	}
 	if info.Type == "" {
 		return nil, nil, fmt.Errorf("%s is not a tierpack artifact: it has no %s annotation (artifactType %q); fetch it with `oras pull` instead",
-			t.Ref, AnnotationType, info.ArtifactType)
+			t.Ref, sdk.AnnotationType, info.ArtifactType)
 	}
 	if opts.AllPlatforms {
 		units, err := platformUnits(ctx, t, info)

@@ -11,6 +11,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 
+	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/tier"
 )
 
@@ -20,7 +21,7 @@ func TestRetierRelabelsImageConfig(t *testing.T) {
 	ctx := context.Background()
 	tg := openLayout(t, filepath.Join(t.TempDir(), "l"), "1.0.0")
 	cfg := ocispec.Image{Platform: ocispec.Platform{OS: "linux", Architecture: "amd64"},
-		Config: ocispec.ImageConfig{Entrypoint: []string{"/x"}, Labels: map[string]string{tier.Annotation: "repository", "other": "kept"}}}
+		Config: ocispec.ImageConfig{Entrypoint: []string{"/x"}, Labels: map[string]string{sdk.AnnotationTier: "repository", "other": "kept"}}}
 	cb, _ := json.Marshal(cfg)
 	cd := content.NewDescriptorFromBytes(ocispec.MediaTypeImageConfig, cb)
 	layer := []byte("layer bytes")
@@ -34,7 +35,7 @@ func TestRetierRelabelsImageConfig(t *testing.T) {
 		}
 	}
 	m := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: cd, Layers: []ocispec.Descriptor{ld},
-		Annotations: map[string]string{tier.Annotation: "repository"}}
+		Annotations: map[string]string{sdk.AnnotationTier: "repository"}}
 	mb, _ := json.Marshal(m)
 	md := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, mb)
 	if err := tg.Store.Push(ctx, md, bytes.NewReader(mb)); err != nil {
@@ -47,13 +48,13 @@ func TestRetierRelabelsImageConfig(t *testing.T) {
 	nb, _ := content.FetchAll(ctx, tg.Store, nd)
 	var nm ocispec.Manifest
 	json.Unmarshal(nb, &nm)
-	if nm.Annotations[tier.Annotation] != "official" || nm.Layers[0].Digest != ld.Digest || nm.Config.Digest == cd.Digest {
+	if nm.Annotations[sdk.AnnotationTier] != "official" || nm.Layers[0].Digest != ld.Digest || nm.Config.Digest == cd.Digest {
 		t.Fatalf("new manifest %s", nb)
 	}
 	ncb, _ := content.FetchAll(ctx, tg.Store, nm.Config)
 	var ncfg ocispec.Image
 	json.Unmarshal(ncb, &ncfg)
-	if ncfg.Config.Labels[tier.Annotation] != "official" || ncfg.Config.Labels["other"] != "kept" || ncfg.Config.Entrypoint[0] != "/x" || ncfg.Architecture != "amd64" {
+	if ncfg.Config.Labels[sdk.AnnotationTier] != "official" || ncfg.Config.Labels["other"] != "kept" || ncfg.Config.Entrypoint[0] != "/x" || ncfg.Architecture != "amd64" {
 		t.Errorf("new config %s", ncb)
 	}
 }

@@ -24,11 +24,9 @@ import (
 	"github.com/tierpack/tierpack/sdk/tier"
 )
 
-// AnnotationKeywords is the manifest annotation Build reads an artifact's
+// sdk.AnnotationKeywords is the manifest annotation Build reads an artifact's
 // keywords from: a comma-separated list. Helm charts' keywords are read
 // from their Chart.yaml (the Helm config blob) when it is absent.
-const AnnotationKeywords = sdk.AnnotationKeywords
-
 // DefaultConcurrency is how many tags Build resolves at once.
 const DefaultConcurrency = 8
 
@@ -333,7 +331,7 @@ func (b *Builder) makeEntry(ctx context.Context, t *target.Target, found []resol
 	e.License = a[ocispec.AnnotationLicenses]
 	e.Source = a[ocispec.AnnotationSource]
 	e.Homepage = a[ocispec.AnnotationURL]
-	e.Keywords = splitList(a[AnnotationKeywords])
+	e.Keywords = splitList(a[sdk.AnnotationKeywords])
 	if info.Config != nil && info.Config.MediaType == sdk.MediaTypeHelmConfig {
 		if err := helmMetadata(ctx, t, *info.Config, e); err != nil {
 			return nil, err

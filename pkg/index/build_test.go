@@ -104,8 +104,8 @@ func seed(t *testing.T, host string) {
 			ocispec.AnnotationURL, "https://example.org",
 			ocispec.AnnotationCreated, "2025-01-02T03:04:05Z",
 			ocispec.AnnotationAuthors, "Jane Maintainer <jane@example.org>, The Falco community, alice, Sam (sam@example.org), Not (an email)",
-			AnnotationKeywords, "falco, debug,,falco",
-			owners.Annotation, own), "dbg 1.10.0")
+			sdk.AnnotationKeywords, "falco, debug,,falco",
+			sdk.AnnotationOwners, own), "dbg 1.10.0")
 	if err := dbg.Store.Tag(context.Background(), mustResolve(t, dbg, "1.10.0"), "stable"); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tierpack/tierpack/internal/registrytest"
 	"github.com/tierpack/tierpack/pkg/target"
+	"github.com/tierpack/tierpack/sdk"
 )
 
 func TestParseSource(t *testing.T) {
@@ -210,7 +211,7 @@ func TestPushAndAddOCI(t *testing.T) {
 	}
 	if m.ArtifactType != MediaType || m.Config.MediaType != ocispec.MediaTypeEmptyJSON || len(m.Layers) != 1 ||
 		m.Layers[0].MediaType != MediaType || m.Layers[0].Annotations[ocispec.AnnotationTitle] != "index.yaml" ||
-		m.Annotations[AnnotationSchema] != APIVersion || m.Annotations[ocispec.AnnotationCreated] != "" {
+		m.Annotations[sdk.AnnotationIndexAPIVersion] != APIVersion || m.Annotations[ocispec.AnnotationCreated] != "" {
 		t.Errorf("manifest: %s", mdata)
 	}
 	stamped, _ := Push(ctx, tg, data, PushOptions{Created: time.Unix(1700000000, 0)})

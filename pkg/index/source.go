@@ -242,10 +242,8 @@ func readLimited(name string, r io.Reader) ([]byte, error) {
 	return data, nil
 }
 
-// AnnotationSchema records a published index's apiVersion on its manifest,
+// sdk.AnnotationIndexAPIVersion records a published index's apiVersion on its manifest,
 // so a reader can tell whether it understands the index before fetching it.
-const AnnotationSchema = sdk.AnnotationIndexAPIVersion
-
 // DefaultTag is the tag Push writes and OCI sources read when the
 // reference names none.
 const DefaultTag = "latest"
@@ -296,7 +294,7 @@ func packIndex(ix *Index, data []byte, opts PushOptions) ([]oci.Blob, error) {
 	ann := map[string]string{
 		ocispec.AnnotationTitle:       "index.yaml",
 		ocispec.AnnotationDescription: fmt.Sprintf("tierpack index of %d contribution(s)", len(ix.Entries)),
-		AnnotationSchema:              ix.APIVersion,
+		sdk.AnnotationIndexAPIVersion: ix.APIVersion,
 	}
 	if !opts.Created.IsZero() {
 		ann[ocispec.AnnotationCreated] = opts.Created.UTC().Format(time.RFC3339)

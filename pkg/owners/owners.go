@@ -6,7 +6,7 @@
 //	reviewers: [carol]
 //	emeritus_approvers: [dave]
 //
-// tierpack records the parsed file in the artifact (annotation Annotation)
+// tierpack records the parsed file in the artifact (annotation sdk.AnnotationOwners)
 // so that whoever pulls it sees who supports it.
 package owners
 
@@ -27,9 +27,7 @@ import (
 	"github.com/tierpack/tierpack/sdk"
 )
 
-// Annotation is the manifest annotation holding the OWNERS record as JSON.
-const Annotation = sdk.AnnotationOwners
-
+// sdk.AnnotationOwners is the manifest annotation holding the OWNERS record as JSON.
 // File is a parsed OWNERS file. Fields other than the ones below
 // (filters, options, labels) are accepted and ignored.
 type File struct {
@@ -106,13 +104,13 @@ func (f *File) JSON() string {
 // FromAnnotations returns the OWNERS record of an artifact, nil if it has
 // none.
 func FromAnnotations(a map[string]string) (*File, error) {
-	v, ok := a[Annotation]
+	v, ok := a[sdk.AnnotationOwners]
 	if !ok || v == "" {
 		return nil, nil
 	}
 	var f File
 	if err := json.Unmarshal([]byte(v), &f); err != nil {
-		return nil, fmt.Errorf("annotation %s is not valid JSON: %w", Annotation, err)
+		return nil, fmt.Errorf("annotation %s is not valid JSON: %w", sdk.AnnotationOwners, err)
 	}
 	return &f, nil
 }

@@ -3,6 +3,8 @@ package owners
 import (
 	"errors"
 	"testing"
+
+	"github.com/tierpack/tierpack/sdk"
 )
 
 func TestParse(t *testing.T) {
@@ -13,7 +15,7 @@ func TestParse(t *testing.T) {
 	if len(f.Approvers) != 2 || f.Reviewers[0] != "bob" || f.EmeritusApprovers[0] != "old" {
 		t.Errorf("%+v", f)
 	}
-	back, err := FromAnnotations(map[string]string{Annotation: f.JSON()})
+	back, err := FromAnnotations(map[string]string{sdk.AnnotationOwners: f.JSON()})
 	if err != nil || back.Approvers[1] != "team-x" {
 		t.Errorf("round trip: %+v %v", back, err)
 	}

@@ -44,10 +44,7 @@ import (
 const ArtifactType = "application/vnd.tierpack.promotion.v1+json"
 
 // Annotations on the referrer manifest.
-const (
-	AnnotationSignature = sdk.AnnotationPromotionSignature
-	AnnotationKeyID     = sdk.AnnotationPromotionKey
-)
+const ()
 
 // maxRecord bounds a record's manifest and layer, which List reads whole.
 const maxRecord = 1 << 20
@@ -127,9 +124,9 @@ func Attach(ctx context.Context, store oras.Target, rec Record, signer signature
 			Subject: &subj,
 			Layers:  []ocispec.Descriptor{layer},
 			ManifestAnnotations: map[string]string{
-				AnnotationSignature:       sig,
-				AnnotationKeyID:           keyID,
-				ocispec.AnnotationCreated: rec.Time.UTC().Format(time.RFC3339),
+				sdk.AnnotationPromotionSignature: sig,
+				sdk.AnnotationPromotionKey:       keyID,
+				ocispec.AnnotationCreated:        rec.Time.UTC().Format(time.RFC3339),
 			},
 		})
 		if err != nil {
@@ -223,7 +220,7 @@ func read(ctx context.Context, store content.ReadOnlyStorage, d ocispec.Descript
 	if err := json.Unmarshal(data, &rec); err != nil {
 		return Signed{}, err
 	}
-	return Signed{Record: rec, Signature: m.Annotations[AnnotationSignature], KeyID: m.Annotations[AnnotationKeyID], Referrer: d.Digest.String(), raw: data}, nil
+	return Signed{Record: rec, Signature: m.Annotations[sdk.AnnotationPromotionSignature], KeyID: m.Annotations[sdk.AnnotationPromotionKey], Referrer: d.Digest.String(), raw: data}, nil
 }
 
 // ErrNoRecord is wrapped when no record about a manifest is signed by a

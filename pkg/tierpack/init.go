@@ -58,10 +58,7 @@ type InitResult struct {
 // Placeholders init writes for a repository-tier contribution when the
 // request does not give the values; validation refuses them (contrib.Parse,
 // and OWNERS in pkg/artifact).
-const (
-	PlaceholderSourceURL = contrib.PlaceholderSourceURL
-	PlaceholderOwner     = contrib.PlaceholderOwner
-)
+const ()
 
 // InitTypes lists every type init knows: built-ins, companions and the
 // plugins in the plugin folders, sorted.
@@ -219,7 +216,7 @@ func initManifest(req InitRequest, res *InitResult, s sdk.InitResult) string {
 	if req.Tier >= tier.Repository {
 		url, rev := req.SourceURL, req.SourceRevision
 		if url == "" {
-			url = PlaceholderSourceURL
+			url = contrib.PlaceholderSourceURL
 		}
 		if rev == "" {
 			rev = "main"
@@ -248,7 +245,7 @@ func initManifest(req InitRequest, res *InitResult, s sdk.InitResult) string {
 // ownersFile is a repository-tier contribution's OWNERS.
 func ownersFile(owners []string) string {
 	if len(owners) == 0 {
-		owners = []string{PlaceholderOwner}
+		owners = []string{contrib.PlaceholderOwner}
 	}
 	var b strings.Builder
 	for _, k := range []string{"approvers", "reviewers"} {

@@ -152,16 +152,14 @@ func (e *KeyError) Error() string { return e.Err.Error() }
 // Unwrap returns the cause.
 func (e *KeyError) Unwrap() error { return e.Err }
 
-// Facts is what is known about a subject; see policy.Facts.
-type Facts = policy.Facts
-
+// policy.Facts is what is known about a subject; see policy.Facts.
 // Decide checks facts about a contribution or an artifact against what a
 // tier requires: nil when an artifact claiming claimed meets want, a
 // *tier.BelowError-wrapping error when the claim is below want, and a
 // *policy.RefusalError listing every unmet requirement otherwise. Push and
 // promote decide with it; pulls and reports go through Verify, which
 // decides with it too.
-func (g Gate) Decide(subject string, claimed, want tier.Tier, f Facts) error {
+func (g Gate) Decide(subject string, claimed, want tier.Tier, f policy.Facts) error {
 	if err := tier.Require(subject, claimed, want); err != nil {
 		return err
 	}
@@ -172,7 +170,7 @@ func (g Gate) Decide(subject string, claimed, want tier.Tier, f Facts) error {
 // *policy.RefusalError listing every unmet requirement. A push decides
 // with it: a contribution must meet the tier it declares (there is no
 // claim to compare it with yet).
-func (g Gate) Meets(subject string, t tier.Tier, f Facts) error {
+func (g Gate) Meets(subject string, t tier.Tier, f policy.Facts) error {
 	if t <= tier.Contrib {
 		return nil
 	}
@@ -182,14 +180,14 @@ func (g Gate) Meets(subject string, t tier.Tier, f Facts) error {
 // Contribution gathers the facts about a contribution about to be pushed,
 // from its manifest fields, its OWNERS file and its validation. signer
 // names the key that will sign its tier record, empty when there is none.
-func Contribution(own *owners.File, sourceURL, revision, license, version string, warnings int, signer string) Facts {
-	return Facts{Owners: own, SourceURL: sourceURL, Revision: revision, License: license, Version: version, Warnings: warnings, TierSignedBy: signer}
+func Contribution(own *owners.File, sourceURL, revision, license, version string, warnings int, signer string) policy.Facts {
+	return policy.Facts{Owners: own, SourceURL: sourceURL, Revision: revision, License: license, Version: version, Warnings: warnings, TierSignedBy: signer}
 }
 
 // annotationFacts reads the facts an artifact's annotations hold. They are
 // only claims until a trusted record names the digest they belong to.
-func annotationFacts(a map[string]string) Facts {
-	f := Facts{
+func annotationFacts(a map[string]string) policy.Facts {
+	f := policy.Facts{
 		SourceURL: a[ocispec.AnnotationSource],
 		Revision:  a[ocispec.AnnotationRevision],
 		License:   a[ocispec.AnnotationLicenses],
@@ -206,7 +204,7 @@ func annotationFacts(a map[string]string) Facts {
 // Artifact gathers the facts the policy needs to let the artifact whose
 // root is root move to tier to: its annotations (contrib and repository)
 // and, for official, its signature and promotion record.
-func (g Gate) Artifact(ctx context.Context, store oras.ReadOnlyGraphTarget, root ocispec.Descriptor, annotations map[string]string, to tier.Tier) Facts {
+func (g Gate) Artifact(ctx context.Context, store oras.ReadOnlyGraphTarget, root ocispec.Descriptor, annotations map[string]string, to tier.Tier) policy.Facts {
 	f := annotationFacts(annotations)
 	if to >= tier.Official {
 		g.signature(ctx, store, root, &f)
@@ -216,7 +214,7 @@ func (g Gate) Artifact(ctx context.Context, store oras.ReadOnlyGraphTarget, root
 
 // signature checks root's cosign signature against the keys trusted for
 // official.
-func (g Gate) signature(ctx context.Context, store oras.ReadOnlyGraphTarget, root ocispec.Descriptor, f *Facts) {
+func (g Gate) signature(ctx context.Context, store oras.ReadOnlyGraphTarget, root ocispec.Descriptor, f *policy.Facts) {
 	if v, err := sign.Verify(ctx, store, root, g.KeysFor(tier.Official)); err != nil {
 		f.SignatureErr = err
 	} else {

@@ -59,11 +59,7 @@ const Version = "0.1.0"
 
 // Helm's media types (helm.sh/helm/v3/pkg/registry), which `helm pull`
 // requires.
-const (
-	ConfigMediaType = sdk.MediaTypeHelmConfig
-	ChartMediaType  = sdk.MediaTypeHelmChart
-	ProvMediaType   = sdk.MediaTypeHelmProvenance
-)
+const ()
 
 // OptionKeepArchive, set to "true" in Unpack's options, keeps the chart as
 // its .tgz instead of extracting it.
@@ -88,8 +84,8 @@ func (Plugin) Describe(context.Context) (sdk.Description, error) {
 	return sdk.Description{
 		Type:         Type,
 		Version:      Version,
-		ArtifactType: ConfigMediaType,
-		MediaTypes:   []string{ConfigMediaType, ChartMediaType},
+		ArtifactType: sdk.MediaTypeHelmConfig,
+		MediaTypes:   []string{sdk.MediaTypeHelmConfig, sdk.MediaTypeHelmChart},
 		FilePatterns: []string{"Chart.yaml", "values.yaml", "templates/*", "charts/*"},
 		Description:  "Helm charts, pushed the way helm push does (helm pull/install work on them)",
 	}, nil
@@ -298,8 +294,8 @@ func (Plugin) Package(ctx context.Context, req sdk.PackageRequest) (sdk.PackageR
 	}
 	return sdk.PackageResult{
 		Manifests: []sdk.Manifest{{
-			Config: &sdk.Blob{MediaType: ConfigMediaType, Path: "config.json"},
-			Layers: []sdk.Blob{{MediaType: ChartMediaType, Path: name}},
+			Config: &sdk.Blob{MediaType: sdk.MediaTypeHelmConfig, Path: "config.json"},
+			Layers: []sdk.Blob{{MediaType: sdk.MediaTypeHelmChart, Path: name}},
 			// helm push writes no artifactType: the config media type says it.
 			ArtifactType: "-",
 		}},
@@ -394,15 +390,15 @@ func (Plugin) Unpack(ctx context.Context, req sdk.UnpackRequest) (sdk.UnpackResu
 	var layer *sdk.Blob
 	for i := range req.Layers {
 		switch req.Layers[i].MediaType {
-		case ChartMediaType:
+		case sdk.MediaTypeHelmChart:
 			layer = &req.Layers[i]
-		case ProvMediaType:
+		case sdk.MediaTypeHelmProvenance:
 		default:
 			// Like helm pull: skip what is not part of the chart.
 		}
 	}
 	if layer == nil {
-		return sdk.UnpackResult{}, fmt.Errorf("the artifact has no %s layer: it is not a Helm chart", ChartMediaType)
+		return sdk.UnpackResult{}, fmt.Errorf("the artifact has no %s layer: it is not a Helm chart", sdk.MediaTypeHelmChart)
 	}
 	src := filepath.Join(req.BlobsDir, filepath.FromSlash(layer.Path))
 	if req.Options[OptionKeepArchive] == "true" {

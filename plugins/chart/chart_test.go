@@ -264,7 +264,7 @@ func TestUnpackRoundTrip(t *testing.T) {
 		return sdk.UnpackRequest{
 			BlobsDir:    p.staging,
 			Config:      &sdk.Blob{MediaType: m.Config.MediaType, Path: m.Config.Path},
-			Layers:      []sdk.Blob{{MediaType: ChartMediaType, Path: m.Layers[0].Path}},
+			Layers:      []sdk.Blob{{MediaType: sdk.MediaTypeHelmChart, Path: m.Layers[0].Path}},
 			Annotations: p.res.Annotations,
 			OutputDir:   out,
 			Options:     opts,

@@ -89,9 +89,7 @@ func Parse(s string) (Tier, error) {
 	return None, fmt.Errorf("%w %q: use one of %s", ErrUnknown, s, strings.Join(sdk.Tiers(), ", "))
 }
 
-// Annotation is the manifest annotation that carries an artifact's tier.
-const Annotation = sdk.AnnotationTier
-
+// sdk.AnnotationTier is the manifest annotation that carries an artifact's tier.
 // All lists the real tiers, lowest first.
 var All = []Tier{Contrib, Repository, Official}
 
@@ -101,13 +99,13 @@ var ErrBelow = errors.New("tier below the required tier")
 // FromAnnotations returns the tier recorded in manifest annotations, None
 // when there is none, or an error when the value is not a tier.
 func FromAnnotations(a map[string]string) (Tier, error) {
-	v, ok := a[Annotation]
+	v, ok := a[sdk.AnnotationTier]
 	if !ok || v == "" {
 		return None, nil
 	}
 	t, err := Parse(v)
 	if err != nil {
-		return None, fmt.Errorf("annotation %s: %w", Annotation, err)
+		return None, fmt.Errorf("annotation %s: %w", sdk.AnnotationTier, err)
 	}
 	return t, nil
 }
@@ -120,7 +118,7 @@ func Require(subject string, have, want Tier) error {
 	}
 	if have == None {
 		return fmt.Errorf("%w: %s carries no tier annotation (%s), so it counts as below contrib; "+
-			"--tier %s needs %s or higher (pull without --tier to accept it as untiered)", ErrBelow, subject, Annotation, want, want)
+			"--tier %s needs %s or higher (pull without --tier to accept it as untiered)", ErrBelow, subject, sdk.AnnotationTier, want, want)
 	}
 	return fmt.Errorf("%w: %s is tier %s, but --tier %s needs %s or higher (drop --tier or ask a maintainer to promote it)",
 		ErrBelow, subject, have, want, want)

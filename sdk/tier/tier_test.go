@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/tierpack/tierpack/sdk"
 )
 
 func TestParse(t *testing.T) {
@@ -60,10 +62,10 @@ func TestFromAnnotations(t *testing.T) {
 	if got, err := FromAnnotations(nil); err != nil || got != None {
 		t.Fatalf("nil annotations: %v %v", got, err)
 	}
-	if got, err := FromAnnotations(map[string]string{Annotation: "repository"}); err != nil || got != Repository {
+	if got, err := FromAnnotations(map[string]string{sdk.AnnotationTier: "repository"}); err != nil || got != Repository {
 		t.Fatalf("repository: %v %v", got, err)
 	}
-	if _, err := FromAnnotations(map[string]string{Annotation: "platinum"}); err == nil {
+	if _, err := FromAnnotations(map[string]string{sdk.AnnotationTier: "platinum"}); err == nil {
 		t.Fatal("bad annotation accepted")
 	}
 }

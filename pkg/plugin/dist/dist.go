@@ -71,10 +71,6 @@ const ArtifactType = "application/vnd.tierpack.plugin.v1"
 
 // Annotation keys on a plugin's index and manifests.
 const (
-	AnnotationType         = sdk.AnnotationPluginType
-	AnnotationProtocols    = sdk.AnnotationPluginProtocols
-	AnnotationSDKVersion   = sdk.AnnotationPluginSDKVersion
-	AnnotationArtifactType = sdk.AnnotationPluginArtifactType
 	// AnnotationSHA256 is on each platform manifest: the hex sha256 of the
 	// executable inside its layer.
 	AnnotationSHA256 = sdk.AnnotationPluginSHA256
@@ -264,13 +260,13 @@ func (m Meta) Annotations(created time.Time) map[string]string {
 		protos[i] = strconv.Itoa(p)
 	}
 	a := map[string]string{
-		AnnotationType:                m.Type,
-		ocispec.AnnotationVersion:     m.Version,
-		AnnotationProtocols:           strings.Join(protos, ","),
-		AnnotationSDKVersion:          m.SDKVersion,
-		AnnotationArtifactType:        m.ArtifactType,
-		ocispec.AnnotationTitle:       plugin.BinaryPrefix + m.Type,
-		ocispec.AnnotationDescription: m.Description,
+		sdk.AnnotationPluginType:         m.Type,
+		ocispec.AnnotationVersion:        m.Version,
+		sdk.AnnotationPluginProtocols:    strings.Join(protos, ","),
+		sdk.AnnotationPluginSDKVersion:   m.SDKVersion,
+		sdk.AnnotationPluginArtifactType: m.ArtifactType,
+		ocispec.AnnotationTitle:          plugin.BinaryPrefix + m.Type,
+		ocispec.AnnotationDescription:    m.Description,
 	}
 	if !created.IsZero() {
 		a[ocispec.AnnotationCreated] = created.UTC().Format(time.RFC3339)
@@ -526,9 +522,9 @@ func resolvePlugin(ctx context.Context, t *target.Target, builtins []string) (*r
 	if a.idx.ArtifactType != ArtifactType {
 		return nil, notPlugin(t, fmt.Sprintf("its artifactType is %q", a.idx.ArtifactType))
 	}
-	a.typ = a.idx.Annotations[AnnotationType]
+	a.typ = a.idx.Annotations[sdk.AnnotationPluginType]
 	if !ValidType(a.typ) {
-		return nil, notPlugin(t, fmt.Sprintf("its %s annotation %q is not a type name", AnnotationType, a.typ))
+		return nil, notPlugin(t, fmt.Sprintf("its %s annotation %q is not a type name", sdk.AnnotationPluginType, a.typ))
 	}
 	if slices.Contains(builtins, a.typ) {
 		return nil, fmt.Errorf("%s is a plugin for %q, which is built into tierpack and cannot be replaced", t.Ref, a.typ)
