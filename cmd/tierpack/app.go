@@ -14,10 +14,10 @@ import (
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/display"
 	"github.com/tierpack/tierpack/internal/prompt"
 	"github.com/tierpack/tierpack/pkg/oci"
-	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/progress"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/tierpack"
+	"github.com/tierpack/tierpack/sdk/host"
 )
 
 const helpExitCodes = `EXIT CODES:
@@ -107,7 +107,7 @@ FILES:
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors and requested data: no progress, no status lines", EnvVars: []string{"TIERPACK_QUIET"}},
 			&cli.BoolFlag{Name: "no-cache", Usage: "pull straight from the registry, bypassing $TIERPACK_HOME/cache", EnvVars: []string{"TIERPACK_NO_CACHE"}},
 			&cli.StringFlag{Name: "policy", Usage: "tier policy `FILE` (default $TIERPACK_HOME/policy.yaml, else built-in)", EnvVars: []string{"TIERPACK_POLICY"}},
-			&cli.DurationFlag{Name: "plugin-timeout", Value: plugin.DefaultCallTimeout, Usage: "stop a plugin that takes longer than `DURATION` for one call", EnvVars: []string{"TIERPACK_PLUGIN_TIMEOUT"}},
+			&cli.DurationFlag{Name: "plugin-timeout", Value: host.DefaultCallTimeout, Usage: "stop a plugin that takes longer than `DURATION` for one call", EnvVars: []string{"TIERPACK_PLUGIN_TIMEOUT"}},
 			&cli.DurationFlag{Name: "timeout", DefaultText: "no limit", Usage: "give up on the whole command after `DURATION` (e.g. 10m)", EnvVars: []string{"TIERPACK_TIMEOUT"}},
 		},
 		Commands: []*cli.Command{

@@ -58,9 +58,6 @@ import (
 	"github.com/tierpack/tierpack/sdk/host"
 )
 
-// BinaryPrefix is the file name prefix of a third-party plugin executable.
-const BinaryPrefix = host.BinaryPrefix
-
 // BuiltinArg is the hidden first argument with which the tierpack binary
 // serves one of its built-in plugins: `tierpack __plugin script`.
 const BuiltinArg = "__plugin"
@@ -68,25 +65,10 @@ const BuiltinArg = "__plugin"
 // DirEnv names an extra plugin directory, searched before the user's.
 const DirEnv = "TIERPACK_PLUGINS_DIR"
 
-// Default timeouts; see Options.
-const (
-	DefaultStartTimeout = host.DefaultStartTimeout
-	DefaultCallTimeout  = host.DefaultCallTimeout
-)
-
-// Sentinel errors, wrapped by the errors the Manager returns. All but
-// ErrTampered are package sdk/host's, which starts the plugins.
+// Sentinel errors, wrapped by the errors the Manager returns besides those
+// of package sdk/host, which starts the plugins (host.ErrNotFound,
+// host.ErrTimeout, host.ErrCrashed, host.ErrHandshake, host.ErrProtocol).
 var (
-	// ErrNotFound: no plugin provides the requested type.
-	ErrNotFound = host.ErrNotFound
-	// ErrTimeout: the plugin did not answer in time and was stopped.
-	ErrTimeout = host.ErrTimeout
-	// ErrCrashed: the plugin process died.
-	ErrCrashed = host.ErrCrashed
-	// ErrHandshake: the binary did not complete go-plugin's handshake.
-	ErrHandshake = host.ErrHandshake
-	// ErrProtocol: the plugin speaks a protocol version this host does not.
-	ErrProtocol = host.ErrProtocol
 	// ErrTampered: a binary in the managed plugin folder does not match the
 	// sha256 pinned when it was installed, or was never installed there.
 	ErrTampered = errors.New("plugin binary is not the one installed")
@@ -127,10 +109,10 @@ type Options struct {
 	// install` writes to: a binary there runs only if it matches its pin in
 	// ManagedDir's lock file (ErrTampered otherwise). Empty means none.
 	ManagedDir string
-	// StartTimeout bounds exec plus handshake; zero means DefaultStartTimeout.
+	// StartTimeout bounds exec plus handshake; zero means host.DefaultStartTimeout.
 	StartTimeout time.Duration
 	// CallTimeout bounds each Validate, Package or Unpack call; zero means
-	// DefaultCallTimeout. Describe gets StartTimeout.
+	// host.DefaultCallTimeout. Describe gets StartTimeout.
 	CallTimeout time.Duration
 	// LogLevel for plugin log lines ("debug", "info", "warn", "error");
 	// empty means "warn".
@@ -186,10 +168,10 @@ func NewManager(opts Options) (*Manager, error) {
 		opts.Self = self
 	}
 	if opts.StartTimeout <= 0 {
-		opts.StartTimeout = DefaultStartTimeout
+		opts.StartTimeout = host.DefaultStartTimeout
 	}
 	if opts.CallTimeout <= 0 {
-		opts.CallTimeout = DefaultCallTimeout
+		opts.CallTimeout = host.DefaultCallTimeout
 	}
 	if opts.LogLevel == "" {
 		opts.LogLevel = "warn"
@@ -405,10 +387,10 @@ func (m *Manager) notFound(typ string, srcs map[string]Source) error {
 	}
 	where := "no plugin directories are configured"
 	if dirs := m.Dirs(); len(dirs) > 0 {
-		where = "looked for " + BinaryPrefix + typ + " in " + strings.Join(dirs, ", ")
+		where = "looked for " + host.BinaryPrefix + typ + " in " + strings.Join(dirs, ", ")
 	}
 	return fmt.Errorf("%w %q: %s; available types: %s. Install one with `tierpack plugin install REF` or put the binary in $%s",
-		ErrNotFound, typ, where, avail, DirEnv)
+		host.ErrNotFound, typ, where, avail, DirEnv)
 }
 
 // pinnedCopy copies a managed binary into the Manager's private folder,
@@ -552,10 +534,10 @@ func (m *Manager) start(ctx context.Context, src Source, checkType bool) (*Plugi
 		h.Kill()
 		if src.Builtin {
 			return nil, fmt.Errorf("%w: %s describes itself as type %q: this tierpack build is broken, please report it",
-				ErrHandshake, src.name(), d.Type)
+				host.ErrHandshake, src.name(), d.Type)
 		}
 		return nil, fmt.Errorf("%w: %s describes itself as type %q, not %q: rename the binary %s%s",
-			ErrHandshake, src.name(), d.Type, src.Type, BinaryPrefix, d.Type)
+			host.ErrHandshake, src.name(), d.Type, src.Type, host.BinaryPrefix, d.Type)
 	}
 	return p, nil
 }

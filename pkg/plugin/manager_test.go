@@ -103,7 +103,7 @@ func pluginDir(t *testing.T, modes ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, mode := range modes {
-		dst := filepath.Join(dir, BinaryPrefix+mode)
+		dst := filepath.Join(dir, host.BinaryPrefix+mode)
 		if err := os.Link(testPlugin, dst); err != nil {
 			copyFile(t, testPlugin, dst) // e.g. the temp dirs are on different file systems
 		}
@@ -289,15 +289,15 @@ func TestFailureModes(t *testing.T) {
 		maxDuration time.Duration
 	}{
 		{
-			mode: "crash", want: ErrCrashed,
+			mode: "crash", want: host.ErrCrashed,
 			contains: []string{"exited during Validate", "its last output on stderr was", "about to crash"},
 		},
 		{
-			mode: "panic", want: ErrCrashed,
+			mode: "panic", want: host.ErrCrashed,
 			contains: []string{"exited during Validate", "panic: test plugin panics in Validate"},
 		},
 		{
-			mode: "hang", want: ErrTimeout, callTimeout: shortTimeout,
+			mode: "hang", want: host.ErrTimeout, callTimeout: shortTimeout,
 			contains:    []string{"did not finish Validate within 1s and was stopped", "--plugin-timeout"},
 			maxDuration: shortTimeout + 3*time.Second,
 		},
@@ -305,54 +305,54 @@ func TestFailureModes(t *testing.T) {
 			// What the plugin wrote to os.Stderr and with sdk.Logger before
 			// it hung is in the message. Those lines reach the host
 			// asynchronously (see TestCrashLoggerReachesHost): 3s for them.
-			mode: "hang-logger", want: ErrTimeout, callTimeout: 3 * time.Second,
+			mode: "hang-logger", want: host.ErrTimeout, callTimeout: 3 * time.Second,
 			contains:    []string{"did not finish Validate within 3s and was stopped", "[warn] still reading big.iso", "plain line on os.Stderr"},
 			maxDuration: 6 * time.Second,
 		},
 		{
-			mode: "hangstart", atGet: true, want: ErrTimeout, startTimeout: shortTimeout,
+			mode: "hangstart", atGet: true, want: host.ErrTimeout, startTimeout: shortTimeout,
 			contains:    []string{"did not complete its handshake within the start timeout (", "was stopped"},
 			maxDuration: shortTimeout + 3*time.Second,
 		},
 		{
 			// It started a process, which holds the plugin's stderr open,
 			// before it hung: the failed start stops that too.
-			mode: "spawnstart", atGet: true, want: ErrTimeout, grandchild: true, startTimeout: shortTimeout,
+			mode: "spawnstart", atGet: true, want: host.ErrTimeout, grandchild: true, startTimeout: shortTimeout,
 			contains:    []string{"did not complete its handshake within the start timeout (1s) and was stopped"},
 			maxDuration: shortTimeout + 3*time.Second,
 		},
 		{
 			// The start timeout bounds the handshake and Describe alike: 3s
 			// so that the handshake itself surely fits.
-			mode: "hangdescribe", atGet: true, want: ErrTimeout, startTimeout: 3 * time.Second,
+			mode: "hangdescribe", atGet: true, want: host.ErrTimeout, startTimeout: 3 * time.Second,
 			contains:    []string{"did not finish Describe within 3s and was stopped"},
 			maxDuration: 6 * time.Second,
 		},
 		{
-			mode: "stdout", atGet: true, want: ErrHandshake,
+			mode: "stdout", atGet: true, want: host.ErrHandshake,
 			contains: []string{`wrote "hello from a careless plugin" to stdout before its handshake`, "sdk.Logger", "sdk.Serve"},
 		},
 		{
-			mode: "v2", atGet: true, want: ErrProtocol,
+			mode: "v2", atGet: true, want: host.ErrProtocol,
 			contains: []string{"speaks tierpack plugin protocol 2", "this tierpack speaks 1"},
 		},
 		{
-			mode: "notplugin", atGet: true, want: ErrHandshake,
+			mode: "notplugin", atGet: true, want: host.ErrHandshake,
 			contains: []string{"is not a tierpack plugin", "without the go-plugin handshake", "usage: tierpack-plugin-notplugin", "sdk.Serve"},
 		},
 		{
-			mode: "wrongtype", atGet: true, want: ErrHandshake,
+			mode: "wrongtype", atGet: true, want: host.ErrHandshake,
 			contains: []string{`describes itself as type "something-else"`, `not "wrongtype"`, "rename the binary tierpack-plugin-something-else"},
 		},
 		{
-			mode: "spawner", want: ErrTimeout, grandchild: true, callTimeout: shortTimeout,
+			mode: "spawner", want: host.ErrTimeout, grandchild: true, callTimeout: shortTimeout,
 			contains:    []string{"did not finish Validate within 1s and was stopped"},
 			maxDuration: shortTimeout + 3*time.Second,
 		},
 		{
 			// The grandchild holds the plugin's stderr open, which
 			// go-plugin waits for; the timeout must still end promptly.
-			mode: "spawner-stderr", want: ErrTimeout, grandchild: true, callTimeout: shortTimeout,
+			mode: "spawner-stderr", want: host.ErrTimeout, grandchild: true, callTimeout: shortTimeout,
 			contains:    []string{"did not finish Validate within 1s and was stopped"},
 			maxDuration: shortTimeout + 3*time.Second,
 		},
@@ -398,7 +398,7 @@ func TestFailureModes(t *testing.T) {
 				t.Errorf("error is not %v:\n%v", tt.want, err)
 			}
 			// Every message names the plugin and where it is.
-			assertContains(t, err, fmt.Sprintf("%q", tt.mode), filepath.Join(dir, BinaryPrefix+tt.mode))
+			assertContains(t, err, fmt.Sprintf("%q", tt.mode), filepath.Join(dir, host.BinaryPrefix+tt.mode))
 			assertContains(t, err, tt.contains...)
 			if took > tt.maxDuration {
 				t.Errorf("the failing call took %v, want at most %v", took, tt.maxDuration)
@@ -436,8 +436,8 @@ func TestNotFound(t *testing.T) {
 		t.Fatal("Get succeeded")
 	}
 	t.Logf("error:\n%v", err)
-	if !errors.Is(err, ErrNotFound) {
-		t.Errorf("error is not ErrNotFound: %v", err)
+	if !errors.Is(err, host.ErrNotFound) {
+		t.Errorf("error is not host.ErrNotFound: %v", err)
 	}
 	assertContains(t, err, `"nosuch"`, "tierpack-plugin-nosuch", dir, missing, "available types: good", "tierpack plugin install", DirEnv)
 
@@ -445,8 +445,8 @@ func TestNotFound(t *testing.T) {
 	m2 := newManager(t, Options{})
 	_, err = m2.Get(context.Background(), "nosuch")
 	t.Logf("error without directories:\n%v", err)
-	if !errors.Is(err, ErrNotFound) {
-		t.Errorf("error is not ErrNotFound: %v", err)
+	if !errors.Is(err, host.ErrNotFound) {
+		t.Errorf("error is not host.ErrNotFound: %v", err)
 	}
 	assertContains(t, err, `"nosuch"`, "no plugin directories are configured")
 }
@@ -466,7 +466,7 @@ func TestGood(t *testing.T) {
 	if p.Pid() != pid {
 		t.Errorf("Pid() = %d, the plugin says it is %d", p.Pid(), pid)
 	}
-	want := Source{Type: "good", Path: filepath.Join(dir, BinaryPrefix+"good")}
+	want := Source{Type: "good", Path: filepath.Join(dir, host.BinaryPrefix+"good")}
 	if !reflect.DeepEqual(p.Source, want) {
 		t.Errorf("Source = %+v, want %+v", p.Source, want)
 	}
@@ -519,7 +519,7 @@ func TestPluginError(t *testing.T) {
 	for range 2 { // and the plugin still answers afterwards
 		_, err = p.Validate(ctx, validateReq("/some/dir"))
 		t.Logf("error:\n%v", err)
-		for _, sentinel := range []error{ErrCrashed, ErrTimeout, ErrHandshake, ErrProtocol, ErrNotFound} {
+		for _, sentinel := range []error{host.ErrCrashed, host.ErrTimeout, host.ErrHandshake, host.ErrProtocol, host.ErrNotFound} {
 			if errors.Is(err, sentinel) {
 				t.Errorf("a plugin's own error is %v: %v", sentinel, err)
 			}
@@ -616,9 +616,9 @@ func TestBuiltins(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Source{
-		{Type: "crash", Path: filepath.Join(second, BinaryPrefix+"crash")},
-		{Type: "fail", Path: filepath.Join(first, BinaryPrefix+"fail"), Shadowed: []string{filepath.Join(second, BinaryPrefix+"fail")}},
-		{Type: "good", Path: testPlugin, Args: []string{BuiltinArg, "good"}, Builtin: true, Shadowed: []string{filepath.Join(first, BinaryPrefix+"good")}},
+		{Type: "crash", Path: filepath.Join(second, host.BinaryPrefix+"crash")},
+		{Type: "fail", Path: filepath.Join(first, host.BinaryPrefix+"fail"), Shadowed: []string{filepath.Join(second, host.BinaryPrefix+"fail")}},
+		{Type: "good", Path: testPlugin, Args: []string{BuiltinArg, "good"}, Builtin: true, Shadowed: []string{filepath.Join(first, host.BinaryPrefix+"good")}},
 	}
 	if !reflect.DeepEqual(srcs, want) {
 		t.Errorf("Sources() =\n%+v\nwant\n%+v", srcs, want)
@@ -656,8 +656,8 @@ func TestBuiltinCrashNamesBuiltin(t *testing.T) {
 	}
 	_, err = p.Validate(ctx, validateReq(t.TempDir()))
 	t.Logf("error:\n%v", err)
-	if !errors.Is(err, ErrCrashed) {
-		t.Errorf("error is not ErrCrashed: %v", err)
+	if !errors.Is(err, host.ErrCrashed) {
+		t.Errorf("error is not host.ErrCrashed: %v", err)
 	}
 	assertContains(t, err, `built-in plugin "crash" exited during Validate`, "about to crash")
 	m.Close()
@@ -670,7 +670,7 @@ func TestBuiltinCrashNamesBuiltin(t *testing.T) {
 // running on Close — the developer runs several commands against it.
 func TestReattach(t *testing.T) {
 	pidDir := env(t)
-	bin := filepath.Join(pluginDir(t, "good"), BinaryPrefix+"good")
+	bin := filepath.Join(pluginDir(t, "good"), host.BinaryPrefix+"good")
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), sdk.DebugEnv+"=1")
 	// In its own process group, as a shell would start it.
@@ -771,8 +771,8 @@ func TestCrashLoggerReachesHost(t *testing.T) {
 	}
 	_, err = p.Validate(ctx, validateReq(t.TempDir()))
 	t.Logf("error:\n%v", err)
-	if !errors.Is(err, ErrCrashed) {
-		t.Errorf("error is not ErrCrashed: %v", err)
+	if !errors.Is(err, host.ErrCrashed) {
+		t.Errorf("error is not host.ErrCrashed: %v", err)
 	}
 	assertContains(t, err, "[error] about to crash")
 }
@@ -787,7 +787,7 @@ func TestAfterTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Validate(ctx, validateReq(t.TempDir())); !errors.Is(err, ErrTimeout) {
+	if _, err := p.Validate(ctx, validateReq(t.TempDir())); !errors.Is(err, host.ErrTimeout) {
 		t.Fatalf("first Validate: %v, want ErrTimeout", err)
 	}
 	// A Manager starts each plugin at most once.
@@ -796,8 +796,8 @@ func TestAfterTimeout(t *testing.T) {
 	}
 	_, err = p.Package(ctx, sdk.PackageRequest{Dir: t.TempDir(), StagingDir: t.TempDir()})
 	t.Logf("error:\n%v", err)
-	if !errors.Is(err, ErrCrashed) || errors.Is(err, context.Canceled) {
-		t.Errorf("error is not ErrCrashed, or is context.Canceled: %v", err)
+	if !errors.Is(err, host.ErrCrashed) || errors.Is(err, context.Canceled) {
+		t.Errorf("error is not host.ErrCrashed, or is context.Canceled: %v", err)
 	}
 	assertContains(t, err, `plugin "hang"`, "no longer running", "Package was not called")
 	m.Close()

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tierpack/tierpack/sdk/host"
 )
 
 // pin installs the test plugin as tierpack-plugin-<mode> in a fresh managed
@@ -143,7 +145,7 @@ func TestUnpinnedDirsStillRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Source.Managed || p.Source.Path != filepath.Join(own, BinaryPrefix+"good") {
+	if p.Source.Managed || p.Source.Path != filepath.Join(own, host.BinaryPrefix+"good") {
 		t.Errorf("Source = %+v, want the unpinned one from Dirs", p.Source)
 	}
 	if len(p.Source.Shadowed) != 1 || p.Source.Shadowed[0] != bin {
@@ -159,7 +161,7 @@ func TestPinnedPluginNotShadowed(t *testing.T) {
 	pidDir := env(t)
 	managed, bin := pin(t, "good")
 	rogueDir := t.TempDir()
-	rogue := filepath.Join(rogueDir, BinaryPrefix+"good")
+	rogue := filepath.Join(rogueDir, host.BinaryPrefix+"good")
 	os.WriteFile(rogue, []byte("#!/bin/sh\necho rogue > "+filepath.Join(pidDir, "rogue-ran")+"\n"), 0o755)
 	var warnings []string
 	m := newManager(t, Options{Dirs: []string{rogueDir}, ManagedDir: managed, Warn: func(s string) { warnings = append(warnings, s) }})
@@ -269,14 +271,14 @@ func TestStartBinary(t *testing.T) {
 	pidDir := env(t)
 	dir := pluginDir(t, "wrongtype")
 	m := newManager(t, Options{})
-	p, err := m.StartBinary(context.Background(), filepath.Join(dir, BinaryPrefix+"wrongtype"))
+	p, err := m.StartBinary(context.Background(), filepath.Join(dir, host.BinaryPrefix+"wrongtype"))
 	if err != nil {
 		t.Fatalf("StartBinary: %v", err)
 	}
 	if p.Source.Type != "something-else" || p.Description.Type != "something-else" {
 		t.Errorf("Source.Type = %q, Description.Type = %q, want the described type", p.Source.Type, p.Description.Type)
 	}
-	if _, err := m.Get(context.Background(), "something-else"); !errors.Is(err, ErrNotFound) {
+	if _, err := m.Get(context.Background(), "something-else"); !errors.Is(err, host.ErrNotFound) {
 		t.Errorf("Get after StartBinary = %v, want ErrNotFound", err)
 	}
 	pid := onePID(t, filepath.Join(pidDir, "wrongtype.pid"))
@@ -285,8 +287,8 @@ func TestStartBinary(t *testing.T) {
 
 	// A failure is explained as for a discovered plugin, under its file name.
 	m2 := newManager(t, Options{})
-	_, err = m2.StartBinary(context.Background(), filepath.Join(pluginDir(t, "stdout"), BinaryPrefix+"stdout"))
-	if !errors.Is(err, ErrHandshake) {
+	_, err = m2.StartBinary(context.Background(), filepath.Join(pluginDir(t, "stdout"), host.BinaryPrefix+"stdout"))
+	if !errors.Is(err, host.ErrHandshake) {
 		t.Fatalf("StartBinary of a plugin printing to stdout = %v, want ErrHandshake", err)
 	}
 	assertContains(t, err, `plugin "stdout"`, "to stdout before its handshake")

@@ -41,6 +41,7 @@ import (
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/trust"
+	"github.com/tierpack/tierpack/sdk/host"
 )
 
 // Client runs the use cases. Its zero value uses $TIERPACK_HOME (or the
@@ -314,11 +315,11 @@ func (c *Client) plugins() (*plugin.Manager, error) {
 // pluginHint adds to a "no plugin for typ" error how to install a
 // companion plugin.
 func (c *Client) pluginHint(err error, typ string) error {
-	if err == nil || !errors.Is(err, plugin.ErrNotFound) || !slices.Contains(c.Companions, typ) {
+	if err == nil || !errors.Is(err, host.ErrNotFound) || !slices.Contains(c.Companions, typ) {
 		return err
 	}
 	return fmt.Errorf("%w\n  the %s plugin ships with tierpack as its own binary, %s%s: install both with\n  go install github.com/tierpack/tierpack/cmd/...@latest (or make build, which puts them in bin/)",
-		err, typ, plugin.BinaryPrefix, typ)
+		err, typ, host.BinaryPrefix, typ)
 }
 
 // gate loads the trust gate: the policy and the trusted keys (keyFiles,

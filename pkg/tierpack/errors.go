@@ -17,6 +17,7 @@ import (
 	"github.com/tierpack/tierpack/pkg/promotion"
 	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/sdk/contrib"
+	"github.com/tierpack/tierpack/sdk/host"
 	"github.com/tierpack/tierpack/sdk/tier"
 )
 
@@ -64,13 +65,13 @@ func CodeOf(err error) Code {
 		errors.Is(err, oci.ErrTooManyReferrers), errors.Is(err, promotion.ErrTooManyRecords),
 		errors.Is(err, sign.ErrNoSignature), errors.Is(err, sign.ErrUntrusted):
 		return CodeTierRefused
-	case errors.Is(err, plugin.ErrNotFound), errors.Is(err, errdef.ErrNotFound):
+	case errors.Is(err, host.ErrNotFound), errors.Is(err, errdef.ErrNotFound):
 		return CodeNotFound
 	case errors.As(err, &rerr) && (rerr.StatusCode == http.StatusUnauthorized || rerr.StatusCode == http.StatusForbidden):
 		return CodeAuth
 	case errors.As(err, &rerr) && rerr.StatusCode == http.StatusNotFound:
 		return CodeNotFound
-	case errors.Is(err, plugin.ErrCrashed), errors.Is(err, plugin.ErrTimeout), errors.Is(err, plugin.ErrHandshake), errors.Is(err, plugin.ErrProtocol),
+	case errors.Is(err, host.ErrCrashed), errors.Is(err, host.ErrTimeout), errors.Is(err, host.ErrHandshake), errors.Is(err, host.ErrProtocol),
 		errors.Is(err, plugin.ErrTampered), errors.As(err, &cerr):
 		return CodePlugin
 	case strings.Contains(err.Error(), "basic credential not found"): // oras-go's credential store, unwrapped

@@ -14,6 +14,7 @@ import (
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/promotion"
 	"github.com/tierpack/tierpack/pkg/sign"
+	"github.com/tierpack/tierpack/sdk/host"
 	"github.com/tierpack/tierpack/sdk/tier"
 )
 
@@ -35,14 +36,14 @@ func TestCodeOf(t *testing.T) {
 		{wrap(sign.ErrUntrusted), CodeTierRefused},
 		{wrap(&VerificationError{Err: fmt.Errorf("x")}), CodeTierRefused},
 		{wrap(errdef.ErrNotFound), CodeNotFound},
-		{wrap(plugin.ErrNotFound), CodeNotFound},
+		{wrap(host.ErrNotFound), CodeNotFound},
 		{wrap(&errcode.ErrorResponse{StatusCode: http.StatusUnauthorized}), CodeAuth},
 		{wrap(&errcode.ErrorResponse{StatusCode: http.StatusForbidden}), CodeAuth},
 		{wrap(&errcode.ErrorResponse{StatusCode: http.StatusNotFound}), CodeNotFound},
 		{wrap(fmt.Errorf("basic credential not found")), CodeAuth},
 		{wrap(oci.ErrTooManyReferrers), CodeTierRefused},
 		{wrap(promotion.ErrTooManyRecords), CodeTierRefused},
-		{wrap(plugin.ErrCrashed), CodePlugin},
+		{wrap(host.ErrCrashed), CodePlugin},
 		{wrap(plugin.ErrTampered), CodePlugin},
 	} {
 		if got := CodeOf(tc.err); got != tc.want {

@@ -15,6 +15,7 @@ import (
 	"github.com/tierpack/tierpack/pkg/plugin/dist"
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/contrib"
+	"github.com/tierpack/tierpack/sdk/host"
 	"github.com/tierpack/tierpack/sdk/plugintest"
 )
 
@@ -252,9 +253,9 @@ func (c *Client) PluginRemove(typ string) (*PluginRemoveResult, error) {
 		return nil, errors.New("no data folder: set TIERPACK_HOME")
 	}
 	pin, err := dist.Remove(h.Plugins(), typ)
-	if errors.Is(err, plugin.ErrNotFound) {
+	if errors.Is(err, host.ErrNotFound) {
 		if s, ok := c.pluginSource(typ); ok {
-			return nil, fmt.Errorf("%w %q: it was not installed by tierpack; it is %s (from $%s): delete that file yourself", plugin.ErrNotFound, typ, s.Path, plugin.DirEnv)
+			return nil, fmt.Errorf("%w %q: it was not installed by tierpack; it is %s (from $%s): delete that file yourself", host.ErrNotFound, typ, s.Path, plugin.DirEnv)
 		}
 	}
 	if err != nil {

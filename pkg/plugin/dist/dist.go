@@ -64,6 +64,7 @@ import (
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/archive"
 	"github.com/tierpack/tierpack/sdk/contrib"
+	"github.com/tierpack/tierpack/sdk/host"
 )
 
 // ArtifactType is the artifactType of a plugin's image index and manifests.
@@ -120,7 +121,7 @@ func ValidType(typ string) bool { return len(typ) <= 32 && typeRE.MatchString(ty
 // ParseBinaryName splits tierpack-plugin-<type>-<os>-<arch>[-<variant>][.exe]
 // into the type and the platform.
 func ParseBinaryName(name string) (typ string, p ocispec.Platform, ok bool) {
-	rest, found := strings.CutPrefix(name, plugin.BinaryPrefix)
+	rest, found := strings.CutPrefix(name, host.BinaryPrefix)
 	if !found {
 		return "", p, false
 	}
@@ -153,13 +154,13 @@ func ScanDir(dir string) ([]Binary, error) {
 	seen := map[string]string{}
 	for _, e := range entries {
 		name := e.Name()
-		if !strings.HasPrefix(name, plugin.BinaryPrefix) || e.IsDir() {
+		if !strings.HasPrefix(name, host.BinaryPrefix) || e.IsDir() {
 			continue
 		}
 		typ, p, ok := ParseBinaryName(name)
 		if !ok {
 			return nil, fmt.Errorf("%s: name it %s<type>-<os>-<arch> (e.g. %srules-linux-amd64), so that tierpack knows its platform",
-				filepath.Join(dir, name), plugin.BinaryPrefix, plugin.BinaryPrefix)
+				filepath.Join(dir, name), host.BinaryPrefix, host.BinaryPrefix)
 		}
 		b := Binary{Path: filepath.Join(dir, name), Type: typ, Platform: p}
 		if len(bins) > 0 && bins[0].Type != typ {
@@ -177,7 +178,7 @@ func ScanDir(dir string) ([]Binary, error) {
 	}
 	if len(bins) == 0 {
 		return nil, fmt.Errorf("%s holds no plugin binaries: name them %s<type>-<os>-<arch>, e.g. GOOS=linux GOARCH=amd64 go build -o %s",
-			dir, plugin.BinaryPrefix, filepath.Join(dir, plugin.BinaryPrefix+"rules-linux-amd64"))
+			dir, host.BinaryPrefix, filepath.Join(dir, host.BinaryPrefix+"rules-linux-amd64"))
 	}
 	sort.Slice(bins, func(i, j int) bool { return platformString(bins[i].Platform) < platformString(bins[j].Platform) })
 	return bins, nil
@@ -227,7 +228,7 @@ func Native(bins []Binary) (Binary, bool) {
 // ProbeOptions tune Probe and Install's run of the plugin.
 type ProbeOptions struct {
 	// StartTimeout bounds exec, handshake and Describe; zero means
-	// plugin.DefaultStartTimeout.
+	// host.DefaultStartTimeout.
 	StartTimeout time.Duration
 	// LogLevel for the plugin's log lines; empty means "warn".
 	LogLevel string
@@ -265,7 +266,7 @@ func (m Meta) Annotations(created time.Time) map[string]string {
 		sdk.AnnotationPluginProtocols:    strings.Join(protos, ","),
 		sdk.AnnotationPluginSDKVersion:   m.SDKVersion,
 		sdk.AnnotationPluginArtifactType: m.ArtifactType,
-		ocispec.AnnotationTitle:          plugin.BinaryPrefix + m.Type,
+		ocispec.AnnotationTitle:          host.BinaryPrefix + m.Type,
 		ocispec.AnnotationDescription:    m.Description,
 	}
 	if !created.IsZero() {
@@ -390,9 +391,9 @@ func packLayer(b Binary, typ string, created time.Time, staging string) (oci.Blo
 
 func binaryNameFor(typ, goos string) string {
 	if goos == "windows" {
-		return plugin.BinaryPrefix + typ + ".exe"
+		return host.BinaryPrefix + typ + ".exe"
 	}
-	return plugin.BinaryPrefix + typ
+	return host.BinaryPrefix + typ
 }
 
 func copyFile(src, dst string, perm os.FileMode) error {
@@ -652,7 +653,7 @@ func pin(res *Installed, bin string, opts InstallOptions) error {
 
 // Remove uninstalls the plugin for typ from the managed folder dir: its
 // executable and its pin. It returns the pin removed. A type with neither
-// gives an error wrapping plugin.ErrNotFound.
+// gives an error wrapping host.ErrNotFound.
 func Remove(dir, typ string) (*plugin.Pin, error) {
 	if !ValidType(typ) {
 		return nil, fmt.Errorf("%q is not a plugin type", typ)
@@ -664,7 +665,7 @@ func Remove(dir, typ string) (*plugin.Pin, error) {
 		err := os.Remove(path)
 		switch {
 		case errors.Is(err, os.ErrNotExist) && !pinned:
-			return fmt.Errorf("%w %q: none is installed in %s (`tierpack plugin list` shows where each plugin comes from)", plugin.ErrNotFound, typ, dir)
+			return fmt.Errorf("%w %q: none is installed in %s (`tierpack plugin list` shows where each plugin comes from)", host.ErrNotFound, typ, dir)
 		case err != nil && !errors.Is(err, os.ErrNotExist):
 			return err
 		}

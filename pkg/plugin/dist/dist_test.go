@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tierpack/tierpack/internal/testbin"
+	"github.com/tierpack/tierpack/sdk/host"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/errdef"
@@ -264,7 +265,7 @@ func TestRemove(t *testing.T) {
 	if lock, _ := plugin.ReadLock(dir); len(lock.Plugins) != 0 {
 		t.Errorf("lock still has %v", lock.Plugins)
 	}
-	if _, err := Remove(dir, "good"); !errors.Is(err, plugin.ErrNotFound) {
+	if _, err := Remove(dir, "good"); !errors.Is(err, host.ErrNotFound) {
 		t.Errorf("second Remove = %v, want ErrNotFound", err)
 	}
 }
