@@ -128,7 +128,7 @@ func TestPromotionLadder(t *testing.T) {
 	p.refused([]string{"pull", ref, "--tier", "repository", "-o", p.path("x")}, "repository (claimed, unverified: ", "not signed by a key trusted for repository")
 	p.ok("pull", ref, "--tier", "repository", "--key", "core.pub", "-o", p.path("pulled-repo"))
 	p.refused([]string{"pull", ref, "--tier", "official", "--key", "core.pub", "-o", p.path("x")},
-		"is tier repository, but --tier official")
+		"is tier repository, but official or higher is required", "--tier official: drop --tier, or ask a maintainer to promote it")
 
 	reg.ResetStats()
 	p.ok("promote", ref, "--to", "official", "--key", "core.key", "--reason", "core review", "--by", "core-maintainer")

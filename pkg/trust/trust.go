@@ -420,8 +420,8 @@ func (e *RefusedError) Error() string {
 	if v.Claimed < e.Want && !v.Demoted {
 		return tier.Require(e.Subject, v.Claimed, e.Want).Error()
 	}
-	return fmt.Sprintf("%s: %s is %s, but --tier %s needs %s or higher, verified by a trusted key (see tierpack verify --help)",
-		tier.ErrBelow, e.Subject, v, e.Want, e.Want)
+	return fmt.Sprintf("%s: %s is %s, but %s or higher is required, verified by a trusted key",
+		tier.ErrBelow, e.Subject, v, e.Want)
 }
 
 // Unwrap returns tier.ErrBelow.

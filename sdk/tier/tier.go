@@ -110,16 +110,33 @@ func FromAnnotations(a map[string]string) (Tier, error) {
 	return t, nil
 }
 
-// Require returns nil when have is at least want, and otherwise an error that
-// names both tiers and wraps ErrBelow. subject names the artifact.
+// BelowError is a tier below the one required. Its message names both
+// tiers; what to do about it (a flag to drop, a maintainer to ask) is the
+// front end's to say.
+type BelowError struct {
+	// Subject names the artifact.
+	Subject string
+	// Have is the tier it is at (None: it carries no tier); Want the one
+	// required.
+	Have, Want Tier
+}
+
+func (e *BelowError) Error() string {
+	if e.Have == None {
+		return fmt.Sprintf("%s: %s carries no tier annotation (%s), so it counts as below contrib; %s or higher is required",
+			ErrBelow, e.Subject, sdk.AnnotationTier, e.Want)
+	}
+	return fmt.Sprintf("%s: %s is tier %s, but %s or higher is required", ErrBelow, e.Subject, e.Have, e.Want)
+}
+
+// Unwrap returns ErrBelow.
+func (e *BelowError) Unwrap() error { return ErrBelow }
+
+// Require returns nil when have is at least want, and otherwise a
+// *BelowError (wrapping ErrBelow). subject names the artifact.
 func Require(subject string, have, want Tier) error {
 	if have.AtLeast(want) {
 		return nil
 	}
-	if have == None {
-		return fmt.Errorf("%w: %s carries no tier annotation (%s), so it counts as below contrib; "+
-			"--tier %s needs %s or higher (pull without --tier to accept it as untiered)", ErrBelow, subject, sdk.AnnotationTier, want, want)
-	}
-	return fmt.Errorf("%w: %s is tier %s, but --tier %s needs %s or higher (drop --tier or ask a maintainer to promote it)",
-		ErrBelow, subject, have, want, want)
+	return &BelowError{Subject: subject, Have: have, Want: want}
 }
