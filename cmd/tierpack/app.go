@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/display"
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/run"
 	"github.com/tierpack/tierpack/internal/prompt"
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/progress"
@@ -118,7 +119,7 @@ FILES:
 		},
 		OnUsageError:   onUsageError,
 		Before:         before,
-		ExitErrHandler: func(*cli.Context, error) {}, // run() reports errors
+		ExitErrHandler: func(*cli.Context, error) {}, // runMain reports errors
 	}
 	for _, c := range app.Commands {
 		setUsageError(c)
@@ -351,29 +352,27 @@ func action(min, max int, usage string, body func(c *cli.Context, cl *tierpack.C
 // asJSON reports whether --output json was asked for.
 func asJSON(c *cli.Context) bool { return outputOf(c.App).json }
 
-// show returns err, or prints the use case's result: its JSON document
-// with --output json, else its text form (display).
-func show(c *cli.Context, res any, err error) error {
-	if err != nil {
-		return err
-	}
+// envOf is what a command's run function (internal/run) works with: the
+// use cases, the display, JSON or text.
+func envOf(c *cli.Context, cl *tierpack.Client) *run.Env {
+	e := &run.Env{Ctx: c.Context, Client: cl, Display: disp(c)}
 	if asJSON(c) {
-		return printJSON(c, res)
+		e.JSON = func(v any) error { return printJSON(c, v) }
 	}
-	return disp(c).Show(res)
+	return e
+}
+
+// transferEnv is envOf with progress on transfers; call done after the run.
+func transferEnv(c *cli.Context, cl *tierpack.Client) (e *run.Env, done func()) {
+	e = envOf(c, cl)
+	e.Progress, done = newProgress(c)
+	return e, done
 }
 
 // disp is the one way text reaches stdout and stderr (--quiet drops status
 // lines; what tierpack did not write is escaped).
 func disp(c *cli.Context) *display.Display {
 	return display.New(c.App.Writer, c.App.ErrWriter, c.Bool("quiet"), isTerminal(c.App.Writer))
-}
-
-// warn prints the warnings a use case came back with, in either format.
-func warn[W any](c *cli.Context, ws []W) {
-	for _, w := range ws {
-		disp(c).Warnf("%v", w)
-	}
 }
 
 // newProgress picks how transfers are reported: bars on a terminal, JSON

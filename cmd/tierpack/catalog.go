@@ -2,11 +2,11 @@ package main
 
 import (
 	"net"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/run"
 	"github.com/tierpack/tierpack/pkg/catalog"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 )
@@ -49,16 +49,11 @@ EXAMPLES:
 				if err := catalog.CheckListen(c.String("listen"), c.Bool("public")); err != nil {
 					return usagef(c, "%v", err)
 				}
-				cat, err := loadCatalog(c, cl)
-				if err != nil {
-					return err
-				}
 				ln, err := net.Listen("tcp", c.String("listen"))
 				if err != nil {
 					return err
 				}
-				disp(c).Outf("serving the catalog (%d contributions) on http://%s/\n", len(cat.Entries), ln.Addr())
-				return cat.Serve(c.Context, ln)
+				return run.CatalogServe(envOf(c, cl), catalogRequest(c), ln)
 			}),
 		}, {
 			Name:      "build",
@@ -73,23 +68,14 @@ EXAMPLES:
    tierpack catalog build --key core.pub -o ./site localhost:5000/scripts/falco-debug-bundle`,
 			Flags: flags(option.Output(), &cli.StringFlag{Name: "dir", Aliases: []string{"o", "output-dir"}, Required: true, Usage: "write the site into `DIR`"}),
 			Action: action(0, -1, "", func(c *cli.Context, cl *tierpack.Client) error {
-				cat, err := loadCatalog(c, cl)
-				if err != nil {
-					return err
-				}
-				files, err := cat.Build(c.String("dir"))
-				return show(c, &catalog.Built{Dir: c.String("dir"), Files: files, Entries: len(cat.Entries)}, err)
+				return run.CatalogBuild(envOf(c, cl), run.CatalogBuildOptions{CatalogRequest: catalogRequest(c), Dir: c.String("dir")})
 			}),
 		}},
 	}
 }
 
-func loadCatalog(c *cli.Context, cl *tierpack.Client) (*catalog.Catalog, error) {
-	res, err := cl.Catalog(c.Context, tierpack.CatalogRequest{Indexes: c.StringSlice("index"), Files: c.StringSlice("file"),
-		Repos: c.Args().Slice(), KeyFiles: c.StringSlice("key"), NoHistory: c.Bool("no-history")})
-	if err != nil {
-		return nil, err
-	}
-	warn(c, res.Warnings)
-	return catalog.New(res, time.Now()), nil
+// catalogRequest maps the catalog commands' flags.
+func catalogRequest(c *cli.Context) tierpack.CatalogRequest {
+	return tierpack.CatalogRequest{Indexes: c.StringSlice("index"), Files: c.StringSlice("file"),
+		Repos: c.Args().Slice(), KeyFiles: c.StringSlice("key"), NoHistory: c.Bool("no-history")}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"errors"
 	"os"
 
@@ -9,6 +8,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/run"
 	"github.com/tierpack/tierpack/internal/prompt"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 )
@@ -23,8 +23,7 @@ func cacheCommand() *cli.Command {
 				Usage: "print where the cache is and how much it holds on disk",
 				Flags: []cli.Flag{option.Output()},
 				Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
-					res, err := cl.CacheInfo()
-					return show(c, res, err)
+					return run.CacheInfo(envOf(c, cl))
 				}),
 			},
 			{
@@ -32,8 +31,7 @@ func cacheCommand() *cli.Command {
 				Usage: "delete the cache (it refills on the next pull or push)",
 				Flags: []cli.Flag{option.Output()},
 				Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
-					res, err := cl.CacheClean()
-					return show(c, res, err)
+					return run.CacheClean(envOf(c, cl))
 				}),
 			},
 		},
@@ -82,8 +80,7 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			res, err := cl.Login(c.Context, host, auth.Credential{Username: user, Password: pass})
-			return show(c, res, err)
+			return run.Login(envOf(c, cl), run.LoginOptions{Host: host, Credential: auth.Credential{Username: user, Password: pass}})
 		}),
 	}
 }
@@ -110,8 +107,7 @@ func logoutCommand() *cli.Command {
 		ArgsUsage: "REGISTRY",
 		Flags:     []cli.Flag{option.Output(), &cli.StringFlag{Name: "registry-config", Usage: "credentials `FILE` in Docker's config.json format, instead of Docker's"}},
 		Action: action(1, 1, "needs exactly one registry, e.g. ghcr.io", func(c *cli.Context, cl *tierpack.Client) error {
-			res, err := cl.Logout(c.Context, c.Args().First())
-			return show(c, res, err)
+			return run.Logout(envOf(c, cl), c.Args().First())
 		}),
 	}
 }
@@ -122,7 +118,7 @@ func versionCommand() *cli.Command {
 		Usage: "print tierpack's version, plugin protocol and Go version",
 		Flags: []cli.Flag{option.Output()},
 		Action: action(0, 0, "takes no arguments", func(c *cli.Context, _ *tierpack.Client) error {
-			return show(c, tierpack.Versions(), nil)
+			return run.Version(envOf(c, nil))
 		}),
 	}
 }
@@ -135,8 +131,7 @@ every manifest and referrer among the blobs, each tag on unambiguous evidence (t
 name and version with the latest trusted record choosing), never an older manifest for a lost one.`,
 		Flags: []cli.Flag{option.Output(), &cli.BoolFlag{Name: "repair", Usage: "rewrite a damaged index.json"}, &cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` (repeatable)"}},
 		Action: action(0, 1, "takes at most one OCI layout, oci:PATH", func(c *cli.Context, cl *tierpack.Client) error {
-			res, err := cl.StoreCheck(c.Context, tierpack.StoreCheckRequest{Layout: c.Args().First(), Repair: c.Bool("repair"), KeyFiles: c.StringSlice("key")})
-			return cmp.Or(show(c, res, err), res.Damaged())
+			return run.StoreCheck(envOf(c, cl), tierpack.StoreCheckRequest{Layout: c.Args().First(), Repair: c.Bool("repair"), KeyFiles: c.StringSlice("key")})
 		}),
 	}}}
 }

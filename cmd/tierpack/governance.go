@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/run"
 	"github.com/tierpack/tierpack/internal/prompt"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 	"github.com/tierpack/tierpack/sdk/tier"
@@ -60,9 +61,8 @@ EXAMPLES:
 				&cli.BoolFlag{Name: "no-password", Usage: "write the private key with an empty password (anyone who reads the file can sign)"},
 			},
 			Action: action(0, 1, "takes at most one prefix", func(c *cli.Context, cl *tierpack.Client) error {
-				res, err := cl.GenerateKey(tierpack.KeyRequest{Prefix: c.Args().First(), Force: c.Bool("force"),
+				return run.KeyGenerate(envOf(c, cl), tierpack.KeyRequest{Prefix: c.Args().First(), Force: c.Bool("force"),
 					NoPassword: c.Bool("no-password"), Password: askPassword(c, true)})
-				return show(c, res, err)
 			}),
 		}},
 	}
@@ -82,8 +82,7 @@ EXAMPLES:
    cosign verify --key maintainer.pub --insecure-ignore-tlog=true --allow-http-registry localhost:5000/contrib/x:1.0.0`,
 		Flags: append([]cli.Flag{option.Output(), &cli.StringFlag{Name: "key", Usage: "cosign private `KEY` file"}}, option.Registry()...),
 		Action: action(1, 1, "needs exactly one reference", func(c *cli.Context, cl *tierpack.Client) error {
-			res, err := cl.Sign(c.Context, tierpack.SignRequest{Ref: c.Args().First(), Key: key(c)})
-			return show(c, res, err)
+			return run.Sign(envOf(c, cl), tierpack.SignRequest{Ref: c.Args().First(), Key: key(c)})
 		}),
 	}
 }
@@ -103,8 +102,7 @@ EXAMPLES:
    tierpack verify localhost:5000/contrib/x:1.0.0 --key maintainer.pub`,
 		Flags: append([]cli.Flag{option.Output(), &cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` file (repeatable)"}}, option.Registry()...),
 		Action: action(1, 1, "needs exactly one reference", func(c *cli.Context, cl *tierpack.Client) error {
-			res, err := cl.Verify(c.Context, tierpack.VerifyRequest{Ref: c.Args().First(), KeyFiles: c.StringSlice("key")})
-			return show(c, res, err)
+			return run.Verify(envOf(c, cl), tierpack.VerifyRequest{Ref: c.Args().First(), KeyFiles: c.StringSlice("key")})
 		}),
 	}
 }
@@ -138,8 +136,7 @@ EXAMPLES:
 			if err != nil {
 				return usageError{err}
 			}
-			res, err := cl.Promote(c.Context, tierpack.PromoteRequest{Ref: c.Args().First(), To: to, Key: key(c), By: c.String("by"), Reason: c.String("reason")})
-			return show(c, res, err)
+			return run.Promote(envOf(c, cl), tierpack.PromoteRequest{Ref: c.Args().First(), To: to, Key: key(c), By: c.String("by"), Reason: c.String("reason")})
 		}),
 	}
 }
@@ -163,8 +160,7 @@ EXAMPLES:
    tierpack copy falco-quickstart:0.1.0 oci:./export`,
 		Flags: append([]cli.Flag{option.Output()}, option.Registry()...),
 		Action: action(2, 2, "needs a source and a destination reference", func(c *cli.Context, cl *tierpack.Client) error {
-			res, err := cl.Copy(c.Context, c.Args().Get(0), c.Args().Get(1))
-			return show(c, res, err)
+			return run.Copy(envOf(c, cl), run.CopyOptions{Src: c.Args().Get(0), Dst: c.Args().Get(1)})
 		}),
 	}
 }

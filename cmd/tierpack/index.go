@@ -1,11 +1,10 @@
 package main
 
 import (
-	"errors"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/run"
 	"github.com/tierpack/tierpack/pkg/index"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 )
@@ -73,11 +72,7 @@ EXAMPLES:
 			if req.File == "-" {
 				req.File = ""
 			}
-			if !asJSON(c) {
-				req.Skipped = func(ref, reason string) { disp(c).Statusf("skipped %s: %s\n", ref, reason) }
-			}
-			res, err := cl.IndexBuild(c.Context, req)
-			return show(c, res, err)
+			return run.IndexBuild(envOf(c, cl), req)
 		}),
 	}
 }
@@ -98,8 +93,7 @@ EXAMPLES:
    tierpack index push index.yaml ghcr.io/org/index:v1`,
 		Flags: append([]cli.Flag{option.Output()}, option.Registry()...),
 		Action: action(2, 2, "needs an index file and a reference", func(c *cli.Context, cl *tierpack.Client) error {
-			res, err := cl.IndexPush(c.Context, c.Args().Get(0), c.Args().Get(1))
-			return show(c, res, err)
+			return run.IndexPush(envOf(c, cl), run.IndexPushOptions{File: c.Args().Get(0), Ref: c.Args().Get(1)})
 		}),
 	}
 }
@@ -125,8 +119,7 @@ EXAMPLES:
    tierpack index add org localhost:5000/org/index`,
 		Flags: append([]cli.Flag{option.Output()}, option.Registry()...),
 		Action: action(2, 2, "needs a name and a location (a file, an http(s) URL or an OCI reference)", func(c *cli.Context, cl *tierpack.Client) error {
-			res, err := cl.IndexAdd(c.Context, c.Args().Get(0), c.Args().Get(1))
-			return show(c, res, err)
+			return run.IndexAdd(envOf(c, cl), run.IndexAddOptions{Name: c.Args().Get(0), Location: c.Args().Get(1)})
 		}),
 	}
 }
@@ -143,8 +136,7 @@ EXAMPLES:
    tierpack index list --output json`,
 		Flags: []cli.Flag{option.Output()},
 		Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
-			res, err := cl.IndexList()
-			return show(c, res, err)
+			return run.IndexList(envOf(c, cl))
 		}),
 	}
 }
@@ -156,8 +148,7 @@ func indexRemoveCommand() *cli.Command {
 		ArgsUsage: "NAME",
 		Flags:     []cli.Flag{option.Output()},
 		Action: action(1, 1, "needs the name of a configured index (see `tierpack index list`)", func(c *cli.Context, cl *tierpack.Client) error {
-			res, err := cl.IndexRemove(c.Args().First())
-			return show(c, res, err)
+			return run.IndexRemove(envOf(c, cl), c.Args().First())
 		}),
 	}
 }
@@ -176,11 +167,7 @@ EXAMPLES:
    tierpack index update falco`,
 		Flags: append([]cli.Flag{option.Output()}, option.Registry()...),
 		Action: action(0, -1, "", func(c *cli.Context, cl *tierpack.Client) error {
-			res, err := cl.IndexUpdate(c.Context, c.Args().Slice())
-			if res == nil {
-				return err
-			}
-			return errors.Join(show(c, res, nil), err) // err: the indexes that failed
+			return run.IndexUpdate(envOf(c, cl), c.Args().Slice())
 		}),
 	}
 }

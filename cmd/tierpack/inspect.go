@@ -4,6 +4,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/run"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 )
 
@@ -22,8 +23,7 @@ EXAMPLES:
    tierpack inspect --output json localhost:5000/contrib/falco-quickstart:0.1.0 | jq -r .tier`,
 		Flags: append([]cli.Flag{option.Output(), &cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` to check signatures with (repeatable)"}}, option.Registry()...),
 		Action: action(1, 1, "needs exactly one reference", func(c *cli.Context, cl *tierpack.Client) error {
-			res, err := cl.Inspect(c.Context, tierpack.InspectRequest{Ref: c.Args().First(), KeyFiles: c.StringSlice("key")})
-			return show(c, res, err)
+			return run.Inspect(envOf(c, cl), tierpack.InspectRequest{Ref: c.Args().First(), KeyFiles: c.StringSlice("key")})
 		}),
 	}
 }

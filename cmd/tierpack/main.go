@@ -38,10 +38,10 @@ func main() {
 		sdk.Serve(p)
 		return
 	}
-	os.Exit(run(os.Args))
+	os.Exit(runMain(os.Args))
 }
 
-func run(args []string) int {
+func runMain(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	defer goplugin.CleanupClients()

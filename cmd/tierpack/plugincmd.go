@@ -1,12 +1,12 @@
 package main
 
 import (
-	"errors"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/run"
 	"github.com/tierpack/tierpack/pkg/plugin/dist"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 	"github.com/tierpack/tierpack/sdk/plugintest"
@@ -50,8 +50,7 @@ EXAMPLES:
    tierpack plugin list --output json`,
 		Flags: []cli.Flag{option.Output()},
 		Action: action(0, -1, "", func(c *cli.Context, cl *tierpack.Client) error {
-			res, err := cl.PluginList(c.Context)
-			return show(c, res, err)
+			return run.PluginList(envOf(c, cl))
 		}),
 	}
 }
@@ -82,11 +81,7 @@ EXAMPLES:
 			if c.IsSet("plugin-timeout") {
 				req.Timeout = c.Duration("plugin-timeout")
 			}
-			res, err := cl.PluginCheck(c.Context, req)
-			if res == nil {
-				return err
-			}
-			return errors.Join(show(c, res, nil), err) // err: the checks that failed
+			return run.PluginCheck(envOf(c, cl), req)
 		}),
 	}
 }
@@ -119,11 +114,9 @@ EXAMPLES:
 		}, option.Registry()...),
 		Action: action(2, 2, "needs a folder of plugin binaries and a reference", func(c *cli.Context, cl *tierpack.Client) error {
 			req := tierpack.PluginPushRequest{Dir: c.Args().Get(0), Ref: c.Args().Get(1), Version: c.String("plugin-version")}
-			var stop func()
-			req.Progress, stop = newProgress(c)
-			res, err := cl.PluginPush(c.Context, req)
-			stop()
-			return show(c, res, err)
+			e, done := transferEnv(c, cl)
+			defer done()
+			return run.PluginPush(e, req)
 		}),
 	}
 }
@@ -150,8 +143,7 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "force", Usage: "replace a tierpack-plugin-<type> in the plugin folder that tierpack did not install"},
 		}, option.Registry()...),
 		Action: action(1, 1, "needs exactly one reference", func(c *cli.Context, cl *tierpack.Client) error {
-			res, err := cl.PluginInstall(c.Context, c.Args().First(), c.Bool("force"))
-			return show(c, res, err)
+			return run.PluginInstall(envOf(c, cl), run.PluginInstallOptions{Ref: c.Args().First(), Force: c.Bool("force")})
 		}),
 	}
 }
@@ -168,8 +160,7 @@ EXAMPLES:
    tierpack plugin remove rules`,
 		Flags: []cli.Flag{option.Output()},
 		Action: action(1, 1, "needs exactly one plugin type", func(c *cli.Context, cl *tierpack.Client) error {
-			res, err := cl.PluginRemove(c.Args().First())
-			return show(c, res, err)
+			return run.PluginRemove(envOf(c, cl), c.Args().First())
 		}),
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/run"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 	"github.com/tierpack/tierpack/sdk/archive"
 	"github.com/tierpack/tierpack/sdk/tier"
@@ -62,11 +63,9 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			var stop func()
-			req.Progress, stop = newProgress(c)
-			res, err := cl.Pull(c.Context, req)
-			stop()
-			return show(c, res, err)
+			e, done := transferEnv(c, cl)
+			defer done()
+			return run.Pull(e, req)
 		}),
 	}
 }

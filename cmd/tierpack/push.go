@@ -1,13 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
-	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/run"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/tier"
@@ -66,11 +65,7 @@ EXAMPLES:
 			if c.IsSet("port") {
 				req.Options = append(req.Options, sdk.InitOption{Key: "port", Value: fmt.Sprint(c.Int("port"))})
 			}
-			res, err := cl.Init(c.Context, req)
-			if err != nil && res != nil && !asJSON(c) { // what was created before the failure
-				_ = disp(c).Show(&tierpack.InitResult{Created: res.Created, Kept: res.Kept})
-			}
-			return show(c, res, err)
+			return run.Init(envOf(c, cl), req)
 		}),
 	}
 }
@@ -92,11 +87,7 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "strict", Usage: "treat warnings as errors (what the official tier requires)"},
 		},
 		Action: action(1, 1, "needs exactly one folder argument", func(c *cli.Context, cl *tierpack.Client) error {
-			res, err := cl.Validate(c.Context, tierpack.ValidateRequest{Dir: c.Args().First(), Strict: c.Bool("strict")})
-			if err = show(c, res, err); err == nil && !res.Valid {
-				return cli.Exit(fmt.Sprintf("%s: %d error(s), %d warning(s)", res.Dir, res.Errors, res.Warnings), int(tierpack.CodeInvalid))
-			}
-			return err
+			return run.Validate(envOf(c, cl), tierpack.ValidateRequest{Dir: c.Args().First(), Strict: c.Bool("strict")})
 		}),
 	}
 }
@@ -155,13 +146,7 @@ func signFlags() []cli.Flag {
 
 // publish runs the Publish use case for push and package.
 func publish(c *cli.Context, cl *tierpack.Client, dir, ref string) error {
-	progress, stop := newProgress(c)
-	res, err := cl.Publish(c.Context, tierpack.PublishRequest{Dir: dir, Ref: ref, Key: key(c), By: c.String("by"), Progress: progress})
-	stop()
-	var ve *artifact.ValidationError
-	if errors.As(err, &ve) && !asJSON(c) {
-		disp(c).DiagnosticsErr(ve.Diagnostics)
-		return cli.Exit(fmt.Sprintf("%s: not pushed: %d error(s) (run `tierpack validate %s` for details)", dir, sdk.Count(ve.Diagnostics, sdk.SeverityError), dir), int(tierpack.CodeInvalid))
-	}
-	return show(c, res, err)
+	e, done := transferEnv(c, cl)
+	defer done()
+	return run.Publish(e, tierpack.PublishRequest{Dir: dir, Ref: ref, Key: key(c), By: c.String("by")})
 }

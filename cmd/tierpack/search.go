@@ -6,6 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/run"
 	"github.com/tierpack/tierpack/pkg/index"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 	"github.com/tierpack/tierpack/sdk/tier"
@@ -87,9 +88,5 @@ func runSearch(c *cli.Context, cl *tierpack.Client, text string) error {
 			return usagef(c, "--tier: %v", err)
 		}
 	}
-	res, err := cl.Search(req)
-	if res != nil {
-		warn(c, res.Warnings)
-	}
-	return show(c, res, err)
+	return run.Search(envOf(c, cl), req)
 }

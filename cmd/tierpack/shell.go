@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/run"
 	"github.com/tierpack/tierpack/internal/completion"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 	"github.com/tierpack/tierpack/sdk"
@@ -30,8 +31,7 @@ EXAMPLES:
 		}, option.Registry()...),
 		BashComplete: completeRefs,
 		Action: action(1, 1, "needs exactly one repository", func(c *cli.Context, cl *tierpack.Client) error {
-			res, err := cl.Tags(c.Context, tierpack.TagsRequest{Repo: c.Args().First(), Long: c.Bool("long"), KeyFiles: c.StringSlice("key")})
-			return show(c, res, err)
+			return run.Tags(envOf(c, cl), tierpack.TagsRequest{Repo: c.Args().First(), Long: c.Bool("long"), KeyFiles: c.StringSlice("key")})
 		}),
 	}
 }

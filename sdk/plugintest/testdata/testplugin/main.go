@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,8 @@ var stderr = os.Stderr
 
 func main() {
 	mode := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(os.Args[0]), "tierpack-plugin-"), ".exe")
+	// As published (tierpack-plugin-<type>-<os>-<arch>), the type is the mode.
+	mode = strings.TrimSuffix(mode, "-"+runtime.GOOS+"-"+runtime.GOARCH)
 	// Built-ins are started as `<self> __plugin <type>`: the type is the mode.
 	builtin := len(os.Args) == 3 && os.Args[1] == "__plugin"
 	if builtin {
