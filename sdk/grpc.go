@@ -128,7 +128,7 @@ func (s *grpcServer) Unpack(ctx context.Context, req *pluginv1.UnpackRequest) (*
 	}
 	res, err := s.impl.Unpack(ctx, r)
 	if err != nil {
-		return nil, err
+		return nil, statusOf(err)
 	}
 	return &pluginv1.UnpackResponse{Files: res.Files}, nil
 }

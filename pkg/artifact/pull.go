@@ -369,8 +369,13 @@ func unpackAll(ctx context.Context, p *plugin.Plugin, t *target.Target, units []
 		reqs[i].Budget = budget
 		res, err := p.Unpack(ctx, reqs[i])
 		if err != nil {
-			// The plugin's error crosses the process boundary as text; scan
-			// the layers here to tell refused content from other failures.
+			// A plugin built with this SDK sends a refusal typed
+			// (sdk.RefusedContentError, wrapping the archive sentinel).
+			if errors.Is(err, archive.ErrUnsafeEntry) || errors.Is(err, archive.ErrTooLarge) || errors.Is(err, archive.ErrCorrupt) {
+				return nil, fmt.Errorf("%w: %s: %w", ErrRefusedContent, where, err)
+			}
+			// One built with an older SDK sends text only: scan the layers
+			// here to tell refused content from other failures.
 			if serr := scanLayers(ctx, reqs[i], budget); serr != nil {
 				if strings.Contains(err.Error(), serr.Error()) {
 					return nil, fmt.Errorf("%w: %s: %w", ErrRefusedContent, where, serr)

@@ -347,6 +347,9 @@ func (p *Plugin) call(ctx context.Context, method string, timeout time.Duration,
 		return nil
 	}
 	st, _ := status.FromError(err)
+	if typed := sdk.ErrorFromStatus(err); typed != nil {
+		return fmt.Errorf("%s: %s: %w", p.cfg.Name, method, typed)
+	}
 	switch {
 	case ctx.Err() == context.DeadlineExceeded || st.Code() == codes.DeadlineExceeded:
 		p.Kill()

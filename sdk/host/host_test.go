@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/archive"
 )
 
 // echoPlugin is testdata/echoplugin, built by TestMain.
@@ -233,5 +234,26 @@ func TestCanceled(t *testing.T) {
 	_, err = p.Validate(ctx, sdk.ValidateRequest{Contribution: sdk.Contribution{Name: "demo"}})
 	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrCrashed) {
 		t.Fatalf("canceled call = %v", err)
+	}
+}
+
+// TestRefusalIsTyped: a plugin's refusal of its content reaches the host
+// as a typed error wrapping the archive sentinel (a gRPC status detail),
+// so the host needs no second look at the layers; any other error of the
+// plugin stays its text.
+func TestRefusalIsTyped(t *testing.T) {
+	p, err := Start(t.Context(), Config{Type: "echo", Path: echoPlugin, LogLevel: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Kill()
+	_, err = p.Unpack(t.Context(), sdk.UnpackRequest{OutputDir: t.TempDir(), Options: map[string]string{"refuse": "true"}})
+	var rc *sdk.RefusedContentError
+	if !errors.Is(err, archive.ErrUnsafeEntry) || !errors.As(err, &rc) || !strings.Contains(err.Error(), `entry "../x" leaves the output folder`) {
+		t.Fatalf("refusal: %v", err)
+	}
+	_, err = p.Unpack(t.Context(), sdk.UnpackRequest{OutputDir: t.TempDir()})
+	if err == nil || errors.Is(err, archive.ErrUnsafeEntry) || errors.As(err, &rc) || !strings.Contains(err.Error(), "echo does not unpack") {
+		t.Fatalf("plain error: %v", err)
 	}
 }

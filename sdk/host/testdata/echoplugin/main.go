@@ -13,6 +13,7 @@ import (
 	"os"
 
 	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/archive"
 )
 
 type echo struct{}
@@ -42,7 +43,11 @@ func (echo) Package(context.Context, sdk.PackageRequest) (sdk.PackageResult, err
 	return sdk.PackageResult{}, errors.New("echo does not package")
 }
 
-func (echo) Unpack(context.Context, sdk.UnpackRequest) (sdk.UnpackResult, error) {
+func (echo) Unpack(_ context.Context, req sdk.UnpackRequest) (sdk.UnpackResult, error) {
+	if req.Options["refuse"] == "true" {
+		// A refusal of the content, as sdk/archive's extraction makes one.
+		return sdk.UnpackResult{}, fmt.Errorf("%w: entry \"../x\" leaves the output folder", archive.ErrUnsafeEntry)
+	}
 	return sdk.UnpackResult{}, errors.New("echo does not unpack")
 }
 
