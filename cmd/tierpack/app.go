@@ -210,9 +210,7 @@ func reportError(app *cli.App, err error, interrupted bool) int {
 	if errors.As(err, &ec) && msg == "" {
 		return code
 	}
-	if h := display.Hint(err); h != "" {
-		msg += "\n  " + h
-	}
+	msg += display.Hint(err)
 	if rest, ok := strings.CutPrefix(msg, "No help topic for "); ok {
 		msg = "unknown command " + rest + " (run `tierpack --help` for the list)"
 	}

@@ -271,10 +271,9 @@ type CredentialsRequiredError struct {
 	Err  error
 }
 
-// Error says how to give credentials.
+// Error says what the registry wants.
 func (e *CredentialsRequiredError) Error() string {
-	return fmt.Sprintf("%s wants a user name and password and none is saved for it: log in with `tierpack login %s -u USER`, "+
-		"or give them to this command with -u USER --password-stdin", e.Host, e.Host)
+	return fmt.Sprintf("%s wants a user name and password and none is saved for it", e.Host)
 }
 
 // Unwrap returns the 401 answer.
@@ -301,18 +300,17 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 // registries unless told otherwise).
 type TLSRequiredError struct{ Host string }
 
-// Error says how to talk TLS to it.
+// Error says what the registry answered.
 func (e *TLSRequiredError) Error() string {
-	return fmt.Sprintf("%s answered 400 Bad Request to plain HTTP: this registry speaks TLS: pass --ca-file CA.pem (or --insecure), "+
-		"or set it in registries.yaml ($TIERPACK_HOME/registries.yaml: `registries: {%q: {ca-file: CA.pem}}`)", e.Host, e.Host)
+	return fmt.Sprintf("%s answered 400 Bad Request to plain HTTP: this registry speaks TLS", e.Host)
 }
 
 // PlainHTTPRequiredError is a registry that answered TLS with plain HTTP.
 type PlainHTTPRequiredError struct{ Host string }
 
-// Error says how to talk plain HTTP to it.
+// Error says what the registry speaks.
 func (e *PlainHTTPRequiredError) Error() string {
-	return fmt.Sprintf("%s speaks plain HTTP, not TLS: pass --plain-http, or set `plain-http: true` for it in $TIERPACK_HOME/registries.yaml", e.Host)
+	return fmt.Sprintf("%s speaks plain HTTP, not TLS", e.Host)
 }
 
 // CertificateError is a registry certificate tierpack could not verify.
@@ -321,10 +319,9 @@ type CertificateError struct {
 	Err  error
 }
 
-// Error says how to trust the certificate.
+// Error says which certificate and why.
 func (e *CertificateError) Error() string {
-	return fmt.Sprintf("cannot verify the TLS certificate of %s (%v): pass --ca-file with the CA that signed it, or set ca-file for %s in $TIERPACK_HOME/registries.yaml "+
-		"(--insecure skips the check, for tests only)", e.Host, e.Err, e.Host)
+	return fmt.Sprintf("cannot verify the TLS certificate of %s (%v)", e.Host, e.Err)
 }
 
 // Unwrap returns the cause.
@@ -337,10 +334,9 @@ type ClientCertError struct {
 	Err  error
 }
 
-// Error says how to give a client certificate.
+// Error says what the registry refused.
 func (e *ClientCertError) Error() string {
-	return fmt.Sprintf("%s refused the TLS handshake (%v): it wants a client certificate it trusts: pass --cert-file and --key-file, "+
-		"or set cert-file and key-file for %s in $TIERPACK_HOME/registries.yaml", e.Host, e.Err, e.Host)
+	return fmt.Sprintf("%s refused the TLS handshake (%v): it wants a client certificate it trusts", e.Host, e.Err)
 }
 
 // Unwrap returns the cause.

@@ -50,16 +50,18 @@ func TestTLSRegistry(t *testing.T) {
 
 	err := ping(t, ref, Options{})
 	var tlsReq *TLSRequiredError
-	if !errors.As(err, &tlsReq) || !strings.Contains(err.Error(), "this registry speaks TLS: pass --ca-file") ||
-		!strings.Contains(err.Error(), "registries.yaml") || !strings.Contains(err.Error(), reg.Host) {
-		t.Fatalf("plain HTTP to a TLS registry: %v, want the TLS hint", err)
+	// The library says what is wrong, typed and in no CLI's words; the
+	// command line adds the flags (registry_tls.txtar).
+	if !errors.As(err, &tlsReq) || !strings.Contains(err.Error(), "this registry speaks TLS") || strings.Contains(err.Error(), "--") ||
+		!strings.Contains(err.Error(), reg.Host) {
+		t.Fatalf("plain HTTP to a TLS registry: %v, want TLSRequiredError", err)
 	}
 
 	err = ping(t, ref, Options{ForceTLS: true})
 	var certErr *CertificateError
-	if !errors.As(err, &certErr) || !strings.Contains(err.Error(), "--ca-file") || !strings.Contains(err.Error(), "unknown authority") ||
+	if !errors.As(err, &certErr) || !strings.Contains(err.Error(), "unknown authority") ||
 		strings.Contains(err.Error(), "/v2/") {
-		t.Fatalf("TLS without the CA: %v, want a CertificateError naming the cause and --ca-file, without the URL", err)
+		t.Fatalf("TLS without the CA: %v, want a CertificateError naming the cause, without the URL", err)
 	}
 
 	if err := ping(t, ref, Options{CAFile: reg.CAFile}); err != nil {
@@ -84,7 +86,7 @@ func TestTLSRegistry(t *testing.T) {
 	// A plain-HTTP registry reached over TLS says so too.
 	plain := registrytest.New(t)
 	var plainReq *PlainHTTPRequiredError
-	if err := ping(t, plain.Ref("x", ""), Options{ForceTLS: true}); !errors.As(err, &plainReq) || !strings.Contains(err.Error(), "--plain-http") {
+	if err := ping(t, plain.Ref("x", ""), Options{ForceTLS: true}); !errors.As(err, &plainReq) || !strings.Contains(err.Error(), "speaks plain HTTP") {
 		t.Fatalf("TLS to a plain registry: %v, want PlainHTTPRequiredError", err)
 	}
 }
@@ -98,7 +100,7 @@ func TestMutualTLSRegistry(t *testing.T) {
 
 	err := ping(t, ref, Options{CAFile: reg.CAFile})
 	var ce *ClientCertError
-	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "--cert-file and --key-file") {
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "client certificate") {
 		t.Fatalf("without a client certificate: %v, want ClientCertError", err)
 	}
 	store := credentials.NewMemoryStore()
