@@ -3,6 +3,7 @@ package artifact
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -70,7 +71,7 @@ func Identity(r target.Ref) string {
 // on opts.Resolved before the call.
 func Promote(ctx context.Context, t *target.Target, opts PromoteOptions) (*PromoteResult, error) {
 	if opts.Signer == nil {
-		return nil, fmt.Errorf("promotion needs a signing key (--key): the record and the promoted manifest are signed")
+		return nil, errors.New("promotion needs a signing key: the record and the promoted manifest are signed")
 	}
 	info := opts.Resolved
 	if info == nil {

@@ -31,6 +31,24 @@ import (
 // ErrExists is returned when the output folder exists and Force is off.
 var ErrExists = errors.New("output folder exists")
 
+// ExistsError is an output that cannot be written as asked: a file where
+// the folder should be, or a folder that is not empty (and Force is off).
+type ExistsError struct {
+	Path string
+	// File is set when Path is a file, not a folder.
+	File bool
+}
+
+func (e *ExistsError) Error() string {
+	if e.File {
+		return fmt.Sprintf("%s: %s is a file, not a folder", ErrExists, e.Path)
+	}
+	return fmt.Sprintf("%s: %s is not empty", ErrExists, e.Path)
+}
+
+// Unwrap returns ErrExists.
+func (e *ExistsError) Unwrap() error { return ErrExists }
+
 // ErrRefusedContent is wrapped by Pull's errors for an artifact whose
 // content was refused: a layer with an unsafe entry (archive.ErrUnsafeEntry),
 // a corrupt or mislabelled layer (archive.ErrCorrupt), or more than the
@@ -530,11 +548,11 @@ func checkOutput(out string, force bool) error {
 		return nil
 	case err != nil:
 		if st, serr := os.Stat(out); serr == nil && !st.IsDir() {
-			return fmt.Errorf("%w: %s is a file, not a folder; choose another with -o", ErrExists, out)
+			return &ExistsError{Path: out, File: true}
 		}
 		return err
 	case len(entries) > 0 && !force:
-		return fmt.Errorf("%w: %s is not empty; pass --force to replace it, or choose another folder with -o", ErrExists, out)
+		return &ExistsError{Path: out}
 	}
 	return nil
 }

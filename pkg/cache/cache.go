@@ -68,12 +68,21 @@ const (
 // the life of the process.
 var inUse sync.Map
 
+// UnusableError is a cache that cannot be created or locked; the command
+// can still run without it.
+type UnusableError struct{ Err error }
+
+func (e *UnusableError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *UnusableError) Unwrap() error { return e.Err }
+
 // Open returns the cache in dir, creating it if needed (private to the
 // user), and removes what killed processes left: partial entries, and —
 // when no other process is using the cache — packaging staging folders.
 func Open(dir string) (*Cache, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), DirMode); err != nil {
-		return nil, fmt.Errorf("creating cache %s: %w (set TIERPACK_HOME, or pass --no-cache)", dir, err)
+		return nil, &UnusableError{Err: fmt.Errorf("creating cache %s: %w", dir, err)}
 	}
 	restrict(dir)
 	c := &Cache{dir: dir}
@@ -123,7 +132,7 @@ func (c *Cache) register() error {
 	}
 	shared, err := home.Lock(context.Background(), path, home.LockOptions{Shared: true, What: "the cache " + abs})
 	if err != nil {
-		return fmt.Errorf("%w (or pass --no-cache)", err)
+		return &UnusableError{Err: err}
 	}
 	os.Chmod(path, 0o600)
 	if _, loaded := inUse.LoadOrStore(abs, shared); loaded {

@@ -248,21 +248,26 @@ type Verified struct {
 	Format string `json:"format"`
 }
 
+// ErrNoTrustedKeys is Verify's error when no key is trusted at all; it
+// wraps ErrUntrusted.
+var ErrNoTrustedKeys = fmt.Errorf("%w: no trusted keys were given", ErrUntrusted)
+
 // Verify checks that subject carries a valid cosign signature by one of
 // keys, in either format (a bundle referrer, or the legacy .sig tag). It
-// fails with ErrNoSignature when there is none at all, and with
+// fails with ErrNoTrustedKeys when keys is empty, with ErrNoSignature when
+// there is none at all, and with
 // ErrUntrusted when every signature is by another key, names another
 // manifest, or does not verify.
 func Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, subject ocispec.Descriptor, keys []PublicKey) (Verified, error) {
 	if len(keys) == 0 {
-		return Verified{}, fmt.Errorf("%w: no trusted keys were given (pass --key PUB, or put .pub files in the trusted-keys folder)", ErrUntrusted)
+		return Verified{}, ErrNoTrustedKeys
 	}
 	sigs, err := Signatures(ctx, store, subject)
 	if err != nil {
 		return Verified{}, fmt.Errorf("reading signatures of %s: %w", subject.Digest, err)
 	}
 	if len(sigs) == 0 {
-		return Verified{}, fmt.Errorf("%w: %s has no cosign signature (neither a %s referrer nor the tag %s); a maintainer signs it with `tierpack sign REF --key KEY`",
+		return Verified{}, fmt.Errorf("%w: %s has no cosign signature (neither a %s referrer nor the tag %s)",
 			ErrNoSignature, subject.Digest, BundleMediaType, SignatureTag(subject.Digest))
 	}
 	var problems []string

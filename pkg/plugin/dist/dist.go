@@ -632,6 +632,14 @@ func (a *remotePlugin) probe(ctx context.Context, t *target.Target, bin string, 
 	return meta, nil
 }
 
+// UnpinnedError is a plugin binary in the managed folder that tierpack did
+// not install (it has no pin), in the way of an install.
+type UnpinnedError struct{ Path string }
+
+func (e *UnpinnedError) Error() string {
+	return fmt.Sprintf("%s exists but was not installed by tierpack (it has no pin)", e.Path)
+}
+
 // pin moves bin into place as res.Path and records res.Pin in the folder's
 // lock file, in one step under the lock. A binary there without a pin is
 // replaced only with opts.Force.
@@ -641,7 +649,7 @@ func pin(res *Installed, bin string, opts InstallOptions) error {
 		if old, ok := l.Plugins[typ]; ok {
 			res.Replaced = &old
 		} else if _, err := os.Lstat(res.Path); err == nil && !opts.Force {
-			return fmt.Errorf("%s exists but was not installed by tierpack (it has no pin): move it to $%s, or pass --force to replace it", res.Path, plugin.DirEnv)
+			return &UnpinnedError{Path: res.Path}
 		}
 		if err := os.Rename(bin, res.Path); err != nil {
 			return fmt.Errorf("installing %s: %w", res.Path, err)

@@ -4,6 +4,11 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/cache"
+	"github.com/tierpack/tierpack/pkg/plugin"
+	"github.com/tierpack/tierpack/pkg/plugin/dist"
+	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/trust"
 	"github.com/tierpack/tierpack/sdk/tier"
@@ -24,6 +29,9 @@ func Hint(err error) string {
 		http *target.PlainHTTPRequiredError
 		cert *target.CertificateError
 		cc   *target.ClientCertError
+		ex   *artifact.ExistsError
+		cu   *cache.UnusableError
+		up   *dist.UnpinnedError
 	)
 	const settings = "$TIERPACK_HOME/registries.yaml"
 	switch {
@@ -44,6 +52,18 @@ func Hint(err error) string {
 		return fmt.Sprintf(": pass --ca-file with the CA that signed it, or set ca-file for %s in %s (--insecure skips the check, for tests only)", cert.Host, settings)
 	case errors.As(err, &cc):
 		return fmt.Sprintf(": pass --cert-file and --key-file, or set cert-file and key-file for %s in %s", cc.Host, settings)
+	case errors.As(err, &ex) && ex.File:
+		return "; choose another with -o"
+	case errors.As(err, &ex):
+		return "; pass --force to replace it, or choose another folder with -o"
+	case errors.As(err, &cu):
+		return " (set TIERPACK_HOME, or pass --no-cache)"
+	case errors.As(err, &up):
+		return "; move it to $" + plugin.DirEnv + ", or pass --force to replace it"
+	case errors.Is(err, sign.ErrNoTrustedKeys):
+		return " (pass --key PUB, or put .pub files in the trusted-keys folder)"
+	case errors.Is(err, sign.ErrNoSignature):
+		return "; a maintainer signs it with `tierpack sign REF --key KEY`"
 	}
 	return ""
 }
