@@ -77,11 +77,11 @@ type DamagedError struct {
 }
 
 func (e *DamagedError) Error() string {
-	what, fix := "OCI layout "+e.Dir, "tierpack store check --repair oci:"+e.Dir
+	what := "OCI layout " + e.Dir
 	if e.Local {
-		what, fix = "the local store ("+e.Dir+")", "tierpack store check --repair"
+		what = "the local store (" + e.Dir + ")"
 	}
-	return fmt.Sprintf("%s is damaged: index.json: %v; run `%s` to rebuild its index from its blobs", what, e.Err, fix)
+	return fmt.Sprintf("%s is damaged: index.json: %v", what, e.Err)
 }
 
 // Unwrap returns the cause.

@@ -149,7 +149,7 @@ func (c *Client) StoreCheck(ctx context.Context, req StoreCheckRequest) (*StoreC
 
 // ErrDamaged is returned by StoreCheckResult.Damaged for a store found
 // damaged and left as it was (no repair asked for).
-var ErrDamaged = errors.New("the store is damaged; `tierpack store check --repair` rebuilds its index")
+var ErrDamaged = errors.New("the store is damaged and was left as it was")
 
 // Damaged returns ErrDamaged when the check found damage it did not
 // repair, else nil: for exit codes.

@@ -10,6 +10,7 @@ import (
 	"github.com/tierpack/tierpack/pkg/plugin/dist"
 	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/target"
+	"github.com/tierpack/tierpack/pkg/tierpack"
 	"github.com/tierpack/tierpack/pkg/trust"
 	"github.com/tierpack/tierpack/sdk/tier"
 )
@@ -32,6 +33,7 @@ func Hint(err error) string {
 		ex   *artifact.ExistsError
 		cu   *cache.UnusableError
 		up   *dist.UnpinnedError
+		dmg  *target.DamagedError
 	)
 	const settings = "$TIERPACK_HOME/registries.yaml"
 	switch {
@@ -58,6 +60,12 @@ func Hint(err error) string {
 		return "; pass --force to replace it, or choose another folder with -o"
 	case errors.As(err, &cu):
 		return " (set TIERPACK_HOME, or pass --no-cache)"
+	case errors.As(err, &dmg) && dmg.Local:
+		return "; run `tierpack store check --repair` to rebuild its index from its blobs"
+	case errors.As(err, &dmg):
+		return "; run `tierpack store check --repair oci:" + dmg.Dir + "` to rebuild its index from its blobs"
+	case errors.Is(err, tierpack.ErrDamaged):
+		return "; `tierpack store check --repair` rebuilds its index"
 	case errors.As(err, &up):
 		return "; move it to $" + plugin.DirEnv + ", or pass --force to replace it"
 	case errors.Is(err, sign.ErrNoTrustedKeys):
