@@ -35,18 +35,6 @@ import (
 	"github.com/tierpack/tierpack/sdk/contrib"
 )
 
-// Annotation keys tierpack sets on every manifest, besides sdk.AnnotationTier
-// and the org.opencontainers.image.* keys.
-const (
-// sdk.AnnotationType is the contribution type, which names the plugin that
-// unpacks the artifact.
-// sdk.AnnotationName is the contribution's name from tierpack.yaml.
-// sdk.AnnotationKeywords lists tierpack.yaml's keywords, comma-separated,
-// for indexes and search.
-// sdk.AnnotationWarnings is the number of validation warnings at push,
-// which the official tier's policy reads.
-)
-
 // ErrValidation is wrapped by ValidationError.
 var ErrValidation = errors.New("contribution is not valid")
 
@@ -212,7 +200,6 @@ type PackOptions struct {
 	Limits archive.Limits
 }
 
-// oci.Blob is a content-addressed file or byte slice ready to push.
 // Packed is a built artifact waiting in a staging directory. Close removes
 // the directory.
 type Packed struct {

@@ -56,9 +56,6 @@ func (e *ExistsError) Unwrap() error { return ErrExists }
 // error too. Nothing of the artifact is left on disk.
 var ErrRefusedContent = errors.New("pulled artifact refused")
 
-// Helm's media types, so charts pushed by `helm push` are recognised.
-const ()
-
 // Info describes a resolved artifact, for inspect and pull: oci.Info, and
 // what pull and promotion keep of it.
 type Info struct {

@@ -242,8 +242,6 @@ func readLimited(name string, r io.Reader) ([]byte, error) {
 	return data, nil
 }
 
-// sdk.AnnotationIndexAPIVersion records a published index's apiVersion on its manifest,
-// so a reader can tell whether it understands the index before fetching it.
 // DefaultTag is the tag Push writes and OCI sources read when the
 // reference names none.
 const DefaultTag = "latest"

@@ -27,7 +27,6 @@ import (
 	"github.com/tierpack/tierpack/sdk"
 )
 
-// sdk.AnnotationOwners is the manifest annotation holding the OWNERS record as JSON.
 // File is a parsed OWNERS file. Fields other than the ones below
 // (filters, options, labels) are accepted and ignored.
 type File struct {

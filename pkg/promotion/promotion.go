@@ -43,9 +43,6 @@ import (
 // media type of the record layer.
 const ArtifactType = "application/vnd.tierpack.promotion.v1+json"
 
-// Annotations on the referrer manifest.
-const ()
-
 // maxRecord bounds a record's manifest and layer, which List reads whole.
 const maxRecord = 1 << 20
 

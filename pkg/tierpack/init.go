@@ -55,11 +55,6 @@ type InitResult struct {
 	Next []string `json:"next"`
 }
 
-// Placeholders init writes for a repository-tier contribution when the
-// request does not give the values; validation refuses them (contrib.Parse,
-// and OWNERS in pkg/artifact).
-const ()
-
 // InitTypes lists every type init knows: built-ins, companions and the
 // plugins in the plugin folders, sorted.
 func (c *Client) InitTypes() ([]string, error) {

@@ -152,7 +152,6 @@ func (e *KeyError) Error() string { return e.Err.Error() }
 // Unwrap returns the cause.
 func (e *KeyError) Unwrap() error { return e.Err }
 
-// policy.Facts is what is known about a subject; see policy.Facts.
 // Decide checks facts about a contribution or an artifact against what a
 // tier requires: nil when an artifact claiming claimed meets want, a
 // *tier.BelowError-wrapping error when the claim is below want, and a

@@ -57,10 +57,6 @@ const Type = "chart"
 // Version is the plugin's version.
 const Version = "0.1.0"
 
-// Helm's media types (helm.sh/helm/v3/pkg/registry), which `helm pull`
-// requires.
-const ()
-
 // OptionKeepArchive, set to "true" in Unpack's options, keeps the chart as
 // its .tgz instead of extracting it.
 const OptionKeepArchive = "keep-archive"

@@ -89,7 +89,6 @@ func Parse(s string) (Tier, error) {
 	return None, fmt.Errorf("%w %q: use one of %s", ErrUnknown, s, strings.Join(sdk.Tiers(), ", "))
 }
 
-// sdk.AnnotationTier is the manifest annotation that carries an artifact's tier.
 // All lists the real tiers, lowest first.
 var All = []Tier{Contrib, Repository, Official}
 
