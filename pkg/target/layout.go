@@ -24,6 +24,7 @@ import (
 	"oras.land/oras-go/v2/content/oci"
 
 	"github.com/tierpack/tierpack/pkg/home"
+	"github.com/tierpack/tierpack/sdk"
 )
 
 // An OCI image layout (the embedded local store, or an `oci:` folder) is
@@ -123,7 +124,7 @@ type layout struct {
 // (writers only), each atomically.
 func openLayoutStore(ctx context.Context, dir string, local, readOnly bool) (*layout, error) {
 	l := &layout{dir: dir, local: local, readOnly: readOnly}
-	idx, err := ReadIndex(dir)
+	idx, err := readIndex(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist) && !readOnly:
 		idx = emptyIndex()
@@ -175,9 +176,9 @@ func ensureLayoutFile(dir string) error {
 	return home.WriteFileAtomic(path, data, 0o644)
 }
 
-// ReadIndex reads and checks dir/index.json. It wraps os.ErrNotExist when
+// readIndex reads and checks dir/index.json. It wraps os.ErrNotExist when
 // there is none.
-func ReadIndex(dir string) (*ocispec.Index, error) {
+func readIndex(dir string) (*ocispec.Index, error) {
 	data, err := os.ReadFile(filepath.Join(dir, ocispec.ImageIndexFile))
 	if err != nil {
 		return nil, err
@@ -213,12 +214,11 @@ func withoutRefName(d ocispec.Descriptor) ocispec.Descriptor {
 }
 
 // isManifestType reports whether a media type is a manifest or an index,
-// which the layout's index lists.
+// which the layout's index lists. It is pkg/oci's IsManifest, which this
+// package cannot import (pkg/oci imports it).
 func isManifestType(mt string) bool {
 	switch mt {
-	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex,
-		"application/vnd.docker.distribution.manifest.v2+json",
-		"application/vnd.docker.distribution.manifest.list.v2+json":
+	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex, sdk.MediaTypeDockerManifest, sdk.MediaTypeDockerManifestList:
 		return true
 	}
 	return false
@@ -351,15 +351,15 @@ func (l *layout) save() error {
 	if err != nil {
 		return fmt.Errorf("encoding the index of %s: %w", l.dir, err)
 	}
-	return WriteIndexFile(l.dir, data)
+	return writeIndexFile(l.dir, data)
 }
 
 // indexWrites counts this process's index writes, for IndexPauseEnv.
 var indexWrites atomic.Int64
 
-// WriteIndexFile replaces dir/index.json with data atomically: see the
+// writeIndexFile replaces dir/index.json with data atomically: see the
 // package notes. The caller holds the layout's exclusive lock.
-func WriteIndexFile(dir string, data []byte) error {
+func writeIndexFile(dir string, data []byte) error {
 	n := indexWrites.Add(1)
 	path := filepath.Join(dir, ocispec.ImageIndexFile)
 	if err := home.WriteAtomicHook(path, 0o644, func(w io.Writer) error {
@@ -432,10 +432,10 @@ func (l *layout) compactJournal() {
 	_ = home.WriteFileAtomic(path, buf.Bytes(), 0o644)
 }
 
-// ReadJournal reads dir's tag journal, oldest first, skipping lines that
+// readJournal reads dir's tag journal, oldest first, skipping lines that
 // cannot be read (one cut short by a kill). It returns nil when there is
 // none.
-func ReadJournal(dir string) ([]JournalEntry, error) {
+func readJournal(dir string) ([]JournalEntry, error) {
 	f, err := os.Open(filepath.Join(dir, JournalFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil

@@ -16,6 +16,9 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content/oci"
 	"oras.land/oras-go/v2/errdef"
+
+	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/contrib"
 )
 
 // Layout damage and repair: what `tierpack store check` reads. A layout's
@@ -74,8 +77,8 @@ func ScanLayout(ctx context.Context, dir string, local bool) (*Scan, error) {
 		return nil, err
 	}
 	s := &Scan{Dir: dir, Local: local, Manifests: map[digest.Digest]*Scanned{}, storage: storage, preds: map[digest.Digest][]ocispec.Descriptor{}}
-	s.Index, s.IndexErr = ReadIndex(dir)
-	if s.Journal, err = ReadJournal(dir); err != nil {
+	s.Index, s.IndexErr = readIndex(dir)
+	if s.Journal, err = readJournal(dir); err != nil {
 		return nil, fmt.Errorf("reading the tag journal of %s: %w", dir, err)
 	}
 	root := filepath.Join(dir, ocispec.ImageBlobsDir)
@@ -220,12 +223,13 @@ type TagEvidence struct {
 	Candidates []ocispec.Descriptor
 }
 
-// Tags gathers the evidence for every reference: the journal's last word
-// on each (references last untagged are left out); failing a journal, the
-// manifests' annotations: dev.tierpack.name and the version
-// (NAME:VERSION in the local store, VERSION in an `oci:` layout, '+'
-// written '_' as in tags).
-func (s *Scan) Tags(nameKey, versionKey string) []*TagEvidence {
+// Tags gathers the evidence for every reference, sorted by reference: the
+// journal's last word on each (references last untagged are left out);
+// failing a journal, the manifests' annotations: dev.tierpack.name and the
+// version (NAME:VERSION in the local store, VERSION in an `oci:` layout, as
+// contrib.TagFor writes tags). A readable index that lists lost manifests
+// has the last word on the tags it holds: it is the newest there is.
+func (s *Scan) Tags() []*TagEvidence {
 	ev := map[string]*TagEvidence{}
 	exists := func(d digest.Digest) bool { _, ok := s.Manifests[d]; return ok }
 	for _, e := range s.Journal {
@@ -254,13 +258,13 @@ func (s *Scan) Tags(nameKey, versionKey string) []*TagEvidence {
 			if m.Subject != nil {
 				continue
 			}
-			version := strings.ReplaceAll(m.Annotations[versionKey], "+", "_")
-			if version == "" || !validTag(version) {
+			version := contrib.TagFor(m.Annotations[ocispec.AnnotationVersion])
+			if !sdk.ValidTag(version) {
 				continue
 			}
 			ref := version
 			if s.Local {
-				name := m.Annotations[nameKey]
+				name := m.Annotations[sdk.AnnotationName]
 				if name == "" {
 					continue
 				}
@@ -274,25 +278,24 @@ func (s *Scan) Tags(nameKey, versionKey string) []*TagEvidence {
 			t.Candidates = append(t.Candidates, m.Desc)
 		}
 	}
+	if s.Index != nil {
+		for _, d := range s.Index.Manifests {
+			ref := d.Annotations[ocispec.AnnotationRefName]
+			if ref == "" {
+				continue
+			}
+			t := &TagEvidence{Ref: ref, From: "index", Last: &d}
+			if exists(d.Digest) {
+				t.Candidates = []ocispec.Descriptor{d}
+			}
+			ev[ref] = t
+		}
+	}
 	var out []*TagEvidence
 	for _, ref := range slices.Sorted(maps.Keys(ev)) {
 		out = append(out, ev[ref])
 	}
 	return out
-}
-
-// validTag reports whether s is an OCI tag.
-func validTag(s string) bool {
-	if len(s) == 0 || len(s) > 128 {
-		return false
-	}
-	for i, r := range s {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || (i > 0 && (r == '.' || r == '-'))
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // AnnotationUnrestored, on a repaired index, lists the references (comma

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -203,35 +202,7 @@ func soundness(s *target.Scan) (bool, string) {
 // restoreTags decides every tag a repair restores (see StoreCheck) and
 // records the decisions in res.
 func (c *Client) restoreTags(ctx context.Context, scan *target.Scan, gate trust.Gate, res *StoreCheckResult) map[string]ocispec.Descriptor {
-	evidence := scan.Tags(sdk.AnnotationName, ocispec.AnnotationVersion)
-	if scan.Index != nil {
-		// A readable index that lists missing manifests: its word on each
-		// tag is the newest there is.
-		byRef := map[string]*target.TagEvidence{}
-		for _, e := range evidence {
-			byRef[e.Ref] = e
-		}
-		for _, d := range scan.Index.Manifests {
-			ref := d.Annotations[ocispec.AnnotationRefName]
-			if ref == "" {
-				continue
-			}
-			e := &target.TagEvidence{Ref: ref, From: "index", Last: &d}
-			if _, ok := scan.Manifests[d.Digest]; ok {
-				e.Candidates = []ocispec.Descriptor{d}
-			}
-			if byRef[ref] == nil {
-				evidence = append(evidence, e)
-			}
-			byRef[ref] = e
-			for i := range evidence {
-				if evidence[i].Ref == ref {
-					evidence[i] = e
-				}
-			}
-		}
-		slices.SortFunc(evidence, func(a, b *target.TagEvidence) int { return strings.Compare(a.Ref, b.Ref) })
-	}
+	evidence := scan.Tags()
 	tags := map[string]ocispec.Descriptor{}
 	restore := func(e *target.TagEvidence, d ocispec.Descriptor, from string) {
 		tags[e.Ref] = d
