@@ -24,9 +24,6 @@ import (
 	"github.com/tierpack/tierpack/sdk/tier"
 )
 
-// sdk.AnnotationKeywords is the manifest annotation Build reads an artifact's
-// keywords from: a comma-separated list. Helm charts' keywords are read
-// from their Chart.yaml (the Helm config blob) when it is absent.
 // DefaultConcurrency is how many tags Build resolves at once.
 const DefaultConcurrency = 8
 
@@ -124,6 +121,8 @@ func mergeSameRepository(es []Entry) []Entry {
 type resolved struct {
 	tag  string
 	info *oci.Info
+	// claimed is the tier its annotation claims.
+	claimed tier.Tier
 }
 
 func (b *Builder) entry(ctx context.Context, t *target.Target) (*Entry, error) {
@@ -156,8 +155,9 @@ func (b *Builder) entry(ctx context.Context, t *target.Target) (*Entry, error) {
 				tt.Ref = t.Ref.WithTag(tag)
 			}
 			info, err := oci.Resolve(gctx, &tt, nil)
+			var claim tier.Tier
 			if err == nil {
-				_, err = tier.FromAnnotations(info.Annotations)
+				claim, err = tier.FromAnnotations(info.Annotations)
 			}
 			if err != nil {
 				if explicit || fatal(err) {
@@ -172,7 +172,7 @@ func (b *Builder) entry(ctx context.Context, t *target.Target) (*Entry, error) {
 			case info.Type == "":
 				skip(tt.Ref.String(), fmt.Sprintf("not a tierpack contribution (no %s annotation; artifactType %q)", sdk.AnnotationType, info.ArtifactType))
 			default:
-				results[i] = resolved{tag: tag, info: info}
+				results[i] = resolved{tag: tag, info: info, claimed: claim}
 			}
 			return nil
 		})
@@ -267,18 +267,11 @@ func fatal(err error) bool {
 
 // verify is the tier recorded for a version: the gate's, or contrib at
 // most without one. The claim is kept beside it when they differ.
-func (b *Builder) verify(ctx context.Context, t *target.Target, info *oci.Info) tier.Tier {
+func (b *Builder) verify(ctx context.Context, t *target.Target, r resolved) tier.Tier {
 	if b.Verify != nil {
-		return b.Verify(ctx, t, info)
+		return b.Verify(ctx, t, r.info)
 	}
-	return min(claimed(info), tier.Contrib)
-}
-
-// claimed is the tier a resolved version's annotation claims (checked
-// when it was resolved).
-func claimed(info *oci.Info) tier.Tier {
-	t, _ := tier.FromAnnotations(info.Annotations)
-	return t
+	return min(r.claimed, tier.Contrib)
 }
 
 // makeEntry groups the resolved tags by digest into versions and takes
@@ -292,12 +285,12 @@ func (b *Builder) makeEntry(ctx context.Context, t *target.Target, found []resol
 			v = &Version{
 				Version:  r.info.Version,
 				Digest:   r.info.Digest,
-				Tier:     b.verify(ctx, t, r.info),
+				Tier:     b.verify(ctx, t, r),
 				Created:  r.info.Annotations[ocispec.AnnotationCreated],
 				Revision: r.info.Annotations[ocispec.AnnotationRevision],
 			}
-			if c := claimed(r.info); c != v.Tier {
-				v.ClaimedTier = c
+			if r.claimed != v.Tier {
+				v.ClaimedTier = r.claimed
 			}
 			byDigest[r.info.Digest] = v
 			infos[r.info.Digest] = r.info
