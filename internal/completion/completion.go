@@ -47,16 +47,19 @@ func Script(shell string) (string, error) {
 // command gets by default (the shell then falls back to file names).
 func Complete(c *cli.Context, values func(flag string) []string, args func() []string) {
 	if n := len(os.Args); n >= 3 && strings.HasPrefix(os.Args[n-2], "-") && c.Command != nil {
-		word := os.Args[n-2]
-		name := strings.TrimLeft(word, "-")
+		name := strings.TrimLeft(os.Args[n-2], "-")
 		f := flagNamed(c.Command, name)
+		var vs []string
+		if f != nil && values != nil {
+			vs = values(name) // once: listing plugin types starts no plugin, but reads folders
+		}
 		switch {
 		case f == nil:
 			// A flag being typed: complete its name.
 			cli.DefaultCompleteWithFlags(c.Command)(c)
 			return
-		case values != nil && values(name) != nil:
-			fmt.Fprintln(c.App.Writer, strings.Join(values(name), "\n"))
+		case vs != nil:
+			fmt.Fprintln(c.App.Writer, strings.Join(vs, "\n"))
 			return
 		case takesValue(f):
 			return // a file, a key, a size: the shell completes file names
