@@ -32,7 +32,8 @@ var refusals = []struct {
 
 // RefusedContentError is a plugin's refusal of the content it was given,
 // as the host receives it: the plugin's message, wrapping the sdk/archive
-// sentinel it stands for (archive.ErrUnsafeEntry, ErrTooLarge, ErrCorrupt).
+// sentinel it stands for (archive.ErrUnsafeEntry, ErrTooLarge, ErrCorrupt),
+// or the *archive.LimitError naming the limit it exceeded.
 type RefusedContentError struct {
 	Msg  string
 	Kind error
@@ -48,7 +49,12 @@ func (e *RefusedContentError) Unwrap() error { return e.Kind }
 func statusOf(err error) error {
 	for _, r := range refusals {
 		if errors.Is(err, r.err) {
-			st, derr := status.New(codes.FailedPrecondition, err.Error()).WithDetails(&errdetails.ErrorInfo{Reason: r.reason, Domain: ErrorDomain})
+			info := &errdetails.ErrorInfo{Reason: r.reason, Domain: ErrorDomain}
+			var le *archive.LimitError
+			if errors.As(err, &le) {
+				info.Metadata = map[string]string{"limit": le.Limit}
+			}
+			st, derr := status.New(codes.FailedPrecondition, err.Error()).WithDetails(info)
 			if derr == nil {
 				return st.Err()
 			}
@@ -71,9 +77,13 @@ func ErrorFromStatus(err error) error {
 			continue
 		}
 		for _, r := range refusals {
-			if r.reason == info.GetReason() {
-				return &RefusedContentError{Msg: st.Message(), Kind: r.err}
+			if r.reason != info.GetReason() {
+				continue
 			}
+			if limit := info.GetMetadata()["limit"]; limit != "" && r.err == archive.ErrTooLarge {
+				return &RefusedContentError{Msg: st.Message(), Kind: &archive.LimitError{Limit: limit, Msg: st.Message()}}
+			}
+			return &RefusedContentError{Msg: st.Message(), Kind: r.err}
 		}
 	}
 	return nil

@@ -210,7 +210,7 @@ func reportError(app *cli.App, err error, interrupted bool) int {
 	if errors.As(err, &ec) && msg == "" {
 		return code
 	}
-	msg += display.Hint(err)
+	msg = display.Message(err)
 	if rest, ok := strings.CutPrefix(msg, "No help topic for "); ok {
 		msg = "unknown command " + rest + " (run `tierpack --help` for the list)"
 	}

@@ -454,7 +454,7 @@ func spend(budget *archive.Budget, dir string) error {
 		}
 		budget.Entries++
 		if budget.Entries > limits.MaxEntries {
-			return fmt.Errorf("%w: the plugin wrote more than %d entries, the limit on entries for one pull; raise it if you trust this artifact (--max-entries, TIERPACK_MAX_ENTRIES)", archive.ErrTooLarge, limits.MaxEntries)
+			return &archive.LimitError{Limit: "MaxEntries", Msg: fmt.Sprintf("%v: the plugin wrote more than %d entries, the limit on entries for one pull; raise it if you trust this artifact", archive.ErrTooLarge, limits.MaxEntries)}
 		}
 		if !d.Type().IsRegular() {
 			return nil
@@ -465,13 +465,13 @@ func spend(budget *archive.Budget, dir string) error {
 		}
 		rel, _ := filepath.Rel(dir, p)
 		if fi.Size() > limits.MaxFileSize {
-			return fmt.Errorf("%w: the plugin wrote %s, %s, more than the %s limit on one file; raise it if you trust this artifact (--max-file-size, TIERPACK_MAX_FILE_SIZE)",
-				archive.ErrTooLarge, archive.Quote(filepath.ToSlash(rel)), archive.FormatSize(fi.Size()), archive.FormatSize(limits.MaxFileSize))
+			return &archive.LimitError{Limit: "MaxFileSize", Msg: fmt.Sprintf("%v: the plugin wrote %s, %s, more than the %s limit on one file; raise it if you trust this artifact",
+				archive.ErrTooLarge, archive.Quote(filepath.ToSlash(rel)), archive.FormatSize(fi.Size()), archive.FormatSize(limits.MaxFileSize))}
 		}
 		budget.Size += fi.Size()
 		if budget.Size > limits.MaxTotalSize {
-			return fmt.Errorf("%w: the content written reached %s at %s, more than the %s limit for one pull; raise it if you trust this artifact (--max-size, TIERPACK_MAX_SIZE)",
-				archive.ErrTooLarge, archive.FormatSize(budget.Size), archive.Quote(filepath.ToSlash(rel)), archive.FormatSize(limits.MaxTotalSize))
+			return &archive.LimitError{Limit: "MaxTotalSize", Msg: fmt.Sprintf("%v: the content written reached %s at %s, more than the %s limit for one pull; raise it if you trust this artifact",
+				archive.ErrTooLarge, archive.FormatSize(budget.Size), archive.Quote(filepath.ToSlash(rel)), archive.FormatSize(limits.MaxTotalSize))}
 		}
 		return nil
 	})
@@ -492,7 +492,7 @@ type unpackUnit struct {
 // marks attestations) are not platforms and are left out.
 func platformUnits(ctx context.Context, t *target.Target, info *Info) ([]unpackUnit, error) {
 	if info.root.MediaType != ocispec.MediaTypeImageIndex && info.root.MediaType != sdk.MediaTypeDockerManifestList {
-		return nil, fmt.Errorf("%s is a single-platform artifact, not an image index: pull it without --all-platforms", t.Ref)
+		return nil, fmt.Errorf("%s is a single-platform artifact, not an image index: there are no platforms to pull", t.Ref)
 	}
 	var units []unpackUnit
 	seen := map[string]bool{}
@@ -508,7 +508,7 @@ func platformUnits(ctx context.Context, t *target.Target, info *Info) ([]unpackU
 			return nil, fmt.Errorf("%s: %w", t.Ref, err)
 		}
 		if seen[dir] {
-			return nil, fmt.Errorf("%s lists platform %s twice; pull one with --platform", t.Ref, dir)
+			return nil, fmt.Errorf("%s lists platform %s twice; pull one platform", t.Ref, dir)
 		}
 		seen[dir] = true
 		m, err := oci.FetchImageManifest(ctx, t, md)

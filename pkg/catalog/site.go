@@ -151,11 +151,14 @@ func (c *Catalog) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
+// ErrNotLoopback is an address CheckListen refuses without public.
+var ErrNotLoopback = errors.New("not a loopback address")
+
 // CheckListen refuses an address that is not on loopback unless public.
 func CheckListen(addr string, public bool) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("--listen %q: %v (want HOST:PORT, e.g. 127.0.0.1:8080)", addr, err)
+		return fmt.Errorf("listen address %q: %v (want HOST:PORT, e.g. 127.0.0.1:8080)", addr, err)
 	}
 	if public {
 		return nil
@@ -166,7 +169,7 @@ func CheckListen(addr string, public bool) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("--listen %s is not a loopback address: the catalog would be reachable from other machines; add --public if that is what you want", addr)
+	return fmt.Errorf("%w: %s: the catalog would be reachable from other machines", ErrNotLoopback, addr)
 }
 
 // Built is a catalog written as static files by Build.

@@ -288,8 +288,17 @@ func SelectPlatform(ms []ocispec.Descriptor, want ocispec.Platform) (ocispec.Des
 			return m, nil
 		}
 	}
-	return ocispec.Descriptor{}, fmt.Errorf("no manifest for platform %s/%s; it has %s (choose one with --platform)",
-		want.OS, want.Architecture, strings.Join(have, ", "))
+	return ocispec.Descriptor{}, &PlatformError{Want: want.OS + "/" + want.Architecture, Have: have}
+}
+
+// PlatformError is an index with no manifest for the platform asked for.
+type PlatformError struct {
+	Want string   // OS/ARCH
+	Have []string // the platforms it has, OS/ARCH
+}
+
+func (e *PlatformError) Error() string {
+	return fmt.Sprintf("no manifest for platform %s; it has %s", e.Want, strings.Join(e.Have, ", "))
 }
 
 // platformPart is what an OS, architecture or variant may be in a folder

@@ -298,7 +298,7 @@ func TestFailureModes(t *testing.T) {
 		},
 		{
 			mode: "hang", want: host.ErrTimeout, callTimeout: shortTimeout,
-			contains:    []string{"did not finish Validate within 1s and was stopped", "--plugin-timeout"},
+			contains:    []string{"did not finish Validate within 1s and was stopped"},
 			maxDuration: shortTimeout + 3*time.Second,
 		},
 		{
@@ -396,6 +396,11 @@ func TestFailureModes(t *testing.T) {
 			t.Logf("error after %v:\n%v", took.Round(time.Millisecond), err)
 			if !errors.Is(err, tt.want) {
 				t.Errorf("error is not %v:\n%v", tt.want, err)
+			}
+			// Only a call past its timeout says the call timeout stopped it.
+			var cte *host.CallTimeoutError
+			if errors.As(err, &cte) != (tt.want == host.ErrTimeout && !tt.atGet) {
+				t.Errorf("errors.As(CallTimeoutError) = %v for mode %s", !(tt.want == host.ErrTimeout && !tt.atGet), tt.mode)
 			}
 			// Every message names the plugin and where it is.
 			assertContains(t, err, fmt.Sprintf("%q", tt.mode), filepath.Join(dir, host.BinaryPrefix+tt.mode))

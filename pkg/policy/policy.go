@@ -193,7 +193,7 @@ func (p Policy) Check(subject string, want tier.Tier, f Facts) error {
 			if f.TierSignatureErr != nil {
 				problem = f.TierSignatureErr.Error()
 			}
-			add(tier.Repository, "tier-signature", problem, "sign it with the project's release or CI key: tierpack push DIR REF --key KEY (or tierpack promote REF --to repository --key KEY); pullers trust that key with --key, $TIERPACK_HOME/trusted-keys or the policy's keys.repository")
+			add(tier.Repository, "tier-signature", problem, "sign its tier record with the project's release or CI key, and have pullers trust that key for repository")
 		}
 	}
 	if want >= tier.Official {
@@ -203,7 +203,7 @@ func (p Policy) Check(subject string, want tier.Tier, f Facts) error {
 			case f.Warnings < 0:
 				add(tier.Official, "warnings", "the number of validation warnings is unknown", "re-push the contribution with this tierpack so the count is recorded")
 			case f.Warnings > o.MaxWarnings:
-				add(tier.Official, "warnings", fmt.Sprintf("validation reported %d warning(s), the policy allows %d", f.Warnings, o.MaxWarnings), "fix them (tierpack validate --strict DIR) and push again")
+				add(tier.Official, "warnings", fmt.Sprintf("validation reported %d warning(s), the policy allows %d", f.Warnings, o.MaxWarnings), "fix them and push again")
 			}
 		}
 		if o.RequireSignature && f.SignedBy == "" {
@@ -211,14 +211,14 @@ func (p Policy) Check(subject string, want tier.Tier, f Facts) error {
 			if f.SignatureErr != nil {
 				problem = f.SignatureErr.Error()
 			}
-			add(tier.Official, "signature", problem, "a core maintainer signs it: tierpack promote REF --to official --key KEY (or tierpack sign REF --key KEY)")
+			add(tier.Official, "signature", problem, "a core maintainer signs it")
 		}
 		if o.RequirePromotion && f.PromotedBy == "" {
 			problem := "no promotion record to official"
 			if f.PromotionErr != nil {
 				problem = f.PromotionErr.Error()
 			}
-			add(tier.Official, "promotion", problem, "official is reached only through tierpack promote REF --to official --key KEY")
+			add(tier.Official, "promotion", problem, "official is reached only through a promotion signed by a core maintainer")
 		}
 	}
 	if len(unmet) == 0 {

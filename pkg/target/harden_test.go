@@ -36,7 +36,8 @@ func TestParseRedactsPassword(t *testing.T) {
 		if strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("Parse(%q) error shows the password: %v", in, err)
 		}
-		if !strings.Contains(err.Error(), "alice:***@") || !strings.Contains(err.Error(), "tierpack login") {
+		var cir *CredentialsInRefError
+		if !strings.Contains(err.Error(), "alice:***@") || !errors.As(err, &cir) {
 			t.Errorf("Parse(%q) error = %v, want the redacted reference and what to do", in, err)
 		}
 	}

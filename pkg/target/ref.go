@@ -110,20 +110,20 @@ func Parse(s string) (Ref, error) {
 			if user, pass, ok := userinfo(s); ok && pass != "" {
 				msg = strings.ReplaceAll(msg, user+":"+pass+"@", user+":***@")
 			}
-			return Ref{}, &redactedError{msg: msg + " (a reference carries no credentials: log in with `tierpack login HOST -u USER --password-stdin`)"}
+			return Ref{}, &CredentialsInRefError{msg: msg + " (a reference carries no credentials)"}
 		}
 	}
 	return ref, err
 }
 
-// redactedError is a parse error whose text no longer holds the password
-// the reference carried.
-type redactedError struct{ msg string }
+// CredentialsInRefError is a reference that carried a user name or
+// password; its text no longer holds the password.
+type CredentialsInRefError struct{ msg string }
 
-func (e *redactedError) Error() string { return e.msg }
+func (e *CredentialsInRefError) Error() string { return e.msg }
 
 // Unwrap makes the error match ErrInvalidReference.
-func (e *redactedError) Unwrap() error { return ErrInvalidReference }
+func (e *CredentialsInRefError) Unwrap() error { return ErrInvalidReference }
 
 // userinfo splits a leading USER[:PASSWORD]@ off the first path element of
 // s; ok is false when there is none. "NAME@sha256:…" is a digest, not

@@ -76,7 +76,7 @@ func LoadRegistries(path string) (Registries, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %v (the format is `registries: {HOST[:PORT]: {plain-http, ca-file, insecure, cert-file, key-file, mirror}}`; see `tierpack --help`)",
+		return nil, fmt.Errorf("%s: %v (the format is `registries: {HOST[:PORT]: {plain-http, ca-file, insecure, cert-file, key-file, mirror}}`)",
 			path, err)
 	}
 	dir := filepath.Dir(path)

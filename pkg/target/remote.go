@@ -78,7 +78,7 @@ func tlsConfig(host string, s RegistrySettings) (*tls.Config, error) {
 	}
 	if s.CertFile != "" || s.KeyFile != "" {
 		if s.CertFile == "" || s.KeyFile == "" {
-			return nil, fmt.Errorf("a client certificate for %s needs both a certificate and a key file (--cert-file and --key-file, or cert-file and key-file in registries.yaml)", host)
+			return nil, fmt.Errorf("a client certificate for %s needs both a certificate file and a key file", host)
 		}
 		cert, err := tls.LoadX509KeyPair(s.CertFile, s.KeyFile)
 		if err != nil {
@@ -113,7 +113,7 @@ func (o Options) SavedCredentials() (credentials.Store, error) {
 	if o.RegistryConfig != "" {
 		s, err := credentials.NewStore(o.RegistryConfig, credentials.StoreOptions{AllowPlaintextPut: true})
 		if err != nil {
-			return nil, fmt.Errorf("reading the registry config %s: %w (it is a Docker config.json; fix it or pass another --registry-config)", o.RegistryConfig, err)
+			return nil, fmt.Errorf("reading the registry config %s: %w (it is a Docker config.json)", o.RegistryConfig, err)
 		}
 		return s, nil
 	}

@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -88,17 +89,54 @@ type Client struct {
 }
 
 // UsageError marks a request that cannot run as given (a malformed
-// reference, flags that exclude each other): the caller should fix the
+// reference, settings that exclude each other): the caller should fix the
 // request, not retry it.
-type UsageError struct{ Err error }
+//
+// A UsageError made by this package names the request's fields in braces
+// in its template ("{Platform} and {AllPlatforms} exclude each other"):
+// Error says them by their Go names, and a front end says them in its own
+// words with Render (a command line passes its flag names).
+type UsageError struct {
+	Err error
 
-func (e *UsageError) Error() string { return e.Err.Error() }
+	format string
+	args   []any
+}
 
-// Unwrap returns the cause.
+func (e *UsageError) Error() string { return e.Render(nil) }
+
+// Render is the message with every field named in it spelled by name (nil
+// keeps the field's Go name).
+func (e *UsageError) Render(name func(field string) string) string {
+	if e.format == "" {
+		return e.Err.Error()
+	}
+	var b strings.Builder
+	rest := e.format
+	for {
+		i := strings.IndexByte(rest, '{')
+		j := strings.IndexByte(rest[i+1:], '}')
+		if i < 0 || j < 0 {
+			b.WriteString(rest)
+			break
+		}
+		field := rest[i+1 : i+1+j]
+		b.WriteString(rest[:i])
+		if name != nil {
+			field = name(field)
+		}
+		b.WriteString(strings.ReplaceAll(field, "%", "%%"))
+		rest = rest[i+2+j:]
+	}
+	return fmt.Sprintf(b.String(), e.args...)
+}
+
+// Unwrap returns the cause, if it wraps one.
 func (e *UsageError) Unwrap() error { return e.Err }
 
+// usagef is a UsageError whose format names request fields in braces.
 func usagef(format string, args ...any) error {
-	return &UsageError{Err: fmt.Errorf(format, args...)}
+	return &UsageError{format: format, args: args}
 }
 
 func (c *Client) home() (home.Home, error) {

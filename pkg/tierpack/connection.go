@@ -53,13 +53,13 @@ func (cn Connection) Options() (target.Options, error) {
 	}
 	switch {
 	case (o.CertFile == "") != (o.KeyFile == ""):
-		return o, usagef("--cert-file and --key-file go together (a client certificate and its key)")
+		return o, usagef("{CertFile} and {KeyFile} go together (a client certificate and its key)")
 	case o.PlainHTTP && (o.ForceTLS || o.CAFile != "" || o.Insecure || o.CertFile != ""):
-		return o, usagef("--plain-http excludes --force-tls, --ca-file, --insecure and --cert-file")
+		return o, usagef("{PlainHTTP} excludes {ForceTLS}, {CAFile}, {Insecure} and {CertFile}")
 	}
 	if cn.Username == "" {
 		if cn.Password != "" || cn.PasswordStdin {
-			return o, usagef("a password needs --username (-u)")
+			return o, usagef("a password needs {Username}")
 		}
 		return o, nil
 	}
@@ -70,7 +70,7 @@ func (cn Connection) Options() (target.Options, error) {
 		}
 	}
 	if len(hosts) != 1 {
-		return o, usagef("-u/--username gives the password of the one registry named on the command line, and it names %d "+
+		return o, usagef("{Username} gives the password of the one registry named on the command line, and it names %d "+
 			"(save credentials for each registry with `tierpack login HOST -u USER` instead)", len(hosts))
 	}
 	pass, err := cn.PasswordOf(hosts[0])
@@ -88,22 +88,22 @@ func (cn Connection) PasswordOf(host string) (string, error) {
 	pass := cn.Password
 	switch {
 	case cn.PasswordStdin && pass != "":
-		return "", usagef("use either --password or --password-stdin")
+		return "", usagef("use either {Password} or {PasswordStdin}")
 	case cn.PasswordStdin:
 		b, err := io.ReadAll(cn.Stdin)
 		if err != nil {
 			return "", fmt.Errorf("reading the password from standard input: %w", err)
 		}
 		if pass = strings.TrimRight(string(b), "\r\n"); pass == "" {
-			return "", usagef("--password-stdin read an empty password")
+			return "", usagef("{PasswordStdin} read an empty password")
 		}
 	case pass == "":
 		if cn.Ask == nil {
-			return "", usagef("needs the password of %s: pipe it to --password-stdin (on a terminal tierpack asks for it)", cn.Username)
+			return "", usagef("needs the password of %s: pipe it to {PasswordStdin} (on a terminal tierpack asks for it)", cn.Username)
 		}
 		p, err := cn.Ask(fmt.Sprintf("Password for %s at %s", cn.Username, host))
 		if err == ErrNoPrompt {
-			return "", usagef("needs the password of %s: pipe it to --password-stdin (on a terminal tierpack asks for it)", cn.Username)
+			return "", usagef("needs the password of %s: pipe it to {PasswordStdin} (on a terminal tierpack asks for it)", cn.Username)
 		}
 		if err != nil {
 			return "", fmt.Errorf("reading the password: %w", err)

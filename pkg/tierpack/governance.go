@@ -2,7 +2,6 @@ package tierpack
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/user"
 
@@ -82,7 +81,7 @@ func signerName(by string) string {
 // signer loads the key.
 func (k Key) signer() (signature.SignerVerifier, error) {
 	if k.File == "" {
-		return nil, usagef("needs --key PRIVATE-KEY (create one with `tierpack key generate`)")
+		return nil, usagef("needs a private key ({Key}; create one with `tierpack key generate`)")
 	}
 	pw, err := password(k.Password)
 	if err != nil {
@@ -262,13 +261,13 @@ func (c *Client) GenerateKey(req KeyRequest) (*KeyResult, error) {
 		req.Prefix = "cosign"
 	}
 	if req.NoPassword && os.Getenv(sign.PasswordEnv) != "" {
-		return nil, usagef("--no-password, but $%s is set: unset one of them", sign.PasswordEnv)
+		return nil, usagef("{NoPassword}, but $%s is set: unset one of them", sign.PasswordEnv)
 	}
 	res := &KeyResult{PrivateKey: req.Prefix + ".key", PublicKey: req.Prefix + ".pub"}
 	if !req.Force {
 		for _, p := range []string{res.PrivateKey, res.PublicKey} {
 			if fileExists(p) {
-				return nil, fmt.Errorf("%s exists; pass --force to overwrite it", p)
+				return nil, usagef("%s exists; set {Force} to overwrite it", p)
 			}
 		}
 	}
@@ -280,7 +279,7 @@ func (c *Client) GenerateKey(req KeyRequest) (*KeyResult, error) {
 		}
 		if len(pw) == 0 {
 			return nil, usagef("refusing to write %s with an empty password: set %s (or run on a terminal to be asked), "+
-				"or pass --no-password to write it unprotected on purpose", res.PrivateKey, sign.PasswordEnv)
+				"or set {NoPassword} to write it unprotected on purpose", res.PrivateKey, sign.PasswordEnv)
 		}
 	}
 	priv, pub, err := sign.GenerateKeyPair(pw)

@@ -231,8 +231,9 @@ type IndexUpdate struct {
 	Error   string `json:"error,omitempty"`
 }
 
-// errNoIndex says how to configure an index.
-var errNoIndex = errors.New("no index is configured: add one with `tierpack index add NAME FILE|URL|REF`")
+// ErrNoIndex is returned by the index operations when no index is
+// configured (a front end says how to add one).
+var ErrNoIndex = errors.New("no index is configured")
 
 // IndexUpdateResult is every index IndexUpdate fetched, or failed to.
 type IndexUpdateResult struct {
@@ -270,7 +271,7 @@ func (c *Client) sources(cfg *index.Config, names []string) ([]index.Source, err
 	if len(names) == 0 {
 		srcs, err := cfg.Sources()
 		if err == nil && len(srcs) == 0 {
-			err = errNoIndex
+			err = ErrNoIndex
 		}
 		return srcs, err
 	}
@@ -334,7 +335,7 @@ type SearchResult struct {
 // Search reads the indexes and returns the entries that pass req.
 func (c *Client) Search(req SearchRequest) (*SearchResult, error) {
 	if err := req.Query.Validate(); err != nil {
-		return nil, usagef("--exact-tier needs --tier T")
+		return nil, usagef("{ExactTier} needs a {Tier}")
 	}
 	named, warnings, err := c.readIndexes(req)
 	if err != nil {
@@ -355,7 +356,7 @@ func (c *Client) readIndexes(req SearchRequest) ([]index.Named, []error, error) 
 	var named []index.Named
 	if len(req.Files) > 0 {
 		if len(req.Indexes) > 0 {
-			return nil, nil, usagef("use --file or --index, not both")
+			return nil, nil, usagef("use {Files} or {Indexes}, not both")
 		}
 		for _, f := range req.Files {
 			ix, err := index.Load(f)
@@ -371,9 +372,6 @@ func (c *Client) readIndexes(req SearchRequest) ([]index.Named, []error, error) 
 		return nil, nil, err
 	}
 	srcs, err := c.sources(cfg, req.Indexes)
-	if errors.Is(err, errNoIndex) {
-		err = errors.New("no index is configured: add one with `tierpack index add NAME FILE|URL|REF` (build one with `tierpack index build`), or search a file with --file")
-	}
 	if err != nil {
 		return nil, nil, err
 	}

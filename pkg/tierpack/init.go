@@ -82,7 +82,7 @@ func (c *Client) InitTypes() ([]string, error) {
 // overwrites a file.
 func (c *Client) Init(ctx context.Context, req InitRequest) (*InitResult, error) {
 	if (len(req.Owners) > 0 || req.SourceURL != "" || req.SourceRevision != "") && req.Tier < tier.Repository {
-		return nil, usagef("--owner, --source-url and --source-revision are for the repository and official tiers: add --tier repository")
+		return nil, usagef("{Owner}, {SourceURL} and {SourceRevision} are for the repository and official tiers: set {Tier} to repository")
 	}
 	types, err := c.InitTypes()
 	if err != nil {
@@ -111,7 +111,7 @@ func (c *Client) Init(ctx context.Context, req InitRequest) (*InitResult, error)
 	}
 	if _, err := contrib.Parse([]byte(fmt.Sprintf("name: %s\nversion: %s\ntype: %s\ntier: %s\n",
 		strconv.Quote(res.Name), strconv.Quote(res.Version), strconv.Quote(req.Type), req.Tier))); err != nil {
-		return nil, usagef("cannot create a contribution named %q at version %q (choose others with --name and --version):\n%v", res.Name, res.Version, err)
+		return nil, usagef("cannot create a contribution named %q at version %q (choose others with {Name} and {Version}):\n%v", res.Name, res.Version, err)
 	}
 
 	plugins, err := c.plugins()
@@ -175,7 +175,7 @@ func (c *Client) Init(ctx context.Context, req InitRequest) (*InitResult, error)
 		res.Created = append(res.Created, shown)
 	}
 	if req.Tier >= tier.Repository && (len(req.Owners) == 0 || req.SourceURL == "") {
-		res.Notes = append(res.Notes, "replace the placeholders in OWNERS and source.url (validation refuses them), or run init with --owner and --source-url")
+		res.Notes = append(res.Notes, "replace the placeholders in OWNERS and source.url: validation refuses them")
 	}
 	for _, cmd := range scaffold.Next {
 		res.Next = append(res.Next, "(cd "+shellWord(req.Dir)+" && "+cmd+")")

@@ -168,7 +168,7 @@ func (c *Client) pluginMeta(ctx context.Context, req PluginPushRequest, bins []d
 	if !ok {
 		if req.Version == "" {
 			p := oci.CurrentPlatform()
-			return dist.Meta{}, usagef("%s has no binary for this machine (%s) to ask for the plugin's version: pass --plugin-version", req.Dir, p.OS+"/"+p.Architecture)
+			return dist.Meta{}, usagef("%s has no binary for this machine (%s) to ask for the plugin's version: give it with {PluginVersion}", req.Dir, p.OS+"/"+p.Architecture)
 		}
 		return dist.Meta{Type: bins[0].Type, Version: req.Version, Protocols: []int{sdk.ProtocolVersion}}, nil
 	}
@@ -177,7 +177,7 @@ func (c *Client) pluginMeta(ctx context.Context, req PluginPushRequest, bins []d
 		return meta, err
 	}
 	if req.Version != "" && req.Version != meta.Version {
-		return meta, usagef("--plugin-version %s, but %s says it is version %s", req.Version, native.Path, meta.Version)
+		return meta, usagef("{PluginVersion} %s, but %s says it is version %s", req.Version, native.Path, meta.Version)
 	}
 	return meta, nil
 }
@@ -298,7 +298,7 @@ type PluginCheckResult struct {
 func (c *Client) PluginCheck(ctx context.Context, req PluginCheckRequest) (*PluginCheckResult, error) {
 	for _, s := range req.Skip {
 		if !slices.Contains(plugintest.Checks, s) {
-			return nil, usagef("--skip %q: no such check; the checks are %s", s, strings.Join(plugintest.Checks, ", "))
+			return nil, usagef("{Skip} %q: no such check; the checks are %s", s, strings.Join(plugintest.Checks, ", "))
 		}
 	}
 	r := plugintest.Check(ctx, plugintest.Config{

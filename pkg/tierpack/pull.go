@@ -93,7 +93,7 @@ func (c *Client) Pull(ctx context.Context, req PullRequest) (*PullResult, error)
 func platformFor(req PullRequest) (*ocispec.Platform, error) {
 	if req.AllPlatforms {
 		if req.Platform != "" {
-			return nil, usagef("--platform and --all-platforms exclude each other")
+			return nil, usagef("{Platform} and {AllPlatforms} exclude each other")
 		}
 		return nil, nil
 	}
@@ -103,7 +103,7 @@ func platformFor(req PullRequest) (*ocispec.Platform, error) {
 	}
 	parts := strings.Split(req.Platform, "/")
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return nil, usagef("--platform %q: use OS/ARCH[/VARIANT], e.g. linux/amd64", req.Platform)
+		return nil, usagef("{Platform} %q: use OS/ARCH[/VARIANT], e.g. linux/amd64", req.Platform)
 	}
 	p := ocispec.Platform{OS: parts[0], Architecture: parts[1]}
 	if len(parts) == 3 {

@@ -236,7 +236,7 @@ func (c *Client) restoreTags(ctx context.Context, scan *target.Scan, gate trust.
 			restore(e, d, "annotations+record")
 			continue
 		}
-		refuse(e, fmt.Sprintf("%d manifests claim it and no trusted tier record says which is current (trust the signing key with --key, then repair again)", len(e.Candidates)))
+		refuse(e, fmt.Sprintf("%d manifests claim it and no trusted tier record says which is current (trust the signing key, then repair again)", len(e.Candidates)))
 	}
 	return tags
 }

@@ -323,7 +323,7 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 		if errors.Is(err, promotion.ErrNoRecord) && len(recs) == 0 {
 			v.Reason = "no tier record signed by a trusted key"
 			if len(g.Keys)+len(g.TierKeys[tier.Repository])+len(g.TierKeys[tier.Official]) == 0 {
-				v.Reason += " (no keys are trusted: pass --key PUB or see tierpack verify --help)"
+				v.Reason += " (no keys are trusted)"
 			}
 		}
 		return v

@@ -232,8 +232,8 @@ func run(ctx context.Context, r io.Reader, root *os.Root, opts ExtractOptions) e
 			return fmt.Errorf("%w: reading tar entry %d: %v (is the input a complete plain or gzip-compressed tar stream?)", ErrCorrupt, entries, err)
 		}
 		if budget.Entries >= x.limits.MaxEntries {
-			return fmt.Errorf("%w: more than %d entries, the limit on entries (Limits.MaxEntries; %s); raise it if you trust this archive (tierpack pull --max-entries, TIERPACK_MAX_ENTRIES)",
-				ErrTooLarge, x.limits.MaxEntries, spent(budget))
+			return limitErrorf("MaxEntries", "more than %d entries, the limit on entries (Limits.MaxEntries; %s); raise it if you trust this archive",
+				x.limits.MaxEntries, spent(budget))
 		}
 		budget.Entries++
 		if insecure {
@@ -500,8 +500,8 @@ func (x *extractor) claim(entry, name string) error {
 // checkSize refuses a file whose declared size exceeds the limits.
 func (x *extractor) checkSize(entry string, size int64) error {
 	if size > x.limits.MaxFileSize {
-		return fmt.Errorf("%w: entry %s declares %s, more than the %s limit on one file (Limits.MaxFileSize); raise it if you trust this archive (tierpack pull --max-file-size, TIERPACK_MAX_FILE_SIZE)",
-			ErrTooLarge, Quote(entry), exactSize(size), FormatSize(x.limits.MaxFileSize))
+		return limitErrorf("MaxFileSize", "entry %s declares %s, more than the %s limit on one file (Limits.MaxFileSize); raise it if you trust this archive",
+			Quote(entry), exactSize(size), FormatSize(x.limits.MaxFileSize))
 	}
 	if size > x.limits.MaxTotalSize-x.budget.Size {
 		return x.totalError(entry, size)
@@ -511,8 +511,8 @@ func (x *extractor) checkSize(entry string, size int64) error {
 
 // totalError reports that entry's size bytes do not fit in the budget.
 func (x *extractor) totalError(entry string, size int64) error {
-	return fmt.Errorf("%w: entry %s (%s) takes the content past the %s limit on the total size (Limits.MaxTotalSize; %s); raise it if you trust this archive (tierpack pull --max-size, TIERPACK_MAX_SIZE)",
-		ErrTooLarge, Quote(entry), FormatSize(size), FormatSize(x.limits.MaxTotalSize), spent(x.budget))
+	return limitErrorf("MaxTotalSize", "entry %s (%s) takes the content past the %s limit on the total size (Limits.MaxTotalSize; %s); raise it if you trust this archive",
+		Quote(entry), FormatSize(size), FormatSize(x.limits.MaxTotalSize), spent(x.budget))
 }
 
 // copyContent copies a file's content to w, enforcing the limits on the
@@ -534,8 +534,8 @@ func (x *extractor) copyContent(w io.Writer, content io.Reader, entry string, de
 	if n > allowed {
 		x.budget.Size += n - 1
 		if n > x.limits.MaxFileSize {
-			return fmt.Errorf("%w: entry %s has more than %s (it declared %d bytes), the limit on one file (Limits.MaxFileSize); raise it if you trust this archive (tierpack pull --max-file-size, TIERPACK_MAX_FILE_SIZE)",
-				ErrTooLarge, Quote(entry), FormatSize(x.limits.MaxFileSize), declared)
+			return limitErrorf("MaxFileSize", "entry %s has more than %s (it declared %d bytes), the limit on one file (Limits.MaxFileSize); raise it if you trust this archive",
+				Quote(entry), FormatSize(x.limits.MaxFileSize), declared)
 		}
 		return x.totalError(entry, n-1)
 	}

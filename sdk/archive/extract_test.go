@@ -182,13 +182,13 @@ func TestExtractLyingReaderIsCaughtWhileCopying(t *testing.T) {
 	// must not rely on that: feed copyContent a reader that lies.
 	x := &extractor{ctx: context.Background(), budget: &Budget{}, limits: Limits{MaxFileSize: 10, MaxTotalSize: 100}.WithDefaults()}
 	err := x.copyContent(io.Discard, strings.NewReader(strings.Repeat("x", 1000)), "f", 5)
-	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "more than 10 bytes") || !strings.Contains(err.Error(), "--max-file-size") {
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "more than 10 bytes") || limitOf(err) != "MaxFileSize" {
 		t.Fatalf("copyContent() error = %v, want ErrTooLarge for MaxFileSize", err)
 	}
 
 	x = &extractor{ctx: context.Background(), budget: &Budget{Size: 95}, limits: Limits{MaxFileSize: 100, MaxTotalSize: 100}}
 	err = x.copyContent(io.Discard, strings.NewReader(strings.Repeat("x", 50)), "f", 5)
-	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "past the 100 bytes limit on the total size") || !strings.Contains(err.Error(), "--max-size") {
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "past the 100 bytes limit on the total size") || limitOf(err) != "MaxTotalSize" {
 		t.Fatalf("copyContent() error = %v, want ErrTooLarge for MaxTotalSize", err)
 	}
 
@@ -374,4 +374,13 @@ func TestExtractWithTarInsecurePathSetting(t *testing.T) {
 		t.Fatalf("Extract() error = %v, want ErrUnsafeEntry", err)
 	}
 	s.checkConfined(t)
+}
+
+// limitOf is the limit a *LimitError names, "" for any other error.
+func limitOf(err error) string {
+	var le *LimitError
+	if errors.As(err, &le) {
+		return le.Limit
+	}
+	return ""
 }

@@ -22,6 +22,26 @@ var ErrUnsafeEntry = errors.New("archive: unsafe entry")
 // the limit. Raise the limit only for archives from a trusted source.
 var ErrTooLarge = errors.New("archive: limit exceeded")
 
+// LimitError is content past one of the Limits; it wraps ErrTooLarge.
+// Limit names the Limits field exceeded, so that a front end can say how to
+// raise it in its own words (a flag, a setting).
+type LimitError struct {
+	// Limit is "MaxEntries", "MaxFileSize" or "MaxTotalSize".
+	Limit string
+	// Msg is the message, ErrTooLarge's text first.
+	Msg string
+}
+
+func (e *LimitError) Error() string { return e.Msg }
+
+// Unwrap returns ErrTooLarge.
+func (e *LimitError) Unwrap() error { return ErrTooLarge }
+
+// limitErrorf is a LimitError of limit with a formatted detail.
+func limitErrorf(limit, format string, args ...any) error {
+	return &LimitError{Limit: limit, Msg: ErrTooLarge.Error() + ": " + fmt.Sprintf(format, args...)}
+}
+
 // ErrCorrupt is wrapped by errors returned by Extract, ExtractWith and Scan
 // when the input is not what it should be: not a tar stream, truncated,
 // with a bad gzip checksum, a header that lies about its size, or data that

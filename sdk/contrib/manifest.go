@@ -96,6 +96,11 @@ type Source struct {
 // ErrInvalid is wrapped by every error about a manifest's content.
 var ErrInvalid = errors.New("invalid contribution manifest")
 
+// NoManifestError is a contribution folder without a FileName.
+type NoManifestError struct{ Dir string }
+
+func (e *NoManifestError) Error() string { return fmt.Sprintf("%s has no %s", e.Dir, FileName) }
+
 // FieldError is one problem with one field of a manifest.
 type FieldError struct {
 	File    string
@@ -178,7 +183,7 @@ func Load(dir string) (*Manifest, error) {
 	raw, err := os.ReadFile(filepath.Join(abs, FileName))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s has no %s: create one with `tierpack init --type TYPE %s`", dir, FileName, dir)
+			return nil, &NoManifestError{Dir: dir}
 		}
 		return nil, err
 	}

@@ -131,7 +131,8 @@ func TestLoad(t *testing.T) {
 	if _, err := Load(filepath.Join(dir, "nope")); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("missing dir: %v", err)
 	}
-	if _, err := Load(filepath.Join(dir, "sub")); err == nil || !strings.Contains(err.Error(), "tierpack init") {
+	var nm *NoManifestError
+	if _, err := Load(filepath.Join(dir, "sub")); !errors.As(err, &nm) || !strings.Contains(err.Error(), "has no tierpack.yaml") {
 		t.Errorf("missing manifest: %v", err)
 	}
 }

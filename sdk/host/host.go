@@ -353,12 +353,11 @@ func (p *Plugin) call(ctx context.Context, method string, timeout time.Duration,
 	switch {
 	case ctx.Err() == context.DeadlineExceeded || st.Code() == codes.DeadlineExceeded:
 		p.Kill()
-		hint := "; if the contribution is just large, raise --plugin-timeout"
-		if method == "Describe" { // bounded by the start timeout, not --plugin-timeout
-			hint = ""
+		err := fmt.Errorf("%w: %s did not finish %s within %s and was stopped%s", ErrTimeout, p.cfg.Name, method, timeout, p.stderrNote())
+		if method == "Describe" { // bounded by the start timeout, not the call timeout
+			return err
 		}
-		return fmt.Errorf("%w: %s did not finish %s within %s and was stopped%s%s",
-			ErrTimeout, p.cfg.Name, method, timeout, hint, p.stderrNote())
+		return &CallTimeoutError{err: err}
 	case ctx.Err() == context.Canceled || st.Code() == codes.Canceled:
 		return fmt.Errorf("%s: %s: %w", p.cfg.Name, method, context.Canceled)
 	case p.client.Exited() || st.Code() == codes.Unavailable:
@@ -370,6 +369,16 @@ func (p *Plugin) call(ctx context.Context, method string, timeout time.Duration,
 	}
 	return fmt.Errorf("%s: %s: %v", p.cfg.Name, method, err)
 }
+
+// CallTimeoutError is a plugin stopped because a Validate, Package or
+// Unpack call ran past Config.CallTimeout (a large contribution may just
+// need more time). It wraps ErrTimeout.
+type CallTimeoutError struct{ err error }
+
+func (e *CallTimeoutError) Error() string { return e.err.Error() }
+
+// Unwrap returns the error wrapping ErrTimeout.
+func (e *CallTimeoutError) Unwrap() error { return e.err }
 
 func (p *Plugin) stderrNote() string {
 	lines := p.stderr.Lines()
@@ -407,7 +416,7 @@ func (p *Plugin) startError(err error) error {
 	case strings.Contains(msg, "timeout while waiting for plugin to start"):
 		return fmt.Errorf("%w: %s did not complete its handshake within the start timeout (%s) and was stopped%s", ErrTimeout, n, p.cfg.StartTimeout, p.stderrNote())
 	case strings.Contains(msg, "plugin exited before we could connect"):
-		return fmt.Errorf("%w: %s exited before its handshake; if it is a tierpack plugin, run it with --log-level debug to see why%s",
+		return fmt.Errorf("%w: %s exited before its handshake; if it is a tierpack plugin, its debug log says why%s",
 			ErrCrashed, n, p.stderrNote())
 	case errors.Is(err, os.ErrPermission) || strings.Contains(msg, "permission denied"):
 		return fmt.Errorf("%w: %s cannot be executed: %v (chmod +x it)", ErrHandshake, n, err)

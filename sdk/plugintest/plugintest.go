@@ -305,7 +305,7 @@ func (c *checker) record(name string, st Status, began time.Time, format string,
 // passed.
 func (c *checker) needs(name string, deps ...string) bool {
 	if slices.Contains(c.cfg.Skip, name) {
-		c.record(name, Skip, time.Time{}, "skipped by the configuration (Config.Skip / --skip)")
+		c.record(name, Skip, time.Time{}, "skipped by the configuration")
 		return false
 	}
 	for _, d := range deps {
@@ -567,7 +567,7 @@ func (c *checker) validateGood() {
 	}
 	began := time.Now()
 	if c.cfg.Good == "" {
-		c.record(CheckValidateGood, Skip, began, "no good contribution given (Config.Good, --good)")
+		c.record(CheckValidateGood, Skip, began, "no good contribution given")
 		return
 	}
 	m, sc, err := c.loadContribution("Good", c.cfg.Good)
@@ -614,7 +614,7 @@ func (c *checker) validateBad() {
 	}
 	began := time.Now()
 	if c.cfg.Bad == "" {
-		c.record(CheckValidateBad, Skip, began, "no bad contribution given (Config.Bad, --bad)")
+		c.record(CheckValidateBad, Skip, began, "no bad contribution given")
 		return
 	}
 	m, sc, err := c.loadContribution("Bad", c.cfg.Bad)

@@ -3,15 +3,23 @@ package display
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/cache"
+	"github.com/tierpack/tierpack/pkg/catalog"
+	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/plugin/dist"
+	"github.com/tierpack/tierpack/pkg/policy"
 	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 	"github.com/tierpack/tierpack/pkg/trust"
+	"github.com/tierpack/tierpack/sdk/archive"
+	"github.com/tierpack/tierpack/sdk/contrib"
+	"github.com/tierpack/tierpack/sdk/host"
 	"github.com/tierpack/tierpack/sdk/tier"
 )
 
@@ -34,6 +42,12 @@ func Hint(err error) string {
 		cu   *cache.UnusableError
 		up   *dist.UnpinnedError
 		dmg  *target.DamagedError
+		cir  *target.CredentialsInRefError
+		le   *archive.LimitError
+		pe   *oci.PlatformError
+		cte  *host.CallTimeoutError
+		pol  *policy.RefusalError
+		nm   *contrib.NoManifestError
 	)
 	const settings = "$TIERPACK_HOME/registries.yaml"
 	switch {
@@ -70,10 +84,58 @@ func Hint(err error) string {
 		return "; move it to $" + plugin.DirEnv + ", or pass --force to replace it"
 	case errors.Is(err, sign.ErrNoTrustedKeys):
 		return " (pass --key PUB, or put .pub files in the trusted-keys folder)"
+	case errors.As(err, &le):
+		if f, ok := limitFlags[le.Limit]; ok {
+			return " (" + f + ")"
+		}
+	case errors.As(err, &nm):
+		return ": create one with `tierpack init --type TYPE " + nm.Dir + "`"
+	case errors.Is(err, catalog.ErrNotLoopback):
+		return "; add --public if that is what you want"
+	case errors.As(err, &pol):
+		return policyHint(pol)
+	case errors.As(err, &cte):
+		return "\n  if the contribution is just large, raise --plugin-timeout"
+	case errors.Is(err, host.ErrCrashed):
+		return "\n  (run with --log-level debug to see the plugin's log)"
+	case errors.As(err, &pe):
+		return " (choose one with --platform)"
+	case errors.As(err, &cir):
+		return ": log in with `tierpack login HOST -u USER --password-stdin`"
+	case errors.Is(err, tierpack.ErrNoIndex):
+		return ": add one with `tierpack index add NAME FILE|URL|REF` (build one with `tierpack index build`), or search a file with --file"
 	case errors.Is(err, sign.ErrNoSignature):
 		return "; a maintainer signs it with `tierpack sign REF --key KEY`"
 	}
 	return ""
+}
+
+// policyCommands are the commands that meet a tier policy's rules.
+var policyCommands = map[string]string{
+	"tier-signature": "tierpack push DIR REF --key KEY, or tierpack promote REF --to repository --key KEY (pullers trust the key with --key, $TIERPACK_HOME/trusted-keys or the policy's keys.repository)",
+	"warnings":       "tierpack validate --strict DIR lists the warnings",
+	"signature":      "tierpack promote REF --to official --key KEY, or tierpack sign REF --key KEY",
+	"promotion":      "tierpack promote REF --to official --key KEY",
+}
+
+// policyHint lists the commands that meet the unmet rules, once each.
+func policyHint(e *policy.RefusalError) string {
+	var b strings.Builder
+	seen := map[string]bool{}
+	for _, u := range e.Unmet {
+		if c, ok := policyCommands[u.Rule]; ok && !seen[c] {
+			seen[c] = true
+			fmt.Fprintf(&b, "\n  %s: %s", u.Rule, c)
+		}
+	}
+	return b.String()
+}
+
+// limitFlags are the settings that raise each of archive.Limits.
+var limitFlags = map[string]string{
+	"MaxEntries":   "--max-entries, TIERPACK_MAX_ENTRIES",
+	"MaxFileSize":  "--max-file-size, TIERPACK_MAX_FILE_SIZE",
+	"MaxTotalSize": "--max-size, TIERPACK_MAX_SIZE",
 }
 
 func belowHint(have, want tier.Tier) string {
@@ -81,4 +143,43 @@ func belowHint(have, want tier.Tier) string {
 		return fmt.Sprintf("\n  --tier %s refuses an untiered artifact: pull without --tier to accept it as untiered", want)
 	}
 	return fmt.Sprintf("\n  --tier %s: drop --tier, or ask a maintainer to promote it", want)
+}
+
+// Message is err's message in this command line's words: the request
+// fields a *tierpack.UsageError names are said as their flags, and the
+// Hint is appended.
+func Message(err error) string {
+	msg := err.Error()
+	var ue *tierpack.UsageError
+	if errors.As(err, &ue) {
+		msg = strings.Replace(msg, ue.Error(), ue.Render(Flag), 1)
+	}
+	return msg + Hint(err)
+}
+
+// flagNames are the request fields whose flag is not the field's name in
+// kebab case.
+var flagNames = map[string]string{
+	"Files":    "--file",
+	"Indexes":  "--index",
+	"Username": "-u/--username",
+	"Key":      "--key KEY",
+}
+
+// Flag is the flag that sets a request field ("AllPlatforms" is
+// --all-platforms, "CAFile" is --ca-file).
+func Flag(field string) string {
+	if f, ok := flagNames[field]; ok {
+		return f
+	}
+	var b strings.Builder
+	r := []rune(field)
+	for i, c := range r {
+		upper := unicode.IsUpper(c)
+		if i > 0 && upper && (unicode.IsLower(r[i-1]) || i+1 < len(r) && unicode.IsLower(r[i+1]) && unicode.IsUpper(r[i-1])) {
+			b.WriteByte('-')
+		}
+		b.WriteRune(unicode.ToLower(c))
+	}
+	return "--" + b.String()
 }
