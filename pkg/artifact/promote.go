@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -141,8 +142,11 @@ type SignedTier struct {
 // SignTier is the one place tier statements are written: it signs Subject
 // (and, for an index, each of its manifests, so a single-platform copy
 // stays verifiable) cosign's way, then attaches a tier record signed by
-// signer to Subject and to Source, with the lineage's next sequence. A
-// grant at push that the same key has already signed is not written twice.
+// signer, naming Subject's content identity, with the lineage's next
+// sequence, to Subject, to Source and to every other manifest of the
+// lineage it finds (promotion.Lineage), so that a client that has never
+// seen the lineage finds it from any of them. A grant at push that the same
+// key has already signed is not written twice.
 func SignTier(ctx context.Context, t *target.Target, st TierStatement, signer signature.Signer) (SignedTier, error) {
 	var out SignedTier
 	sigDesc, err := SignAll(ctx, t, st.Subject, signer)
@@ -154,7 +158,11 @@ func SignTier(ctx context.Context, t *target.Target, st TierStatement, signer si
 	if st.Source != nil {
 		about = *st.Source
 	}
-	prior, err := promotion.List(ctx, t.Store, about)
+	contentID, err := promotion.ContentOf(ctx, t.Store, st.Subject)
+	if err != nil {
+		return out, err
+	}
+	prior, lineage, err := promotion.Lineage(ctx, t.Store, about, contentID)
 	if err != nil {
 		return out, err
 	}
@@ -174,11 +182,17 @@ func SignTier(ctx context.Context, t *target.Target, st TierStatement, signer si
 		Subject: st.Subject.Digest.String(), Repository: Identity(t.Ref), From: st.From, To: st.To,
 		Approvers: st.Approvers, Sequence: promotion.NextSequence(prior),
 		By: st.By, Reason: st.Reason, Time: now.UTC().Truncate(time.Second), Tool: st.Tool,
+		Content: contentID,
 	}
 	subjects := []ocispec.Descriptor{st.Subject}
 	if st.Source != nil {
 		rec.Source = st.Source.Digest.String()
 		subjects = append(subjects, *st.Source)
+	}
+	for _, m := range lineage {
+		if !slices.ContainsFunc(subjects, func(s ocispec.Descriptor) bool { return s.Digest == m.Digest }) {
+			subjects = append(subjects, m)
+		}
 	}
 	recDesc, err := promotion.Attach(ctx, t.Store, rec, signer, subjects...)
 	if err != nil {

@@ -33,8 +33,11 @@ import (
 //
 // A demotion is kept once per record (named by the sha256 of its signed
 // bytes, however many referrer manifests carry it) under each digest it is
-// about, DIR/<alg>/<hex>/<sha256 of the record>.json, at most maxKept per
-// digest.
+// about and under its content identity (Record.Content), so that it caps
+// every manifest of the content, DIR/<alg>/<hex>/<sha256 of the
+// record>.json, at most maxKept per digest. Demotions stay keyed by
+// content and digest, never by repository: a demoted digest copied
+// elsewhere stays demoted.
 type Memory struct{ Dir string }
 
 // maxKept bounds the demotions kept about one digest (a genuine lineage
@@ -64,7 +67,7 @@ func (m Memory) Remember(recs []Signed, keys []sign.PublicKey) {
 		if err != nil {
 			continue
 		}
-		for _, about := range []string{r.Subject, r.Source} {
+		for _, about := range []string{r.Subject, r.Source, r.Content} {
 			dir, ok := m.dir(about)
 			if !ok {
 				continue
@@ -84,32 +87,35 @@ func (m Memory) Remember(recs []Signed, keys []sign.PublicKey) {
 	}
 }
 
-// Recall returns recs and, after them, the kept demotions about d that
-// recs lacks, marked Remembered.
-func (m Memory) Recall(d string, recs []Signed) []Signed {
-	dir, ok := m.dir(d)
-	if !ok {
-		return recs
-	}
+// Recall returns recs and, after them, the kept demotions that cover
+// digest d of content identity content (Record.Covers; "" for those about
+// d only) that recs lacks, marked Remembered.
+func (m Memory) Recall(d, content string, recs []Signed) []Signed {
 	listed := map[string]bool{}
 	for _, r := range recs {
 		listed[recordName(r.raw)] = true
 	}
-	for i, name := range kept(dir) {
-		if i >= maxKept || listed[name] {
+	for _, key := range []string{d, content} {
+		dir, ok := m.dir(key)
+		if !ok {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil || len(b) > maxRecord*2 {
-			continue
+		for i, name := range kept(dir) {
+			if i >= maxKept || listed[name] {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil || len(b) > maxRecord*2 {
+				continue
+			}
+			var mm memo
+			var rec Record
+			if json.Unmarshal(b, &mm) != nil || json.Unmarshal(mm.Record, &rec) != nil || !rec.Covers(d, content) || !rec.Demotion() {
+				continue
+			}
+			listed[name] = true
+			recs = append(recs, Signed{Record: rec, Signature: mm.Signature, KeyID: mm.KeyID, Referrer: mm.Referrer, Remembered: true, raw: mm.Record})
 		}
-		var mm memo
-		var rec Record
-		if json.Unmarshal(b, &mm) != nil || json.Unmarshal(mm.Record, &rec) != nil || !rec.About(d) || !rec.Demotion() {
-			continue
-		}
-		listed[name] = true
-		recs = append(recs, Signed{Record: rec, Signature: mm.Signature, KeyID: mm.KeyID, Referrer: mm.Referrer, Remembered: true, raw: mm.Record})
 	}
 	return recs
 }

@@ -63,11 +63,11 @@ func TestMemory(t *testing.T) {
 	// The registry forgets: the demotion comes back, about a and a2 alike,
 	// marked as remembered.
 	for _, d := range []string{a.Digest.String(), a2.Digest.String()} {
-		got := m.Recall(d, nil)
+		got := m.Recall(d, "", nil)
 		if len(got) != 1 || !got[0].Remembered || got[0].Reason != "CVE" {
 			t.Fatalf("Recall(%s) = %+v", d, got)
 		}
-		if l, err := Latest(got, d, keysFor); err != nil || !l.Demotion() {
+		if l, err := Latest(got, d, "", keysFor); err != nil || !l.Demotion() {
 			t.Fatalf("Latest of the recalled records: %+v, %v", l, err)
 		}
 	}
@@ -78,7 +78,7 @@ func TestMemory(t *testing.T) {
 			listed = append(listed, r)
 		}
 	}
-	if got := m.Recall(a.Digest.String(), listed); len(got) != 1 {
+	if got := m.Recall(a.Digest.String(), "", listed); len(got) != 1 {
 		t.Fatalf("Recall added a listed record again: %d", len(got))
 	}
 
@@ -90,11 +90,11 @@ func TestMemory(t *testing.T) {
 	if err := os.WriteFile(files[0], []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Latest(m.Recall(a.Digest.String(), nil), a.Digest.String(), keysFor); err == nil {
+	if _, err := Latest(m.Recall(a.Digest.String(), "", nil), a.Digest.String(), "", keysFor); err == nil {
 		t.Fatal("an edited kept record still counts")
 	}
 	// A malformed digest names no folder.
-	if got := m.Recall("sha256:../../etc", nil); len(got) != 0 {
+	if got := m.Recall("sha256:../../etc", "", nil); len(got) != 0 {
 		t.Fatalf("Recall of a malformed digest: %+v", got)
 	}
 }

@@ -12,9 +12,28 @@
 // (`oras cp -r`) carries both. Registries without the referrers API get
 // oras-go's tag-schema fallback (a sha256-<hex> index tag).
 //
-// Records about one lineage are ordered by Sequence (the Source's highest
-// plus one), then Time; the latest trusted record about a digest decides
-// its tier (see Latest).
+// Records about one lineage are ordered by Sequence (the lineage's highest
+// plus one), then Time; records written in different repositories by Time
+// (see Record.After). The latest trusted record about a digest decides its
+// tier (see Latest).
+//
+// # Lineage: a demotion covers the content
+//
+// Promotions form a tree, not a chain: a manifest can be promoted twice,
+// and an attacker with push access can re-tag any manifest of the tree. So
+// a record names, besides its Subject and Source, the Content it is about
+// (ContentOf: a digest of the layers, the same for every manifest a
+// promotion or demotion wrote over them, whatever their annotations), and
+// a demotion of the content caps every manifest of it until a later
+// trusted record raises it again (pkg/trust).
+//
+// A client that has never seen the lineage finds its records from any
+// manifest of it: a new record is attached to its Subject, its Source and
+// every older manifest of the lineage the writer finds (Lineage follows
+// the records' Source links back from the Source), and Lineage, run by
+// the verifier from the manifest it was given, follows the same links
+// back, so a sibling promotion reaches the common ancestor and the
+// demotion attached there.
 package promotion
 
 import (
@@ -66,6 +85,9 @@ type Record struct {
 	Reason   string    `json:"reason,omitempty"`
 	Time     time.Time `json:"time"`
 	Tool     string    `json:"tool,omitempty"`
+	// Content is the content identity of Subject (ContentOf), shared by
+	// every manifest of its lineage; empty in records written before it.
+	Content string `json:"content,omitempty"`
 }
 
 // About reports whether the record speaks about digest d: as the manifest
@@ -75,24 +97,37 @@ func (r Record) About(d string) bool { return r.Subject == d || (r.Source != "" 
 // Demotion reports whether the record moves down.
 func (r Record) Demotion() bool { return r.To < r.From }
 
-// After reports whether r comes after o in its lineage.
+// After reports whether r comes after o in its lineage: by Sequence within
+// one repository, by the signed Time across repositories (a promotion
+// written in another repository counts its own sequence and cannot know
+// this one's), by Sequence when the times are equal.
 func (r Record) After(o Record) bool {
-	if r.Sequence != o.Sequence {
+	if r.Sequence != o.Sequence && r.Repository == o.Repository {
 		return r.Sequence > o.Sequence
 	}
-	return r.Time.After(o.Time)
+	if !r.Time.Equal(o.Time) {
+		return r.Time.After(o.Time)
+	}
+	return r.Sequence > o.Sequence
+}
+
+// Covers reports whether the record decides about digest d of content
+// identity content: it is About d, or about the same content.
+func (r Record) Covers(d, content string) bool {
+	return r.About(d) || (content != "" && r.Content == content)
 }
 
 // Attach stores rec, signed by signer, as a referrer of each of subjects
-// (the record's Subject and, for a promotion or demotion, its Source), and
-// returns the referrer of the first. Every subject must be one the record
-// is About.
+// (the record's Subject and, for a promotion or demotion, its Source and
+// the older manifests of its lineage), and returns the referrer of the
+// first. Every subject must be one the record is About, unless the record
+// names its Content (then the caller vouches that they share it).
 func Attach(ctx context.Context, store oras.Target, rec Record, signer signature.Signer, subjects ...ocispec.Descriptor) (ocispec.Descriptor, error) {
 	if len(subjects) == 0 {
 		return ocispec.Descriptor{}, errors.New("a record needs the manifest it is about")
 	}
 	for _, s := range subjects {
-		if !rec.About(s.Digest.String()) {
+		if !rec.About(s.Digest.String()) && rec.Content == "" {
 			return ocispec.Descriptor{}, fmt.Errorf("record about %s is not about the manifest %s", rec.Subject, s.Digest)
 		}
 	}
@@ -193,8 +228,13 @@ func List(ctx context.Context, store content.ReadOnlyGraphStorage, subject ocisp
 		}
 		out = append(out, s)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[j].After(out[i].Record) })
+	sortRecords(out)
 	return out, nil
+}
+
+// sortRecords orders recs oldest first (Record.After).
+func sortRecords(recs []Signed) {
+	sort.SliceStable(recs, func(i, j int) bool { return recs[j].After(recs[i].Record) })
 }
 
 func read(ctx context.Context, store content.ReadOnlyStorage, d ocispec.Descriptor) (Signed, error) {
@@ -229,15 +269,16 @@ var ErrNoRecord = errors.New("no tier record signed by a trusted key")
 // repository can neither grant nor take away official.
 type KeysFor func(t tier.Tier) []sign.PublicKey
 
-// Latest returns the latest record among recs that is about digest d and
-// signed by a key keysFor trusts for it, with the reasons the others were
-// passed over. It fails, wrapping ErrNoRecord, when there is none.
-func Latest(recs []Signed, d string, keysFor KeysFor) (*Signed, error) {
+// Latest returns the latest record among recs that Covers digest d of
+// content identity content ("" for records about d only) and is signed by
+// a key keysFor trusts for it, with the reasons the others were passed
+// over. It fails, wrapping ErrNoRecord, when there is none.
+func Latest(recs []Signed, d, content string, keysFor KeysFor) (*Signed, error) {
 	var best *Signed
 	var problems []string
 	for i := range recs {
 		r := recs[i]
-		if !r.About(d) {
+		if !r.Covers(d, content) {
 			problems = append(problems, fmt.Sprintf("record %s is about %s, not %s", shortDigest(r.Referrer), shortDigest(r.Subject), shortDigest(d)))
 			continue
 		}

@@ -47,7 +47,7 @@ func TestAttachListLatest(t *testing.T) {
 	a := pushManifest(t, store, "a")   // official
 	a2 := pushManifest(t, store, "a2") // a demoted
 	b := pushManifest(t, store, "b")
-	if _, err := Latest(nil, a.Digest.String(), keysFor); !errors.Is(err, ErrNoRecord) {
+	if _, err := Latest(nil, a.Digest.String(), "", keysFor); !errors.Is(err, ErrNoRecord) {
 		t.Fatalf("no record: %v", err)
 	}
 	t0 := time.Unix(1700000000, 0).UTC()
@@ -63,12 +63,12 @@ func TestAttachListLatest(t *testing.T) {
 	if err != nil || len(recs) != 1 || recs[0].By != "jane" || recs[0].To != tier.Official || recs[0].From != tier.None {
 		t.Fatalf("List: %+v %v (a promotion from untiered must read back)", recs, err)
 	}
-	if got, err := Latest(recs, a.Digest.String(), keysFor); err != nil || got.VerifiedBy != core.pub.ID {
+	if got, err := Latest(recs, a.Digest.String(), "", keysFor); err != nil || got.VerifiedBy != core.pub.ID {
 		t.Fatalf("Latest: %+v %v", got, err)
 	}
 	// A key trusted only for repository cannot grant official.
 	onlyRepo := func(tier.Tier) []sign.PublicKey { return []sign.PublicKey{repoKey.pub, stranger.pub} }
-	if _, err := Latest(recs, a.Digest.String(), onlyRepo); err == nil || !strings.Contains(err.Error(), "not signed by a key trusted for official") {
+	if _, err := Latest(recs, a.Digest.String(), "", onlyRepo); err == nil || !strings.Contains(err.Error(), "not signed by a key trusted for official") {
 		t.Errorf("repository key for an official record: %v", err)
 	}
 	// The record travels to the source too: b knows it was superseded.
@@ -85,7 +85,7 @@ func TestAttachListLatest(t *testing.T) {
 		t.Fatal(err)
 	}
 	recs, _ = List(ctx, store, a)
-	got, err := Latest(recs, a.Digest.String(), keysFor)
+	got, err := Latest(recs, a.Digest.String(), "", keysFor)
 	if err != nil || !got.Demotion() || got.Reason != "CVE" || got.Sequence != 2 {
 		t.Fatalf("after the demotion, Latest about a = %+v, %v", got, err)
 	}
@@ -96,7 +96,7 @@ func TestAttachListLatest(t *testing.T) {
 		t.Fatal(err)
 	}
 	recs, _ = List(ctx, store, a)
-	if got, _ := Latest(recs, a.Digest.String(), keysFor); got.Reason != "CVE" {
+	if got, _ := Latest(recs, a.Digest.String(), "", keysFor); got.Reason != "CVE" {
 		t.Errorf("an untrusted record won: %+v", got)
 	}
 }

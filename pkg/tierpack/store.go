@@ -250,7 +250,7 @@ func latestTrusted(ctx context.Context, scan *target.Scan, gate trust.Gate, cand
 		if err != nil || len(recs) == 0 {
 			continue
 		}
-		if r, err := promotion.Latest(recs, c.Digest.String(), gate.KeysFor); err == nil && (best == nil || r.After(best.Record)) {
+		if r, err := promotion.Latest(recs, c.Digest.String(), "", gate.KeysFor); err == nil && (best == nil || r.After(best.Record)) {
 			best = r
 		}
 	}

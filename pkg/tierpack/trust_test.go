@@ -396,7 +396,8 @@ func TestDeletedDemotionIsRemembered(t *testing.T) {
 			keys := []string{ciPub, corePub}
 			base := reg.Host + "/scripts/falco-debug-bundle"
 			ref := base + ":1.2.0"
-			if _, err := user.Publish(ctx, tierpack.PublishRequest{Dir: debugBundle, Ref: ref, Key: ciKey, By: "ci"}); err != nil {
+			pub, err := user.Publish(ctx, tierpack.PublishRequest{Dir: debugBundle, Ref: ref, Key: ciKey, By: "ci"})
+			if err != nil {
 				t.Fatal(err)
 			}
 			up, err := user.Promote(ctx, tierpack.PromoteRequest{Ref: ref, To: tier.Official, Key: coreKey, By: "core", Reason: "audit"})
@@ -423,21 +424,34 @@ func TestDeletedDemotionIsRemembered(t *testing.T) {
 				t.Fatalf("first pull after the demotion: %v", err)
 			}
 
-			// The attack: delete every record of the demotion (found as
-			// anyone finds them), then re-tag.
+			// The attack: delete every copy of the demotion's record (it is
+			// attached to every manifest of the lineage; found as anyone
+			// finds them), then re-tag.
 			seen, err := newClient(t).Inspect(ctx, tierpack.InspectRequest{Ref: base + "@" + up.Digest, KeyFiles: keys})
 			if err != nil || !seen.Verdict.Demoted {
 				t.Fatalf("inspect of the demoted manifest: %+v, %v", seen, err)
 			}
 			var deleted int
-			for _, r := range seen.Promotions {
-				if r.Demotion() {
-					oras(t, "manifest", "delete", "--plain-http", "--force", base+"@"+r.Referrer)
-					deleted++
+			for round := 0; round < 5; round++ {
+				found := 0
+				for _, d := range []string{pub.Digest, up.Digest, down.Digest} {
+					ins, err := newClient(t).Inspect(ctx, tierpack.InspectRequest{Ref: base + "@" + d, KeyFiles: keys})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, r := range ins.Promotions {
+						if r.Demotion() && !r.Remembered {
+							oras(t, "manifest", "delete", "--plain-http", "--force", base+"@"+r.Referrer)
+							found++
+						}
+					}
+				}
+				if deleted += found; found == 0 {
+					break
 				}
 			}
-			if deleted == 0 {
-				t.Fatal("no demotion record to delete")
+			if deleted < 3 {
+				t.Fatalf("deleted %d copies of the demotion record, want one on each manifest of the lineage", deleted)
 			}
 			oras(t, "tag", "--plain-http", base+"@"+up.Digest, "1.2.0")
 			fresh := newClient(t)

@@ -11,7 +11,11 @@
 // annotations are facts too once a trusted record names the digest, since
 // the digest covers them; the OWNERS approvers come from the record itself.
 // Because records about a digest are ordered, a demoted manifest re-tagged
-// back is found demoted.
+// back is found demoted; and because a demotion covers the content — every
+// manifest over the same layers, found through promotion.Lineage from any
+// of them — so is an older grant or a sibling promotion of the same
+// content re-tagged, or pulled by digest: the latest trusted record of the
+// content caps the tier until a later trusted record raises it again.
 //
 // What each tier proves, and what it does not:
 //   - contrib: nothing; it needs no signature ("use at your own risk").
@@ -292,32 +296,44 @@ func (v Verdict) String() string {
 
 // Verify finds the tier of the artifact whose root manifest (or index) is
 // root: the latest record about its digest signed by a key trusted for the
-// tier it gives, checked against the policy's requirements for that tier.
+// tier it gives, capped by the latest trusted demotion of its content (a
+// demotion of any manifest of its lineage: promotion.ContentOf), and
+// checked against the policy's requirements for that tier.
 func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root ocispec.Descriptor, annotations map[string]string) Verdict {
 	v := Verdict{}
 	v.Claimed, _ = tier.FromAnnotations(annotations)
+	d := root.Digest.String()
 	if v.Claimed <= tier.Contrib {
 		// Contrib proves nothing and needs no lookup, unless a promotion
 		// or demotion wrote this manifest: then its demotion, if that is
-		// what it is, is worth keeping.
-		if g.Memory != nil && annotations[sdk.AnnotationRetieredFrom] != "" {
+		// what it is, is worth keeping and worth saying.
+		if annotations[sdk.AnnotationRetieredFrom] != "" {
 			if recs, err := promotion.List(ctx, store, root); err == nil {
-				g.Memory.Remember(recs, g.KeysFor(tier.Contrib))
+				if g.Memory != nil {
+					g.Memory.Remember(recs, g.KeysFor(tier.Contrib))
+				}
+				if own, err := promotion.Latest(recs, d, "", g.recordKeys); err == nil && own.Subject == d && own.Demotion() {
+					v.Demoted, v.Record, v.Reason = true, own, demotionReason(own, d)
+				}
 			}
 		}
 		return v
 	}
-	recs, err := promotion.List(ctx, store, root)
+	content, err := promotion.ContentOf(ctx, store, root)
 	if err != nil {
 		v.Reason = err.Error()
 		return v
 	}
-	d := root.Digest.String()
+	recs, _, err := promotion.Lineage(ctx, store, root, content)
+	if err != nil {
+		v.Reason = err.Error()
+		return v
+	}
 	if g.Memory != nil {
 		g.Memory.Remember(recs, g.KeysFor(tier.Contrib))
-		recs = g.Memory.Recall(d, recs)
+		recs = g.Memory.Recall(d, content, recs)
 	}
-	latest, err := promotion.Latest(recs, d, g.recordKeys)
+	latest, err := promotion.Latest(recs, d, content, g.recordKeys)
 	if err != nil {
 		v.Reason = err.Error()
 		if errors.Is(err, promotion.ErrNoRecord) && len(recs) == 0 {
@@ -328,22 +344,13 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 		}
 		return v
 	}
-	v.Record = latest
+	// The latest record of the content is about another manifest of it. A
+	// demotion caps this one at the lower tier; a promotion of another
+	// leaves it at what its own records say.
+	var demotion *promotion.Signed
 	if latest.Subject != d {
-		// This digest was replaced. A demotion caps it at the lower tier;
-		// a promotion away leaves it at what its own records say.
 		if latest.Demotion() {
-			v.Demoted = true
-			v.Verified = min(latest.To, v.Claimed)
-			if v.Verified <= tier.Contrib {
-				v.Verified = tier.None
-			}
-			v.Reason = fmt.Sprintf("demoted from %s to %s by %s on %s%s (record %s, key %s); this manifest was re-tagged back after its demotion",
-				latest.From, latest.To, latest.By, latest.Time.Format("2006-01-02 15:04:05Z"), reasonSuffix(latest.Reason), shortDigest(latest.Referrer), latest.VerifiedBy)
-			if latest.Remembered {
-				v.Reason += "; the registry no longer lists that record (this client kept it when it saw it): someone deleted it"
-			}
-			return v
+			demotion = latest
 		}
 		own := recs[:0:0]
 		for _, r := range recs {
@@ -351,23 +358,37 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 				own = append(own, r)
 			}
 		}
-		if latest, err = promotion.Latest(own, d, g.recordKeys); err != nil {
+		if latest, err = promotion.Latest(own, d, "", g.recordKeys); err != nil {
+			if demotion != nil {
+				v.Demoted, v.Record, v.Reason = true, demotion, demotionReason(demotion, d)
+				return v
+			}
 			v.Reason = err.Error()
 			return v
 		}
-		v.Record = latest
+	}
+	v.Record = latest
+	t := min(latest.To, v.Claimed)
+	if demotion != nil && demotion.To < t {
+		t = demotion.To
+		v.Demoted, v.Record = true, demotion
+	} else if latest.Subject == d && latest.Demotion() {
+		v.Demoted = true
+	}
+	if t <= tier.Contrib {
+		if v.Demoted {
+			v.Reason = demotionReason(v.Record, d)
+		} else {
+			v.Reason = fmt.Sprintf("the latest trusted record (%s, by %s) puts it at %s", shortDigest(latest.Referrer), latest.By, latest.To)
+		}
+		return v
 	}
 	f := annotationFacts(annotations)
 	f.Owners, f.OwnersErr = &owners.File{Approvers: latest.Approvers}, nil
 	f.TierSignedBy = "key " + latest.VerifiedBy
-	if latest.To >= tier.Official {
+	if latest.To >= tier.Official && t >= tier.Official {
 		g.signature(ctx, store, root, &f)
 		f.PromotedBy = latest.By + " with key " + latest.VerifiedBy
-	}
-	t := min(latest.To, v.Claimed)
-	if t <= tier.Contrib {
-		v.Reason = fmt.Sprintf("the latest trusted record (%s, by %s) puts it at %s", shortDigest(latest.Referrer), latest.By, latest.To)
-		return v
 	}
 	if err := g.Policy.Check(d, t, f); err != nil {
 		var re *policy.RefusalError
@@ -383,10 +404,34 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 		return v
 	}
 	v.Verified = t
-	if v.Verified < v.Claimed {
+	switch {
+	case v.Verified < v.Claimed && v.Demoted:
+		v.Reason = demotionReason(v.Record, d)
+	case v.Verified < v.Claimed:
 		v.Reason = fmt.Sprintf("the latest trusted record (%s, by %s) puts it at %s", shortDigest(latest.Referrer), latest.By, latest.To)
 	}
 	return v
+}
+
+// demotionReason says who demoted the content of digest d, when, why, with
+// which record and key, and how the demotion reaches d: d is the manifest
+// it wrote, the one it replaced, or another manifest of the same content
+// (an older grant or a sibling promotion re-tagged, or pulled by digest);
+// and whether the registry still lists the record.
+func demotionReason(r *promotion.Signed, d string) string {
+	s := fmt.Sprintf("demoted from %s to %s by %s on %s%s (record %s, key %s)",
+		r.From, r.To, r.By, r.Time.Format("2006-01-02 15:04:05Z"), reasonSuffix(r.Reason), shortDigest(r.Referrer), r.VerifiedBy)
+	switch {
+	case r.Subject == d:
+	case r.Source == d:
+		s += "; this is the manifest it replaced"
+	default:
+		s += "; the demotion covers every manifest of this content, and this one (" + shortDigest(d) + ") is another manifest of it"
+	}
+	if r.Remembered {
+		s += "; the registry no longer lists that record (this client kept it when it saw it): someone deleted it"
+	}
+	return s
 }
 
 // recordKeys are the keys trusted to sign a record moving to or from t.
@@ -416,7 +461,10 @@ type RefusedError struct {
 
 func (e *RefusedError) Error() string {
 	v := e.Verdict
-	if v.Claimed < e.Want && !v.Demoted {
+	if v.Demoted {
+		return fmt.Sprintf("%s: %s is not admitted at %s: it was %s", tier.ErrBelow, e.Subject, e.Want, v.Reason)
+	}
+	if v.Claimed < e.Want {
 		return tier.Require(e.Subject, v.Claimed, e.Want).Error()
 	}
 	return fmt.Sprintf("%s: %s is %s, but %s or higher is required, verified by a trusted key",
@@ -482,7 +530,7 @@ func (g Gate) History(ctx context.Context, store oras.ReadOnlyGraphTarget, root 
 			break
 		}
 		if g.Memory != nil {
-			recs = g.Memory.Recall(subject.Digest.String(), recs)
+			recs = g.Memory.Recall(subject.Digest.String(), "", recs)
 		}
 		var next string
 		for _, r := range recs {

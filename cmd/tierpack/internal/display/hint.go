@@ -52,7 +52,11 @@ func Hint(err error) string {
 	const settings = "$TIERPACK_HOME/registries.yaml"
 	switch {
 	case errors.As(err, &re):
-		if v := re.Verdict; v.Claimed < re.Want && !v.Demoted {
+		v := re.Verdict
+		if v.Demoted {
+			return fmt.Sprintf("\n  a demoted version is not taken at --tier %s: use another version (`tierpack tags REPO --long` shows each one's tier), or drop --tier to take it at your own risk", re.Want)
+		}
+		if v.Claimed < re.Want {
 			return belowHint(v.Claimed, re.Want)
 		}
 		return fmt.Sprintf("\n  --tier %s takes a tier a trusted key verified: pass the key with --key, or see `tierpack verify --help`", re.Want)
