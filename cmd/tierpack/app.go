@@ -292,6 +292,7 @@ func client(c *cli.Context) (*tierpack.Client, error) {
 		Warn:          func(msg string) { disp(c).Warnf("%s", msg) },
 		PolicyFile:    c.String("policy"),
 		NoCache:       c.Bool("no-cache"),
+		TrustMirror:   c.Bool("trust-mirror"),
 		Tool:          "tierpack/" + tierpack.Version(),
 	}
 	return cl, cl.ReadEnvironment()

@@ -116,19 +116,25 @@ func promoteCommand() *cli.Command {
 		Description: `Checks the tier policy for --to, writes a new manifest over the same blobs (nothing is
 uploaded again) with the new tier, points REF's tag at it, signs it with --key, and
 attaches a signed promotion record (who, when, from, to, reason, source digest) as an
-OCI referrer. Moving down (deprecation) works the same way.
+OCI referrer. Moving down (a demotion) works the same way, and covers the content: every
+manifest over the same blobs, older ones re-tagged included, is refused above the new tier
+until a later record raises it. Say why with --reason-kind (security, deprecated, policy)
+and --advisory: a refused pull shows them.
 
 Every unmet requirement is listed at once, each with how to meet it.
 
 EXAMPLES:
    tierpack promote localhost:5000/contrib/x:1.0.0 --to repository --key maintainer.key
    tierpack promote localhost:5000/contrib/x:1.0.0 --to official --key core.key --reason "security review #42"
-   tierpack promote localhost:5000/contrib/x:1.0.0 --to contrib --key core.key --reason deprecated`,
+   tierpack promote localhost:5000/contrib/x:1.0.0 --to contrib --key core.key --advisory CVE-2026-1234 --reason "remote code execution"
+   tierpack promote localhost:5000/contrib/x:1.0.0 --to contrib --key core.key --reason-kind deprecated --reason "use y"`,
 		Flags: append([]cli.Flag{
 			option.Output(),
 			&cli.StringFlag{Name: "to", Usage: "target `TIER`: contrib, repository, official", Required: true},
 			&cli.StringFlag{Name: "key", Usage: "cosign private `KEY` that signs the promotion"},
 			&cli.StringFlag{Name: "reason", Usage: "why, recorded in the promotion record"},
+			&cli.StringFlag{Name: "reason-kind", Usage: "what kind of reason: security, deprecated or policy"},
+			&cli.StringFlag{Name: "advisory", Usage: "the advisory `ID` behind it (CVE-2026-1234); implies --reason-kind security"},
 			&cli.StringFlag{Name: "by", Usage: "who promotes, recorded in the record (default: $USER)"},
 		}, option.Registry()...),
 		Action: action(1, 1, "needs exactly one reference", func(c *cli.Context, cl *tierpack.Client) error {
@@ -136,7 +142,8 @@ EXAMPLES:
 			if err != nil {
 				return usageError{err}
 			}
-			return run.Promote(envOf(c, cl), tierpack.PromoteRequest{Ref: c.Args().First(), To: to, Key: key(c), By: c.String("by"), Reason: c.String("reason")})
+			return run.Promote(envOf(c, cl), tierpack.PromoteRequest{Ref: c.Args().First(), To: to, Key: key(c), By: c.String("by"),
+				Reason: c.String("reason"), ReasonKind: c.String("reason-kind"), Advisory: c.String("advisory")})
 		}),
 	}
 }

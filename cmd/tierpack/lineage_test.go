@@ -2,12 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/tierpack/tierpack/internal/registrytest"
+	"github.com/tierpack/tierpack/pkg/promotion"
 )
 
 // interopTool is the path of an interop CLI (oras, crane): .ci/run and
@@ -65,29 +69,54 @@ func TestLineageRollback(t *testing.T) {
 		ref := repo + ":1.0.0"
 		a0 := digestOf(t, p.ok("push", p.path("c"), repo, "--key", "ci.key", "--output", "json"))
 		p.ok("promote", ref, "--to", "official", "--key", "core.key", "--reason", "core review")
-		p.ok("promote", ref, "--to", "contrib", "--key", "core.key", "--reason", "CVE-2026-1234: remote code execution")
+		p.ok("promote", ref, "--to", "contrib", "--key", "core.key", "--advisory", "CVE-2026-1234", "--reason", "remote code execution")
+		// A fixed version is out, at repository: the refusal offers it.
+		writeContribution(t, p.path("fixed"), "repository", source, true)
+		manifest := p.path("fixed/tierpack.yaml")
+		b, _ := os.ReadFile(manifest)
+		os.WriteFile(manifest, []byte(strings.Replace(string(b), "version: 1.0.0", "version: 1.0.1", 1)), 0o644)
+		os.WriteFile(p.path("fixed/run.sh"), []byte("#!/bin/sh\necho fixed\n"), 0o755)
+		p.ok("push", p.path("fixed"), repo, "--key", "ci.key")
 		if out, err := exec.Command(oras, "tag", "--plain-http", repo+"@"+a0, "1.0.0").CombinedOutput(); err != nil {
 			t.Fatalf("oras tag: %v\n%s", err, out)
 		}
 		for name, c := range map[string]*tp{"saw the history": p, "fresh": fresh()} {
 			errs := c.refused(append([]string{"pull", ref, "--tier", "repository", "-o", c.path("x-" + strings.ReplaceAll(name, " ", "-"))}, trust...),
-				"demoted from official to contrib", "CVE-2026-1234")
+				"demoted from official to contrib", "security, CVE-2026-1234: remote code execution",
+				"the newest version still at repository is "+repo+":1.0.1")
 			t.Logf("%s: %s", name, errs)
 			if strings.Contains(errs, "ask a maintainer to promote it") {
 				t.Errorf("%s: a security demotion's refusal tells the user to ask for a promotion:\n%s", name, errs)
 			}
 			out := c.ok(append([]string{"inspect", ref}, trust...)...)
-			if strings.Contains(out, "repository (verified)") {
-				t.Errorf("%s: inspect of the re-tagged manifest says it is verified:\n%s", name, out)
+			if strings.Contains(out, "repository (verified)") || !strings.Contains(out, "contrib (demoted from official: security, CVE-2026-1234)") {
+				t.Errorf("%s: inspect of the re-tagged manifest does not say it is demoted:\n%s", name, out)
+			}
+			// Wherever the version appears, it is marked demoted.
+			if out := c.ok(append([]string{"tags", repo, "--long"}, trust...)...); !strings.Contains(out, "contrib (demoted from official: security, CVE-2026-1234)") {
+				t.Errorf("%s: tags --long does not mark the version demoted:\n%s", name, out)
 			}
 		}
+		// The reason's kind is one of three, and an advisory looks like one.
+		if _, errs, code := p.run("promote", ref, "--to", "contrib", "--key", "core.key", "--reason-kind", "whim"); code != exitUsage || !strings.Contains(errs, "--reason-kind \"whim\": use one of security, deprecated, policy") {
+			t.Errorf("promote --reason-kind whim: exit %d\n%s", code, errs)
+		}
+		if _, errs, code := p.run("promote", ref, "--to", "contrib", "--key", "core.key", "--advisory", "see the mailing list"); code != exitUsage || !strings.Contains(errs, "--advisory") {
+			t.Errorf("promote --advisory with spaces: exit %d\n%s", code, errs)
+		}
+
+		// By digest, the message says so rather than guess at a re-tag.
+		p.refused(append([]string{"pull", repo + "@" + a0, "--tier", "repository", "-o", p.path("by-digest")}, trust...), "it was pulled by digest")
 
 		// Variant 2: official (B1) → repository (B2) → contrib (B3); crane
 		// re-tags the official digest.
 		repo = reg.Host + "/lineage/two"
 		ref = repo + ":1.0.0"
-		p.ok("push", p.path("c"), repo, "--key", "ci.key")
+		b0 := digestOf(t, p.ok("push", p.path("c"), repo, "--key", "ci.key", "--output", "json"))
 		b1 := digestOf(t, p.ok("promote", ref, "--to", "official", "--key", "core.key", "--output", "json"))
+		// The manifest a promotion replaced is not demoted: it was superseded.
+		p.refused(append([]string{"pull", repo + "@" + b0, "--tier", "official", "-o", p.path("superseded")}, trust...),
+			"superseded by a later promotion to official (manifest "+b1)
 		p.ok("promote", ref, "--to", "repository", "--key", "core.key", "--reason", "unmaintained")
 		p.ok("promote", ref, "--to", "contrib", "--key", "core.key", "--reason", "abandoned")
 		if out, err := exec.Command(crane, "tag", "--insecure", repo+"@"+b1, "1.0.0").CombinedOutput(); err != nil {
@@ -102,4 +131,55 @@ func TestLineageRollback(t *testing.T) {
 		p.ok("promote", ref, "--to", "repository", "--key", "core.key", "--reason", "fixed in place")
 		fresh().ok(append([]string{"pull", ref, "--tier", "repository", "-o", p.path("z")}, trust...)...)
 	})
+}
+
+// TestConcurrentDemotionsBothLand: on Distribution (no referrers API)
+// attaching a record rewrites the subject's sha256-<hex> referrers index,
+// so of two maintainers demoting at once one could lose the other's
+// record. The registry here is slowed down where it hurts — writing that
+// index — so both read the old one before either writes; both records
+// must be listed afterwards.
+func TestConcurrentDemotionsBothLand(t *testing.T) {
+	reg := registrytest.New(t, registrytest.WithHandlerWrapper(func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/sha256-") {
+				time.Sleep(250 * time.Millisecond)
+			}
+			h.ServeHTTP(w, r)
+		})
+	}))
+	p := newTP(t)
+	p.ok("key", "generate", "core")
+	writeContribution(t, p.path("c"), "repository", "source: {url: https://github.com/falcosecurity/gov-demo, revision: abc123}\n", true)
+	repo := reg.Host + "/lineage/race"
+	ref := repo + ":1.0.0"
+	p.ok("push", p.path("c"), repo, "--key", "core.key")
+	official := repo + "@" + digestOf(t, p.ok("promote", ref, "--to", "official", "--key", "core.key", "--output", "json"))
+
+	// Both demote the official manifest, named by digest so that neither
+	// sees the other's tag move first.
+	var wg sync.WaitGroup
+	for _, why := range []string{"first maintainer", "second maintainer"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, errs, code := p.run("promote", official, "--to", "contrib", "--key", "core.key", "--reason-kind", "deprecated", "--reason", why); code != 0 {
+				t.Errorf("promote (%s): exit %d\n%s", why, code, errs)
+			}
+		}()
+	}
+	wg.Wait()
+	var ins struct{ Promotions []promotion.Signed }
+	if err := json.Unmarshal([]byte(p.ok("inspect", official, "--key", "core.pub", "--output", "json")), &ins); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, r := range ins.Promotions {
+		if r.Demotion() && !r.Remembered {
+			got[r.Reason] = true
+		}
+	}
+	if !got["first maintainer"] || !got["second maintainer"] {
+		t.Errorf("the registry lists the demotions %v, want both", got)
+	}
 }

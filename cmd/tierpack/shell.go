@@ -9,6 +9,7 @@ import (
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/run"
 	"github.com/tierpack/tierpack/internal/completion"
+	"github.com/tierpack/tierpack/pkg/promotion"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 	"github.com/tierpack/tierpack/sdk"
 )
@@ -90,6 +91,8 @@ func completeValues(c *cli.Context) func(string) []string {
 			}
 		case "output":
 			return []string{"text", "json"}
+		case "reason-kind":
+			return promotion.ReasonKinds
 		}
 		return nil
 	}

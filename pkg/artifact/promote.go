@@ -29,6 +29,8 @@ type PromoteOptions struct {
 	Signer signature.Signer
 	// By names the person promoting; Reason says why (deprecation, audit).
 	By, Reason string
+	// ReasonKind and Advisory classify Reason (promotion.Record).
+	ReasonKind, Advisory string
 	// Resolved is the artifact as resolved, and admitted at To by the
 	// caller's trust gate; nil resolves the target again (no gate).
 	Resolved *Info
@@ -96,7 +98,7 @@ func Promote(ctx context.Context, t *target.Target, opts PromoteOptions) (*Promo
 	own, _ := owners.FromAnnotations(info.Annotations)
 	st, err := SignTier(ctx, t, TierStatement{
 		Subject: newRoot, Source: &info.root, From: info.Tier, To: opts.To, Approvers: approvers(own),
-		By: opts.By, Reason: opts.Reason, Now: opts.Now, Tool: opts.Tool,
+		By: opts.By, Reason: opts.Reason, ReasonKind: opts.ReasonKind, Advisory: opts.Advisory, Now: opts.Now, Tool: opts.Tool,
 	}, opts.Signer)
 	if err != nil {
 		return nil, err
@@ -124,6 +126,8 @@ type TierStatement struct {
 	Approvers []string
 	By        string
 	Reason    string
+	// ReasonKind and Advisory classify Reason (promotion.Record).
+	ReasonKind, Advisory string
 	// Now stamps the record; zero means time.Now().
 	Now  time.Time
 	Tool string
@@ -181,7 +185,8 @@ func SignTier(ctx context.Context, t *target.Target, st TierStatement, signer si
 	rec := promotion.Record{
 		Subject: st.Subject.Digest.String(), Repository: Identity(t.Ref), From: st.From, To: st.To,
 		Approvers: st.Approvers, Sequence: promotion.NextSequence(prior),
-		By: st.By, Reason: st.Reason, Time: now.UTC().Truncate(time.Second), Tool: st.Tool,
+		By: st.By, Reason: st.Reason, ReasonKind: st.ReasonKind, Advisory: st.Advisory,
+		Time: now.UTC().Truncate(time.Second), Tool: st.Tool,
 		Content: contentID,
 	}
 	subjects := []ocispec.Descriptor{st.Subject}

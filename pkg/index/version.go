@@ -36,10 +36,10 @@ func parseSemver(v string) semver {
 	return s
 }
 
-// compareVersions orders versions by semver precedence, build metadata
+// CompareVersions orders versions by semver precedence, build metadata
 // ignored. Versions that are not semver come after every semver one (they
 // are "lower"), compared as strings. It returns -1, 0 or +1.
-func compareVersions(a, b string) int {
+func CompareVersions(a, b string) int {
 	sa, sb := parseSemver(a), parseSemver(b)
 	switch {
 	case sa.ok && !sb.ok:
@@ -106,7 +106,7 @@ func comparePrerelease(a, b string) int {
 // tag, then digest, so the order never depends on the input's.
 func sortVersions(vs []Version) {
 	slices.SortStableFunc(vs, func(a, b Version) int {
-		if c := compareVersions(b.Version, a.Version); c != 0 {
+		if c := CompareVersions(b.Version, a.Version); c != 0 {
 			return c
 		}
 		if c := strings.Compare(firstTag(a), firstTag(b)); c != 0 {

@@ -41,6 +41,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -51,6 +54,7 @@ import (
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/sign"
@@ -88,6 +92,57 @@ type Record struct {
 	// Content is the content identity of Subject (ContentOf), shared by
 	// every manifest of its lineage; empty in records written before it.
 	Content string `json:"content,omitempty"`
+	// ReasonKind classifies Reason: ReasonSecurity, ReasonDeprecated or
+	// ReasonPolicy; empty when not given.
+	ReasonKind string `json:"reasonKind,omitempty"`
+	// Advisory names the advisory behind the record (CVE-2026-1234,
+	// GHSA-xxxx-xxxx-xxxx), if any.
+	Advisory string `json:"advisory,omitempty"`
+}
+
+// The kinds of reason a record gives (Record.ReasonKind).
+const (
+	// ReasonSecurity: a vulnerability; its Advisory names it.
+	ReasonSecurity = "security"
+	// ReasonDeprecated: replaced or no longer maintained.
+	ReasonDeprecated = "deprecated"
+	// ReasonPolicy: the tier's requirements no longer hold (or now do).
+	ReasonPolicy = "policy"
+)
+
+// ReasonKinds lists the valid Record.ReasonKind values.
+var ReasonKinds = []string{ReasonSecurity, ReasonDeprecated, ReasonPolicy}
+
+// advisoryRE is what an advisory ID may be: CVE-2026-1234, GHSA-…, a
+// project's own (FALCO-2026-01).
+var advisoryRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9._:-]{1,60}$`)
+
+// ValidAdvisory reports whether s is an advisory ID a record may carry.
+func ValidAdvisory(s string) bool { return advisoryRE.MatchString(s) }
+
+// Why says the record's reason with its kind and advisory:
+// "security, CVE-2026-1234: remote code execution"; "" when it gives none.
+func (r Record) Why() string {
+	switch l := r.Label(); {
+	case l == "":
+		return r.Reason
+	case r.Reason == "":
+		return l
+	default:
+		return l + ": " + r.Reason
+	}
+}
+
+// Label is the record's reason kind and advisory, "security, CVE-2026-1234";
+// "" when it gives neither.
+func (r Record) Label() string {
+	var l []string
+	for _, s := range []string{r.ReasonKind, r.Advisory} {
+		if s != "" {
+			l = append(l, s)
+		}
+	}
+	return strings.Join(l, ", ")
 }
 
 // About reports whether the record speaks about digest d: as the manifest
@@ -122,7 +177,7 @@ func (r Record) Covers(d, content string) bool {
 // the older manifests of its lineage), and returns the referrer of the
 // first. Every subject must be one the record is About, unless the record
 // names its Content (then the caller vouches that they share it).
-func Attach(ctx context.Context, store oras.Target, rec Record, signer signature.Signer, subjects ...ocispec.Descriptor) (ocispec.Descriptor, error) {
+func Attach(ctx context.Context, store oras.GraphTarget, rec Record, signer signature.Signer, subjects ...ocispec.Descriptor) (ocispec.Descriptor, error) {
 	if len(subjects) == 0 {
 		return ocispec.Descriptor{}, errors.New("a record needs the manifest it is about")
 	}
@@ -148,8 +203,82 @@ func Attach(ctx context.Context, store oras.Target, rec Record, signer signature
 		return ocispec.Descriptor{}, fmt.Errorf("pushing the tier record: %w", err)
 	}
 	var first ocispec.Descriptor
-	for i, subject := range subjects {
-		subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
+	attached := map[digest.Digest]digest.Digest{} // subject → its record referrer
+	pending := subjects
+	for round := 1; len(pending) > 0; round++ {
+		for _, subject := range pending {
+			desc, err := attachOne(ctx, store, subject, layer, sig, keyID, rec.Time)
+			if err != nil {
+				return ocispec.Descriptor{}, fmt.Errorf("attaching the tier record to %s: %w", subject.Digest, err)
+			}
+			attached[subject.Digest] = desc.Digest
+			if subject.Digest == subjects[0].Digest {
+				first = desc
+			}
+		}
+		// Another writer that read a subject's referrers index before this
+		// one wrote it can still write its copy afterwards, dropping this
+		// record: on a registry, look again once such writes have had time
+		// to land, and attach again what went missing.
+		if round == attachRounds || !tagSchema(ctx, store, subjects[0]) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ocispec.Descriptor{}, ctx.Err()
+		case <-time.After(attachSettle):
+		}
+		var lost []ocispec.Descriptor
+		for _, subject := range pending {
+			if !listed(ctx, store, subject, attached[subject.Digest]) {
+				lost = append(lost, subject)
+			}
+		}
+		pending = lost
+	}
+	return first, nil
+}
+
+// attachSettle is how long Attach waits before it looks again: longer than
+// a registry takes to answer the read-modify-write of a referrers index
+// under load. attachRounds bounds how often it attaches.
+const (
+	attachSettle = 400 * time.Millisecond
+	attachRounds = 4
+)
+
+// tagSchema reports whether store is a registry that keeps subject's
+// referrers in the tag schema (a sha256-<hex> index tag, rewritten by
+// every writer), where concurrent writers can drop each other's entries.
+// An OCI layout is written under a lock, and a registry with the referrers
+// API keeps them itself.
+func tagSchema(ctx context.Context, store oras.GraphTarget, subject ocispec.Descriptor) bool {
+	if _, ok := store.(*remote.Repository); !ok {
+		return false
+	}
+	_, err := store.Resolve(ctx, oci.ReferrersTag(subject.Digest))
+	return err == nil
+}
+
+// listed reports whether ref is among subject's record referrers.
+func listed(ctx context.Context, store oras.GraphTarget, subject ocispec.Descriptor, ref digest.Digest) bool {
+	refs, err := oci.Referrers(ctx, store, subject, ArtifactType)
+	return err == nil && slices.ContainsFunc(refs, func(r ocispec.Descriptor) bool { return r.Digest == ref })
+}
+
+// attachTries bounds how often attachOne pushes a record referrer that
+// does not show among the subject's referrers.
+const attachTries = 6
+
+// attachOne pushes the record's referrer of subject and reads it back.
+// On a registry without the referrers API, attaching rewrites the
+// subject's referrers index (the sha256-<hex> tag) — read, add, write — so
+// of two writers at once one can lose its entry: a record missing after
+// its push is pushed again (the same bytes, so the same digest; the push
+// adds it to the index again), after a short pause, until it is listed.
+func attachOne(ctx context.Context, store oras.GraphTarget, subject, layer ocispec.Descriptor, sig, keyID string, at time.Time) (ocispec.Descriptor, error) {
+	subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
+	for try := 1; ; try++ {
 		// oras.PackManifest fits here, unlike for artifacts (see package oci):
 		// a record carries its own time, which it stamps as created.
 		desc, err := oras.PackManifest(ctx, store, oras.PackManifestVersion1_1, ArtifactType, oras.PackManifestOptions{
@@ -158,17 +287,27 @@ func Attach(ctx context.Context, store oras.Target, rec Record, signer signature
 			ManifestAnnotations: map[string]string{
 				sdk.AnnotationPromotionSignature: sig,
 				sdk.AnnotationPromotionKey:       keyID,
-				ocispec.AnnotationCreated:        rec.Time.UTC().Format(time.RFC3339),
+				ocispec.AnnotationCreated:        at.UTC().Format(time.RFC3339),
 			},
 		})
-		if err != nil {
-			return ocispec.Descriptor{}, fmt.Errorf("attaching the tier record to %s: %w", subject.Digest, err)
+		var rerr *remote.ReferrersError
+		if err != nil && !(errors.As(err, &rerr) && rerr.IsReferrersIndexDelete()) {
+			// (Another writer deleting the index this one replaced first is
+			// no failure: the read-back decides.)
+			return desc, err
 		}
-		if i == 0 {
-			first = desc
+		if listed(ctx, store, subj, desc.Digest) {
+			return desc, nil
+		}
+		if try == attachTries {
+			return desc, fmt.Errorf("the registry does not list the record %s among its referrers after %d pushes (another writer keeps replacing its referrers index)", desc.Digest, try)
+		}
+		select {
+		case <-ctx.Done():
+			return desc, ctx.Err()
+		case <-time.After(time.Duration(try*50+rand.IntN(100)) * time.Millisecond):
 		}
 	}
-	return first, nil
 }
 
 // NextSequence is the Sequence of a record about a manifest whose records

@@ -81,6 +81,10 @@ type Client struct {
 	PolicyFile string
 	// NoCache bypasses the content-addressed cache.
 	NoCache bool
+	// TrustMirror accepts the tier records and signatures of a registry's
+	// mirror when the registry itself cannot be reached; a mirror could
+	// withhold a demotion, so without it such a tier is undecided.
+	TrustMirror bool
 	// Tool names this program in records and user agents ("tierpack/v1.2.3").
 	Tool string
 	// Created stamps org.opencontainers.image.created; zero omits it, so the
@@ -246,24 +250,60 @@ func (c *Client) resolve(ctx context.Context, s string, readOnly bool, plat *oci
 	return t, info, nil
 }
 
-// trustStore is where the facts that decide the tier of t's artifact (its
-// tier records and signatures) are read: from the registry itself when t
-// reads from a mirror — a mirror could withhold a demotion, and one filled
-// by a plain copy lacks the records — and from the mirror only when the
-// registry cannot be reached, with a warning. done closes what it opened.
-func (c *Client) trustStore(ctx context.Context, t *target.Target, root ocispec.Descriptor) (store oras.ReadOnlyGraphTarget, done func()) {
+// MirrorOnlyError is a registry that cannot be reached while its mirror
+// answers: the tier records and signatures must come from the registry
+// itself (a mirror could withhold a demotion, and one filled by a plain
+// copy lacks the records), so a tier above contrib is undecided unless
+// the client accepts the mirror's (Client.TrustMirror). It wraps
+// trust.ErrUndecided.
+type MirrorOnlyError struct {
+	Registry, Mirror string
+	Err              error
+}
+
+func (e *MirrorOnlyError) Error() string {
+	return fmt.Sprintf("the registry %s cannot be reached (%v) and only its mirror %s answers; "+
+		"tier records are read from the registry itself, since a mirror could withhold a demotion", e.Registry, e.Err, e.Mirror)
+}
+
+// Unwrap returns trust.ErrUndecided.
+func (e *MirrorOnlyError) Unwrap() error { return trust.ErrUndecided }
+
+// trustStore is the one path every command that reports or admits a tier
+// reads the facts that decide it (tier records and signatures) through:
+// from t's own store, or, when t reads from a mirror, from the registry
+// itself. When the registry cannot be reached it fails with a
+// *MirrorOnlyError, unless c.TrustMirror accepts the mirror's facts (with
+// a warning). root is any manifest of t's repository, to probe the
+// registry with. done closes what it opened.
+func (c *Client) trustStore(ctx context.Context, t *target.Target, root ocispec.Descriptor) (store oras.ReadOnlyGraphTarget, done func(), err error) {
 	if t.Mirror == "" {
-		return t.Store, func() {}
+		return t.Store, func() {}, nil
 	}
 	origin, err := c.openWith(ctx, t.Ref, true, true)
 	if err == nil {
 		if _, err = origin.Store.Resolve(ctx, root.Digest.String()); err == nil || errors.Is(err, errdef.ErrNotFound) || !mirrorMiss(err) {
-			return origin.Store, func() { origin.Close() }
+			return origin.Store, func() { origin.Close() }, nil
 		}
 		origin.Close()
 	}
-	slog.Warn("the registry itself cannot be reached: tier records and signatures are read from the mirror, which could withhold a demotion", "mirror", t.Mirror, "ref", t.Ref.String(), "err", err)
-	return t.Store, func() {}
+	if !c.TrustMirror {
+		return nil, func() {}, &MirrorOnlyError{Registry: t.Ref.Registry, Mirror: t.Mirror, Err: err}
+	}
+	slog.Warn("the registry itself cannot be reached: tier records and signatures are read from the mirror, as asked; it could withhold a demotion", "mirror", t.Mirror, "ref", t.Ref.String(), "err", err)
+	return t.Store, func() {}, nil
+}
+
+// verdictOf is the gate's verdict on the artifact of t whose root manifest
+// is root, its facts read through trustStore; facts that cannot be read
+// leave it undecided.
+func (c *Client) verdictOf(ctx context.Context, gate trust.Gate, t *target.Target, root ocispec.Descriptor, annotations map[string]string) trust.Verdict {
+	facts, done, err := c.trustStore(ctx, t, root)
+	defer done()
+	if err != nil {
+		return trust.Undecided(annotations, err)
+	}
+	return gate.Verify(ctx, facts, root, annotations)
 }
 
 // verified is a resolved artifact with the facts that decide its tier and
@@ -290,9 +330,21 @@ func (c *Client) openVerified(ctx context.Context, ref string, keyFiles []string
 	if err != nil {
 		return nil, err
 	}
-	facts, done := c.trustStore(ctx, t, info.Root())
+	facts, done, err := c.trustStore(ctx, t, info.Root())
 	v := &verified{t: t, info: info, gate: gate, facts: facts, done: done}
+	if err != nil {
+		v.facts, v.verdict = t.Store, trust.Undecided(info.Annotations, err)
+		return v, nil
+	}
 	v.verdict = gate.Verify(ctx, facts, info.Root(), info.Annotations)
+	if r := v.verdict.Record; v.verdict.Demoted && r != nil && r.Subject != info.Digest {
+		// Say how this client came to a manifest the demotion replaced.
+		if t.Ref.Digest != "" {
+			v.verdict.Reason += "; it was pulled by digest"
+		} else if !r.Remembered {
+			v.verdict.Reason += "; the tag " + t.Ref.Tag + " names it, not the manifest the demotion wrote: it was re-tagged after the demotion"
+		}
+	}
 	return v, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/tierpack/tierpack/pkg/policy"
 	"github.com/tierpack/tierpack/pkg/promotion"
 	"github.com/tierpack/tierpack/pkg/sign"
+	"github.com/tierpack/tierpack/pkg/trust"
 	"github.com/tierpack/tierpack/sdk/contrib"
 	"github.com/tierpack/tierpack/sdk/host"
 	"github.com/tierpack/tierpack/sdk/tier"
@@ -63,7 +64,7 @@ func CodeOf(err error) Code {
 		return CodeInvalid
 	case errors.Is(err, tier.ErrBelow), errors.Is(err, policy.ErrRefused), errors.As(err, &verr),
 		errors.Is(err, oci.ErrTooManyReferrers), errors.Is(err, promotion.ErrTooManyRecords),
-		errors.Is(err, sign.ErrNoSignature), errors.Is(err, sign.ErrUntrusted):
+		errors.Is(err, sign.ErrNoSignature), errors.Is(err, sign.ErrUntrusted), errors.Is(err, trust.ErrUndecided):
 		return CodeTierRefused
 	case errors.Is(err, host.ErrNotFound), errors.Is(err, errdef.ErrNotFound):
 		return CodeNotFound

@@ -4,11 +4,14 @@ import (
 	"context"
 	"os"
 	"os/user"
+	"slices"
+	"strings"
 
 	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/oci"
+	"github.com/tierpack/tierpack/pkg/promotion"
 	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/trust"
 	"github.com/tierpack/tierpack/sdk/tier"
@@ -180,6 +183,10 @@ type PromoteRequest struct {
 	// By names who promotes (default: the user's login name); Reason says
 	// why. Both go into the record.
 	By, Reason string
+	// ReasonKind classifies the reason: security, deprecated or policy
+	// (promotion.ReasonKinds); Advisory names the advisory behind it
+	// (CVE-2026-1234). An advisory without a kind is a security one.
+	ReasonKind, Advisory string
 }
 
 // PromoteResult reports a promotion.
@@ -192,6 +199,15 @@ type PromoteResult struct {
 // manifest over the same blobs, moves the tag, signs it and attaches the
 // signed promotion record.
 func (c *Client) Promote(ctx context.Context, req PromoteRequest) (*PromoteResult, error) {
+	if req.Advisory != "" && req.ReasonKind == "" {
+		req.ReasonKind = promotion.ReasonSecurity
+	}
+	if req.ReasonKind != "" && !slices.Contains(promotion.ReasonKinds, req.ReasonKind) {
+		return nil, usagef("{ReasonKind} %q: use one of %s", req.ReasonKind, strings.Join(promotion.ReasonKinds, ", "))
+	}
+	if req.Advisory != "" && !promotion.ValidAdvisory(req.Advisory) {
+		return nil, usagef("{Advisory} %q: give an advisory ID, e.g. CVE-2026-1234 or GHSA-xxxx-xxxx-xxxx", req.Advisory)
+	}
 	gate, err := c.gate(nil)
 	if err != nil {
 		return nil, err
@@ -223,7 +239,8 @@ func (c *Client) Promote(ctx context.Context, req PromoteRequest) (*PromoteResul
 		return nil, err
 	}
 	res, err := artifact.Promote(ctx, t, artifact.PromoteOptions{
-		To: req.To, Signer: signer, By: req.By, Reason: req.Reason, Tool: c.Tool, Resolved: info,
+		To: req.To, Signer: signer, By: req.By, Reason: req.Reason, ReasonKind: req.ReasonKind, Advisory: req.Advisory,
+		Tool: c.Tool, Resolved: info,
 	})
 	if err != nil {
 		return nil, err

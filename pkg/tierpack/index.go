@@ -72,6 +72,7 @@ func (c *Client) IndexBuild(ctx context.Context, req IndexBuildRequest) (*IndexB
 		}
 		targets = append(targets, t)
 	}
+	var undecided error
 	res := &IndexBuildResult{File: req.File, Skipped: []Skip{}, Repos: len(targets)}
 	b := index.Builder{Skipped: func(ref, reason string) {
 		res.Skipped = append(res.Skipped, Skip{ref, reason})
@@ -79,10 +80,20 @@ func (c *Client) IndexBuild(ctx context.Context, req IndexBuildRequest) (*IndexB
 			req.Skipped(ref, reason)
 		}
 	}, Verify: func(ctx context.Context, t *target.Target, info *oci.Info) tier.Tier {
-		return gate.Verify(ctx, t.Store, info.Root(), info.Annotations).Effective()
+		v := c.verdictOf(ctx, gate, t, info.Root(), info.Annotations)
+		if v.Undecided && undecided == nil {
+			undecided = errors.New(v.Reason)
+		}
+		return v.Effective()
 	}}
 	if res.Index, err = b.Build(ctx, targets...); err != nil {
 		return nil, err
+	}
+	if undecided != nil {
+		// An index that files everything at contrib because the registry
+		// was down for a moment would be believed for as long as it is
+		// served: write none.
+		return nil, fmt.Errorf("%w: not writing the index: %v", trust.ErrUndecided, undecided)
 	}
 	if req.File != "" {
 		if err := res.Index.Save(req.File); err != nil {
@@ -460,7 +471,7 @@ func (c *Client) describeTag(ctx context.Context, t *target.Target, gate trust.G
 		r.Error = err.Error()
 		return
 	}
-	v := gate.Verify(ctx, t.Store, info.Root(), info.Annotations)
+	v := c.verdictOf(ctx, gate, t, info.Root(), info.Annotations)
 	r.Digest, r.Type = info.Digest, info.Type
 	r.ClaimedTier, r.VerifiedTier, r.Tier = v.Claimed.String(), v.VerifiedName(), v.String()
 }

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/tierpack/tierpack/internal/registrytest"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/tierpack"
+	"github.com/tierpack/tierpack/pkg/trust"
 	"github.com/tierpack/tierpack/sdk/tier"
 )
 
@@ -93,5 +96,64 @@ func TestMirrorCannotWithholdRecords(t *testing.T) {
 	_, err := pull(user())
 	if !errors.Is(err, tier.ErrBelow) || !strings.Contains(err.Error(), "CVE-2026-3") {
 		t.Fatalf("pull through a mirror that still tags the demoted manifest: %v", err)
+	}
+}
+
+// The attack: block the registry so that only a stale mirror answers, one
+// copied (records and all) before a demotion. Tier records are read from
+// the registry itself on every path — pull, tags --long, index build — so
+// with the registry blocked a tier above contrib is undecided (exit 4),
+// and the stale records are believed only when the user says so
+// (TrustMirror, --trust-mirror).
+func TestStaleMirrorDecidesNothing(t *testing.T) {
+	needORAS(t)
+	ctx := context.Background()
+	var blocked atomic.Bool
+	origin := registrytest.New(t, registrytest.WithHandlerWrapper(func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if blocked.Load() {
+				http.Error(w, "blocked", http.StatusServiceUnavailable)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}))
+	mirror := registrytest.NewGGCR(t)
+	pub := newClient(t)
+	ciKey, ciPub := keyPair(t, pub, "ci")
+	repo := origin.Host + "/scripts/falco-debug-bundle"
+	ref := repo + ":1.2.0"
+	if _, err := pub.Publish(ctx, tierpack.PublishRequest{Dir: debugBundle, Ref: ref, Key: ciKey, By: "ci"}); err != nil {
+		t.Fatal(err)
+	}
+	oras(t, "cp", "-r", "--from-plain-http", "--to-plain-http", ref, mirror.Host+"/scripts/falco-debug-bundle:1.2.0")
+	if _, err := pub.Promote(ctx, tierpack.PromoteRequest{Ref: ref, To: tier.Contrib, Key: ciKey, By: "ci", ReasonKind: "security", Advisory: "CVE-2026-3"}); err != nil {
+		t.Fatal(err)
+	}
+	blocked.Store(true)
+
+	user := func(trustMirror bool) *tierpack.Client {
+		cl := newClient(t)
+		cl.Target.Registries = target.Registries{origin.Host: {Mirror: mirror.Host}}
+		cl.TrustMirror = trustMirror
+		return cl
+	}
+	_, err := user(false).Pull(ctx, tierpack.PullRequest{Ref: ref, OutputDir: filepath.Join(t.TempDir(), "out"), MinTier: tier.Repository, KeyFiles: []string{ciPub}})
+	if tierpack.CodeOf(err) != tierpack.CodeTierRefused || !strings.Contains(err.Error(), "undecided") || !strings.Contains(err.Error(), "only its mirror") {
+		t.Fatalf("pull --tier repository with only a stale mirror answering: %v (code %d), want undecided, exit 4", err, tierpack.CodeOf(err))
+	}
+	tags, err := user(false).Tags(ctx, tierpack.TagsRequest{Repo: repo, Long: true, KeyFiles: []string{ciPub}})
+	if err != nil || len(tags.Tags) != 1 || tags.Tags[0].VerifiedTier != "" || !strings.Contains(tags.Tags[0].Tier, "undecided") {
+		t.Fatalf("tags --long with only a stale mirror answering: %+v, %v", tags, err)
+	}
+	_, err = user(false).IndexBuild(ctx, tierpack.IndexBuildRequest{Repos: []string{repo}, File: filepath.Join(t.TempDir(), "index.yaml"), KeyFiles: []string{ciPub}})
+	if !errors.Is(err, trust.ErrUndecided) || tierpack.CodeOf(err) != tierpack.CodeTierRefused {
+		t.Fatalf("index build with only a stale mirror answering: %v, want undecided", err)
+	}
+
+	// Asked explicitly, the mirror's (stale) records decide.
+	res, err := user(true).Pull(ctx, tierpack.PullRequest{Ref: ref, OutputDir: filepath.Join(t.TempDir(), "trusted"), MinTier: tier.Repository, KeyFiles: []string{ciPub}})
+	if err != nil || res.VerifiedTier != "repository" {
+		t.Fatalf("pull with TrustMirror: %v", err)
 	}
 }

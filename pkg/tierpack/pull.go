@@ -2,14 +2,19 @@ package tierpack
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/pkg/index"
 	"github.com/tierpack/tierpack/pkg/oci"
+	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/trust"
 	"github.com/tierpack/tierpack/sdk/archive"
+	"github.com/tierpack/tierpack/sdk/contrib"
 	"github.com/tierpack/tierpack/sdk/tier"
 )
 
@@ -65,6 +70,10 @@ func (c *Client) Pull(ctx context.Context, req PullRequest) (*PullResult, error)
 	defer a.Close()
 	t, info, verdict := a.t, a.info, a.verdict
 	if err := trust.Admit(t.Ref.String(), verdict, req.MinTier); err != nil {
+		var re *trust.RefusedError
+		if errors.As(err, &re) && verdict.Demoted {
+			re.Instead = c.newestAdmitted(ctx, a, req.MinTier)
+		}
 		return nil, err
 	}
 	plugins, err := c.plugins()
@@ -110,4 +119,43 @@ func platformFor(req PullRequest) (*ocispec.Platform, error) {
 		p.Variant = parts[2]
 	}
 	return &p, nil
+}
+
+// maxAlternatives bounds the versions newestAdmitted verifies.
+const maxAlternatives = 16
+
+// newestAdmitted is the newest other version (semver tag) of a's
+// repository that the gate admits at want, "REPO:TAG", or "" when none of
+// the newest maxAlternatives is: what a refused pull of a demoted version
+// offers instead. It is best effort: errors only end the search.
+func (c *Client) newestAdmitted(ctx context.Context, a *verified, want tier.Tier) string {
+	if a.t.Ref.Kind != target.Remote && a.t.Ref.Kind != target.Layout {
+		return ""
+	}
+	tags, err := index.Tags(ctx, a.t)
+	if err != nil {
+		return ""
+	}
+	var versions []string
+	for _, tag := range tags {
+		if tag != a.t.Ref.Tag && contrib.IsSemver(tag) {
+			versions = append(versions, tag)
+		}
+	}
+	slices.SortFunc(versions, func(x, y string) int { return index.CompareVersions(y, x) })
+	for i, v := range versions {
+		if i >= maxAlternatives || ctx.Err() != nil {
+			break
+		}
+		tt := *a.t
+		tt.Ref = a.t.Ref.WithTag(v)
+		info, err := artifact.Resolve(ctx, &tt, nil)
+		if err != nil {
+			continue
+		}
+		if a.gate.Verify(ctx, a.facts, info.Root(), info.Annotations).Admits(want) {
+			return tt.Ref.String()
+		}
+	}
+	return ""
 }

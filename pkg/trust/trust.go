@@ -237,10 +237,31 @@ type Verdict struct {
 	Reason string `json:"reason,omitempty"`
 	// Record is the latest trusted record about the digest, if any.
 	Record *promotion.Signed `json:"record,omitempty"`
-	// Demoted is set when that record demoted this digest: it was replaced
-	// by another manifest at a lower tier, so re-tagging it back restores
-	// nothing.
+	// Demoted is set when that record demoted this digest or its content
+	// (any manifest over the same layers), so re-tagging it, or an older
+	// manifest of it, back restores nothing.
 	Demoted bool `json:"demoted,omitempty"`
+	// SupersededBy is a later promotion of another manifest of the same
+	// content to a higher tier than this one's: the version was promoted,
+	// and this is the manifest it replaced.
+	SupersededBy *promotion.Signed `json:"supersededBy,omitempty"`
+	// Undecided is set when the facts that decide the tier could not be
+	// read from where they must be (Undecided): nothing above contrib is
+	// verified, and Reason says why.
+	Undecided bool `json:"undecided,omitempty"`
+}
+
+// ErrUndecided is wrapped by errors that leave a tier undecided: the facts
+// that decide it could not be read from where they must be.
+var ErrUndecided = errors.New("tier undecided")
+
+// Undecided is the verdict on an artifact whose trust facts could not be
+// read (why): its claim stands unverified, so nothing above contrib is
+// admitted.
+func Undecided(annotations map[string]string, why error) Verdict {
+	v := Verdict{Undecided: true, Reason: why.Error()}
+	v.Claimed, _ = tier.FromAnnotations(annotations)
+	return v
 }
 
 // VerifiedName is Verified's name, "" for None (the JSON field
@@ -276,12 +297,21 @@ func (v Verdict) Effective() tier.Tier {
 }
 
 // String says the tier as people read it: "official (verified)", or
-// "official (claimed, unverified: REASON)"; "contrib" and "untiered" need no
-// proof and get none.
+// "official (claimed, unverified: REASON)", or for a demoted manifest
+// "contrib (demoted from official: security, CVE-2026-1234)"; "contrib"
+// and "untiered" need no proof and get none.
 func (v Verdict) String() string {
 	switch {
 	case v.Claimed == tier.None && v.Verified == tier.None:
 		return tier.None.String()
+	case v.Undecided && v.Claimed > tier.Contrib:
+		return v.Claimed.String() + " (claimed, undecided: " + v.Reason + ")"
+	case v.Demoted && v.Record != nil:
+		s := max(v.Verified, tier.Contrib).String() + " (demoted from " + v.Record.From.String()
+		if l := v.Record.Label(); l != "" {
+			s += ": " + l
+		}
+		return s + ")"
 	case v.Claimed == tier.Contrib && v.Verified <= tier.Contrib:
 		return "contrib" // it proves nothing, and claims nothing to prove
 	case v.Verified >= v.Claimed:
@@ -351,6 +381,8 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 	if latest.Subject != d {
 		if latest.Demotion() {
 			demotion = latest
+		} else {
+			v.SupersededBy = latest
 		}
 		own := recs[:0:0]
 		for _, r := range recs {
@@ -420,7 +452,7 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 // and whether the registry still lists the record.
 func demotionReason(r *promotion.Signed, d string) string {
 	s := fmt.Sprintf("demoted from %s to %s by %s on %s%s (record %s, key %s)",
-		r.From, r.To, r.By, r.Time.Format("2006-01-02 15:04:05Z"), reasonSuffix(r.Reason), shortDigest(r.Referrer), r.VerifiedBy)
+		r.From, r.To, r.By, r.Time.Format("2006-01-02 15:04:05Z"), reasonSuffix(r.Why()), shortDigest(r.Referrer), r.VerifiedBy)
 	switch {
 	case r.Subject == d:
 	case r.Source == d:
@@ -457,18 +489,33 @@ type RefusedError struct {
 	Subject string
 	Want    tier.Tier
 	Verdict Verdict
+	// Instead is the newest other version admitted at Want, if the caller
+	// looked for one ("" otherwise).
+	Instead string
 }
 
 func (e *RefusedError) Error() string {
 	v := e.Verdict
 	if v.Demoted {
-		return fmt.Sprintf("%s: %s is not admitted at %s: it was %s", tier.ErrBelow, e.Subject, e.Want, v.Reason)
+		s := fmt.Sprintf("%s: %s is not admitted at %s: it was %s", tier.ErrBelow, e.Subject, e.Want, v.Reason)
+		if e.Instead != "" {
+			s += fmt.Sprintf("\n  the newest version still at %s is %s", e.Want, e.Instead)
+		}
+		return s
 	}
+	if v.Undecided {
+		return fmt.Sprintf("%s: %s claims %s, but its tier is undecided: %s", tier.ErrBelow, e.Subject, v.Claimed, v.Reason)
+	}
+	var msg string
 	if v.Claimed < e.Want {
-		return tier.Require(e.Subject, v.Claimed, e.Want).Error()
+		msg = tier.Require(e.Subject, v.Claimed, e.Want).Error()
+	} else {
+		msg = fmt.Sprintf("%s: %s is %s, but %s or higher is required, verified by a trusted key", tier.ErrBelow, e.Subject, v, e.Want)
 	}
-	return fmt.Sprintf("%s: %s is %s, but %s or higher is required, verified by a trusted key",
-		tier.ErrBelow, e.Subject, v, e.Want)
+	if s := v.SupersededBy; s != nil && s.To >= e.Want {
+		msg += fmt.Sprintf("; it was superseded by a later promotion to %s (manifest %s, by %s on %s)", s.To, s.Subject, s.By, s.Time.Format("2006-01-02 15:04:05Z"))
+	}
+	return msg
 }
 
 // Unwrap returns tier.ErrBelow.

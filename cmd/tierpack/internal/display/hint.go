@@ -53,8 +53,14 @@ func Hint(err error) string {
 	switch {
 	case errors.As(err, &re):
 		v := re.Verdict
+		if v.Undecided {
+			return "\n  try again when the registry answers, or pass --trust-mirror to accept the mirror's tier records"
+		}
 		if v.Demoted {
 			return fmt.Sprintf("\n  a demoted version is not taken at --tier %s: use another version (`tierpack tags REPO --long` shows each one's tier), or drop --tier to take it at your own risk", re.Want)
+		}
+		if s := v.SupersededBy; s != nil && s.To >= re.Want {
+			return "\n  pull the version's tag again (it names the promoted manifest now), or that manifest by its digest"
 		}
 		if v.Claimed < re.Want {
 			return belowHint(v.Claimed, re.Want)
@@ -96,6 +102,8 @@ func Hint(err error) string {
 		return ": create one with `tierpack init --type TYPE " + nm.Dir + "`"
 	case errors.Is(err, catalog.ErrNotLoopback):
 		return "; add --public if that is what you want"
+	case errors.Is(err, trust.ErrUndecided):
+		return "\n  try again when the registry answers, or pass --trust-mirror to accept the mirror's tier records"
 	case errors.As(err, &pol):
 		return policyHint(pol)
 	case errors.As(err, &cte):

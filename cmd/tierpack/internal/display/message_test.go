@@ -1,6 +1,7 @@
 package display_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/tierpack/tierpack/pkg/policy"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/tierpack"
+	"github.com/tierpack/tierpack/pkg/trust"
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/archive"
 	"github.com/tierpack/tierpack/sdk/contrib"
@@ -61,6 +63,8 @@ func TestHintsByType(t *testing.T) {
 		{&contrib.NoManifestError{Dir: "rules"}, "tierpack init --type TYPE rules"},
 		{fmt.Errorf("serve: %w", catalog.CheckListen("0.0.0.0:80", false)), "add --public"},
 		{tierpack.ErrNoIndex, "tierpack index add NAME"},
+		{&tierpack.MirrorOnlyError{Registry: "r", Mirror: "m", Err: errors.New("503")}, "--trust-mirror"},
+		{&trust.RefusedError{Subject: "x", Want: tier.Repository, Verdict: trust.Verdict{Undecided: true}}, "--trust-mirror"},
 		{&policy.RefusalError{Tier: tier.Official, Unmet: []policy.Unmet{{Rule: "promotion"}, {Rule: "signature"}}}, "tierpack promote REF --to official --key KEY"},
 	} {
 		if got := display.Message(fmt.Errorf("op: %w", tc.err)); !strings.Contains(got, tc.want) {

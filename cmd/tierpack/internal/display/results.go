@@ -210,8 +210,8 @@ func (d *Display) inspect(r *tierpack.InspectResult) error {
 		fmt.Fprintln(w, "Promotion history:")
 		for _, p := range gov.Promotions {
 			Fprintf(w, "  %s  %s -> %s  by %s (key %s)", p.Time.Format("2006-01-02 15:04:05Z"), p.From, p.To, p.By, p.KeyID)
-			if p.Reason != "" {
-				Fprintf(w, ": %s", p.Reason)
+			if why := p.Why(); why != "" {
+				Fprintf(w, ": %s", why)
 			}
 			if p.Remembered {
 				fmt.Fprint(w, "  (kept by this client: the registry no longer lists it)")

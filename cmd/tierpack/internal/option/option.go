@@ -31,6 +31,7 @@ func Connection() []cli.Flag {
 		&cli.StringFlag{Name: "cert-file", Usage: "TLS client certificate PEM `FILE` for registries that require mutual TLS (with --key-file)"},
 		&cli.StringFlag{Name: "key-file", Usage: "TLS client private key PEM `FILE` of --cert-file (a signing key is --key)"},
 		&cli.StringFlag{Name: "registry-config", Usage: "credentials `FILE` in Docker's config.json format, instead of Docker's (like oras --registry-config)"},
+		&cli.BoolFlag{Name: "trust-mirror", Usage: "when a registry cannot be reached, accept its mirror's tier records and signatures (a mirror could withhold a demotion, so without this its tiers are undecided: exit 4)"},
 	})
 }
 
