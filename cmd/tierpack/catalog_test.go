@@ -167,14 +167,15 @@ func TestCatalogInBrowser(t *testing.T) {
 	url := startCatalog(t, p, "--key", "core.pub")
 
 	list := visible(browse(t, bin, url))
-	for _, want := range []string{"falco-tuner", "official verified", "repository verified", "official claimed", "unverified; verified tier: contrib", "4 result(s)"} {
+	for _, want := range []string{"falco-tuner", "official verified", "repository verified", "contrib at your own risk (claims official, unverified)", "4 result(s)"} {
 		if !strings.Contains(list, want) {
 			t.Errorf("list page lacks %q:\n%s", want, list)
 		}
 	}
-	// A badge is text, not only colour: the forged row says claimed.
-	if !regexp.MustCompile(`falco-forged \S+ official claimed`).MatchString(list) {
-		t.Errorf("the forged one is not badged claimed:\n%s", list)
+	// A badge is text, not only colour, and a claim is never a badge: the
+	// forged row is badged contrib, its claim said beside it in words.
+	if !regexp.MustCompile(`falco-forged \S+ contrib at your own risk \(claims official, unverified`).MatchString(list) || strings.Contains(list, "official claimed") {
+		t.Errorf("the forged one is not badged contrib with its claim in words:\n%s", list)
 	}
 	if !regexp.MustCompile(`falco-tuner \S+ official verified`).MatchString(list) {
 		t.Errorf("the promoted one is not badged verified:\n%s", list)
@@ -224,7 +225,7 @@ func TestCatalogInBrowser(t *testing.T) {
 	}
 	json.NewDecoder(res.Body).Decode(&api)
 	res.Body.Close()
-	searchOut := p.ok("search", "--tier", "official", "--output", "json")
+	searchOut := p.ok("search", "--tier", "official", "--key", "core.pub", "--output", "json")
 	var search struct {
 		Results []map[string]any `json:"results"`
 	}

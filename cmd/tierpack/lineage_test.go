@@ -5,13 +5,16 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tierpack/tierpack/internal/registrytest"
+	"github.com/tierpack/tierpack/pkg/index"
 	"github.com/tierpack/tierpack/pkg/promotion"
+	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // interopTool is the path of an interop CLI (oras, crane): .ci/run and
@@ -105,6 +108,12 @@ func TestLineageRollback(t *testing.T) {
 			t.Errorf("promote --advisory with spaces: exit %d\n%s", code, errs)
 		}
 
+		// The index marks the version demoted, with why.
+		p.ok(append([]string{"index", "build", repo, "-o", p.path("lineage.yaml")}, trust...)...)
+		if b, _ := os.ReadFile(p.path("lineage.yaml")); !regexp.MustCompile(`(?s)version: 1\.0\.0.*demoted:\s+from: official\s+reasonKind: security\s+advisory: CVE-2026-1234`).Match(b) {
+			t.Errorf("the index does not mark 1.0.0 demoted:\n%s", b)
+		}
+
 		// By digest, the message says so rather than guess at a re-tag.
 		p.refused(append([]string{"pull", repo + "@" + a0, "--tier", "repository", "-o", p.path("by-digest")}, trust...), "it was pulled by digest")
 
@@ -182,4 +191,95 @@ func TestConcurrentDemotionsBothLand(t *testing.T) {
 	if !got["first maintainer"] || !got["second maintainer"] {
 		t.Errorf("the registry lists the demotions %v, want both", got)
 	}
+}
+
+// TestEditedIndexIsAClaim is the attack on an index: build it with the
+// trusted key, edit the tiers in the file (`sed -i 's/tier: contrib/tier:
+// official/'`), move a genuine record onto another version, and publish it
+// with the real oras CLI. The tier an index gives is believed only when
+// this client's keys verify the record it names, so search, list, the
+// catalog and its API show the forged tiers as claims.
+func TestEditedIndexIsAClaim(t *testing.T) {
+	oras := interopTool(t, "oras")
+	registries(t, func(t *testing.T, reg *registrytest.Registry) {
+		p := newTP(t)
+		p.ok("key", "generate", "ci")
+		source := "source: {url: https://github.com/falcosecurity/gov-demo, revision: abc123}\n"
+		writeContribution(t, p.path("contrib"), "contrib", "", false)
+		p.ok("push", p.path("contrib"), reg.Host+"/idx/plain")
+		writeContribution(t, p.path("repo"), "repository", source, true)
+		p.ok("push", p.path("repo"), reg.Host+"/idx/genuine", "--key", "ci.key")
+		p.ok("index", "build", reg.Host+"/idx/plain", reg.Host+"/idx/genuine", "--key", "ci.pub", "-o", p.path("index.yaml"))
+
+		b, err := os.ReadFile(p.path("index.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged := strings.ReplaceAll(string(b), "tier: contrib", "tier: official")
+		if forged == string(b) || !strings.Contains(forged, "record: sha256:") {
+			t.Fatalf("the index has no contrib tier to forge or no record:\n%s", b)
+		}
+		// The genuine version's record, moved onto the forged one.
+		rec := regexp.MustCompile(`record: (sha256:[0-9a-f]{64})`).FindStringSubmatch(forged)[1]
+		forged = regexp.MustCompile(`(?m)^(\s+)digest: (sha256:[0-9a-f]{64})\n(\s+tier: official)`).ReplaceAllString(forged, "${1}digest: ${2}\n${3}\n${1}record: "+rec)
+		if err := os.WriteFile(p.path("forged.yaml"), []byte(forged), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(oras, "push", "--plain-http", "--artifact-type", index.MediaType, reg.Host+"/idx/index:1", "forged.yaml:"+index.MediaType)
+		cmd.Dir = p.dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("oras push: %v\n%s", err, out)
+		}
+		p.ok("index", "add", "forged", reg.Host+"/idx/index:1")
+
+		var sr struct {
+			Results []struct {
+				Name    string
+				Version index.Version
+			}
+		}
+		if err := json.Unmarshal([]byte(p.ok("search", "--tier", "official", "--key", "ci.pub", "--output", "json")), &sr); err != nil || len(sr.Results) != 0 {
+			t.Errorf("search --tier official finds the forged versions: %+v, %v", sr.Results, err)
+		}
+		if err := json.Unmarshal([]byte(p.ok("search", "--key", "ci.pub", "--output", "json")), &sr); err != nil || len(sr.Results) != 2 {
+			t.Fatalf("search: %+v, %v", sr.Results, err)
+		}
+		for _, r := range sr.Results {
+			v := r.Version
+			switch r.Name {
+			case "plain":
+				if v.Tier != tier.Contrib || v.ClaimedTier != tier.Official || !strings.Contains(v.Unverified, "is about") {
+					t.Errorf("the forged version: tier %s, claimed %s, %q", v.Tier, v.ClaimedTier, v.Unverified)
+				}
+			case "genuine":
+				if v.Tier != tier.Repository || v.Unverified != "" {
+					t.Errorf("the genuine version: tier %s, %q", v.Tier, v.Unverified)
+				}
+			}
+		}
+		// Without the key, the genuine record is not believed either.
+		if out := p.ok("list"); !strings.Contains(out, "contrib (claimed official, unverified)") || !strings.Contains(out, "contrib (claimed repository, unverified)") {
+			t.Errorf("list without the key:\n%s", out)
+		}
+		if out := p.ok("list", "--key", "ci.pub"); !strings.Contains(out, "contrib (claimed official, unverified)") || !strings.Contains(out, "repository (verified)") {
+			t.Errorf("list with the key:\n%s", out)
+		}
+
+		p.ok("catalog", "build", "--key", "ci.pub", "--no-history", "-o", p.path("site"))
+		page, _ := os.ReadFile(p.path("site/index.html"))
+		if !strings.Contains(string(page), "(claims official, unverified") || strings.Contains(string(page), `official <span class="state">verified`) {
+			t.Errorf("the catalog styles the forged tier as a fact:\n%s", page)
+		}
+		api, _ := os.ReadFile(p.path("site/api/v1/artifacts.json"))
+		if !strings.Contains(string(api), `"unverified": "its tier record`) || !strings.Contains(string(api), `"verifiedTier": "repository"`) || strings.Contains(string(api), `"verifiedTier": "official"`) {
+			t.Errorf("the catalog API:\n%s", api)
+		}
+
+		// A record verified once is kept by digest: search verifies from
+		// disk, with the registry gone.
+		reg.Close()
+		if out := p.ok("list", "--key", "ci.pub"); !strings.Contains(out, "repository (verified)") {
+			t.Errorf("list with the registry gone:\n%s", out)
+		}
+	})
 }

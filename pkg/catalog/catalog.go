@@ -159,29 +159,35 @@ func (c *Catalog) Types() []string {
 	return out
 }
 
-// Badge is a version's tier as the catalog shows it: the tier, and whether
-// a trusted record proves it (verified) or only the annotation says so
-// (claimed).
+// Badge is a version's tier as the catalog shows it. The badge is always
+// the tier this reader verified (Verified, for a tier above contrib a
+// trusted record proves) or contrib and untiered (OwnRisk: "use at your own
+// risk"); a claim is never styled as a tier: it is said beside the badge in
+// words (Claim), as a demotion is (Demoted).
 type Badge struct {
 	Tier     string
 	Verified bool
-	// OwnRisk is set for contrib and untiered versions: they claim nothing
-	// a record could prove ("use at your own risk"), so they are neither
-	// verified nor a mere claim.
-	OwnRisk bool
-	// Note says what is really proven for an unproven claim above contrib.
-	Note string
+	OwnRisk  bool
+	// Claim says what the annotation or the index claims beyond Tier, and
+	// why it is not believed.
+	Claim string
+	// Demoted says which tier a demotion took the version from, and why.
+	Demoted string
 }
 
 // BadgeOf reads the badge off an index version.
 func BadgeOf(v index.Version) Badge {
-	switch {
-	case v.ClaimedTier > v.Tier:
-		return Badge{Tier: v.ClaimedTier.String(), Note: "unverified; verified tier: " + v.Tier.String()}
-	case v.Tier > tier.Contrib:
-		return Badge{Tier: v.Tier.String(), Verified: true}
+	b := Badge{Tier: v.Tier.String(), Verified: v.Tier > tier.Contrib, OwnRisk: v.Tier <= tier.Contrib}
+	if v.ClaimedTier > v.Tier {
+		b.Claim = "claims " + v.ClaimedTier.String() + ", unverified"
+		if v.Unverified != "" {
+			b.Claim += ": " + v.Unverified
+		}
 	}
-	return Badge{Tier: v.Tier.String(), OwnRisk: true}
+	if v.Demoted != nil {
+		b.Demoted = v.Demoted.String()
+	}
+	return b
 }
 
 var funcs = template.FuncMap{

@@ -85,7 +85,8 @@ func TestHostileValuesRenderAsText(t *testing.T) {
 func TestFiltersAndBadges(t *testing.T) {
 	h := testCatalog().Handler()
 	_, body := get(t, h, "GET", "/")
-	if !strings.Contains(body, "3 result(s)") || !strings.Contains(body, `official <span class="state">claimed</span>`) ||
+	if !strings.Contains(body, "3 result(s)") || !strings.Contains(body, `contrib <span class="state">at your own risk</span></span> <span class="note">(claims official, unverified)</span>`) ||
+		strings.Contains(body, `official <span class="state">claimed</span>`) ||
 		!strings.Contains(body, `official <span class="state">verified</span>`) {
 		t.Fatalf("list:\n%s", body)
 	}

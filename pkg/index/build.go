@@ -40,10 +40,10 @@ type Builder struct {
 	// DefaultConcurrency.
 	Concurrency int
 	// Verify returns the tier the trust gate verifies for a resolved
-	// version (pkg/trust's Verdict.Effective). Nil records nothing above
-	// contrib: an index holds verified tiers only, and without a gate
-	// nothing is verified.
-	Verify func(ctx context.Context, t *target.Target, info *oci.Info) tier.Tier
+	// version (pkg/trust's Verdict.Effective), with the record that proves
+	// it. Nil records nothing above contrib: an index holds verified tiers
+	// only, and without a gate nothing is verified.
+	Verify func(ctx context.Context, t *target.Target, info *oci.Info) Proof
 }
 
 // Build indexes the repositories targets name with a zero Builder.
@@ -265,13 +265,14 @@ func fatal(err error) bool {
 	return errors.As(err, &ue) || errors.As(err, &ne)
 }
 
-// verify is the tier recorded for a version: the gate's, or contrib at
-// most without one. The claim is kept beside it when they differ.
-func (b *Builder) verify(ctx context.Context, t *target.Target, r resolved) tier.Tier {
+// verify is the tier recorded for a version and its proof: the gate's, or
+// contrib at most without one. The claim is kept beside it when they
+// differ.
+func (b *Builder) verify(ctx context.Context, t *target.Target, r resolved) Proof {
 	if b.Verify != nil {
 		return b.Verify(ctx, t, r.info)
 	}
-	return min(r.claimed, tier.Contrib)
+	return Proof{Tier: min(r.claimed, tier.Contrib)}
 }
 
 // makeEntry groups the resolved tags by digest into versions and takes
@@ -282,12 +283,17 @@ func (b *Builder) makeEntry(ctx context.Context, t *target.Target, found []resol
 	for _, r := range found {
 		v, ok := byDigest[r.info.Digest]
 		if !ok {
+			p := b.verify(ctx, t, r)
 			v = &Version{
 				Version:  r.info.Version,
 				Digest:   r.info.Digest,
-				Tier:     b.verify(ctx, t, r),
+				Tier:     p.Tier,
 				Created:  r.info.Annotations[ocispec.AnnotationCreated],
 				Revision: r.info.Annotations[ocispec.AnnotationRevision],
+				Demoted:  p.Demoted,
+			}
+			if p.Tier > tier.Contrib {
+				v.Record, v.KeyID = p.Record, p.KeyID
 			}
 			if r.claimed != v.Tier {
 				v.ClaimedTier = r.claimed

@@ -189,9 +189,9 @@ func TestBuildOneTag(t *testing.T) {
 	// Two tags of one repository: one entry with both versions.
 	// A gate that takes every claim at its word (the seed signs nothing):
 	// the index records what Verify says.
-	claims := Builder{Verify: func(_ context.Context, _ *target.Target, info *oci.Info) tier.Tier {
+	claims := Builder{Verify: func(_ context.Context, _ *target.Target, info *oci.Info) Proof {
 		t, _ := tier.FromAnnotations(info.Annotations)
-		return t
+		return Proof{Tier: t}
 	}}
 	ix, err := claims.Build(context.Background(), open(t, reg.Host+"/idx/debug-bundle:1.9.0", true), open(t, reg.Host+"/idx/debug-bundle:stable", true))
 	if err != nil {

@@ -113,6 +113,51 @@ type Version struct {
 	Created string `yaml:"created,omitempty" json:"created,omitempty"`
 	// Revision is the source revision, if annotated.
 	Revision string `yaml:"revision,omitempty" json:"revision,omitempty"`
+	// Record is the digest of the tier record (its referrer manifest in
+	// the entry's repository) that proves Tier above contrib, and KeyID the
+	// key that signed it. They are the proof a reader checks with its own
+	// trust policy: without it, or when it does not verify, Tier is a claim
+	// of the index.
+	Record string `yaml:"record,omitempty" json:"record,omitempty"`
+	KeyID  string `yaml:"keyID,omitempty" json:"keyID,omitempty"`
+	// Demoted is set on a version a trusted demotion capped.
+	Demoted *Demotion `yaml:"demoted,omitempty" json:"demoted,omitempty"`
+	// Unverified says why this reader did not accept the index's Tier (a
+	// claim of the index, now in ClaimedTier); set by the reader, never
+	// written to an index file.
+	Unverified string `yaml:"-" json:"unverified,omitempty"`
+}
+
+// Demotion is what an index says of a demoted version: the tier it was
+// taken from, and why (promotion.Record's reason kind and advisory).
+type Demotion struct {
+	From       tier.Tier `yaml:"from" json:"from"`
+	ReasonKind string    `yaml:"reasonKind,omitempty" json:"reasonKind,omitempty"`
+	Advisory   string    `yaml:"advisory,omitempty" json:"advisory,omitempty"`
+}
+
+// String says it as people read it: "demoted from official: security,
+// CVE-2026-1234".
+func (d Demotion) String() string {
+	s := "demoted from " + d.From.String()
+	var why []string
+	for _, w := range []string{d.ReasonKind, d.Advisory} {
+		if w != "" {
+			why = append(why, w)
+		}
+	}
+	if len(why) > 0 {
+		s += ": " + strings.Join(why, ", ")
+	}
+	return s
+}
+
+// Proof is what a Builder's Verify finds for a version: the tier it is
+// at, the record that proves it, and a demotion.
+type Proof struct {
+	Tier          tier.Tier
+	Record, KeyID string
+	Demoted       *Demotion
 }
 
 // Maintainer is someone who supports an entry.

@@ -335,6 +335,11 @@ type Signed struct {
 	raw        []byte
 }
 
+// Verify returns the key among keys that signed the record.
+func (s Signed) Verify(keys []sign.PublicKey) (sign.PublicKey, error) {
+	return sign.VerifyBytes(s.raw, s.Signature, keys)
+}
+
 // MaxRecords bounds the tier records List reads about one manifest. A
 // genuine lineage has a handful; anyone with push access can attach more.
 // Past the bound List fails rather than read some: leaving records unread
@@ -376,7 +381,12 @@ func sortRecords(recs []Signed) {
 	sort.SliceStable(recs, func(i, j int) bool { return recs[j].After(recs[i].Record) })
 }
 
-func read(ctx context.Context, store content.ReadOnlyStorage, d ocispec.Descriptor) (Signed, error) {
+// Read reads the record whose referrer manifest is d.
+func Read(ctx context.Context, store content.Fetcher, d ocispec.Descriptor) (Signed, error) {
+	return read(ctx, store, d)
+}
+
+func read(ctx context.Context, store content.Fetcher, d ocispec.Descriptor) (Signed, error) {
 	b, err := oci.FetchAll(ctx, store, d, maxRecord)
 	if err != nil {
 		return Signed{}, err

@@ -85,6 +85,11 @@ func (c *Client) Catalog(ctx context.Context, req CatalogRequest) (*CatalogResul
 		}
 		named = append(named, index.Named{Name: "command line", Index: b.Index})
 	}
+	gate, err := c.gate(req.KeyFiles)
+	if err != nil {
+		return nil, err
+	}
+	c.checkProofs(ctx, gate, named)
 	timeout := req.LookupTimeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second

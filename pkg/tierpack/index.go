@@ -79,12 +79,12 @@ func (c *Client) IndexBuild(ctx context.Context, req IndexBuildRequest) (*IndexB
 		if req.Skipped != nil {
 			req.Skipped(ref, reason)
 		}
-	}, Verify: func(ctx context.Context, t *target.Target, info *oci.Info) tier.Tier {
+	}, Verify: func(ctx context.Context, t *target.Target, info *oci.Info) index.Proof {
 		v := c.verdictOf(ctx, gate, t, info.Root(), info.Annotations)
 		if v.Undecided && undecided == nil {
 			undecided = errors.New(v.Reason)
 		}
-		return v.Effective()
+		return proofOf(v)
 	}}
 	if res.Index, err = b.Build(ctx, targets...); err != nil {
 		return nil, err
@@ -304,6 +304,10 @@ type SearchRequest struct {
 	Indexes []string
 	// Files reads index files instead of the configured indexes.
 	Files []string
+	// KeyFiles are trusted public keys beyond the configured ones: the
+	// tiers indexes give are believed only when these (and the policy's
+	// keys) verify the records they name.
+	KeyFiles []string
 }
 
 // SearchHit is one entry that passed the filters.
@@ -324,6 +328,8 @@ type SearchHit struct {
 func (h SearchHit) TierText() string {
 	v := h.Version
 	switch {
+	case v.Demoted != nil:
+		return v.Tier.String() + " (" + v.Demoted.String() + ")"
 	case v.ClaimedTier > v.Tier:
 		return v.Tier.String() + " (claimed " + v.ClaimedTier.String() + ", unverified)"
 	case v.Tier > tier.Contrib:
@@ -343,15 +349,22 @@ type SearchResult struct {
 	Warnings []error `json:"-"`
 }
 
-// Search reads the indexes and returns the entries that pass req.
-func (c *Client) Search(req SearchRequest) (*SearchResult, error) {
+// Search reads the indexes, has this client's trust policy check the
+// tier records they name (see checkProofs), and returns the entries that
+// pass req.
+func (c *Client) Search(ctx context.Context, req SearchRequest) (*SearchResult, error) {
 	if err := req.Query.Validate(); err != nil {
 		return nil, usagef("{ExactTier} needs a {Tier}")
+	}
+	gate, err := c.gate(req.KeyFiles)
+	if err != nil {
+		return nil, err
 	}
 	named, warnings, err := c.readIndexes(req)
 	if err != nil {
 		return nil, err
 	}
+	c.checkProofs(ctx, gate, named)
 	merged := index.Merge(named...)
 	res := &SearchResult{Results: []SearchHit{}, Indexes: len(named), Entries: len(merged.Entries), Warnings: warnings}
 	for _, e := range merged.Search(req.Query) {

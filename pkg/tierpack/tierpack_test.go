@@ -199,7 +199,7 @@ func TestIndexBuildAndSearch(t *testing.T) {
 		{index.Query{Tier: tier.Repository}, 0},
 		{index.Query{Type: "chart"}, 0},
 	} {
-		res, err := cl.Search(tierpack.SearchRequest{Query: tc.q})
+		res, err := cl.Search(context.Background(), tierpack.SearchRequest{Query: tc.q})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -135,7 +135,7 @@ func TestForgedTierIsAClaimNotAFact(t *testing.T) {
 		t.Fatalf("index version: tier %s claimed %s; want contrib, claimed official", v.Tier, v.ClaimedTier)
 	}
 	for q, want := range map[tier.Tier]int{tier.Official: 0, tier.Repository: 0, tier.Contrib: 1} {
-		sr, err := cl.Search(tierpack.SearchRequest{Query: index.Query{Tier: q}, Files: []string{file}})
+		sr, err := cl.Search(ctx, tierpack.SearchRequest{Query: index.Query{Tier: q}, Files: []string{file}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -201,7 +201,7 @@ func IndexUpdate(e *Env, names []string) error {
 
 // Search finds contributions in the configured indexes (search, list).
 func Search(e *Env, o tierpack.SearchRequest) error {
-	res, err := e.Client.Search(o)
+	res, err := e.Client.Search(e.Ctx, o)
 	if res != nil {
 		for _, w := range res.Warnings { // in either format
 			e.Display.Warnf("%v", w)
