@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,6 +102,22 @@ func TestTamperingIsCaught(t *testing.T) {
 		pullOfficial("elsewhere", "claimed, unverified", "no tier record signed by a trusted key about "+d.Digest.String()[:19])
 	})
 
+	t.Run("replayed signature", func(t *testing.T) {
+		// The official manifest's genuine cosign signature, tagged for a
+		// variant with crane: it names the official digest, not this one.
+		crane := interopTool(t, "crane")
+		d := variant("replayed", func(a map[string]string) { a["org.opencontainers.image.revision"] = "replayed" })
+		base := reg.Host + "/tamper/dbg:"
+		if out, err := exec.Command(crane, "tag", "--insecure", base+sign.SignatureTag(official.Digest), sign.SignatureTag(d.Digest)).CombinedOutput(); err != nil {
+			t.Fatalf("crane tag: %v\n%s", err, out)
+		}
+		out := p.ok("inspect", base+"replayed", "--key", "core.pub")
+		if !strings.Contains(out, "but signed for another digest, "+official.Digest.String()[:19]) || !strings.Contains(out, "replayed here, it proves nothing") {
+			t.Errorf("inspect does not tell the replayed signature apart:\n%s", out)
+		}
+		p.refused([]string{"verify", base + "replayed", "--key", "core.pub"}, "names "+official.Digest.String()+", not this manifest")
+	})
+
 	t.Run("repository claim without OWNERS", func(t *testing.T) {
 		variant("no-owners", func(a map[string]string) { delete(a, "dev.tierpack.owners"); a[sdk.AnnotationTier] = "repository" })
 		p.refused([]string{"pull", reg.Host + "/tamper/dbg:no-owners", "--tier", "repository", "-o", p.path("out-no-owners")},
@@ -107,7 +125,7 @@ func TestTamperingIsCaught(t *testing.T) {
 	})
 
 	// Nothing tampered with was written anywhere.
-	for _, tag := range []string{"relabelled", "1.2.0-retagged", "stranger", "elsewhere", "no-owners"} {
+	for _, tag := range []string{"relabelled", "1.2.0-retagged", "stranger", "elsewhere", "replayed", "no-owners"} {
 		if _, err := statIfExists(p.path("out-" + tag)); err == nil {
 			t.Errorf("a refused pull wrote out-%s", tag)
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -512,5 +513,55 @@ func oras(t *testing.T, args ...string) {
 	t.Helper()
 	if out, err := exec.Command("oras", args...).CombinedOutput(); err != nil {
 		t.Fatalf("oras %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// A client that saw a demotion in one repository keeps it (by content and
+// digest, never by repository: a demoted digest copied elsewhere stays
+// demoted), but a later trusted promotion of the same manifest in another
+// repository raises it again: records from different repositories are
+// ordered by their signed time, not by sequences neither could know.
+func TestFreshPromotionElsewhereBeatsARememberedDemotion(t *testing.T) {
+	ctx := context.Background()
+	reg := registrytest.New(t)
+	user := newClient(t)
+	ciKey, ciPub := keyPair(t, user, "ci")
+	coreKey, corePub := keyPair(t, user, "core")
+	keys := []string{ciPub, corePub}
+	refA, refB := reg.Host+"/a/falco-debug-bundle:1.2.0", reg.Host+"/b/falco-debug-bundle:1.2.0"
+	if _, err := user.Publish(ctx, tierpack.PublishRequest{Dir: debugBundle, Ref: refA, Key: ciKey, By: "ci"}); err != nil {
+		t.Fatal(err)
+	}
+	up, err := user.Promote(ctx, tierpack.PromoteRequest{Ref: refA, To: tier.Official, Key: coreKey, By: "core"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := user.Promote(ctx, tierpack.PromoteRequest{Ref: refA, To: tier.Contrib, Key: coreKey, By: "core", ReasonKind: "deprecated"}); err != nil {
+		t.Fatal(err)
+	}
+	// The user sees the demotion, and keeps it.
+	if _, err := user.Inspect(ctx, tierpack.InspectRequest{Ref: reg.Host + "/a/falco-debug-bundle@" + up.Digest, KeyFiles: keys}); err != nil {
+		t.Fatal(err)
+	}
+	// A copy of the demoted digest in b stays demoted for this user.
+	oras(t, "cp", "--from-plain-http", "--to-plain-http", reg.Host+"/a/falco-debug-bundle@"+up.Digest, reg.Host+"/b/copied:1.2.0")
+	if _, err := user.Pull(ctx, tierpack.PullRequest{Ref: reg.Host + "/b/copied:1.2.0", OutputDir: filepath.Join(t.TempDir(), "c"), MinTier: tier.Official, KeyFiles: keys}); !errors.Is(err, tier.ErrBelow) {
+		t.Fatalf("pull of the demoted digest copied elsewhere: %v", err)
+	}
+
+	time.Sleep(1100 * time.Millisecond) // records carry their time to the second
+	if _, err := user.Publish(ctx, tierpack.PublishRequest{Dir: debugBundle, Ref: refB, Key: ciKey, By: "ci"}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := user.Promote(ctx, tierpack.PromoteRequest{Ref: refB, To: tier.Official, Key: coreKey, By: "core", Reason: "re-reviewed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Digest != up.Digest {
+		t.Fatalf("the promotion in b wrote %s, not the manifest demoted in a (%s): the test does not test what it says", again.Digest, up.Digest)
+	}
+	res, err := user.Pull(ctx, tierpack.PullRequest{Ref: refB, OutputDir: filepath.Join(t.TempDir(), "b"), MinTier: tier.Official, KeyFiles: keys})
+	if err != nil || res.VerifiedTier != "official" {
+		t.Fatalf("pull --tier official of the fresh promotion in b by a client that saw the demotion in a: %v", err)
 	}
 }

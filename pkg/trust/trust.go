@@ -545,6 +545,10 @@ type SignatureReport struct {
 	Format string `json:"format"`
 	// TrustedKey is the trusted key that made it, empty when none did.
 	TrustedKey string `json:"trustedKey,omitempty"`
+	// ForAnotherDigest is set on a signature that names another manifest
+	// than the one it is attached to (Digest): replayed here, it proves
+	// nothing, however genuine; TrustedKey then says who made it.
+	ForAnotherDigest bool `json:"forAnotherDigest,omitempty"`
 }
 
 // maxHistory bounds how far back a promotion history is followed.
@@ -561,11 +565,9 @@ func (g Gate) History(ctx context.Context, store oras.ReadOnlyGraphTarget, root 
 		return rep, err
 	}
 	for _, s := range sigs {
-		r := SignatureReport{Identity: s.Identity, Digest: s.Digest, Format: s.Format}
-		if s.Digest == root.Digest.String() {
-			if k, ok := s.SignedBy(g.KeysFor(tier.Official)); ok {
-				r.TrustedKey = k.ID
-			}
+		r := SignatureReport{Identity: s.Identity, Digest: s.Digest, Format: s.Format, ForAnotherDigest: s.Digest != root.Digest.String()}
+		if k, ok := s.SignedBy(g.KeysFor(tier.Official)); ok {
+			r.TrustedKey = k.ID
 		}
 		rep.Signatures = append(rep.Signatures, r)
 	}

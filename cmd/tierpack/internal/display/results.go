@@ -198,7 +198,12 @@ func (d *Display) inspect(r *tierpack.InspectResult) error {
 		fmt.Fprintln(w, "Signatures:")
 		for _, sg := range gov.Signatures {
 			trust := "not by a trusted key"
-			if sg.TrustedKey != "" {
+			switch {
+			case sg.ForAnotherDigest && sg.TrustedKey != "":
+				trust = "by trusted key " + sg.TrustedKey + ", but signed for another digest, " + short(sg.Digest) + ": replayed here, it proves nothing"
+			case sg.ForAnotherDigest:
+				trust = "signed for another digest, " + short(sg.Digest)
+			case sg.TrustedKey != "":
 				trust = "trusted key " + sg.TrustedKey
 			}
 			Fprintf(w, "  %s  %s  (%s)\n", sg.Identity, trust, sg.Format)
