@@ -93,7 +93,7 @@ func resolveAndFetch(ctx context.Context, t *target.Target) (ocispec.Descriptor,
 	desc, rc, err := r.FetchReference(ctx, t.Ref.Tag)
 	if err != nil {
 		if errors.Is(err, errdef.ErrNotFound) {
-			return desc, nil, fmt.Errorf("%s: %w (check the name and tag; `tierpack tags` lists what exists)", t.Ref, errdef.ErrNotFound)
+			return desc, nil, &NotFoundError{Ref: t.Ref.String()}
 		}
 		return desc, nil, fmt.Errorf("resolving %s: %w", t.Ref, err)
 	}
@@ -126,7 +126,7 @@ func ResolveDescriptor(ctx context.Context, t *target.Target) (ocispec.Descripto
 	}
 	if err != nil {
 		if errors.Is(err, errdef.ErrNotFound) {
-			return ocispec.Descriptor{}, fmt.Errorf("%s: %w (check the name and tag; `tierpack inspect` or `oras repo tags` lists what exists)", t.Ref, errdef.ErrNotFound)
+			return ocispec.Descriptor{}, &NotFoundError{Ref: t.Ref.String()}
 		}
 		return ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w", t.Ref, err)
 	}
@@ -290,6 +290,15 @@ func SelectPlatform(ms []ocispec.Descriptor, want ocispec.Platform) (ocispec.Des
 	}
 	return ocispec.Descriptor{}, &PlatformError{Want: want.OS + "/" + want.Architecture, Have: have}
 }
+
+// NotFoundError is a reference (a tag, a digest) its repository does not
+// have; it wraps errdef.ErrNotFound.
+type NotFoundError struct{ Ref string }
+
+func (e *NotFoundError) Error() string { return e.Ref + ": " + errdef.ErrNotFound.Error() }
+
+// Unwrap returns errdef.ErrNotFound.
+func (e *NotFoundError) Unwrap() error { return errdef.ErrNotFound }
 
 // PlatformError is an index with no manifest for the platform asked for.
 type PlatformError struct {

@@ -389,8 +389,7 @@ func (m *Manager) notFound(typ string, srcs map[string]Source) error {
 	if dirs := m.Dirs(); len(dirs) > 0 {
 		where = "looked for " + host.BinaryPrefix + typ + " in " + strings.Join(dirs, ", ")
 	}
-	return fmt.Errorf("%w %q: %s; available types: %s. Install one with `tierpack plugin install REF` or put the binary in $%s",
-		host.ErrNotFound, typ, where, avail, DirEnv)
+	return &TypeNotFoundError{Type: typ, msg: fmt.Sprintf("%v %q: %s; available types: %s", host.ErrNotFound, typ, where, avail)}
 }
 
 // pinnedCopy copies a managed binary into the Manager's private folder,
@@ -399,14 +398,12 @@ func (m *Manager) notFound(typ string, srcs map[string]Source) error {
 // installed file, is executed: a file swapped or rewritten after the check
 // never runs. Called with m.mu held.
 func (m *Manager) pinnedCopy(src Source) (string, error) {
-	reinstall := fmt.Sprintf("`tierpack plugin remove %s`", src.Type)
 	if m.lockErr != nil {
 		return "", fmt.Errorf("%w: plugin %q (%s) cannot be checked against its pin: %v", ErrTampered, src.Type, src.Path, m.lockErr)
 	}
 	if src.Pin == nil {
-		return "", fmt.Errorf("%w: plugin %q (%s) is in tierpack's managed plugin folder but not in its %s, so tierpack cannot tell it is what was installed: "+
-			"install plugins with `tierpack plugin install REF`; move a plugin you built yourself to $%s instead",
-			ErrTampered, src.Type, src.Path, LockFileName, DirEnv)
+		return "", &TamperedError{Type: src.Type, msg: fmt.Sprintf("%v: plugin %q (%s) is in tierpack's managed plugin folder but not in its %s, so tierpack cannot tell it is what was installed",
+			ErrTampered, src.Type, src.Path, LockFileName)}
 	}
 	dir, err := m.ensureRunDir()
 	if err != nil {
@@ -421,9 +418,9 @@ func (m *Manager) pinnedCopy(src Source) (string, error) {
 	}
 	if sum != src.Pin.SHA256 {
 		os.Remove(dst)
-		return "", fmt.Errorf("%w: plugin %q (%s) has sha256 %s, but %s was pinned when it was installed from %s: the binary was modified or replaced since; "+
-			"reinstall it with `tierpack plugin install %s@%s`, or remove it with %s",
-			ErrTampered, src.Type, src.Path, short(sum), short(src.Pin.SHA256), src.Pin.Source, trimTag(src.Pin.Source), src.Pin.Digest, reinstall)
+		return "", &TamperedError{Type: src.Type, Reinstall: trimTag(src.Pin.Source) + "@" + src.Pin.Digest,
+			msg: fmt.Sprintf("%v: plugin %q (%s) has sha256 %s, but %s was pinned when it was installed from %s: the binary was modified or replaced since",
+				ErrTampered, src.Type, src.Path, short(sum), short(src.Pin.SHA256), src.Pin.Source)}
 	}
 	return dst, nil
 }
@@ -496,8 +493,8 @@ func (m *Manager) start(ctx context.Context, src Source, checkType bool) (*Plugi
 		path = copied
 		if len(src.Shadowed) > 0 && !m.warned[src.Type] {
 			m.warned[src.Type] = true
-			m.opts.Warn(fmt.Sprintf("plugin %q: using the installed, pinned %s and ignoring %s (remove that file, or `tierpack plugin remove %s` to use it instead)",
-				src.Type, src.Path, strings.Join(src.Shadowed, ", "), src.Type))
+			m.opts.Warn(fmt.Sprintf("plugin %q: using the installed, pinned %s and ignoring %s (remove that file, or remove the installed plugin to use it instead)",
+				src.Type, src.Path, strings.Join(src.Shadowed, ", ")))
 		}
 	}
 	socketDir := ""
@@ -568,3 +565,28 @@ func (m *Manager) Close() {
 		os.RemoveAll(dir)
 	}
 }
+
+// TypeNotFoundError is a contribution type no plugin serves; it wraps
+// host.ErrNotFound.
+type TypeNotFoundError struct {
+	Type string
+	msg  string
+}
+
+func (e *TypeNotFoundError) Error() string { return e.msg }
+
+// Unwrap returns host.ErrNotFound.
+func (e *TypeNotFoundError) Unwrap() error { return host.ErrNotFound }
+
+// TamperedError is a managed plugin that does not match its pin, or has
+// none; it wraps ErrTampered. Reinstall is the reference it was installed
+// from, pinned to its digest ("" when it has no pin).
+type TamperedError struct {
+	Type, Reinstall string
+	msg             string
+}
+
+func (e *TamperedError) Error() string { return e.msg }
+
+// Unwrap returns ErrTampered.
+func (e *TamperedError) Unwrap() error { return ErrTampered }

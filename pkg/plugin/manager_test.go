@@ -444,7 +444,11 @@ func TestNotFound(t *testing.T) {
 	if !errors.Is(err, host.ErrNotFound) {
 		t.Errorf("error is not host.ErrNotFound: %v", err)
 	}
-	assertContains(t, err, `"nosuch"`, "tierpack-plugin-nosuch", dir, missing, "available types: good", "tierpack plugin install", DirEnv)
+	assertContains(t, err, `"nosuch"`, "tierpack-plugin-nosuch", dir, missing, "available types: good")
+	var tnf *TypeNotFoundError
+	if !errors.As(err, &tnf) || tnf.Type != "nosuch" {
+		t.Errorf("error is not a TypeNotFoundError for nosuch: %v", err)
+	}
 
 	// And without any directory configured.
 	m2 := newManager(t, Options{})

@@ -92,7 +92,7 @@ func GenerateKeyPair(password []byte) (privPEM, pubPEM []byte, err error) {
 func LoadPrivateKey(privPEM, password []byte) (signature.SignerVerifier, error) {
 	block, _ := pem.Decode(privPEM)
 	if block == nil {
-		return nil, fmt.Errorf("%w: not PEM: expected a cosign private key (tierpack key generate makes one)", ErrBadKey)
+		return nil, fmt.Errorf("%w: not PEM: expected a cosign private key", ErrBadKey)
 	}
 	if block.Type != SigstorePrivateKeyPEM && block.Type != CosignPrivateKeyPEM {
 		return nil, fmt.Errorf("%w: PEM type %q: expected an encrypted cosign private key (%q)", ErrBadKey, block.Type, SigstorePrivateKeyPEM)

@@ -673,7 +673,7 @@ func Remove(dir, typ string) (*plugin.Pin, error) {
 		err := os.Remove(path)
 		switch {
 		case errors.Is(err, os.ErrNotExist) && !pinned:
-			return fmt.Errorf("%w %q: none is installed in %s (`tierpack plugin list` shows where each plugin comes from)", host.ErrNotFound, typ, dir)
+			return fmt.Errorf("%w %q: none is installed in %s", host.ErrNotFound, typ, dir)
 		case err != nil && !errors.Is(err, os.ErrNotExist):
 			return err
 		}

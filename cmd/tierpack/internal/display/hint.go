@@ -48,6 +48,9 @@ func Hint(err error) string {
 		cte  *host.CallTimeoutError
 		pol  *policy.RefusalError
 		nm   *contrib.NoManifestError
+		nf   *oci.NotFoundError
+		tnf  *plugin.TypeNotFoundError
+		tam  *plugin.TamperedError
 	)
 	const settings = "$TIERPACK_HOME/registries.yaml"
 	switch {
@@ -98,6 +101,16 @@ func Hint(err error) string {
 		if f, ok := limitFlags[le.Limit]; ok {
 			return " (" + f + ")"
 		}
+	case errors.As(err, &nf):
+		return " (check the name and tag: `tierpack tags REPO` lists what exists)"
+	case errors.As(err, &tnf):
+		return ". Install one with `tierpack plugin install REF`, or put the binary in $" + plugin.DirEnv
+	case errors.As(err, &tam) && tam.Reinstall != "":
+		return fmt.Sprintf(": reinstall it with `tierpack plugin install %s`, or remove it with `tierpack plugin remove %s`", tam.Reinstall, tam.Type)
+	case errors.As(err, &tam):
+		return ": install plugins with `tierpack plugin install REF`; move a plugin you built yourself to $" + plugin.DirEnv + " instead"
+	case errors.Is(err, sign.ErrBadKey):
+		return " (`tierpack key generate` makes a cosign key pair)"
 	case errors.As(err, &nm):
 		return ": create one with `tierpack init --type TYPE " + nm.Dir + "`"
 	case errors.Is(err, catalog.ErrNotLoopback):
