@@ -113,7 +113,7 @@ FILES:
 		},
 		Commands: []*cli.Command{
 			initCommand(), validateCommand(), packageCommand(), pushCommand(), pullCommand(), inspectCommand(),
-			searchCommand(), listCommand(), indexCommand(), promoteCommand(), signCommand(), verifyCommand(), copyCommand(),
+			searchCommand(), listCommand(), indexCommand(), promoteCommand(), resignCommand(), signCommand(), verifyCommand(), copyCommand(),
 			keyCommand(), cacheCommand(), pluginCommand(), loginCommand(), logoutCommand(), versionCommand(),
 			tagsCommand(), completionCommand(), catalogCommand(), storeCommand(),
 		},

@@ -87,6 +87,27 @@ EXAMPLES:
 	}
 }
 
+func resignCommand() *cli.Command {
+	return &cli.Command{
+		Name:         "resign",
+		BashComplete: completeRefs,
+		Usage:        "sign a version's tier records again with a new key (key rotation)",
+		ArgsUsage:    "REF",
+		Description: `Signs every tier record of REF's lineage that the trusted keys verify again with --key
+(the same decisions: the same signed bytes, a new signature), and the manifest itself.
+To rotate a key: resign what it signed with the new key, trust the new key in the policy,
+then list the old one under revoked: the versions keep their tiers, nothing is re-released.
+
+EXAMPLES:
+   tierpack resign localhost:5000/falcosecurity/rules:1.0.0 --key core-2027.key`,
+		Flags: append([]cli.Flag{option.Output(), &cli.StringFlag{Name: "key", Usage: "the new cosign private `KEY`"},
+			&cli.StringSliceFlag{Name: "trust", Usage: "also trust public `KEY` when choosing the records to sign again (repeatable)"}}, option.Registry()...),
+		Action: action(1, 1, "needs exactly one reference", func(c *cli.Context, cl *tierpack.Client) error {
+			return run.Resign(envOf(c, cl), tierpack.ResignRequest{Ref: c.Args().First(), Key: key(c), KeyFiles: c.StringSlice("trust")})
+		}),
+	}
+}
+
 func verifyCommand() *cli.Command {
 	return &cli.Command{
 		Name:         "verify",

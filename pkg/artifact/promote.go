@@ -54,6 +54,10 @@ type PromoteResult struct {
 	// ContentBlobsUploaded counts configs and layers uploaded: always 0,
 	// since the new manifest points at the blobs already there.
 	ContentBlobsUploaded int `json:"contentBlobsUploaded"`
+	// CoSigned is set when the artifact was at To already: the record is
+	// another signer's approval of its tier (a scope's threshold), and
+	// nothing moved. Record is empty when this key had approved it before.
+	CoSigned bool `json:"coSigned,omitempty"`
 }
 
 // Identity is the repository name recorded in cosign payloads for t.
@@ -86,6 +90,20 @@ func Promote(ctx context.Context, t *target.Target, opts PromoteOptions) (*Promo
 	if err := Promotable(t.Ref, info, opts.To); err != nil {
 		return nil, err
 	}
+	own, _ := owners.FromAnnotations(info.Annotations)
+	if info.Tier == opts.To {
+		// A co-signature: another signer's record for the tier the
+		// manifest is at, toward a scope's threshold. Nothing moves.
+		st, err := SignTier(ctx, t, TierStatement{
+			Subject: info.root, From: opts.To, To: opts.To, Approvers: approvers(own),
+			By: opts.By, Reason: opts.Reason, ReasonKind: opts.ReasonKind, Advisory: opts.Advisory, Now: opts.Now, Tool: opts.Tool,
+		}, opts.Signer)
+		if err != nil {
+			return nil, err
+		}
+		return &PromoteResult{Reference: t.Ref.String(), From: info.Tier, To: opts.To, Source: info.Digest, Digest: info.Digest,
+			Record: st.Record, Signature: st.Signature, CoSigned: true}, nil
+	}
 	newRoot, err := retier(ctx, t, info.root, opts.To)
 	if err != nil {
 		return nil, err
@@ -95,7 +113,6 @@ func Promote(ctx context.Context, t *target.Target, opts PromoteOptions) (*Promo
 			return nil, fmt.Errorf("tagging %s: %w", t.Ref, err)
 		}
 	}
-	own, _ := owners.FromAnnotations(info.Annotations)
 	st, err := SignTier(ctx, t, TierStatement{
 		Subject: newRoot, Source: &info.root, From: info.Tier, To: opts.To, Approvers: approvers(own),
 		By: opts.By, Reason: opts.Reason, ReasonKind: opts.ReasonKind, Advisory: opts.Advisory, Now: opts.Now, Tool: opts.Tool,
@@ -237,7 +254,7 @@ func SignAll(ctx context.Context, t *target.Target, root ocispec.Descriptor, sig
 // tierpack artifact, and not at that tier already. (Whether it meets the
 // tier is the trust gate's call.)
 func Promotable(ref target.Ref, info *Info, to tier.Tier) error {
-	if info.Tier == to {
+	if info.Tier == to && to <= tier.Contrib {
 		return fmt.Errorf("%s is already at tier %s", ref, to)
 	}
 	if info.Type == "" {

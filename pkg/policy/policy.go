@@ -20,7 +20,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -39,16 +42,101 @@ type Policy struct {
 	Official   Official   `yaml:"official"`
 	// TrustedKeys are paths of PEM public keys trusted for every tier.
 	TrustedKeys []string `yaml:"trustedKeys,omitempty"`
-	// Keys are paths of PEM public keys trusted for one tier: the project's
-	// release or CI keys for repository, core maintainers' for official. A
-	// key trusted for official is trusted for repository too.
+	// Keys are PEM public keys trusted for one tier: the project's release
+	// or CI keys for repository, core maintainers' for official. A key
+	// trusted for official is trusted for repository too. They apply where
+	// no scope matches.
 	Keys TierKeys `yaml:"keys,omitempty"`
+	// Scopes give the repositories their globs match keys of their own and
+	// a number of distinct signers per tier; the first match wins, and
+	// inside a scope only its keys count: the global keys, trusted-keys/
+	// and --key do not reach into it.
+	Scopes []Scope `yaml:"scopes,omitempty"`
+	// Revoked are public keys that count for nothing, wherever they
+	// appear (a global key, a scope's, trusted-keys/, --key).
+	Revoked []string `yaml:"revoked,omitempty"`
+	// Dir is the folder of the policy file: relative key paths are read
+	// from there.
+	Dir string `yaml:"-"`
 }
 
-// TierKeys lists key files per tier.
+// TierKeys lists keys per tier.
 type TierKeys struct {
-	Repository []string `yaml:"repository,omitempty"`
-	Official   []string `yaml:"official,omitempty"`
+	Repository []KeyRef `yaml:"repository,omitempty"`
+	Official   []KeyRef `yaml:"official,omitempty"`
+}
+
+// KeyRef is a public key file, written as its path or as
+// {key: PATH, notAfter: TIME}: records it signs with a time after NotAfter
+// count for nothing (those signed before stay valid), for rotating a key
+// out without re-signing history. The time is the one the record carries,
+// signed by that key: a leaked key can backdate it, which is what revoked
+// is for.
+type KeyRef struct {
+	Key      string    `yaml:"key"`
+	NotAfter time.Time `yaml:"notAfter,omitempty"`
+}
+
+// UnmarshalYAML reads a path or a mapping.
+func (k *KeyRef) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		k.Key = n.Value
+		return nil
+	}
+	type plain KeyRef
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	if p.Key == "" {
+		return fmt.Errorf("line %d: a key needs key: PATH", n.Line)
+	}
+	*k = KeyRef(p)
+	return nil
+}
+
+// Scope is a set of repositories with keys of their own.
+type Scope struct {
+	// Repositories are globs over "registry/repository": * matches within
+	// a path element, ** across them ("registry.example/falcosecurity/**").
+	Repositories []string  `yaml:"repositories"`
+	Repository   ScopeTier `yaml:"repository,omitempty"`
+	Official     ScopeTier `yaml:"official,omitempty"`
+}
+
+// ScopeTier is who may sign a tier in a scope.
+type ScopeTier struct {
+	Keys []KeyRef `yaml:"keys,omitempty"`
+	// Threshold is how many distinct keys must have signed records raising
+	// the content to the tier (0 or 1: one).
+	Threshold int `yaml:"threshold,omitempty"`
+	// Identities are keyless signers (a Fulcio certificate's issuer and
+	// subject). Not supported yet: a policy that names any is refused
+	// rather than read as trusting nobody.
+	Identities []map[string]string `yaml:"identities,omitempty"`
+}
+
+// GlobMatch matches repo ("registry/repository") against a scope's glob,
+// where * stays within a path element and ** crosses them.
+func GlobMatch(glob, repo string) bool {
+	var re strings.Builder
+	re.WriteString("^")
+	for i := 0; i < len(glob); i++ {
+		switch c := glob[i]; {
+		case c == '*' && i+1 < len(glob) && glob[i+1] == '*':
+			re.WriteString(".*")
+			i++
+		case c == '*':
+			re.WriteString("[^/]*")
+		case c == '?':
+			re.WriteString("[^/]")
+		default:
+			re.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	re.WriteString("$")
+	ok, _ := regexp.MatchString(re.String(), repo)
+	return ok
 }
 
 // Repository lists the repository tier's requirements (they apply to
@@ -96,8 +184,22 @@ func Load(path string) (Policy, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&p); err != nil {
-		return p, fmt.Errorf("policy %s: %v (fields: repository.{minApprovers,requireSource,requireLicense,requireSemver,requireSignature}, official.{maxWarnings,requireSignature,requirePromotion}, trustedKeys, keys.{repository,official})", path, err)
+		return p, fmt.Errorf("policy %s: %v (fields: repository.{minApprovers,requireSource,requireLicense,requireSemver,requireSignature}, official.{maxWarnings,requireSignature,requirePromotion}, trustedKeys, keys.{repository,official}, scopes[].{repositories,repository,official}.{keys,threshold}, revoked)", path, err)
 	}
+	for i, s := range p.Scopes {
+		if len(s.Repositories) == 0 {
+			return p, fmt.Errorf("policy %s: scopes[%d] has no repositories", path, i)
+		}
+		for _, st := range []ScopeTier{s.Repository, s.Official} {
+			if len(st.Identities) > 0 {
+				return p, fmt.Errorf("policy %s: scopes[%d] names keyless identities, which this tierpack cannot verify yet: use keys", path, i)
+			}
+			if st.Threshold > len(st.Keys) {
+				return p, fmt.Errorf("policy %s: scopes[%d] asks for %d signers of %d keys: no record could ever count", path, i, st.Threshold, len(st.Keys))
+			}
+		}
+	}
+	p.Dir = filepath.Dir(path)
 	return p, nil
 }
 

@@ -101,7 +101,7 @@ func Lineage(ctx context.Context, store oras.ReadOnlyGraphTarget, root ocispec.D
 			if !r.Covers(d, content) && !(m.Digest.String() == d && r.About(d)) {
 				continue
 			}
-			if name := recordName(r.raw); !have[name] {
+			if name := recordName(r.raw, r.Signature); !have[name] {
 				have[name] = true
 				out = append(out, r)
 			}

@@ -32,7 +32,7 @@ import (
 // the folder is a cache of signed statements, not a source of trust.
 //
 // A demotion is kept once per record (named by the sha256 of its signed
-// bytes, however many referrer manifests carry it) under each digest it is
+// bytes and signature, however many referrer manifests carry it) under each digest it is
 // about and under its content identity (Record.Content), so that it caps
 // every manifest of the content, DIR/<alg>/<hex>/<sha256 of the
 // record>.json, at most maxKept per digest. Demotions stay keyed by
@@ -72,7 +72,7 @@ func (m Memory) Remember(recs []Signed, keys []sign.PublicKey) {
 			if !ok {
 				continue
 			}
-			p := filepath.Join(dir, recordName(r.raw))
+			p := filepath.Join(dir, recordName(r.raw, r.Signature))
 			if _, err := os.Stat(p); err == nil {
 				continue
 			}
@@ -93,7 +93,7 @@ func (m Memory) Remember(recs []Signed, keys []sign.PublicKey) {
 func (m Memory) Recall(d, content string, recs []Signed) []Signed {
 	listed := map[string]bool{}
 	for _, r := range recs {
-		listed[recordName(r.raw)] = true
+		listed[recordName(r.raw, r.Signature)] = true
 	}
 	for _, key := range []string{d, content} {
 		dir, ok := m.dir(key)
@@ -133,10 +133,14 @@ func kept(dir string) []string {
 	return names
 }
 
-// recordName names a kept record by its signed bytes.
-func recordName(raw []byte) string {
-	h := sha256.Sum256(raw)
-	return hex.EncodeToString(h[:]) + ".json"
+// recordName names a kept record by its signed bytes and signature: the
+// same decision signed again with another key (resign) is another record.
+func recordName(raw []byte, sig string) string {
+	h := sha256.New()
+	h.Write(raw)
+	h.Write([]byte{0})
+	h.Write([]byte(sig))
+	return hex.EncodeToString(h.Sum(nil)) + ".json"
 }
 
 // dir is where the demotions about digest d are kept; only a well-formed

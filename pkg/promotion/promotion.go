@@ -335,9 +335,15 @@ type Signed struct {
 	raw        []byte
 }
 
-// Verify returns the key among keys that signed the record.
+// Verify returns the key among keys that signed the record, unless the
+// record is dated after that key's NotAfter.
 func (s Signed) Verify(keys []sign.PublicKey) (sign.PublicKey, error) {
-	return sign.VerifyBytes(s.raw, s.Signature, keys)
+	k, err := sign.VerifyBytes(s.raw, s.Signature, keys)
+	if err == nil && !k.NotAfter.IsZero() && s.Time.After(k.NotAfter) {
+		return k, fmt.Errorf("%w: record %s (key %s) is dated %s, after its key's notAfter %s",
+			sign.ErrUntrusted, shortDigest(s.Referrer), k.ID, s.Time.Format(time.RFC3339), k.NotAfter.Format(time.RFC3339))
+	}
+	return k, err
 }
 
 // MaxRecords bounds the tier records List reads about one manifest. A
@@ -431,8 +437,12 @@ func Latest(recs []Signed, d, content string, keysFor KeysFor) (*Signed, error) 
 			problems = append(problems, fmt.Sprintf("record %s is about %s, not %s", shortDigest(r.Referrer), shortDigest(r.Subject), shortDigest(d)))
 			continue
 		}
-		k, err := sign.VerifyBytes(r.raw, r.Signature, keysFor(max(r.From, r.To)))
-		if err != nil {
+		k, err := r.Verify(keysFor(max(r.From, r.To)))
+		switch {
+		case errors.Is(err, sign.ErrUntrusted) && k.ID != "":
+			problems = append(problems, strings.TrimPrefix(err.Error(), sign.ErrUntrusted.Error()+": "))
+			continue
+		case err != nil:
 			problems = append(problems, fmt.Sprintf("record %s (%s -> %s, key %s) is not signed by a key trusted for %s", shortDigest(r.Referrer), r.From, r.To, r.KeyID, max(r.From, r.To)))
 			continue
 		}

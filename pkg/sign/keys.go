@@ -48,6 +48,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -130,6 +131,9 @@ type PublicKey struct {
 	Source   string
 	Verifier signature.Verifier
 	Key      crypto.PublicKey
+	// NotAfter, when set, is the last time a record this key signs may
+	// carry (the policy's notAfter: a key being rotated out).
+	NotAfter time.Time
 }
 
 // LoadPublicKey parses a PEM public key.

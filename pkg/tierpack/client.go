@@ -303,7 +303,7 @@ func (c *Client) verdictOf(ctx context.Context, gate trust.Gate, t *target.Targe
 	if err != nil {
 		return trust.Undecided(annotations, err)
 	}
-	return gate.Verify(ctx, facts, root, annotations)
+	return gate.For(artifact.Identity(t.Ref)).Verify(ctx, facts, root, annotations)
 }
 
 // verified is a resolved artifact with the facts that decide its tier and
@@ -330,6 +330,7 @@ func (c *Client) openVerified(ctx context.Context, ref string, keyFiles []string
 	if err != nil {
 		return nil, err
 	}
+	gate = gate.For(artifact.Identity(t.Ref))
 	facts, done, err := c.trustStore(ctx, t, info.Root())
 	v := &verified{t: t, info: info, gate: gate, facts: facts, done: done}
 	if err != nil {

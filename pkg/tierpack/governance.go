@@ -2,11 +2,13 @@ package tierpack
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/user"
 	"slices"
 	"strings"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
@@ -224,6 +226,7 @@ func (c *Client) Promote(ctx context.Context, req PromoteRequest) (*PromoteResul
 	if err := artifact.Promotable(t.Ref, info, req.To); err != nil {
 		return nil, err
 	}
+	gate = gate.For(artifact.Identity(t.Ref))
 	facts := gate.Artifact(ctx, t.Store, info.Root(), info.Annotations, tier.Repository)
 	// This promotion supplies the signatures and the record itself.
 	keyID, _ := sign.SignerKeyID(signer)
@@ -365,4 +368,97 @@ func (c *Client) Copy(ctx context.Context, src, dst string) (*CopyResult, error)
 	}
 	return &CopyResult{Source: s.Ref.String(), Destination: dref.String(), Digest: res.Root.Digest.String(),
 		Children: res.Children, Referrers: res.Referrers, LegacyTags: nonNil(res.LegacyTags)}, nil
+}
+
+// ResignRequest asks for the current tier records of a version to be
+// signed again with another key.
+type ResignRequest struct {
+	Ref string
+	// Key is the new key.
+	Key Key
+	// KeyFiles are trusted public keys beyond the configured ones: the
+	// records re-signed are those they (and the policy's keys) verify.
+	KeyFiles []string
+}
+
+// ResignResult reports what was signed again.
+type ResignResult struct {
+	Reference string `json:"reference"`
+	Digest    string `json:"digest"`
+	// KeyID is the new key's.
+	KeyID string `json:"keyID"`
+	// Records are the referrer digests of the records written, one per
+	// record re-signed (attached where the old one was).
+	Records []string `json:"records"`
+	// Signature is the digest of the new cosign signature of the manifest.
+	Signature string `json:"signature"`
+}
+
+// Resign signs again, with req.Key, every tier record of req.Ref's lineage
+// that the trusted keys verify (the same decisions: the same signed bytes,
+// a new signature), and the manifest itself cosign's way. Rotating a key
+// out then needs no re-release: trust the new key, revoke the old one, and
+// the version keeps its tier.
+func (c *Client) Resign(ctx context.Context, req ResignRequest) (*ResignResult, error) {
+	signer, err := req.Key.signer()
+	if err != nil {
+		return nil, err
+	}
+	keyID, err := sign.SignerKeyID(signer)
+	if err != nil {
+		return nil, err
+	}
+	gate, err := c.gate(req.KeyFiles)
+	if err != nil {
+		return nil, err
+	}
+	t, info, err := c.resolve(ctx, req.Ref, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	gate = gate.For(artifact.Identity(t.Ref))
+	root := info.Root()
+	content, err := promotion.ContentOf(ctx, t.Store, root)
+	if err != nil {
+		return nil, err
+	}
+	recs, lineage, err := promotion.Lineage(ctx, t.Store, root, content)
+	if err != nil {
+		return nil, err
+	}
+	res := &ResignResult{Reference: t.Ref.String(), Digest: info.Digest, KeyID: keyID, Records: []string{}}
+	done := map[string]bool{}
+	for _, r := range recs {
+		if r.KeyID == keyID || done[r.Referrer] {
+			continue
+		}
+		if _, err := r.Verify(gate.KeysFor(max(r.From, r.To))); err != nil {
+			continue // not a decision this client trusts: not ours to repeat
+		}
+		var subjects []ocispec.Descriptor
+		for _, m := range append([]ocispec.Descriptor{root}, lineage...) {
+			if r.About(m.Digest.String()) || r.Content != "" {
+				subjects = append(subjects, m)
+			}
+		}
+		if len(subjects) == 0 {
+			continue
+		}
+		desc, err := promotion.Attach(ctx, t.Store, r.Record, signer, subjects...)
+		if err != nil {
+			return res, err
+		}
+		done[r.Referrer] = true
+		res.Records = append(res.Records, desc.Digest.String())
+	}
+	if len(res.Records) == 0 {
+		return nil, fmt.Errorf("%w: %s has no tier record the trusted keys verify, so there is nothing to sign again", promotion.ErrNoRecord, t.Ref)
+	}
+	sig, err := artifact.SignAll(ctx, t, root, signer)
+	if err != nil {
+		return res, err
+	}
+	res.Signature = sig.Digest.String()
+	return res, nil
 }

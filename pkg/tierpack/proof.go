@@ -143,7 +143,7 @@ func (p *prover) verify(ctx context.Context, repo string, v index.Version) error
 	case rec.To < v.Tier:
 		return fmt.Errorf("its tier record %s gives %s, not %s", short(v.Record), rec.To, v.Tier)
 	}
-	if _, err := rec.Verify(p.gate.KeysFor(max(rec.From, rec.To))); err != nil {
+	if _, err := rec.Verify(p.gate.For(repo).KeysFor(max(rec.From, rec.To))); err != nil {
 		return fmt.Errorf("its tier record %s (key %s) is not signed by a key this client trusts for %s", short(v.Record), rec.KeyID, max(rec.From, rec.To))
 	}
 	return nil

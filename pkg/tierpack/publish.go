@@ -148,6 +148,7 @@ func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResul
 	if err != nil {
 		return nil, err
 	}
+	gate = gate.For(artifact.Identity(ref))
 	plugins, err := c.plugins()
 	if err != nil {
 		return nil, err

@@ -40,6 +40,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -68,10 +69,46 @@ type Gate struct {
 	// Memory keeps the trusted demotions seen, so deleting one from the
 	// registry does not undo it; nil keeps nothing.
 	Memory *promotion.Memory
+	// Revoked are the IDs of the policy's revoked keys: they count for
+	// nothing, whichever list they are in.
+	Revoked map[string]bool
+	// Scope is the glob of the policy scope the gate was narrowed to (For);
+	// "" where no scope applies.
+	Scope string
+	// Threshold is how many distinct keys must have signed records raising
+	// the content to a tier (the scope's threshold; 0 and 1 mean one).
+	Threshold map[tier.Tier]int
+
+	scopes []scopeKeys
+}
+
+// scopeKeys is a policy scope with its keys loaded.
+type scopeKeys struct {
+	globs     []string
+	keys      map[tier.Tier][]sign.PublicKey
+	threshold map[tier.Tier]int
+}
+
+// For narrows the gate to the repository repo ("registry/repository"):
+// where a policy scope matches it, only that scope's keys count (the
+// global ones, trusted-keys/ and --key do not reach into it) and its
+// thresholds apply; elsewhere the gate is unchanged.
+func (g Gate) For(repo string) Gate {
+	for _, sk := range g.scopes {
+		for _, glob := range sk.globs {
+			if policy.GlobMatch(glob, repo) {
+				n := g
+				n.Keys, n.TierKeys, n.Threshold, n.Scope = nil, sk.keys, sk.threshold, glob
+				return n
+			}
+		}
+	}
+	return g
 }
 
 // KeysFor returns the keys trusted to sign for tier t: the keys trusted for
-// every tier, and those trusted for t or a tier above it.
+// every tier, and those trusted for t or a tier above it; never a revoked
+// one.
 func (g Gate) KeysFor(t tier.Tier) []sign.PublicKey {
 	keys := append([]sign.PublicKey{}, g.Keys...)
 	for _, u := range tier.All {
@@ -79,7 +116,12 @@ func (g Gate) KeysFor(t tier.Tier) []sign.PublicKey {
 			keys = append(keys, g.TierKeys[u]...)
 		}
 	}
-	return keys
+	return slices.DeleteFunc(keys, func(k sign.PublicKey) bool { return g.Revoked[k.ID] })
+}
+
+// trusts reports whether the key with id is trusted for t in this gate.
+func (g Gate) trusts(id string, t tier.Tier) bool {
+	return slices.ContainsFunc(g.KeysFor(t), func(k sign.PublicKey) bool { return k.ID == id })
 }
 
 // Sources say where a Gate's policy and keys come from. The zero value is
@@ -125,23 +167,58 @@ func Load(src Sources) (Gate, error) {
 		all = append(all, matches...)
 	}
 	var err error
-	if g.Keys, err = loadKeys(all); err != nil {
+	if g.Keys, err = loadKeys(refsOf(all), ""); err != nil {
 		return g, err
 	}
-	if g.TierKeys[tier.Repository], err = loadKeys(g.Policy.Keys.Repository); err != nil {
+	dir := g.Policy.Dir
+	if g.TierKeys[tier.Repository], err = loadKeys(g.Policy.Keys.Repository, dir); err != nil {
 		return g, err
 	}
-	g.TierKeys[tier.Official], err = loadKeys(g.Policy.Keys.Official)
-	return g, err
+	if g.TierKeys[tier.Official], err = loadKeys(g.Policy.Keys.Official, dir); err != nil {
+		return g, err
+	}
+	for _, s := range g.Policy.Scopes {
+		sk := scopeKeys{globs: s.Repositories, keys: map[tier.Tier][]sign.PublicKey{}, threshold: map[tier.Tier]int{}}
+		for t, st := range map[tier.Tier]policy.ScopeTier{tier.Repository: s.Repository, tier.Official: s.Official} {
+			if sk.keys[t], err = loadKeys(st.Keys, dir); err != nil {
+				return g, err
+			}
+			sk.threshold[t] = st.Threshold
+		}
+		g.scopes = append(g.scopes, sk)
+	}
+	revoked, err := loadKeys(refsOf(g.Policy.Revoked), dir)
+	if err != nil {
+		return g, err
+	}
+	g.Revoked = map[string]bool{}
+	for _, k := range revoked {
+		g.Revoked[k.ID] = true
+	}
+	return g, nil
 }
 
-func loadKeys(paths []string) ([]sign.PublicKey, error) {
+func refsOf(paths []string) []policy.KeyRef {
+	refs := make([]policy.KeyRef, len(paths))
+	for i, p := range paths {
+		refs[i] = policy.KeyRef{Key: p}
+	}
+	return refs
+}
+
+// loadKeys loads keys, relative paths from dir ("" for the working folder).
+func loadKeys(refs []policy.KeyRef, dir string) ([]sign.PublicKey, error) {
 	var keys []sign.PublicKey
-	for _, p := range paths {
+	for _, r := range refs {
+		p := r.Key
+		if dir != "" && !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
 		k, err := sign.LoadPublicKeyFile(p)
 		if err != nil {
 			return nil, &KeyError{Err: err}
 		}
+		k.NotAfter = r.NotAfter
 		keys = append(keys, k)
 	}
 	return keys, nil
@@ -249,6 +326,73 @@ type Verdict struct {
 	// read from where they must be (Undecided): nothing above contrib is
 	// verified, and Reason says why.
 	Undecided bool `json:"undecided,omitempty"`
+	// Quorums are the tiers a scope's threshold held back: how many
+	// distinct signers each needs and which have signed.
+	Quorums []Quorum `json:"quorums,omitempty"`
+}
+
+// Quorum is a tier that needs Need distinct signers and has Have.
+type Quorum struct {
+	Tier tier.Tier `json:"tier"`
+	Need int       `json:"need"`
+	Have []string  `json:"have"`
+}
+
+// String says it as people read it: "official: 1 of 2 approvals (key
+// 3f2a…)".
+func (q Quorum) String() string {
+	s := fmt.Sprintf("%s: %d of %d approvals", q.Tier, len(q.Have), q.Need)
+	if len(q.Have) > 0 {
+		s += " (key " + strings.Join(q.Have, ", key ") + ")"
+	}
+	return s
+}
+
+// approvals are the distinct trusted keys that signed records covering
+// digest d of content identity content at t or above, after the latest
+// trusted demotion below t: a scope's threshold counts keys, not
+// signatures.
+func (g Gate) approvals(recs []promotion.Signed, d, content string, t tier.Tier) []string {
+	var since *promotion.Signed
+	for i := range recs {
+		r := &recs[i]
+		if r.Covers(d, content) && r.Demotion() && r.To < t && (since == nil || r.After(since.Record)) {
+			if _, err := r.Verify(g.KeysFor(r.From)); err == nil {
+				since = r
+			}
+		}
+	}
+	seen := map[string]bool{}
+	var ids []string
+	for _, r := range recs {
+		if !r.Covers(d, content) || r.To < t || (since != nil && !r.After(since.Record)) {
+			continue
+		}
+		if k, err := r.Verify(g.KeysFor(t)); err == nil && !seen[k.ID] {
+			seen[k.ID] = true
+			ids = append(ids, k.ID)
+		}
+	}
+	return ids
+}
+
+// scopeNote says which keys signed records the scope does not trust, for
+// a reason: "scope registry.example/falcosecurity/**: key 3f2a… not
+// trusted here"; "" outside a scope.
+func (g Gate) scopeNote(recs []promotion.Signed, d, content string) string {
+	if g.Scope == "" {
+		return ""
+	}
+	var ids []string
+	for _, r := range recs {
+		if r.Covers(d, content) && r.KeyID != "" && !g.trusts(r.KeyID, tier.Contrib) && !slices.Contains(ids, r.KeyID) {
+			ids = append(ids, r.KeyID)
+		}
+	}
+	if len(ids) == 0 {
+		return "; scope " + g.Scope + ": only its keys count"
+	}
+	return "; scope " + g.Scope + ": key " + strings.Join(ids, ", key ") + " not trusted here"
 }
 
 // ErrUndecided is wrapped by errors that leave a tier undecided: the facts
@@ -368,10 +512,11 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 		v.Reason = err.Error()
 		if errors.Is(err, promotion.ErrNoRecord) && len(recs) == 0 {
 			v.Reason = "no tier record signed by a trusted key"
-			if len(g.Keys)+len(g.TierKeys[tier.Repository])+len(g.TierKeys[tier.Official]) == 0 {
+			if len(g.KeysFor(tier.Contrib)) == 0 {
 				v.Reason += " (no keys are trusted)"
 			}
 		}
+		v.Reason += g.scopeNote(recs, d, content)
 		return v
 	}
 	// The latest record of the content is about another manifest of it. A
@@ -381,7 +526,7 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 	if latest.Subject != d {
 		if latest.Demotion() {
 			demotion = latest
-		} else {
+		} else if latest.Source != "" && latest.To > v.Claimed {
 			v.SupersededBy = latest
 		}
 		own := recs[:0:0]
@@ -395,7 +540,7 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 				v.Demoted, v.Record, v.Reason = true, demotion, demotionReason(demotion, d)
 				return v
 			}
-			v.Reason = err.Error()
+			v.Reason = err.Error() + g.scopeNote(recs, d, content)
 			return v
 		}
 	}
@@ -413,6 +558,18 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 		} else {
 			v.Reason = fmt.Sprintf("the latest trusted record (%s, by %s) puts it at %s", shortDigest(latest.Referrer), latest.By, latest.To)
 		}
+		return v
+	}
+	for t > tier.Contrib && g.Threshold[t] > 1 {
+		ids := g.approvals(recs, d, content, t)
+		if len(ids) >= g.Threshold[t] {
+			break
+		}
+		v.Quorums = append(v.Quorums, Quorum{Tier: t, Need: g.Threshold[t], Have: ids})
+		t--
+	}
+	if t <= tier.Contrib && len(v.Quorums) > 0 {
+		v.Reason = v.quorumReason()
 		return v
 	}
 	f := annotationFacts(annotations)
@@ -437,12 +594,23 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 	}
 	v.Verified = t
 	switch {
+	case v.Verified < v.Claimed && len(v.Quorums) > 0:
+		v.Reason = v.quorumReason()
 	case v.Verified < v.Claimed && v.Demoted:
 		v.Reason = demotionReason(v.Record, d)
 	case v.Verified < v.Claimed:
 		v.Reason = fmt.Sprintf("the latest trusted record (%s, by %s) puts it at %s", shortDigest(latest.Referrer), latest.By, latest.To)
 	}
 	return v
+}
+
+// quorumReason says which tiers lack approvals, and in which scope.
+func (v Verdict) quorumReason() string {
+	var qs []string
+	for _, q := range v.Quorums {
+		qs = append(qs, q.String())
+	}
+	return strings.Join(qs, "; ")
 }
 
 // demotionReason says who demoted the content of digest d, when, why, with

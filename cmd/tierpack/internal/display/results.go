@@ -48,11 +48,22 @@ func (d *Display) Show(res any) error {
 	case *tierpack.VerifyResult:
 		d.Statusf("%s (%s): signed by trusted key %s (%s); tier %s\n", r.Reference, r.Digest, r.Verified.KeyID, r.Verified.KeySource, r.Verdict)
 	case *tierpack.PromoteResult:
+		if r.CoSigned && r.Record == "" {
+			d.Statusf("%s (%s) is at %s, and this key had approved it already: nothing to add\n", r.Reference, short(r.Digest), r.To)
+			return d.Outf("%s\n", r.Digest)
+		}
+		if r.CoSigned {
+			d.Statusf("approved %s (%s) at %s: this key's record is added (record %s); nothing moved\n", r.Reference, short(r.Digest), r.To, short(r.Record))
+			return d.Outf("%s\n", r.Digest)
+		}
 		verb := "promoted"
 		if r.To < r.From {
 			verb = "demoted"
 		}
 		d.Statusf("%s %s from %s to %s: %s -> %s (signed; record %s)\n", verb, r.Reference, r.From, r.To, short(r.Source), short(r.Digest), short(r.Record))
+		return d.Outf("%s\n", r.Digest)
+	case *tierpack.ResignResult:
+		d.Statusf("signed %d tier record(s) of %s (%s) again with key %s, and the manifest\n", len(r.Records), r.Reference, short(r.Digest), r.KeyID)
 		return d.Outf("%s\n", r.Digest)
 	case *tierpack.CopyResult:
 		d.Statusf("copied %s to %s: %d platform manifest(s), %d referrer(s), %d cosign tag(s)\n", r.Source, r.Destination, r.Children, r.Referrers, len(r.LegacyTags))

@@ -135,6 +135,12 @@ func Promote(e *Env, o tierpack.PromoteRequest) error {
 	return e.show(res, err)
 }
 
+// Resign signs a version's tier records again with another key.
+func Resign(e *Env, o tierpack.ResignRequest) error {
+	res, err := e.Client.Resign(e.Ctx, o)
+	return e.show(res, err)
+}
+
 // CopyOptions name what copy copies where.
 type CopyOptions struct{ Src, Dst string }
 

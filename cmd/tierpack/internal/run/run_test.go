@@ -129,6 +129,16 @@ func TestCommandsInProcess(t *testing.T) {
 	}
 	err := run.Pull(h.env(false), tierpack.PullRequest{Ref: repo + ":0.1.0", OutputDir: h.path("x"), MinTier: tier.Official})
 	h.ok("pull --tier official after the promotion", err)
+	// Promoting to the tier it is at is an approval: nothing moves.
+	h.ok("promote again (an approval)", run.Promote(h.env(false), tierpack.PromoteRequest{Ref: repo + ":0.1.0", To: tier.Official, Key: key}))
+	if !strings.Contains(h.err.String(), "this key had approved it already") {
+		t.Errorf("a second approval by the same key said: %s", h.err.String())
+	}
+	h.ok("key generate (rotation)", run.KeyGenerate(h.env(false), tierpack.KeyRequest{Prefix: h.path("ci-2027")}))
+	h.ok("resign", run.Resign(h.env(false), tierpack.ResignRequest{Ref: repo + ":0.1.0", Key: tierpack.Key{File: h.path("ci-2027.key")}}))
+	if !strings.Contains(h.err.String(), "again with key") {
+		t.Errorf("resign said: %s", h.err.String())
+	}
 	h.ok("copy", run.Copy(h.env(false), run.CopyOptions{Src: repo + ":0.1.0", Dst: "oci:" + h.path("mirror")}))
 
 	// The copy carries the trust chain: it pulls at official too.
