@@ -176,16 +176,17 @@ func scrape(t *testing.T, url, goarch string) string {
 	return string(body)
 }
 
-// lookTool finds an interop tool, skipping the test without it unless CI
-// is set.
+// lookTool finds an interop tool (oras, crane and the others make test
+// builds into bin/; skopeo and umoci from apt-get), skipping the test
+// without it unless CI is set.
 func lookTool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not on PATH; .ci/run should have installed it (apt-get install skopeo umoci)", name)
+			t.Fatalf("%s not on PATH; .ci/run should have installed it", name)
 		}
-		t.Skipf("%s not on PATH (apt-get install skopeo umoci)", name)
+		t.Skipf("%s not on PATH: make test installs the interop tools (bin/, apt-get install skopeo umoci)", name)
 	}
 	return p
 }

@@ -17,20 +17,6 @@ import (
 	"github.com/tierpack/tierpack/sdk/tier"
 )
 
-// interopTool is the path of an interop CLI (oras, crane): .ci/run and
-// make test install them; a developer without them skips.
-func interopTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not on PATH; .ci/run should have installed it", name)
-		}
-		t.Skipf("%s not on PATH: make test installs it into bin/", name)
-	}
-	return p
-}
-
 // registries runs fn against both registries tierpack is tested on:
 // Distribution (no referrers API: records live in the sha256-<hex> tag
 // schema) and go-containerregistry's (the referrers API).
@@ -55,8 +41,8 @@ func digestOf(t *testing.T, out string) string {
 // layers, so the older grant no longer decides: exit 4, for the client
 // that saw the history and for a fresh one.
 func TestLineageRollback(t *testing.T) {
-	oras := interopTool(t, "oras")
-	crane := interopTool(t, "crane")
+	oras := lookTool(t, "oras")
+	crane := lookTool(t, "crane")
 	registries(t, func(t *testing.T, reg *registrytest.Registry) {
 		p := newTP(t)
 		p.ok("key", "generate", "ci")
@@ -200,7 +186,7 @@ func TestConcurrentDemotionsBothLand(t *testing.T) {
 // this client's keys verify the record it names, so search, list, the
 // catalog and its API show the forged tiers as claims.
 func TestEditedIndexIsAClaim(t *testing.T) {
-	oras := interopTool(t, "oras")
+	oras := lookTool(t, "oras")
 	registries(t, func(t *testing.T, reg *registrytest.Registry) {
 		p := newTP(t)
 		p.ok("key", "generate", "ci")

@@ -105,7 +105,7 @@ func TestTamperingIsCaught(t *testing.T) {
 	t.Run("replayed signature", func(t *testing.T) {
 		// The official manifest's genuine cosign signature, tagged for a
 		// variant with crane: it names the official digest, not this one.
-		crane := interopTool(t, "crane")
+		crane := lookTool(t, "crane")
 		d := variant("replayed", func(a map[string]string) { a["org.opencontainers.image.revision"] = "replayed" })
 		base := reg.Host + "/tamper/dbg:"
 		if out, err := exec.Command(crane, "tag", "--insecure", base+sign.SignatureTag(official.Digest), sign.SignatureTag(d.Digest)).CombinedOutput(); err != nil {
