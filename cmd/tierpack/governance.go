@@ -142,6 +142,11 @@ manifest over the same blobs, older ones re-tagged included, is refused above th
 until a later record raises it. Say why with --reason-kind (security, deprecated, policy)
 and --advisory: a refused pull shows them.
 
+Falco's own artifacts (falcoctl's rulesfile, plugin and asset formats) get a tier the same
+way, by a signed record alone: their content and format stay as falcoctl wrote them, and
+what the tier's policy needs that they lack is given with --owner, --source-url,
+--source-revision and --license, and signed into the record.
+
 Every unmet requirement is listed at once, each with how to meet it.
 
 EXAMPLES:
@@ -156,6 +161,10 @@ EXAMPLES:
 			&cli.StringFlag{Name: "reason", Usage: "why, recorded in the promotion record"},
 			&cli.StringFlag{Name: "reason-kind", Usage: "what kind of reason: security, deprecated or policy"},
 			&cli.StringFlag{Name: "advisory", Usage: "the advisory `ID` behind it (CVE-2026-1234); implies --reason-kind security"},
+			&cli.StringSliceFlag{Name: "owner", Usage: "for an artifact tierpack did not push (falcoctl's): a maintainer `HANDLE` who supports it (repeatable)"},
+			&cli.StringFlag{Name: "source-url", Usage: "for an artifact tierpack did not push: its source repository `URL`"},
+			&cli.StringFlag{Name: "source-revision", Usage: "for an artifact tierpack did not push: the released commit or tag"},
+			&cli.StringFlag{Name: "license", Usage: "for an artifact tierpack did not push: its SPDX licence"},
 			&cli.StringFlag{Name: "by", Usage: "who promotes, recorded in the record (default: $USER)"},
 		}, option.Registry()...),
 		Action: action(1, 1, "needs exactly one reference", func(c *cli.Context, cl *tierpack.Client) error {
@@ -164,7 +173,8 @@ EXAMPLES:
 				return usageError{err}
 			}
 			return run.Promote(envOf(c, cl), tierpack.PromoteRequest{Ref: c.Args().First(), To: to, Key: key(c), By: c.String("by"),
-				Reason: c.String("reason"), ReasonKind: c.String("reason-kind"), Advisory: c.String("advisory")})
+				Reason: c.String("reason"), ReasonKind: c.String("reason-kind"), Advisory: c.String("advisory"),
+				Owners: c.StringSlice("owner"), SourceURL: c.String("source-url"), SourceRevision: c.String("source-revision"), License: c.String("license")})
 		}),
 	}
 }

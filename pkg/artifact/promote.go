@@ -31,6 +31,12 @@ type PromoteOptions struct {
 	By, Reason string
 	// ReasonKind and Advisory classify Reason (promotion.Record).
 	ReasonKind, Advisory string
+	// For an artifact tierpack did not push (Info.Falcoctl): the tier it
+	// is at now (From), and what the policy needs that it lacks, vouched
+	// for in the record.
+	From                                        tier.Tier
+	Owners                                      []string
+	SourceURL, SourceRevision, License, Version string
 	// Resolved is the artifact as resolved, and admitted at To by the
 	// caller's trust gate; nil resolves the target again (no gate).
 	Resolved *Info
@@ -91,6 +97,20 @@ func Promote(ctx context.Context, t *target.Target, opts PromoteOptions) (*Promo
 		return nil, err
 	}
 	own, _ := owners.FromAnnotations(info.Annotations)
+	if info.Falcoctl {
+		// One of Falco's own artifacts: it gets its tier from the record
+		// alone; its content and format stay as falcoctl wrote them.
+		st, err := SignTier(ctx, t, TierStatement{
+			Subject: info.root, From: opts.From, To: opts.To, Approvers: opts.Owners,
+			By: opts.By, Reason: opts.Reason, ReasonKind: opts.ReasonKind, Advisory: opts.Advisory, Now: opts.Now, Tool: opts.Tool,
+			SourceURL: opts.SourceURL, Revision: opts.SourceRevision, License: opts.License, Version: opts.Version,
+		}, opts.Signer)
+		if err != nil {
+			return nil, err
+		}
+		return &PromoteResult{Reference: t.Ref.String(), From: opts.From, To: opts.To, Source: info.Digest, Digest: info.Digest,
+			Record: st.Record, Signature: st.Signature}, nil
+	}
 	if info.Tier == opts.To {
 		// A co-signature: another signer's record for the tier the
 		// manifest is at, toward a scope's threshold. Nothing moves.
@@ -145,6 +165,9 @@ type TierStatement struct {
 	Reason    string
 	// ReasonKind and Advisory classify Reason (promotion.Record).
 	ReasonKind, Advisory string
+	// SourceURL, Revision, License and Version are vouched for in the
+	// record (an artifact tierpack did not push).
+	SourceURL, Revision, License, Version string
 	// Now stamps the record; zero means time.Now().
 	Now  time.Time
 	Tool string
@@ -203,6 +226,7 @@ func SignTier(ctx context.Context, t *target.Target, st TierStatement, signer si
 		Subject: st.Subject.Digest.String(), Repository: Identity(t.Ref), From: st.From, To: st.To,
 		Approvers: st.Approvers, Sequence: promotion.NextSequence(prior),
 		By: st.By, Reason: st.Reason, ReasonKind: st.ReasonKind, Advisory: st.Advisory,
+		SourceURL: st.SourceURL, Revision: st.Revision, License: st.License, Version: st.Version,
 		Time: now.UTC().Truncate(time.Second), Tool: st.Tool,
 		Content: contentID,
 	}

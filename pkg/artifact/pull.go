@@ -63,6 +63,9 @@ type Info struct {
 	// Tier is the tier the artifact claims (its annotation); tier.None
 	// when it has none.
 	Tier tier.Tier `json:"tier"`
+	// Falcoctl is set for one of Falco's own artifacts, in falcoctl's
+	// format (see falcoctl.go); Type is then falcoctl's artifact type.
+	Falcoctl bool `json:"falcoctl,omitempty"`
 
 	root     ocispec.Descriptor
 	manifest *ocispec.Manifest
@@ -83,7 +86,11 @@ func Resolve(ctx context.Context, t *target.Target, platform *ocispec.Platform) 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Ref, err)
 	}
-	return &Info{Info: *i, Tier: claimed, root: i.Root(), manifest: i.Manifest()}, nil
+	info := &Info{Info: *i, Tier: claimed, root: i.Root(), manifest: i.Manifest()}
+	if typ := falcoctlType(info.manifest); info.Type == "" && typ != "" {
+		info.Type, info.Falcoctl = typ, true
+	}
+	return info, nil
 }
 
 // fetchManifest reads small JSON content of t (a manifest, an index, an
@@ -167,10 +174,19 @@ func pullOnce(ctx context.Context, plugins *plugin.Manager, t *target.Target, op
 		return nil, err
 	}
 	// Start the plugin while the blobs download: neither waits for the other.
-	var p *plugin.Plugin
+	var unpack func(context.Context, sdk.UnpackRequest) (sdk.UnpackResult, error)
 	var pluginErr error
 	var started sync.WaitGroup
-	started.Go(func() { p, pluginErr = plugins.Get(ctx, info.Type) })
+	if info.Falcoctl {
+		unpack = unpackFalcoctl // the host knows falcoctl's format: no plugin
+	} else {
+		started.Go(func() {
+			var p *plugin.Plugin
+			if p, pluginErr = plugins.Get(ctx, info.Type); pluginErr == nil {
+				unpack = p.Unpack
+			}
+		})
+	}
 	defer started.Wait() // never leave the goroutine behind
 
 	st, err := newStaging(ctx, out, t)
@@ -198,7 +214,7 @@ func pullOnce(ctx context.Context, plugins *plugin.Manager, t *target.Target, op
 	if pluginErr != nil {
 		return nil, fmt.Errorf("%s is of type %q: %w", t.Ref, info.Type, pluginErr)
 	}
-	result, err := unpackAll(ctx, p, t, units, reqs, opts.Limits)
+	result, err := unpackAll(ctx, unpack, t, units, reqs, opts.Limits)
 	verified.Wait()
 	if verifyErr != nil {
 		// Also when unpacking failed: the plugin may have choked on it.
@@ -373,7 +389,7 @@ func (st *staging) requests(units []unpackUnit, options map[string]string) ([]sd
 
 // unpackAll has the plugin unpack each unit, spending one budget of limits
 // across all of them, and lists what it wrote.
-func unpackAll(ctx context.Context, p *plugin.Plugin, t *target.Target, units []unpackUnit, reqs []sdk.UnpackRequest, limits archive.Limits) (*PullResult, error) {
+func unpackAll(ctx context.Context, unpack func(context.Context, sdk.UnpackRequest) (sdk.UnpackResult, error), t *target.Target, units []unpackUnit, reqs []sdk.UnpackRequest, limits archive.Limits) (*PullResult, error) {
 	result := &PullResult{}
 	budget := archive.Budget{Limits: limits.WithDefaults()}
 	for i, u := range units {
@@ -382,7 +398,7 @@ func unpackAll(ctx context.Context, p *plugin.Plugin, t *target.Target, units []
 			where += " (" + u.dir + ")"
 		}
 		reqs[i].Budget = budget
-		res, err := p.Unpack(ctx, reqs[i])
+		res, err := unpack(ctx, reqs[i])
 		if err != nil {
 			// A plugin built with this SDK sends a refusal typed
 			// (sdk.RefusedContentError, wrapping the archive sentinel).

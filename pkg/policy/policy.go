@@ -227,6 +227,10 @@ type Facts struct {
 	// when there is none, with PromotionErr saying why.
 	PromotedBy   string
 	PromotionErr error
+	// Foreign is set for an artifact tierpack did not push (one of
+	// falcoctl's): what it lacks is vouched for in its tier record, not
+	// written in a tierpack.yaml.
+	Foreign bool
 }
 
 // Unmet is one requirement an artifact does not meet.
@@ -242,6 +246,8 @@ type RefusalError struct {
 	Subject string
 	Tier    tier.Tier
 	Unmet   []Unmet
+	// Foreign is Facts.Foreign: the remedies are given with the promotion.
+	Foreign bool
 }
 
 // Error lists the problems, one per line, with their fixes.
@@ -257,11 +263,26 @@ func (e *RefusalError) Error() string {
 // Unwrap returns ErrRefused.
 func (e *RefusalError) Unwrap() error { return ErrRefused }
 
+// foreignFixes are the remedies for an artifact tierpack did not push,
+// whose promotion vouches for what it lacks.
+var foreignFixes = map[string]string{
+	"owners":   "name the maintainers who support it with the promotion",
+	"source":   "give its source repository with the promotion",
+	"revision": "give the released commit or tag with the promotion",
+	"license":  "give its SPDX licence with the promotion",
+	"version":  "its falcoctl config must carry a MAJOR.MINOR.PATCH version",
+}
+
 // Check returns nil when facts meet every requirement of want (and of the
 // tiers below it), and a *RefusalError listing all that are unmet otherwise.
 func (p Policy) Check(subject string, want tier.Tier, f Facts) error {
 	var unmet []Unmet
 	add := func(t tier.Tier, rule, problem, fix string) {
+		if f.Foreign {
+			if ff, ok := foreignFixes[rule]; ok {
+				fix = ff
+			}
+		}
 		unmet = append(unmet, Unmet{Tier: t, Rule: rule, Problem: problem, Fix: fix})
 	}
 	if want >= tier.Repository {
@@ -326,5 +347,5 @@ func (p Policy) Check(subject string, want tier.Tier, f Facts) error {
 	if len(unmet) == 0 {
 		return nil
 	}
-	return &RefusalError{Subject: subject, Tier: want, Unmet: unmet}
+	return &RefusalError{Subject: subject, Tier: want, Unmet: unmet, Foreign: f.Foreign}
 }

@@ -98,6 +98,13 @@ type Record struct {
 	// Advisory names the advisory behind the record (CVE-2026-1234,
 	// GHSA-xxxx-xxxx-xxxx), if any.
 	Advisory string `json:"advisory,omitempty"`
+	// SourceURL, Revision, License and Version are what the tier's policy
+	// needs and an artifact tierpack did not push (one of falcoctl's)
+	// lacks: the signer vouches for them here, as for Approvers.
+	SourceURL string `json:"sourceURL,omitempty"`
+	Revision  string `json:"revision,omitempty"`
+	License   string `json:"license,omitempty"`
+	Version   string `json:"version,omitempty"`
 }
 
 // The kinds of reason a record gives (Record.ReasonKind).

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/oci"
+	"github.com/tierpack/tierpack/pkg/owners"
 	"github.com/tierpack/tierpack/pkg/promotion"
 	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/trust"
@@ -189,6 +190,11 @@ type PromoteRequest struct {
 	// (promotion.ReasonKinds); Advisory names the advisory behind it
 	// (CVE-2026-1234). An advisory without a kind is a security one.
 	ReasonKind, Advisory string
+	// Owners, SourceURL, SourceRevision and License give what the tier's
+	// policy needs and an artifact tierpack did not push (one of
+	// falcoctl's) lacks; they go into the signed record.
+	Owners                             []string
+	SourceURL, SourceRevision, License string
 }
 
 // PromoteResult reports a promotion.
@@ -228,6 +234,24 @@ func (c *Client) Promote(ctx context.Context, req PromoteRequest) (*PromoteResul
 	}
 	gate = gate.For(artifact.Identity(t.Ref))
 	facts := gate.Artifact(ctx, t.Store, info.Root(), info.Annotations, tier.Repository)
+	foreign := artifact.PromoteOptions{}
+	if info.Falcoctl {
+		cfg, err := artifact.FalcoctlConfigOf(ctx, t, info)
+		if err != nil {
+			return nil, err
+		}
+		foreign = artifact.PromoteOptions{
+			From:   gate.Verify(ctx, t.Store, info.Root(), info.Annotations).Effective(),
+			Owners: req.Owners, SourceURL: req.SourceURL, SourceRevision: req.SourceRevision, License: req.License, Version: cfg.Version,
+		}
+		facts.Owners, facts.OwnersErr, facts.Foreign = nil, nil, true
+		if len(req.Owners) > 0 {
+			facts.Owners = &owners.File{Approvers: req.Owners}
+		}
+		facts.SourceURL, facts.Revision, facts.License, facts.Version = req.SourceURL, req.SourceRevision, req.License, cfg.Version
+	} else if len(req.Owners) > 0 || req.SourceURL != "" || req.SourceRevision != "" || req.License != "" {
+		return nil, usagef("{Owners}, {SourceURL}, {SourceRevision} and {License} are for artifacts tierpack did not push (falcoctl's): %s carries them already", t.Ref)
+	}
 	// This promotion supplies the signatures and the record itself.
 	keyID, _ := sign.SignerKeyID(signer)
 	facts.TierSignedBy = "key " + keyID
@@ -243,7 +267,8 @@ func (c *Client) Promote(ctx context.Context, req PromoteRequest) (*PromoteResul
 	}
 	res, err := artifact.Promote(ctx, t, artifact.PromoteOptions{
 		To: req.To, Signer: signer, By: req.By, Reason: req.Reason, ReasonKind: req.ReasonKind, Advisory: req.Advisory,
-		Tool: c.Tool, Resolved: info,
+		Tool: c.Tool, Resolved: info, From: foreign.From, Owners: foreign.Owners, SourceURL: foreign.SourceURL,
+		SourceRevision: foreign.SourceRevision, License: foreign.License, Version: foreign.Version,
 	})
 	if err != nil {
 		return nil, err

@@ -477,7 +477,11 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 	v := Verdict{}
 	v.Claimed, _ = tier.FromAnnotations(annotations)
 	d := root.Digest.String()
-	if v.Claimed <= tier.Contrib {
+	// An artifact tierpack did not push (one of falcoctl's) claims no tier:
+	// a trusted record attached to it is its only tier, and vouches for
+	// the facts the policy needs (promote --owner, --source-url …).
+	foreign := annotations[sdk.AnnotationType] == ""
+	if v.Claimed <= tier.Contrib && !foreign {
 		// Contrib proves nothing and needs no lookup, unless a promotion
 		// or demotion wrote this manifest: then its demotion, if that is
 		// what it is, is worth keeping and worth saying.
@@ -518,6 +522,9 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 		}
 		v.Reason += g.scopeNote(recs, d, content)
 		return v
+	}
+	if foreign {
+		v.Claimed = max(v.Claimed, latest.To)
 	}
 	// The latest record of the content is about another manifest of it. A
 	// demotion caps this one at the lower tier; a promotion of another
@@ -574,6 +581,9 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 	}
 	f := annotationFacts(annotations)
 	f.Owners, f.OwnersErr = &owners.File{Approvers: latest.Approvers}, nil
+	if foreign {
+		f.SourceURL, f.Revision, f.License, f.Version, f.Foreign = latest.SourceURL, latest.Revision, latest.License, latest.Version, true
+	}
 	f.TierSignedBy = "key " + latest.VerifiedBy
 	if latest.To >= tier.Official && t >= tier.Official {
 		g.signature(ctx, store, root, &f)

@@ -146,6 +146,9 @@ var policyCommands = map[string]string{
 // policyHint lists the commands that meet the unmet rules, once each.
 func policyHint(e *policy.RefusalError) string {
 	var b strings.Builder
+	if e.Foreign {
+		b.WriteString("\n  an artifact tierpack did not push gets them with the promotion: --owner HANDLE, --source-url URL, --source-revision REV, --license SPDX")
+	}
 	seen := map[string]bool{}
 	for _, u := range e.Unmet {
 		if c, ok := policyCommands[u.Rule]; ok && !seen[c] {
@@ -189,6 +192,7 @@ var flagNames = map[string]string{
 	"Indexes":  "--index",
 	"Username": "-u/--username",
 	"Key":      "--key KEY",
+	"Owners":   "--owner",
 }
 
 // Flag is the flag that sets a request field ("AllPlatforms" is

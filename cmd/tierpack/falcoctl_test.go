@@ -1,0 +1,136 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content/file"
+
+	"github.com/tierpack/tierpack/internal/registrytest"
+	"github.com/tierpack/tierpack/pkg/artifact"
+)
+
+// falcoRules is a rules file as Falco's release pipeline packs it.
+const falcoRules = `- rule: Terminal shell in container
+  desc: A shell was used as the entrypoint/exec point into a container.
+  condition: spawned_process and container and shell_procs and proc.tty != 0
+  output: Shell spawned in a container (user=%user.name container=%container.name)
+  priority: NOTICE
+`
+
+// pushLikeFalcoctl pushes rules to ref the way falcoctl's pusher does
+// (falcosecurity/falcoctl, pkg/oci/pusher: a file store, the config layer
+// named "config" with its annotations dropped, oras.Pack with an image
+// manifest, CopyGraph, PushReference): the same library calls, so the
+// same bytes. It returns the manifest digest.
+func pushLikeFalcoctl(t *testing.T, reg *registrytest.Registry, repo, tag string, cfg artifact.FalcoctlConfig) string {
+	t.Helper()
+	ctx := context.Background()
+	work := t.TempDir()
+	var tgz bytes.Buffer
+	gz := gzip.NewWriter(&tgz)
+	tw := tar.NewWriter(gz)
+	tw.WriteHeader(&tar.Header{Name: "falco_rules.yaml", Mode: 0o644, Size: int64(len(falcoRules)), Typeflag: tar.TypeReg})
+	tw.Write([]byte(falcoRules))
+	tw.Close()
+	gz.Close()
+	rulesPath := filepath.Join(work, "falco_rules.yaml.tar.gz")
+	os.WriteFile(rulesPath, tgz.Bytes(), 0o644)
+
+	fs, err := file.New(work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	layer, err := fs.Add(ctx, filepath.Base(rulesPath), artifact.FalcoctlRulesfileLayer, rulesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgBytes, _ := json.Marshal(cfg)
+	cfgPath := filepath.Join(work, "falcoctl-config")
+	os.WriteFile(cfgPath, cfgBytes, 0o644)
+	cfgDesc, err := fs.Add(ctx, "config", artifact.FalcoctlRulesfileConfig, cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgDesc.Annotations = nil
+	//lint:ignore SA1019 oras.Pack is what falcoctl calls.
+	desc, err := oras.Pack(ctx, fs, "", []ocispec.Descriptor{layer}, oras.PackOptions{ConfigDescriptor: &cfgDesc, PackImageManifest: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := remoteRepo(t, reg, repo)
+	opts := oras.DefaultCopyGraphOptions
+	opts.Concurrency = 1
+	if err := oras.CopyGraph(ctx, fs, r, desc, opts); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := fs.Fetch(ctx, desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if err := r.PushReference(ctx, desc, rc, tag); err != nil {
+		t.Fatal(err)
+	}
+	return desc.Digest.String()
+}
+
+// Falco's own rules, in falcoctl's format, are pulled (extracted as
+// falcoctl installs them), given the repository tier by a signed record
+// alone — their content and format untouched — and then pulled at --tier
+// repository.
+func TestFalcoctlRulesfileGetsATier(t *testing.T) {
+	reg := registrytest.New(t)
+	cfg := artifact.FalcoctlConfig{Name: "falco-rules", Version: "3.2.0"}
+	cfg.Requirements = append(cfg.Requirements, struct {
+		Name    string `json:"name"`
+		Version string `json:"version"`
+	}{"engine_version_semver", "0.31.0"})
+	digest := pushLikeFalcoctl(t, reg, "falcosecurity/rules/falco-rules", "3.2.0", cfg)
+	ref := reg.Host + "/falcosecurity/rules/falco-rules:3.2.0"
+	p := newTP(t)
+
+	p.ok("pull", ref, "-o", p.path("plain"))
+	if b, err := os.ReadFile(p.path("plain/falco_rules.yaml")); err != nil || string(b) != falcoRules {
+		t.Fatalf("pull did not extract the rules as falcoctl installs them: %v", err)
+	}
+	if out := p.ok("inspect", ref); !strings.Contains(out, "rulesfile") {
+		t.Errorf("inspect does not say what it is:\n%s", out)
+	}
+	p.refused([]string{"pull", ref, "--tier", "repository", "-o", p.path("x")})
+
+	// The tier's requirements it lacks are given on the command line.
+	_, errs, code := p.run("promote", ref, "--to", "repository", "--key", ciKey)
+	if code != exitTierRefused || !strings.Contains(errs, "owners: no OWNERS file; name the maintainers who support it with the promotion") ||
+		!strings.Contains(errs, "source: no source URL") || !strings.Contains(errs, "--owner HANDLE, --source-url URL") {
+		t.Fatalf("promote without the facts a Falco artifact lacks: exit %d\n%s", code, errs)
+	}
+	out := p.ok("promote", ref, "--to", "repository", "--key", ciKey, "--owner", "falco-maintainers",
+		"--source-url", "https://github.com/falcosecurity/rules", "--source-revision", "falco-rules-3.2.0", "--license", "Apache-2.0", "--output", "json")
+	if got := digestOf(t, out); got != digest {
+		t.Errorf("the promotion rewrote the artifact: %s, was %s", got, digest)
+	}
+	if now, err := remoteRepo(t, reg, "falcosecurity/rules/falco-rules").Resolve(context.Background(), "3.2.0"); err != nil || now.Digest.String() != digest {
+		t.Errorf("the tag moved: %v %v", now, err)
+	}
+	p.ok("pull", ref, "--tier", "repository", "-o", p.path("tiered"))
+	if b, err := os.ReadFile(p.path("tiered/falco_rules.yaml")); err != nil || string(b) != falcoRules {
+		t.Fatalf("pull --tier repository: %v", err)
+	}
+	if out := p.ok("inspect", ref); !strings.Contains(out, "repository (verified)") {
+		t.Errorf("inspect after the promotion:\n%s", out)
+	}
+	// A fresh client (trusting the CI key) agrees: the record is the tier.
+	fresh := &tp{t: t, home: t.TempDir(), dir: p.dir}
+	fresh.ok("pull", ref, "--tier", "repository", "-o", p.path("fresh"))
+}
