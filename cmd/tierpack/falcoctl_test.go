@@ -133,4 +133,11 @@ func TestFalcoctlRulesfileGetsATier(t *testing.T) {
 	// A fresh client (trusting the CI key) agrees: the record is the tier.
 	fresh := &tp{t: t, home: t.TempDir(), dir: p.dir}
 	fresh.ok("pull", ref, "--tier", "repository", "-o", p.path("fresh"))
+
+	// falcoctl's own index is read too: search finds Falco's artifacts.
+	idx, _ := filepath.Abs("../../pkg/index/testdata/falcoctl-index.yaml")
+	p.ok("index", "add", "falco", idx)
+	if out := p.ok("search", "cloudtrail"); !strings.Contains(out, "ghcr.io/falcosecurity/plugins/cloudtrail:latest") || !strings.Contains(out, "cloudtrail-rules") {
+		t.Errorf("search of falcoctl's index:\n%s", out)
+	}
 }

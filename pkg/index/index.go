@@ -211,6 +211,9 @@ func Parse(name string, data []byte) (*Index, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, fmt.Errorf("%w: %s is empty (create one with `tierpack index build`)", ErrInvalid, name)
 	}
+	if isFalcoctl(data) {
+		return parseFalcoctl(name, data)
+	}
 	var ix Index
 	if err := yaml.Unmarshal(data, &ix); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, name, strings.TrimPrefix(err.Error(), "yaml: "))

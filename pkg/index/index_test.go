@@ -135,3 +135,35 @@ func TestParseErrors(t *testing.T) {
 		t.Errorf("empty index: %v, %+v", err, ix)
 	}
 }
+
+// falcoctl's own index format (a YAML list, no versions) is read too: each
+// repository becomes an entry at the tag falcoctl installs by default.
+func TestParseFalcoctlIndex(t *testing.T) {
+	b, err := os.ReadFile("testdata/falcoctl-index.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, err := Parse("falcoctl-index.yaml", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ix.Entries) != 2 {
+		t.Fatalf("%d entries, want 2", len(ix.Entries))
+	}
+	e := ix.Entries[0]
+	v, ok := e.LatestVersion()
+	if e.Name != "cloudtrail" || e.Type != "plugin" || e.Repository != "ghcr.io/falcosecurity/plugins/cloudtrail" || !ok ||
+		e.Reference(v) != "ghcr.io/falcosecurity/plugins/cloudtrail:latest" || e.License != "Apache-2.0" ||
+		len(e.Maintainers) != 1 || e.Maintainers[0].Email != "cncf-falco-dev@lists.cncf.io" || v.Tier != tier.None {
+		t.Errorf("entry: %+v", e)
+	}
+	if got := ix.Search(Query{Text: "cloudtrail-rules"}); len(got) != 1 || got[0].Type != "rulesfile" {
+		t.Errorf("search cloudtrail-rules: %+v", got)
+	}
+	if got := ix.Search(Query{Tier: tier.Contrib}); len(got) != 0 {
+		t.Errorf("falcoctl's entries claim no tier, yet --tier contrib found %d", len(got))
+	}
+	if _, err := Parse("bad.yaml", []byte("- name: x\n  type: plugin\n")); err == nil || !strings.Contains(err.Error(), "registry and repository are required") {
+		t.Errorf("an entry without a registry: %v", err)
+	}
+}
