@@ -8,9 +8,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"testing"
 
+	godigest "github.com/opencontainers/go-digest"
+
+	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content/file"
@@ -139,5 +143,91 @@ func TestFalcoctlRulesfileGetsATier(t *testing.T) {
 	p.ok("index", "add", "falco", idx)
 	if out := p.ok("search", "cloudtrail"); !strings.Contains(out, "ghcr.io/falcosecurity/plugins/cloudtrail:latest") || !strings.Contains(out, "cloudtrail-rules") {
 		t.Errorf("search of falcoctl's index:\n%s", out)
+	}
+}
+
+// pushPluginLikeFalcoctl pushes a Falco plugin the way falcoctl's pusher
+// does: one manifest per platform (the platform set on its descriptor),
+// then an image index of them, tagged. It returns the index digest.
+func pushPluginLikeFalcoctl(t *testing.T, reg *registrytest.Registry, repo, tag string, cfg artifact.FalcoctlConfig, platforms ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	r := remoteRepo(t, reg, repo)
+	opts := oras.DefaultCopyGraphOptions
+	opts.Concurrency = 1
+	var manifests []ocispec.Descriptor
+	for _, platform := range platforms {
+		work := t.TempDir()
+		lib := "lib" + cfg.Name + ".so (" + platform + ")"
+		var tgz bytes.Buffer
+		gz := gzip.NewWriter(&tgz)
+		tw := tar.NewWriter(gz)
+		tw.WriteHeader(&tar.Header{Name: "lib" + cfg.Name + ".so", Mode: 0o755, Size: int64(len(lib)), Typeflag: tar.TypeReg})
+		tw.Write([]byte(lib))
+		tw.Close()
+		gz.Close()
+		path := filepath.Join(work, cfg.Name+".tar.gz")
+		os.WriteFile(path, tgz.Bytes(), 0o644)
+		fs, err := file.New(work)
+		if err != nil {
+			t.Fatal(err)
+		}
+		layer, err := fs.Add(ctx, filepath.Base(path), artifact.FalcoctlPluginLayer, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfgBytes, _ := json.Marshal(cfg)
+		cfgPath := filepath.Join(work, "falcoctl-config")
+		os.WriteFile(cfgPath, cfgBytes, 0o644)
+		cfgDesc, err := fs.Add(ctx, "config", artifact.FalcoctlPluginConfig, cfgPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfgDesc.Annotations = nil
+		//lint:ignore SA1019 oras.Pack is what falcoctl calls.
+		desc, err := oras.Pack(ctx, fs, "", []ocispec.Descriptor{layer}, oras.PackOptions{ConfigDescriptor: &cfgDesc, PackImageManifest: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := oras.CopyGraph(ctx, fs, r, desc, opts); err != nil {
+			t.Fatal(err)
+		}
+		fs.Close()
+		osName, arch, _ := strings.Cut(platform, "/")
+		desc.Platform = &ocispec.Platform{OS: osName, Architecture: arch}
+		manifests = append(manifests, desc)
+	}
+	index := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: manifests}
+	b, _ := json.Marshal(index)
+	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: godigest.FromBytes(b), Size: int64(len(b))}
+	if err := r.PushReference(ctx, desc, bytes.NewReader(b), tag); err != nil {
+		t.Fatal(err)
+	}
+	return desc.Digest.String()
+}
+
+// A Falco plugin in falcoctl's format (an index of per-platform
+// manifests): pulled for this machine's platform, promoted by a record on
+// the index, pulled at --tier repository.
+func TestFalcoctlPluginGetsATier(t *testing.T) {
+	reg := registrytest.New(t)
+	digest := pushPluginLikeFalcoctl(t, reg, "falcosecurity/plugins/plugin/k8saudit", "0.7.0",
+		artifact.FalcoctlConfig{Name: "k8saudit", Version: "0.7.0"}, "linux/amd64", "linux/arm64")
+	ref := reg.Host + "/falcosecurity/plugins/plugin/k8saudit:0.7.0"
+	p := newTP(t)
+	plat := goruntime.GOOS + "/" + goruntime.GOARCH
+	p.ok("pull", ref, "-o", p.path("plugin"), "--platform", "linux/arm64")
+	if b, err := os.ReadFile(p.path("plugin/libk8saudit.so")); err != nil || string(b) != "libk8saudit.so (linux/arm64)" {
+		t.Fatalf("pull --platform linux/arm64: %q, %v", b, err)
+	}
+	p.refused([]string{"pull", ref, "--tier", "repository", "-o", p.path("x"), "--platform", "linux/amd64"})
+	out := p.ok("promote", ref, "--to", "repository", "--key", ciKey, "--owner", "falco-maintainers",
+		"--source-url", "https://github.com/falcosecurity/plugins", "--source-revision", "plugins/k8saudit/v0.7.0", "--license", "Apache-2.0", "--output", "json")
+	if got := digestOf(t, out); got != digest {
+		t.Errorf("the promotion rewrote the index: %s, was %s", got, digest)
+	}
+	p.ok("pull", ref, "--tier", "repository", "-o", p.path("tiered"), "--platform", "linux/amd64")
+	if b, err := os.ReadFile(p.path("tiered/libk8saudit.so")); err != nil || string(b) != "libk8saudit.so (linux/amd64)" {
+		t.Fatalf("pull --tier repository: %q, %v (this machine: %s)", b, err, plat)
 	}
 }

@@ -67,10 +67,10 @@ func falcoctlType(m *ocispec.Manifest) string {
 // a plugin, its resolved platform's).
 func FalcoctlConfigOf(ctx context.Context, t *target.Target, info *Info) (FalcoctlConfig, error) {
 	var c FalcoctlConfig
-	if !info.Falcoctl || info.manifest == nil {
+	if !info.Falcoctl || info.falcoctlManifest == nil {
 		return c, fmt.Errorf("%s is not one of falcoctl's artifacts", t.Ref)
 	}
-	b, err := fetchManifest(ctx, t, info.manifest.Config)
+	b, err := fetchManifest(ctx, t, info.falcoctlManifest.Config)
 	if err != nil {
 		return c, err
 	}

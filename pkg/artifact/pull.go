@@ -69,6 +69,9 @@ type Info struct {
 
 	root     ocispec.Descriptor
 	manifest *ocispec.Manifest
+	// falcoctlManifest is the manifest whose config a falcoctl artifact's
+	// metadata is read from (for a plugin, its index's first).
+	falcoctlManifest *ocispec.Manifest
 }
 
 // Root returns the descriptor of the resolved manifest or index.
@@ -87,8 +90,16 @@ func Resolve(ctx context.Context, t *target.Target, platform *ocispec.Platform) 
 		return nil, fmt.Errorf("%s: %w", t.Ref, err)
 	}
 	info := &Info{Info: *i, Tier: claimed, root: i.Root(), manifest: i.Manifest()}
-	if typ := falcoctlType(info.manifest); info.Type == "" && typ != "" {
-		info.Type, info.Falcoctl = typ, true
+	if info.Type == "" {
+		// One of falcoctl's? Its layer says; a plugin's index is judged
+		// by its first manifest.
+		m := info.manifest
+		if m == nil && len(info.Manifests) > 0 && info.Manifests[0].MediaType == ocispec.MediaTypeImageManifest {
+			m, _ = oci.FetchImageManifest(ctx, t, info.Manifests[0])
+		}
+		if typ := falcoctlType(m); typ != "" {
+			info.Type, info.Falcoctl, info.falcoctlManifest = typ, true, m
+		}
 	}
 	return info, nil
 }
