@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/tierpack/tierpack/plugins/exporter"
+	"github.com/tierpack/tierpack/plugins/falcorules"
 	"github.com/tierpack/tierpack/plugins/script"
 	"github.com/tierpack/tierpack/sdk"
 )
@@ -16,12 +17,14 @@ func builtin(typ string) (sdk.Packager, bool) {
 		return script.Plugin{}, true
 	case exporter.Type:
 		return exporter.Plugin{}, true
+	case falcorules.Type:
+		return falcorules.Plugin{}, true
 	}
 	return nil, false
 }
 
 // builtinTypes lists the types builtin serves.
-func builtinTypes() []string { return []string{script.Type, exporter.Type} }
+func builtinTypes() []string { return []string{script.Type, exporter.Type, falcorules.Type} }
 
 // companionTypes are the plugins that ship with tierpack as binaries of
 // their own (cmd/tierpack-plugin-<type>), installed beside it by

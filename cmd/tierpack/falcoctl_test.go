@@ -17,10 +17,11 @@ import (
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/content/file"
 
 	"github.com/tierpack/tierpack/internal/registrytest"
-	"github.com/tierpack/tierpack/pkg/artifact"
+	"github.com/tierpack/tierpack/sdk/falco"
 )
 
 // falcoRules is a rules file as Falco's release pipeline packs it.
@@ -36,7 +37,7 @@ const falcoRules = `- rule: Terminal shell in container
 // named "config" with its annotations dropped, oras.Pack with an image
 // manifest, CopyGraph, PushReference): the same library calls, so the
 // same bytes. It returns the manifest digest.
-func pushLikeFalcoctl(t *testing.T, reg *registrytest.Registry, repo, tag string, cfg artifact.FalcoctlConfig) string {
+func pushLikeFalcoctl(t *testing.T, reg *registrytest.Registry, repo, tag string, cfg falco.Config) string {
 	t.Helper()
 	ctx := context.Background()
 	work := t.TempDir()
@@ -55,14 +56,14 @@ func pushLikeFalcoctl(t *testing.T, reg *registrytest.Registry, repo, tag string
 		t.Fatal(err)
 	}
 	defer fs.Close()
-	layer, err := fs.Add(ctx, filepath.Base(rulesPath), artifact.FalcoctlRulesfileLayer, rulesPath)
+	layer, err := fs.Add(ctx, filepath.Base(rulesPath), falco.RulesfileLayerMediaType, rulesPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfgBytes, _ := json.Marshal(cfg)
 	cfgPath := filepath.Join(work, "falcoctl-config")
 	os.WriteFile(cfgPath, cfgBytes, 0o644)
-	cfgDesc, err := fs.Add(ctx, "config", artifact.FalcoctlRulesfileConfig, cfgPath)
+	cfgDesc, err := fs.Add(ctx, "config", falco.RulesfileConfigMediaType, cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,11 +96,8 @@ func pushLikeFalcoctl(t *testing.T, reg *registrytest.Registry, repo, tag string
 // repository.
 func TestFalcoctlRulesfileGetsATier(t *testing.T) {
 	reg := registrytest.New(t)
-	cfg := artifact.FalcoctlConfig{Name: "falco-rules", Version: "3.2.0"}
-	cfg.Requirements = append(cfg.Requirements, struct {
-		Name    string `json:"name"`
-		Version string `json:"version"`
-	}{"engine_version_semver", "0.31.0"})
+	cfg := falco.Config{Name: "falco-rules", Version: "3.2.0"}
+	cfg.Requirements = append(cfg.Requirements, falco.Dependency{Name: "engine_version_semver", Version: "0.31.0"})
 	digest := pushLikeFalcoctl(t, reg, "falcosecurity/rules/falco-rules", "3.2.0", cfg)
 	ref := reg.Host + "/falcosecurity/rules/falco-rules:3.2.0"
 	p := newTP(t)
@@ -149,7 +147,7 @@ func TestFalcoctlRulesfileGetsATier(t *testing.T) {
 // pushPluginLikeFalcoctl pushes a Falco plugin the way falcoctl's pusher
 // does: one manifest per platform (the platform set on its descriptor),
 // then an image index of them, tagged. It returns the index digest.
-func pushPluginLikeFalcoctl(t *testing.T, reg *registrytest.Registry, repo, tag string, cfg artifact.FalcoctlConfig, platforms ...string) string {
+func pushPluginLikeFalcoctl(t *testing.T, reg *registrytest.Registry, repo, tag string, cfg falco.Config, platforms ...string) string {
 	t.Helper()
 	ctx := context.Background()
 	r := remoteRepo(t, reg, repo)
@@ -172,14 +170,14 @@ func pushPluginLikeFalcoctl(t *testing.T, reg *registrytest.Registry, repo, tag 
 		if err != nil {
 			t.Fatal(err)
 		}
-		layer, err := fs.Add(ctx, filepath.Base(path), artifact.FalcoctlPluginLayer, path)
+		layer, err := fs.Add(ctx, filepath.Base(path), falco.PluginLayerMediaType, path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfgBytes, _ := json.Marshal(cfg)
 		cfgPath := filepath.Join(work, "falcoctl-config")
 		os.WriteFile(cfgPath, cfgBytes, 0o644)
-		cfgDesc, err := fs.Add(ctx, "config", artifact.FalcoctlPluginConfig, cfgPath)
+		cfgDesc, err := fs.Add(ctx, "config", falco.PluginConfigMediaType, cfgPath)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -212,7 +210,7 @@ func pushPluginLikeFalcoctl(t *testing.T, reg *registrytest.Registry, repo, tag 
 func TestFalcoctlPluginGetsATier(t *testing.T) {
 	reg := registrytest.New(t)
 	digest := pushPluginLikeFalcoctl(t, reg, "falcosecurity/plugins/plugin/k8saudit", "0.7.0",
-		artifact.FalcoctlConfig{Name: "k8saudit", Version: "0.7.0"}, "linux/amd64", "linux/arm64")
+		falco.Config{Name: "k8saudit", Version: "0.7.0"}, "linux/amd64", "linux/arm64")
 	ref := reg.Host + "/falcosecurity/plugins/plugin/k8saudit:0.7.0"
 	p := newTP(t)
 	plat := goruntime.GOOS + "/" + goruntime.GOARCH
@@ -229,5 +227,63 @@ func TestFalcoctlPluginGetsATier(t *testing.T) {
 	p.ok("pull", ref, "--tier", "repository", "-o", p.path("tiered"), "--platform", "linux/amd64")
 	if b, err := os.ReadFile(p.path("tiered/libk8saudit.so")); err != nil || string(b) != "libk8saudit.so (linux/amd64)" {
 		t.Fatalf("pull --tier repository: %q, %v (this machine: %s)", b, err, plat)
+	}
+}
+
+// tierpack's own falco-rules type pushes falcoctl's rulesfile format: the
+// media types, no artifactType, and falcoctl's config, byte for byte as
+// falcoctl marshals its ArtifactConfig (the JSON below is written from its
+// field tags: name, version, dependencies, requirements, all omitempty),
+// with a layer of the rules files only.
+func TestFalcoRulesTypePushesFalcoctlFormat(t *testing.T) {
+	reg := registrytest.New(t)
+	p := newTP(t)
+	repo := reg.Host + "/rules/falco-shell-rules"
+	p.ok("push", filepath.Join(examplesDir(t), "rules", "falco-shell-rules"), repo)
+
+	ctx := context.Background()
+	r := remoteRepo(t, reg, "rules/falco-shell-rules")
+	desc, rc, err := r.FetchReference(ctx, "0.1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m ocispec.Manifest
+	json.NewDecoder(rc).Decode(&m)
+	rc.Close()
+	if desc.MediaType != ocispec.MediaTypeImageManifest || m.ArtifactType != "" || m.Config.MediaType != falco.RulesfileConfigMediaType ||
+		len(m.Layers) != 1 || m.Layers[0].MediaType != falco.RulesfileLayerMediaType {
+		t.Fatalf("not falcoctl's rulesfile format: %s %+v", desc.MediaType, m)
+	}
+	cfg, err := content.FetchAll(ctx, r, m.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"name":"falco-shell-rules","version":"0.1.0","requirements":[{"name":"engine_version_semver","version":"0.31.0"}]}`
+	if string(cfg) != want {
+		t.Errorf("config:\n%s\nwant falcoctl's:\n%s", cfg, want)
+	}
+	layer, err := content.FetchAll(ctx, r, m.Layers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	gz, err := gzip.NewReader(bytes.NewReader(layer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		names = append(names, h.Name)
+	}
+	if strings.Join(names, ",") != "falco_shell_rules.yaml" {
+		t.Errorf("the layer holds %v, want the rules file only (falcoctl extracts it into Falco's rules folder)", names)
+	}
+	p.ok("pull", repo+":0.1.0", "-o", p.path("pulled"))
+	if _, err := os.Stat(p.path("pulled/falco_shell_rules.yaml")); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/archive"
+	"github.com/tierpack/tierpack/sdk/falco"
 	"github.com/tierpack/tierpack/sdk/tier"
 )
 
@@ -189,7 +190,7 @@ func pullOnce(ctx context.Context, plugins *plugin.Manager, t *target.Target, op
 	var pluginErr error
 	var started sync.WaitGroup
 	if info.Falcoctl {
-		unpack = unpackFalcoctl // the host knows falcoctl's format: no plugin
+		unpack = falco.UnpackLayers // the host knows falcoctl's format: no plugin
 	} else {
 		started.Go(func() {
 			var p *plugin.Plugin

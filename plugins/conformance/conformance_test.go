@@ -61,3 +61,21 @@ func TestInitCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestFalcoRulesPluginConforms runs the harness against the built-in
+// falco-rules plugin.
+func TestFalcoRulesPluginConforms(t *testing.T) {
+	bin := plugintest.Build(t, "./testdata/falcorulesplugin")
+	r := plugintest.Run(t, plugintest.Config{
+		Binary: bin,
+		Good:   "../../examples/rules/falco-shell-rules",
+		Bad:    "testdata/bad-rules",
+	})
+	if !r.Passed {
+		t.Fatalf("report: %+v", r.Checks)
+	}
+	bad, _ := r.Result(plugintest.CheckValidateBad)
+	if !strings.Contains(bad.Message, `rule "No condition" has no condition`) {
+		t.Errorf("validate-bad: %s", bad.Message)
+	}
+}
