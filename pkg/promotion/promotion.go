@@ -348,7 +348,7 @@ func (s Signed) Verify(keys []sign.PublicKey) (sign.PublicKey, error) {
 	k, err := sign.VerifyBytes(s.raw, s.Signature, keys)
 	if err == nil && !k.NotAfter.IsZero() && s.Time.After(k.NotAfter) {
 		return k, fmt.Errorf("%w: record %s (key %s) is dated %s, after its key's notAfter %s",
-			sign.ErrUntrusted, shortDigest(s.Referrer), k.ID, s.Time.Format(time.RFC3339), k.NotAfter.Format(time.RFC3339))
+			sign.ErrUntrusted, ShortDigest(s.Referrer), k.ID, s.Time.Format(time.RFC3339), k.NotAfter.Format(time.RFC3339))
 	}
 	return k, err
 }
@@ -441,7 +441,7 @@ func Latest(recs []Signed, d, content string, keysFor KeysFor) (*Signed, error) 
 	for i := range recs {
 		r := recs[i]
 		if !r.Covers(d, content) {
-			problems = append(problems, fmt.Sprintf("record %s is about %s, not %s", shortDigest(r.Referrer), shortDigest(r.Subject), shortDigest(d)))
+			problems = append(problems, fmt.Sprintf("record %s is about %s, not %s", ShortDigest(r.Referrer), ShortDigest(r.Subject), ShortDigest(d)))
 			continue
 		}
 		k, err := r.Verify(keysFor(max(r.From, r.To)))
@@ -450,7 +450,7 @@ func Latest(recs []Signed, d, content string, keysFor KeysFor) (*Signed, error) 
 			problems = append(problems, strings.TrimPrefix(err.Error(), sign.ErrUntrusted.Error()+": "))
 			continue
 		case err != nil:
-			problems = append(problems, fmt.Sprintf("record %s (%s -> %s, key %s) is not signed by a key trusted for %s", shortDigest(r.Referrer), r.From, r.To, r.KeyID, max(r.From, r.To)))
+			problems = append(problems, fmt.Sprintf("record %s (%s -> %s, key %s) is not signed by a key trusted for %s", ShortDigest(r.Referrer), r.From, r.To, r.KeyID, max(r.From, r.To)))
 			continue
 		}
 		r.VerifiedBy = k.ID
@@ -460,14 +460,16 @@ func Latest(recs []Signed, d, content string, keysFor KeysFor) (*Signed, error) 
 	}
 	if best == nil {
 		if len(problems) == 0 {
-			return nil, fmt.Errorf("%w about %s", ErrNoRecord, shortDigest(d))
+			return nil, fmt.Errorf("%w about %s", ErrNoRecord, ShortDigest(d))
 		}
-		return nil, fmt.Errorf("%w about %s: %s", ErrNoRecord, shortDigest(d), strings.Join(problems, "; "))
+		return nil, fmt.Errorf("%w about %s: %s", ErrNoRecord, ShortDigest(d), strings.Join(problems, "; "))
 	}
 	return best, nil
 }
 
-func shortDigest(s string) string {
+// ShortDigest shortens a digest for messages: "sha256:" and 12 hex
+// digits; anything that is not a digest is returned whole.
+func ShortDigest(s string) string {
 	d, err := digest.Parse(s)
 	if err != nil || len(d.Encoded()) < 12 {
 		return s

@@ -135,16 +135,16 @@ func (p *prover) verify(ctx context.Context, repo string, v index.Version) error
 	}
 	rec, err := p.read(ctx, repo, d)
 	if err != nil {
-		return fmt.Errorf("its tier record %s cannot be read: %v", short(v.Record), err)
+		return fmt.Errorf("its tier record %s cannot be read: %v", promotion.ShortDigest(v.Record), err)
 	}
 	switch {
 	case !rec.About(v.Digest):
-		return fmt.Errorf("its tier record %s is about %s, not this version", short(v.Record), short(rec.Subject))
+		return fmt.Errorf("its tier record %s is about %s, not this version", promotion.ShortDigest(v.Record), promotion.ShortDigest(rec.Subject))
 	case rec.To < v.Tier:
-		return fmt.Errorf("its tier record %s gives %s, not %s", short(v.Record), rec.To, v.Tier)
+		return fmt.Errorf("its tier record %s gives %s, not %s", promotion.ShortDigest(v.Record), rec.To, v.Tier)
 	}
 	if _, err := rec.Verify(p.gate.For(repo).KeysFor(max(rec.From, rec.To))); err != nil {
-		return fmt.Errorf("its tier record %s (key %s) is not signed by a key this client trusts for %s", short(v.Record), rec.KeyID, max(rec.From, rec.To))
+		return fmt.Errorf("its tier record %s (key %s) is not signed by a key this client trusts for %s", promotion.ShortDigest(v.Record), rec.KeyID, max(rec.From, rec.To))
 	}
 	return nil
 }
@@ -231,11 +231,4 @@ func (f *cachedFetcher) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.
 		_ = f.cache.PutBytes(desc, b) // the cache only saves time
 	}
 	return io.NopCloser(bytes.NewReader(b)), nil
-}
-
-func short(d string) string {
-	if len(d) > 19 {
-		return d[:19]
-	}
-	return d
 }

@@ -563,7 +563,7 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 		if v.Demoted {
 			v.Reason = demotionReason(v.Record, d)
 		} else {
-			v.Reason = fmt.Sprintf("the latest trusted record (%s, by %s) puts it at %s", shortDigest(latest.Referrer), latest.By, latest.To)
+			v.Reason = fmt.Sprintf("the latest trusted record (%s, by %s) puts it at %s", promotion.ShortDigest(latest.Referrer), latest.By, latest.To)
 		}
 		return v
 	}
@@ -609,7 +609,7 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 	case v.Verified < v.Claimed && v.Demoted:
 		v.Reason = demotionReason(v.Record, d)
 	case v.Verified < v.Claimed:
-		v.Reason = fmt.Sprintf("the latest trusted record (%s, by %s) puts it at %s", shortDigest(latest.Referrer), latest.By, latest.To)
+		v.Reason = fmt.Sprintf("the latest trusted record (%s, by %s) puts it at %s", promotion.ShortDigest(latest.Referrer), latest.By, latest.To)
 	}
 	return v
 }
@@ -630,13 +630,13 @@ func (v Verdict) quorumReason() string {
 // and whether the registry still lists the record.
 func demotionReason(r *promotion.Signed, d string) string {
 	s := fmt.Sprintf("demoted from %s to %s by %s on %s%s (record %s, key %s)",
-		r.From, r.To, r.By, r.Time.Format("2006-01-02 15:04:05Z"), reasonSuffix(r.Why()), shortDigest(r.Referrer), r.VerifiedBy)
+		r.From, r.To, r.By, r.Time.Format("2006-01-02 15:04:05Z"), reasonSuffix(r.Why()), promotion.ShortDigest(r.Referrer), r.VerifiedBy)
 	switch {
 	case r.Subject == d:
 	case r.Source == d:
 		s += "; this is the manifest it replaced"
 	default:
-		s += "; the demotion covers every manifest of this content, and this one (" + shortDigest(d) + ") is another manifest of it"
+		s += "; the demotion covers every manifest of this content, and this one (" + promotion.ShortDigest(d) + ") is another manifest of it"
 	}
 	if r.Remembered {
 		s += "; the registry no longer lists that record (this client kept it when it saw it): someone deleted it"
@@ -652,13 +652,6 @@ func reasonSuffix(r string) string {
 		return ""
 	}
 	return ": " + r
-}
-
-func shortDigest(s string) string {
-	if i := strings.IndexByte(s, ':'); i >= 0 && len(s) > i+13 {
-		return s[:i+13]
-	}
-	return s
 }
 
 // RefusedError is a pull (or any use) refused because the artifact is not
