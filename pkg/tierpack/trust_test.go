@@ -522,6 +522,7 @@ func oras(t *testing.T, args ...string) {
 // repository raises it again: records from different repositories are
 // ordered by their signed time, not by sequences neither could know.
 func TestFreshPromotionElsewhereBeatsARememberedDemotion(t *testing.T) {
+	needORAS(t)
 	ctx := context.Background()
 	reg := registrytest.New(t)
 	user := newClient(t)
