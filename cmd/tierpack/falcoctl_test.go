@@ -19,6 +19,7 @@ import (
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/content/file"
+	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/tierpack/tierpack/internal/registrytest"
 	"github.com/tierpack/tierpack/sdk/falco"
@@ -32,38 +33,39 @@ const falcoRules = `- rule: Terminal shell in container
   priority: NOTICE
 `
 
-// pushLikeFalcoctl pushes rules to ref the way falcoctl's pusher does
-// (falcosecurity/falcoctl, pkg/oci/pusher: a file store, the config layer
-// named "config" with its annotations dropped, oras.Pack with an image
-// manifest, CopyGraph, PushReference): the same library calls, so the
-// same bytes. It returns the manifest digest.
-func pushLikeFalcoctl(t *testing.T, reg *registrytest.Registry, repo, tag string, cfg falco.Config) string {
+// packLikeFalcoctl packs one file the way falcoctl's pusher does
+// (falcosecurity/falcoctl, pkg/oci/pusher: a tar.gz in a file store, the
+// config layer named "config" with its annotations dropped, oras.Pack with
+// an image manifest, CopyGraph to the registry): the same library calls,
+// so the same bytes. It returns the manifest's descriptor and bytes, for
+// the caller to tag or to list in an index.
+func packLikeFalcoctl(t *testing.T, r *remote.Repository, configType, layerType, name string, mode int64, body []byte, cfg falco.Config) (ocispec.Descriptor, []byte) {
 	t.Helper()
 	ctx := context.Background()
 	work := t.TempDir()
 	var tgz bytes.Buffer
 	gz := gzip.NewWriter(&tgz)
 	tw := tar.NewWriter(gz)
-	tw.WriteHeader(&tar.Header{Name: "falco_rules.yaml", Mode: 0o644, Size: int64(len(falcoRules)), Typeflag: tar.TypeReg})
-	tw.Write([]byte(falcoRules))
+	tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(body)), Typeflag: tar.TypeReg})
+	tw.Write(body)
 	tw.Close()
 	gz.Close()
-	rulesPath := filepath.Join(work, "falco_rules.yaml.tar.gz")
-	os.WriteFile(rulesPath, tgz.Bytes(), 0o644)
+	tgzPath := filepath.Join(work, name+".tar.gz")
+	os.WriteFile(tgzPath, tgz.Bytes(), 0o644)
 
 	fs, err := file.New(work)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fs.Close()
-	layer, err := fs.Add(ctx, filepath.Base(rulesPath), falco.RulesfileLayerMediaType, rulesPath)
+	layer, err := fs.Add(ctx, filepath.Base(tgzPath), layerType, tgzPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfgBytes, _ := json.Marshal(cfg)
 	cfgPath := filepath.Join(work, "falcoctl-config")
 	os.WriteFile(cfgPath, cfgBytes, 0o644)
-	cfgDesc, err := fs.Add(ctx, "config", falco.RulesfileConfigMediaType, cfgPath)
+	cfgDesc, err := fs.Add(ctx, "config", configType, cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,18 +75,26 @@ func pushLikeFalcoctl(t *testing.T, reg *registrytest.Registry, repo, tag string
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := remoteRepo(t, reg, repo)
 	opts := oras.DefaultCopyGraphOptions
 	opts.Concurrency = 1
 	if err := oras.CopyGraph(ctx, fs, r, desc, opts); err != nil {
 		t.Fatal(err)
 	}
-	rc, err := fs.Fetch(ctx, desc)
+	data, err := content.FetchAll(ctx, fs, desc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rc.Close()
-	if err := r.PushReference(ctx, desc, rc, tag); err != nil {
+	return desc, data
+}
+
+// pushLikeFalcoctl pushes rules to repo:tag as falcoctl does: the
+// manifest packLikeFalcoctl packs, tagged with PushReference. It returns
+// the manifest digest.
+func pushLikeFalcoctl(t *testing.T, reg *registrytest.Registry, repo, tag string, cfg falco.Config) string {
+	t.Helper()
+	r := remoteRepo(t, reg, repo)
+	desc, data := packLikeFalcoctl(t, r, falco.RulesfileConfigMediaType, falco.RulesfileLayerMediaType, "falco_rules.yaml", 0o644, []byte(falcoRules), cfg)
+	if err := r.PushReference(context.Background(), desc, bytes.NewReader(data), tag); err != nil {
 		t.Fatal(err)
 	}
 	return desc.Digest.String()
@@ -151,46 +161,10 @@ func pushPluginLikeFalcoctl(t *testing.T, reg *registrytest.Registry, repo, tag 
 	t.Helper()
 	ctx := context.Background()
 	r := remoteRepo(t, reg, repo)
-	opts := oras.DefaultCopyGraphOptions
-	opts.Concurrency = 1
 	var manifests []ocispec.Descriptor
 	for _, platform := range platforms {
-		work := t.TempDir()
-		lib := "lib" + cfg.Name + ".so (" + platform + ")"
-		var tgz bytes.Buffer
-		gz := gzip.NewWriter(&tgz)
-		tw := tar.NewWriter(gz)
-		tw.WriteHeader(&tar.Header{Name: "lib" + cfg.Name + ".so", Mode: 0o755, Size: int64(len(lib)), Typeflag: tar.TypeReg})
-		tw.Write([]byte(lib))
-		tw.Close()
-		gz.Close()
-		path := filepath.Join(work, cfg.Name+".tar.gz")
-		os.WriteFile(path, tgz.Bytes(), 0o644)
-		fs, err := file.New(work)
-		if err != nil {
-			t.Fatal(err)
-		}
-		layer, err := fs.Add(ctx, filepath.Base(path), falco.PluginLayerMediaType, path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfgBytes, _ := json.Marshal(cfg)
-		cfgPath := filepath.Join(work, "falcoctl-config")
-		os.WriteFile(cfgPath, cfgBytes, 0o644)
-		cfgDesc, err := fs.Add(ctx, "config", falco.PluginConfigMediaType, cfgPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfgDesc.Annotations = nil
-		//lint:ignore SA1019 oras.Pack is what falcoctl calls.
-		desc, err := oras.Pack(ctx, fs, "", []ocispec.Descriptor{layer}, oras.PackOptions{ConfigDescriptor: &cfgDesc, PackImageManifest: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := oras.CopyGraph(ctx, fs, r, desc, opts); err != nil {
-			t.Fatal(err)
-		}
-		fs.Close()
+		lib := "lib" + cfg.Name + ".so"
+		desc, _ := packLikeFalcoctl(t, r, falco.PluginConfigMediaType, falco.PluginLayerMediaType, lib, 0o755, []byte(lib+" ("+platform+")"), cfg)
 		osName, arch, _ := strings.Cut(platform, "/")
 		desc.Platform = &ocispec.Platform{OS: osName, Architecture: arch}
 		manifests = append(manifests, desc)
