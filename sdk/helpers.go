@@ -55,10 +55,17 @@ func PackageFiles(ctx context.Context, req PackageRequest, files []string) (Pack
 // written. Layers of other media types are refused: a plugin should not
 // silently drop content it does not understand.
 func UnpackLayers(ctx context.Context, req UnpackRequest, limits archive.Limits) (UnpackResult, error) {
+	return UnpackLayersOf(ctx, req, limits, map[string]archive.Format{MediaTypeLayerTarGzip: archive.FormatGzip, MediaTypeLayerTar: archive.FormatTar})
+}
+
+// UnpackLayersOf is UnpackLayers for layers of the media types formats
+// lists, each extracted as the archive format it maps to (a plugin whose
+// format has media types of its own, such as falcoctl's).
+func UnpackLayersOf(ctx context.Context, req UnpackRequest, limits archive.Limits, formats map[string]archive.Format) (UnpackResult, error) {
 	budget := UnpackBudget(req, limits)
 	for _, l := range req.Layers {
-		format, ok := archive.FormatOf(l.MediaType)
-		if !ok || (l.MediaType != MediaTypeLayerTarGzip && l.MediaType != MediaTypeLayerTar) {
+		format, ok := formats[l.MediaType]
+		if !ok {
 			return UnpackResult{}, fmt.Errorf("layer %s has media type %q, which this plugin cannot unpack", l.Digest, l.MediaType)
 		}
 		opts := archive.ExtractOptions{Budget: budget, Format: format}

@@ -11,10 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -47,31 +44,19 @@ type Config struct {
 	Requirements []Dependency `json:"requirements,omitempty"`
 }
 
-// layerTypes are falcoctl's layer media types: each a tar.gz.
-var layerTypes = []string{RulesfileLayerMediaType, PluginLayerMediaType, AssetLayerMediaType}
+// layerFormats are falcoctl's layer media types: each a tar.gz.
+var layerFormats = map[string]archive.Format{
+	RulesfileLayerMediaType: archive.FormatGzip,
+	PluginLayerMediaType:    archive.FormatGzip,
+	AssetLayerMediaType:     archive.FormatGzip,
+}
 
 // UnpackLayers extracts the layers of a falcoctl artifact into
 // req.OutputDir as falcoctl installs them (each layer a tar.gz), with
 // archive.ExtractWith's checks, spending req.Budget; a layer of another
-// media type is refused.
+// media type is refused (sdk.UnpackLayersOf).
 func UnpackLayers(ctx context.Context, req sdk.UnpackRequest) (sdk.UnpackResult, error) {
-	budget := sdk.UnpackBudget(req, archive.Limits{})
-	for _, l := range req.Layers {
-		if !slices.Contains(layerTypes, l.MediaType) {
-			return sdk.UnpackResult{}, fmt.Errorf("layer %s has media type %q, not one of falcoctl's", l.Digest, l.MediaType)
-		}
-		f, err := os.Open(filepath.Join(req.BlobsDir, filepath.FromSlash(l.Path)))
-		if err != nil {
-			return sdk.UnpackResult{}, err
-		}
-		err = archive.ExtractWith(ctx, f, req.OutputDir, archive.ExtractOptions{Budget: budget, Format: archive.FormatGzip})
-		f.Close()
-		if err != nil {
-			return sdk.UnpackResult{}, fmt.Errorf("layer %s: %w", l.Digest, err)
-		}
-	}
-	files, err := sdk.ListFiles(req.OutputDir)
-	return sdk.UnpackResult{Files: files}, err
+	return sdk.UnpackLayersOf(ctx, req, archive.Limits{}, layerFormats)
 }
 
 // Dependency is a name and a version: an artifact a rules file needs
