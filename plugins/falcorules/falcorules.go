@@ -58,19 +58,16 @@ func (Plugin) Describe(context.Context) (sdk.Description, error) {
 	}, nil
 }
 
-// rulesFiles are the contribution's .yaml and .yml files.
-func rulesFiles(dir string, c sdk.Contribution) ([]string, error) {
-	files, err := sdk.ExpandFiles(dir, c.Files)
-	if err != nil {
-		return nil, err
-	}
+// rulesFiles are the .yaml and .yml files among a contribution's files,
+// tierpack.yaml left out.
+func rulesFiles(files []string) []string {
 	var rules []string
 	for _, f := range files {
 		if ext := strings.ToLower(path.Ext(f)); (ext == ".yaml" || ext == ".yml") && f != "tierpack.yaml" {
 			rules = append(rules, f)
 		}
 	}
-	return rules, nil
+	return rules
 }
 
 // Validate implements sdk.Packager: every rules file is checked as Falco
@@ -86,11 +83,12 @@ func (Plugin) Validate(ctx context.Context, req sdk.ValidateRequest) ([]sdk.Diag
 			diags = append(diags, sdk.Errorf("tierpack.yaml", 0, "spec: each requirement and dependency needs a name and a version"))
 		}
 	}
-	files, err := rulesFiles(req.Dir, req.Contribution)
+	all, err := sdk.ExpandFiles(req.Dir, req.Contribution.Files)
 	if err != nil {
 		return nil, err
 	}
-	if all, err := sdk.ExpandFiles(req.Dir, req.Contribution.Files); err == nil && len(req.Contribution.Files) > 0 {
+	files := rulesFiles(all)
+	if len(req.Contribution.Files) > 0 {
 		for _, f := range all {
 			if !slices.Contains(files, f) && f != "tierpack.yaml" {
 				diags = append(diags, sdk.Warnf(f, 0, "not packaged: falcoctl installs the layer into Falco's rules folder, so it holds rules files only").
@@ -98,23 +96,11 @@ func (Plugin) Validate(ctx context.Context, req sdk.ValidateRequest) ([]sdk.Diag
 			}
 		}
 	}
-	seen := falco.Names{}
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		data, err := os.ReadFile(filepath.Join(req.Dir, filepath.FromSlash(f)))
-		if err != nil {
-			diags = append(diags, sdk.Errorf(f, 0, "cannot read: %v", err))
-			continue
-		}
-		diags = append(diags, falco.CheckFile(f, data, seen)...)
+	more, err := falco.CheckFiles(ctx, req.Dir, files)
+	if err != nil {
+		return nil, err
 	}
-	if len(files) == 0 {
-		diags = append(diags, sdk.Errorf("tierpack.yaml", 0, "the contribution has no rules file").
-			WithHint("add a Falco rules file ending in .yaml next to tierpack.yaml, or list it under files:"))
-	}
-	return diags, nil
+	return append(diags, more...), nil
 }
 
 // Package implements sdk.Packager: falcoctl's config and one tar.gz layer
@@ -124,11 +110,11 @@ func (Plugin) Package(ctx context.Context, req sdk.PackageRequest) (sdk.PackageR
 	if err := req.Contribution.DecodeSpec(&spec); err != nil {
 		return sdk.PackageResult{}, err
 	}
-	files, err := rulesFiles(req.Dir, req.Contribution)
+	all, err := sdk.ExpandFiles(req.Dir, req.Contribution.Files)
 	if err != nil {
 		return sdk.PackageResult{}, err
 	}
-	res, err := sdk.PackageFiles(ctx, req, files)
+	res, err := sdk.PackageFiles(ctx, req, rulesFiles(all))
 	if err != nil {
 		return res, err
 	}

@@ -11,6 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -42,6 +46,41 @@ type Config struct {
 	Version      string       `json:"version,omitempty"`
 	Dependencies []Dependency `json:"dependencies,omitempty"`
 	Requirements []Dependency `json:"requirements,omitempty"`
+}
+
+// CheckFiles checks the rules files among files (slash-separated, relative
+// to dir): those ending in .yaml or .yml, each as CheckFile does, with
+// duplicates found across them. A symlink is passed over (its target is
+// checked on its own: reading both would report every rule twice). With no
+// rules file at all it says so, as an error.
+func CheckFiles(ctx context.Context, dir string, files []string) ([]sdk.Diagnostic, error) {
+	var diags []sdk.Diagnostic
+	seen := Names{}
+	n := 0
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if ext := strings.ToLower(path.Ext(f)); ext != ".yaml" && ext != ".yml" {
+			continue
+		}
+		full := filepath.Join(dir, filepath.FromSlash(f))
+		if st, err := os.Lstat(full); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+			continue
+		}
+		n++
+		data, err := os.ReadFile(full)
+		if err != nil {
+			diags = append(diags, sdk.Errorf(f, 0, "cannot read: %v", err))
+			continue
+		}
+		diags = append(diags, CheckFile(f, data, seen)...)
+	}
+	if n == 0 {
+		diags = append(diags, sdk.Errorf("tierpack.yaml", 0, "the contribution has no rules file").
+			WithHint("add a Falco rules file ending in .yaml next to tierpack.yaml, or list it under files:"))
+	}
+	return diags, nil
 }
 
 // layerFormats are falcoctl's layer media types: each a tar.gz.

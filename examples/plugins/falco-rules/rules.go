@@ -2,11 +2,6 @@ package main
 
 import (
 	"context"
-	"io/fs"
-	"os"
-	"path"
-	"path/filepath"
-	"strings"
 
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/archive"
@@ -52,32 +47,11 @@ func (Plugin) Validate(ctx context.Context, req sdk.ValidateRequest) ([]sdk.Diag
 	if err != nil {
 		return nil, err
 	}
-	seen := falco.Names{}
-	n := 0
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if ext := strings.ToLower(path.Ext(f)); ext != ".yaml" && ext != ".yml" {
-			continue
-		}
-		full := filepath.Join(req.Dir, filepath.FromSlash(f))
-		if st, err := os.Lstat(full); err == nil && st.Mode()&fs.ModeSymlink != 0 {
-			continue // its target is checked on its own: reading both would report every rule twice
-		}
-		n++
-		data, err := os.ReadFile(full)
-		if err != nil {
-			diags = append(diags, sdk.Errorf(f, 0, "cannot read: %v", err))
-			continue
-		}
-		diags = append(diags, falco.CheckFile(f, data, seen)...)
+	more, err := falco.CheckFiles(ctx, req.Dir, files)
+	if err != nil {
+		return nil, err
 	}
-	if n == 0 {
-		diags = append(diags, sdk.Errorf("tierpack.yaml", 0, "the contribution has no rules file").
-			WithHint("add a Falco rules file ending in .yaml next to tierpack.yaml, or list it under files:"))
-	}
-	return diags, nil
+	return append(diags, more...), nil
 }
 
 // Package implements sdk.Packager: tierpack.yaml and the contribution's
