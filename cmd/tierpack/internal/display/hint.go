@@ -57,7 +57,7 @@ func Hint(err error) string {
 	case errors.As(err, &re):
 		v := re.Verdict
 		if v.Undecided {
-			return "\n  try again when the registry answers, or pass --trust-mirror to accept the mirror's tier records"
+			return undecidedHint
 		}
 		if v.Demoted {
 			return fmt.Sprintf("\n  a demoted version is not taken at --tier %s: use another version (`tierpack tags REPO --long` shows each one's tier), or drop --tier to take it at your own risk", re.Want)
@@ -116,7 +116,7 @@ func Hint(err error) string {
 	case errors.Is(err, catalog.ErrNotLoopback):
 		return "; add --public if that is what you want"
 	case errors.Is(err, trust.ErrUndecided):
-		return "\n  try again when the registry answers, or pass --trust-mirror to accept the mirror's tier records"
+		return undecidedHint
 	case errors.As(err, &pol):
 		return policyHint(pol)
 	case errors.As(err, &cte):
@@ -134,6 +134,10 @@ func Hint(err error) string {
 	}
 	return ""
 }
+
+// undecidedHint is what to do about a tier left undecided because only a
+// registry's mirror answered.
+const undecidedHint = "\n  try again when the registry answers, or pass --trust-mirror to accept the mirror's tier records"
 
 // policyCommands are the commands that meet a tier policy's rules.
 var policyCommands = map[string]string{
