@@ -116,9 +116,10 @@ type ScopeTier struct {
 	Identities []map[string]string `yaml:"identities,omitempty"`
 }
 
-// GlobMatch matches repo ("registry/repository") against a scope's glob,
-// where * stays within a path element and ** crosses them.
-func GlobMatch(glob, repo string) bool {
+// GlobRegexp compiles a scope's glob over "registry/repository", where *
+// stays within a path element and ** crosses them, to match repositories
+// with (the gate compiles each scope's globs once, when it loads).
+func GlobRegexp(glob string) *regexp.Regexp {
 	var re strings.Builder
 	re.WriteString("^")
 	for i := 0; i < len(glob); i++ {
@@ -135,8 +136,7 @@ func GlobMatch(glob, repo string) bool {
 		}
 	}
 	re.WriteString("$")
-	ok, _ := regexp.MatchString(re.String(), repo)
-	return ok
+	return regexp.MustCompile(re.String()) // every other character is quoted
 }
 
 // Repository lists the repository tier's requirements (they apply to

@@ -40,6 +40,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -85,6 +86,7 @@ type Gate struct {
 // scopeKeys is a policy scope with its keys loaded.
 type scopeKeys struct {
 	globs     []string
+	match     []*regexp.Regexp // globs, compiled
 	keys      map[tier.Tier][]sign.PublicKey
 	threshold map[tier.Tier]int
 }
@@ -95,8 +97,8 @@ type scopeKeys struct {
 // thresholds apply; elsewhere the gate is unchanged.
 func (g Gate) For(repo string) Gate {
 	for _, sk := range g.scopes {
-		for _, glob := range sk.globs {
-			if policy.GlobMatch(glob, repo) {
+		for i, glob := range sk.globs {
+			if sk.match[i].MatchString(repo) {
 				n := g
 				n.Keys, n.TierKeys, n.Threshold, n.Scope = nil, sk.keys, sk.threshold, glob
 				return n
@@ -179,6 +181,9 @@ func Load(src Sources) (Gate, error) {
 	}
 	for _, s := range g.Policy.Scopes {
 		sk := scopeKeys{globs: s.Repositories, keys: map[tier.Tier][]sign.PublicKey{}, threshold: map[tier.Tier]int{}}
+		for _, glob := range s.Repositories {
+			sk.match = append(sk.match, policy.GlobRegexp(glob))
+		}
 		for t, st := range map[tier.Tier]policy.ScopeTier{tier.Repository: s.Repository, tier.Official: s.Official} {
 			if sk.keys[t], err = loadKeys(st.Keys, dir); err != nil {
 				return g, err
