@@ -379,7 +379,7 @@ func List(ctx context.Context, store content.ReadOnlyGraphStorage, subject ocisp
 	}
 	var out []Signed
 	for _, r := range refs {
-		s, err := read(ctx, store, r)
+		s, err := Read(ctx, store, r)
 		if err != nil {
 			continue
 		}
@@ -396,10 +396,6 @@ func sortRecords(recs []Signed) {
 
 // Read reads the record whose referrer manifest is d.
 func Read(ctx context.Context, store content.Fetcher, d ocispec.Descriptor) (Signed, error) {
-	return read(ctx, store, d)
-}
-
-func read(ctx context.Context, store content.Fetcher, d ocispec.Descriptor) (Signed, error) {
 	b, err := oci.FetchAll(ctx, store, d, maxRecord)
 	if err != nil {
 		return Signed{}, err
