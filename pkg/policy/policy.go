@@ -19,6 +19,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -28,6 +29,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tierpack/tierpack/pkg/owners"
+	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/sdk/contrib"
 	"github.com/tierpack/tierpack/sdk/tier"
 )
@@ -55,6 +57,11 @@ type Policy struct {
 	// Revoked are public keys that count for nothing, wherever they
 	// appear (a global key, a scope's, trusted-keys/, --key).
 	Revoked []string `yaml:"revoked,omitempty"`
+	// TrustedRoot is a trusted_root.json (cosign's and sigstore-go's
+	// format: Fulcio CAs, Rekor logs, timestamp authorities) that keyless
+	// identities are verified against; required when a scope names any.
+	// Verification is offline: nothing is fetched.
+	TrustedRoot string `yaml:"trustedRoot,omitempty"`
 	// Dir is the folder of the policy file: relative key paths are read
 	// from there.
 	Dir string `yaml:"-"`
@@ -62,8 +69,8 @@ type Policy struct {
 
 // TierKeys lists keys per tier.
 type TierKeys struct {
-	Repository []KeyRef `yaml:"repository,omitempty"`
-	Official   []KeyRef `yaml:"official,omitempty"`
+	Repository []KeyRef `yaml:"repository,omitempty" json:"repository,omitempty"`
+	Official   []KeyRef `yaml:"official,omitempty" json:"official,omitempty"`
 }
 
 // KeyRef is a public key file, written as its path or as
@@ -73,8 +80,8 @@ type TierKeys struct {
 // signed by that key: a leaked key can backdate it, which is what revoked
 // is for.
 type KeyRef struct {
-	Key      string    `yaml:"key"`
-	NotAfter time.Time `yaml:"notAfter,omitempty"`
+	Key      string    `yaml:"key" json:"key,omitempty"`
+	NotAfter time.Time `yaml:"notAfter,omitempty" json:"notAfter,omitempty"`
 }
 
 // UnmarshalYAML reads a path or a mapping.
@@ -95,25 +102,60 @@ func (k *KeyRef) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// Scope is a set of repositories with keys of their own.
+// Scope is a set of repositories with signers and requirements of their
+// own.
 type Scope struct {
 	// Repositories are globs over "registry/repository": * matches within
 	// a path element, ** across them ("registry.example/falcosecurity/**").
-	Repositories []string  `yaml:"repositories"`
-	Repository   ScopeTier `yaml:"repository,omitempty"`
-	Official     ScopeTier `yaml:"official,omitempty"`
+	Repositories []string  `yaml:"repositories" json:"repositories,omitempty"`
+	Repository   ScopeTier `yaml:"repository,omitempty" json:"repository,omitzero"`
+	Official     ScopeTier `yaml:"official,omitempty" json:"official,omitzero"`
+	// Requirements replace the policy's tier requirements inside the
+	// scope: written like the top-level repository: and official:, fields
+	// left out keep the policy's values. Falco's own artifacts carry no
+	// OWNERS or licence annotation, so a scope for them may ask for less
+	// than the contributions tierpack pushes.
+	Requirements *Requirements `yaml:"requirements,omitempty" json:"requirements,omitempty"`
+}
+
+// Requirements are a scope's tier requirements (Scope.Requirements).
+type Requirements struct {
+	Repository Repository `yaml:"repository" json:"repository"`
+	Official   Official   `yaml:"official" json:"official"`
 }
 
 // ScopeTier is who may sign a tier in a scope.
 type ScopeTier struct {
-	Keys []KeyRef `yaml:"keys,omitempty"`
-	// Threshold is how many distinct keys must have signed records raising
-	// the content to the tier (0 or 1: one).
-	Threshold int `yaml:"threshold,omitempty"`
-	// Identities are keyless signers (a Fulcio certificate's issuer and
-	// subject). Not supported yet: a policy that names any is refused
-	// rather than read as trusting nobody.
-	Identities []map[string]string `yaml:"identities,omitempty"`
+	Keys []KeyRef `yaml:"keys,omitempty" json:"keys,omitempty"`
+	// Identities are keyless signers: a Sigstore bundle (cosign v3's
+	// signature referrer) by a Fulcio certificate of one of them, logged
+	// in the policy's trustedRoot, approves the manifest it signs for the
+	// tier, as a record signed by a key would.
+	Identities []Identity `yaml:"identities,omitempty" json:"identities,omitempty"`
+	// Threshold is how many distinct keys or identities must have
+	// approved the content for the tier (0 or 1: one).
+	Threshold int `yaml:"threshold,omitempty" json:"threshold,omitempty"`
+}
+
+// Identity is a keyless signer, as cosign's --certificate-oidc-issuer and
+// --certificate-identity(-regexp) name it: the OIDC issuer and the
+// certificate's subject, exact or as a regular expression.
+type Identity = sign.Identity
+
+// checkIdentity reports what is wrong with an identity.
+func checkIdentity(id Identity) error {
+	switch {
+	case id.Issuer == "":
+		return errors.New("an identity needs issuer: (e.g. https://token.actions.githubusercontent.com)")
+	case (id.Subject == "") == (id.SubjectRegExp == ""):
+		return errors.New("an identity needs exactly one of subject: and subjectRegExp:")
+	}
+	if id.SubjectRegExp != "" {
+		if _, err := regexp.Compile(id.SubjectRegExp); err != nil {
+			return fmt.Errorf("subjectRegExp: %v", err)
+		}
+	}
+	return nil
 }
 
 // GlobRegexp compiles a scope's glob over "registry/repository", where *
@@ -144,26 +186,26 @@ func GlobRegexp(glob string) *regexp.Regexp {
 type Repository struct {
 	// MinApprovers is how many approvers OWNERS must list (0 disables the
 	// OWNERS requirement).
-	MinApprovers int `yaml:"minApprovers"`
+	MinApprovers int `yaml:"minApprovers" json:"minApprovers"`
 	// RequireSource requires source.url and source.revision.
-	RequireSource bool `yaml:"requireSource"`
+	RequireSource bool `yaml:"requireSource" json:"requireSource"`
 	// RequireLicense requires an SPDX licence expression.
-	RequireLicense bool `yaml:"requireLicense"`
+	RequireLicense bool `yaml:"requireLicense" json:"requireLicense"`
 	// RequireSemver requires a semantic release version.
-	RequireSemver bool `yaml:"requireSemver"`
+	RequireSemver bool `yaml:"requireSemver" json:"requireSemver"`
 	// RequireSignature requires a signed tier record by a key trusted for
 	// repository (written by push --key or promote).
-	RequireSignature bool `yaml:"requireSignature"`
+	RequireSignature bool `yaml:"requireSignature" json:"requireSignature"`
 }
 
 // Official lists the official tier's own requirements.
 type Official struct {
 	// MaxWarnings is how many validation warnings are allowed (-1: any).
-	MaxWarnings int `yaml:"maxWarnings"`
+	MaxWarnings int `yaml:"maxWarnings" json:"maxWarnings"`
 	// RequireSignature requires a cosign signature by a trusted key.
-	RequireSignature bool `yaml:"requireSignature"`
+	RequireSignature bool `yaml:"requireSignature" json:"requireSignature"`
 	// RequirePromotion requires a promotion record signed by a trusted key.
-	RequirePromotion bool `yaml:"requirePromotion"`
+	RequirePromotion bool `yaml:"requirePromotion" json:"requirePromotion"`
 }
 
 // Default returns the built-in policy.
@@ -177,31 +219,66 @@ func Default() Policy {
 // Load reads a policy file. Fields it leaves out keep their defaults.
 func Load(path string) (Policy, error) {
 	p := Default()
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return p, fmt.Errorf("reading policy: %w", err)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxPolicy+1))
+	f.Close()
+	if err != nil {
+		return p, fmt.Errorf("reading policy: %w", err)
+	}
+	if len(b) > maxPolicy {
+		return p, fmt.Errorf("policy %s is larger than the %d bytes a policy may have", path, maxPolicy)
+	}
+	// Scope requirements start from the policy's own: decode the policy
+	// first, then each scope's requirements over a copy of them.
+	var raw struct {
+		Scopes []struct {
+			Requirements yaml.Node `yaml:"requirements"`
+		} `yaml:"scopes"`
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&p); err != nil {
-		return p, fmt.Errorf("policy %s: %v (fields: repository.{minApprovers,requireSource,requireLicense,requireSemver,requireSignature}, official.{maxWarnings,requireSignature,requirePromotion}, trustedKeys, keys.{repository,official}, scopes[].{repositories,repository,official}.{keys,threshold}, revoked)", path, err)
+		return p, fmt.Errorf("policy %s: %v (fields: repository.{minApprovers,requireSource,requireLicense,requireSemver,requireSignature}, official.{maxWarnings,requireSignature,requirePromotion}, trustedKeys, keys.{repository,official}, scopes[].{repositories,requirements,repository,official}, scopes[].{repository,official}.{keys,identities,threshold}, revoked, trustedRoot)", path, err)
 	}
+	if err := yaml.Unmarshal(b, &raw); err != nil {
+		return p, fmt.Errorf("policy %s: %v", path, err)
+	}
+	keyless := false
 	for i, s := range p.Scopes {
 		if len(s.Repositories) == 0 {
 			return p, fmt.Errorf("policy %s: scopes[%d] has no repositories", path, i)
 		}
-		for _, st := range []ScopeTier{s.Repository, s.Official} {
-			if len(st.Identities) > 0 {
-				return p, fmt.Errorf("policy %s: scopes[%d] names keyless identities, which this tierpack cannot verify yet: use keys", path, i)
+		if s.Requirements != nil {
+			r := Requirements{Repository: p.Repository, Official: p.Official}
+			if err := raw.Scopes[i].Requirements.Decode(&r); err != nil {
+				return p, fmt.Errorf("policy %s: scopes[%d].requirements: %v", path, i, err)
 			}
-			if st.Threshold > len(st.Keys) {
-				return p, fmt.Errorf("policy %s: scopes[%d] asks for %d signers of %d keys: no record could ever count", path, i, st.Threshold, len(st.Keys))
+			p.Scopes[i].Requirements = &r
+		}
+		for _, st := range []ScopeTier{s.Repository, s.Official} {
+			for _, id := range st.Identities {
+				if err := checkIdentity(id); err != nil {
+					return p, fmt.Errorf("policy %s: scopes[%d]: %v", path, i, err)
+				}
+				keyless = true
+			}
+			if n := len(st.Keys) + len(st.Identities); st.Threshold > n {
+				return p, fmt.Errorf("policy %s: scopes[%d] asks for %d signers of %d keys and identities: nothing could ever count", path, i, st.Threshold, n)
 			}
 		}
+	}
+	if keyless && p.TrustedRoot == "" {
+		return p, fmt.Errorf("policy %s names keyless identities but no trustedRoot: give the trusted_root.json they are verified against (cosign's format; the Sigstore public-good one is https://raw.githubusercontent.com/sigstore/root-signing/main/targets/trusted_root.json)", path)
 	}
 	p.Dir = filepath.Dir(path)
 	return p, nil
 }
+
+// maxPolicy bounds a policy file: a genuine one is a few kilobytes.
+const maxPolicy = 1 << 20
 
 // Facts is what is known about an artifact or a contribution.
 type Facts struct {

@@ -99,3 +99,81 @@ func TestLoad(t *testing.T) {
 		t.Errorf("typo accepted: %v", err)
 	}
 }
+
+// Keyless identities and scope requirements: what a policy may say, and
+// the mistakes it is told about.
+func TestLoadKeylessScopes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(s string) string {
+		p := filepath.Join(dir, "policy.yaml")
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p, err := Load(write(`official: {maxWarnings: 3}
+trustedRoot: trusted_root.json
+scopes:
+  - repositories: ["ghcr.io/falcosecurity/**"]
+    requirements:
+      repository: {minApprovers: 0}
+    official:
+      identities:
+        - {issuer: "https://token.actions.githubusercontent.com", subjectRegExp: "^https://github.com/falcosecurity/"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := p.Scopes[0].Requirements
+	if r == nil || r.Repository.MinApprovers != 0 || !r.Repository.RequireLicense || r.Official.MaxWarnings != 3 {
+		t.Errorf("scope requirements start from the policy's: %+v", r)
+	}
+	if id := p.Scopes[0].Official.Identities; len(id) != 1 || id[0].SubjectRegExp == "" {
+		t.Errorf("identities: %+v", id)
+	}
+	for name, tc := range map[string]struct{ policy, want string }{
+		"no trusted root": {`scopes: [{repositories: [a/**], official: {identities: [{issuer: i, subject: s}]}}]`, "no trustedRoot"},
+		"no issuer":       {`trustedRoot: r.json` + "\n" + `scopes: [{repositories: [a/**], official: {identities: [{subject: s}]}}]`, "needs issuer"},
+		"both subjects":   {`trustedRoot: r.json` + "\n" + `scopes: [{repositories: [a/**], official: {identities: [{issuer: i, subject: s, subjectRegExp: x}]}}]`, "exactly one of subject"},
+		"bad regexp":      {`trustedRoot: r.json` + "\n" + `scopes: [{repositories: [a/**], official: {identities: [{issuer: i, subjectRegExp: "("}]}}]`, "subjectRegExp"},
+		"threshold":       {`trustedRoot: r.json` + "\n" + `scopes: [{repositories: [a/**], official: {identities: [{issuer: i, subject: s}], threshold: 2}}]`, "asks for 2 signers of 1"},
+		"unknown field":   {`scopes: [{repositories: [a/**], requirements: {repository: {minAproovers: 1}}}]`, "minAproovers"},
+	} {
+		if _, err := Load(write(tc.policy)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", name, err, tc.want)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "big.yaml"), make([]byte, maxPolicy+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(filepath.Join(dir, "big.yaml")); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("an oversized policy: %v", err)
+	}
+}
+
+// The README's policy examples (the yaml blocks that start with "#
+// policy.yaml") are policies this tierpack reads.
+func TestREADMEPolicies(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, block := range strings.Split(string(b), "```yaml\n")[1:] {
+		block = block[:strings.Index(block, "```")]
+		if !strings.HasPrefix(block, "# policy.yaml") {
+			continue
+		}
+		n++
+		p := filepath.Join(t.TempDir(), "policy.yaml")
+		if err := os.WriteFile(p, []byte(block), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(p); err != nil {
+			t.Errorf("README policy %d: %v\n%s", n, err, block)
+		}
+	}
+	if n < 2 {
+		t.Errorf("found %d policy examples in the README, want the format and the worked example", n)
+	}
+}

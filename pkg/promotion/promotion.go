@@ -339,12 +339,40 @@ type Signed struct {
 	// Remembered is a record this client kept (Memory) that the registry
 	// no longer lists.
 	Remembered bool `json:"remembered,omitempty"`
-	raw        []byte
+	// Keyless is set on an approval by a keyless identity (Approval): no
+	// record was written, a signature bundle was verified.
+	Keyless bool `json:"keyless,omitempty"`
+	raw     []byte
+	signer  string // an Approval's signer ID (sign.IdentityKey)
+}
+
+// Approval is a keyless identity's signature of manifest d, verified
+// (sign.KeylessApprovals), as a record raising d to t at the time the
+// transparency log gives. It is ordered among records by that time, so a
+// later demotion lowers it; Verify finds its signer among keys by ID.
+func Approval(a sign.KeylessApproval, d, content string, t tier.Tier) Signed {
+	id := sign.IdentityKey(a.Identity).ID
+	return Signed{
+		Record:   Record{Subject: d, From: tier.Contrib, To: t, By: a.Identity.String(), Time: a.Time, Content: content, Tool: "sigstore bundle"},
+		KeyID:    id,
+		Referrer: a.Manifest,
+		Keyless:  true,
+		signer:   id,
+	}
 }
 
 // Verify returns the key among keys that signed the record, unless the
-// record is dated after that key's NotAfter.
+// record is dated after that key's NotAfter. An Approval's signer is found
+// by its ID: its signature was verified when it was made.
 func (s Signed) Verify(keys []sign.PublicKey) (sign.PublicKey, error) {
+	if s.signer != "" {
+		for _, k := range keys {
+			if k.ID == s.signer {
+				return k, nil
+			}
+		}
+		return sign.PublicKey{}, fmt.Errorf("%w: %s is not trusted for %s here", sign.ErrUntrusted, s.signer, s.To)
+	}
 	k, err := sign.VerifyBytes(s.raw, s.Signature, keys)
 	if err == nil && !k.NotAfter.IsZero() && s.Time.After(k.NotAfter) {
 		return k, fmt.Errorf("%w: record %s (key %s) is dated %s, after its key's notAfter %s",
@@ -394,6 +422,9 @@ func sortRecords(recs []Signed) {
 	sort.SliceStable(recs, func(i, j int) bool { return recs[j].After(recs[i].Record) })
 }
 
+// ErrNotRecord is returned by Read for a manifest that is not a record.
+var ErrNotRecord = errors.New("not a promotion record")
+
 // Read reads the record whose referrer manifest is d.
 func Read(ctx context.Context, store content.Fetcher, d ocispec.Descriptor) (Signed, error) {
 	b, err := oci.FetchAll(ctx, store, d, maxRecord)
@@ -405,7 +436,7 @@ func Read(ctx context.Context, store content.Fetcher, d ocispec.Descriptor) (Sig
 		return Signed{}, err
 	}
 	if len(m.Layers) != 1 || m.Layers[0].MediaType != ArtifactType {
-		return Signed{}, errors.New("not a promotion record")
+		return Signed{}, ErrNotRecord
 	}
 	data, err := oci.FetchAll(ctx, store, m.Layers[0], maxRecord)
 	if err != nil {

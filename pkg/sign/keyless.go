@@ -1,13 +1,23 @@
 package sign
 
 import (
+	"context"
+	"crypto"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content"
 )
 
 // Identity is a keyless signer, as cosign's --certificate-oidc-issuer and
@@ -82,4 +92,108 @@ func VerifyIdentity(entity verify.SignedEntity, trusted root.TrustedMaterial, id
 		problems = append(problems, id.String()+": "+err.Error())
 	}
 	return Identity{}, fmt.Errorf("%w: not signed by a trusted identity: %s", ErrUntrusted, strings.Join(problems, "; "))
+}
+
+// IdentityKey stands for a keyless identity wherever the gate lists the
+// signers trusted for a tier, so that counting distinct approvals,
+// revocation by ID and "not trusted here" treat keys and identities alike.
+// Its Verifier verifies nothing: a signature made with a key never matches
+// it, and an identity's approvals come only from VerifyIdentity.
+func IdentityKey(id Identity) PublicKey {
+	return PublicKey{ID: IdentityPrefix + id.String(), Source: "keyless identity", Verifier: noVerifier{}}
+}
+
+// IdentityPrefix starts the ID of an IdentityKey, so messages say
+// "identity SUBJECT (ISSUER)" where they say "key 3f2a…" for a key.
+const IdentityPrefix = "identity "
+
+// Signer names a signer ID as messages say it: "key 3f2a…" or "identity
+// SUBJECT (ISSUER)".
+func Signer(id string) string {
+	if strings.HasPrefix(id, IdentityPrefix) {
+		return id
+	}
+	return "key " + id
+}
+
+type noVerifier struct{}
+
+func (noVerifier) PublicKey(...signature.PublicKeyOption) (crypto.PublicKey, error) {
+	return nil, errors.New("a keyless identity has no public key")
+}
+
+func (noVerifier) VerifySignature(io.Reader, io.Reader, ...signature.VerifyOption) error {
+	return errors.New("a keyless identity verifies no key signature")
+}
+
+// KeylessApproval is a signature bundle on a manifest verified by identity.
+type KeylessApproval struct {
+	Identity Identity
+	// Time is when the transparency log integrated the signing.
+	Time time.Time
+	// Manifest is the digest of the bundle's referrer manifest.
+	Manifest string
+}
+
+// KeylessApprovals checks each cosign signature bundle attached to subject
+// against the identities ids, with trusted (VerifyIdentity), and returns
+// those that verify, one per identity (the earliest). Bundles that do not
+// verify are passed over: anyone with push access can attach one.
+func KeylessApprovals(ctx context.Context, store oras.ReadOnlyGraphTarget, subject ocispec.Descriptor, trusted root.TrustedMaterial, ids []Identity) ([]KeylessApproval, error) {
+	if len(ids) == 0 || trusted == nil {
+		return nil, nil
+	}
+	sigs, err := bundleSignatures(ctx, store, subject)
+	if err != nil {
+		return nil, err
+	}
+	var out []KeylessApproval
+	for _, s := range sigs {
+		if s.bundle == nil || s.Digest != subject.Digest.String() {
+			continue
+		}
+		id, err := VerifyIdentity(s.bundle, trusted, ids, subject.Digest)
+		if err != nil {
+			continue
+		}
+		a := approvalOf(s, id)
+		if i := slices.IndexFunc(out, func(o KeylessApproval) bool { return o.Identity == id }); i >= 0 {
+			if a.Time.Before(out[i].Time) {
+				out[i] = a
+			}
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// KeylessApprovalOf reads the signature bundle whose referrer manifest is
+// ref and checks it as KeylessApprovals does: an index names it as the
+// proof of a version's tier.
+func KeylessApprovalOf(ctx context.Context, store content.Fetcher, ref ocispec.Descriptor, subject digest.Digest, trusted root.TrustedMaterial, ids []Identity) (KeylessApproval, error) {
+	if len(ids) == 0 || trusted == nil {
+		return KeylessApproval{}, fmt.Errorf("%w: no keyless identities are trusted here", ErrUntrusted)
+	}
+	s, err := fetchBundle(ctx, store, ref, subject)
+	if err != nil {
+		return KeylessApproval{}, err
+	}
+	if s.Digest != subject.String() {
+		return KeylessApproval{}, fmt.Errorf("%w: the bundle signs %s, not %s", ErrUntrusted, s.Digest, subject)
+	}
+	id, err := VerifyIdentity(s.bundle, trusted, ids, subject)
+	if err != nil {
+		return KeylessApproval{}, err
+	}
+	return approvalOf(s, id), nil
+}
+
+// approvalOf is the approval bundle signature s by identity id gives.
+func approvalOf(s Signature, id Identity) KeylessApproval {
+	a := KeylessApproval{Identity: id, Manifest: s.Manifest}
+	if entries, err := s.bundle.TlogEntries(); err == nil && len(entries) > 0 {
+		a.Time = entries[0].IntegratedTime()
+	}
+	return a
 }

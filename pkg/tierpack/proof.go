@@ -17,6 +17,7 @@ import (
 	"github.com/tierpack/tierpack/pkg/index"
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/promotion"
+	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/trust"
 	"github.com/tierpack/tierpack/sdk/tier"
@@ -133,7 +134,15 @@ func (p *prover) verify(ctx context.Context, repo string, v index.Version) error
 	if err != nil {
 		return fmt.Errorf("the index names %q as its tier record, which is not a digest", v.Record)
 	}
-	rec, err := p.read(ctx, repo, d)
+	f, desc, err := p.fetcher(ctx, repo, d)
+	if err != nil {
+		return fmt.Errorf("its tier record %s cannot be read: %v", promotion.ShortDigest(v.Record), err)
+	}
+	rec, err := promotion.Read(ctx, f, desc)
+	if errors.Is(err, promotion.ErrNotRecord) {
+		// A keyless approval: the index names the signature bundle.
+		rec, err = p.keyless(ctx, repo, f, desc, v)
+	}
 	if err != nil {
 		return fmt.Errorf("its tier record %s cannot be read: %v", promotion.ShortDigest(v.Record), err)
 	}
@@ -149,9 +158,30 @@ func (p *prover) verify(ctx context.Context, repo string, v index.Version) error
 	return nil
 }
 
-// read reads the record whose referrer manifest is d: from the cache, else
-// from repo (and keeps it).
-func (p *prover) read(ctx context.Context, repo string, d digest.Digest) (promotion.Signed, error) {
+// keyless checks the signature bundle whose referrer is desc as an
+// approval of version v by an identity trusted in repo's scope.
+func (p *prover) keyless(ctx context.Context, repo string, f content.Fetcher, desc ocispec.Descriptor, v index.Version) (promotion.Signed, error) {
+	g := p.gate.For(repo)
+	var ids []sign.Identity
+	for _, t := range []tier.Tier{tier.Official, tier.Repository} {
+		if t >= v.Tier {
+			ids = append(ids, g.Identities[t]...)
+		}
+	}
+	d, err := digest.Parse(v.Digest)
+	if err != nil {
+		return promotion.Signed{}, err
+	}
+	a, err := sign.KeylessApprovalOf(ctx, f, desc, d, g.Sigstore, ids)
+	if err != nil {
+		return promotion.Signed{}, err
+	}
+	return promotion.Approval(a, v.Digest, "", v.Tier), nil
+}
+
+// fetcher gets the manifest d ready to read: from the cache, else from
+// repo (and keeps it).
+func (p *prover) fetcher(ctx context.Context, repo string, d digest.Digest) (content.Fetcher, ocispec.Descriptor, error) {
 	f := &cachedFetcher{cache: p.cache, open: func() (content.Fetcher, error) {
 		t, err := p.open(ctx, repo)
 		if err != nil {
@@ -167,16 +197,16 @@ func (p *prover) read(ctx context.Context, repo string, d digest.Digest) (promot
 		// against it.
 		t, err := p.open(ctx, repo)
 		if err != nil {
-			return promotion.Signed{}, err
+			return nil, desc, err
 		}
 		if desc, f.fetched, err = oras.FetchBytes(ctx, t.Store, d.String(), oras.FetchBytesOptions{MaxBytes: maxRecordBytes}); err != nil {
-			return promotion.Signed{}, err
+			return nil, desc, err
 		}
 		if p.cache != nil {
 			_ = p.cache.PutBytes(desc, f.fetched)
 		}
 	}
-	return promotion.Read(ctx, f, desc)
+	return f, desc, nil
 }
 
 func (p *prover) cacheGet(d digest.Digest) ([]byte, error) {

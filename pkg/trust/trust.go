@@ -49,6 +49,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 
+	"github.com/sigstore/sigstore-go/pkg/root"
+
 	"github.com/tierpack/tierpack/pkg/owners"
 	"github.com/tierpack/tierpack/pkg/policy"
 	"github.com/tierpack/tierpack/pkg/promotion"
@@ -79,6 +81,13 @@ type Gate struct {
 	// Threshold is how many distinct keys must have signed records raising
 	// the content to a tier (the scope's threshold; 0 and 1 mean one).
 	Threshold map[tier.Tier]int
+	// Identities are the keyless signers trusted for one tier and the ones
+	// below it (a scope's identities; For sets them). Their IdentityKeys
+	// are among TierKeys.
+	Identities map[tier.Tier][]sign.Identity
+	// Sigstore is the policy's trustedRoot that identities are verified
+	// against; nil when it names none.
+	Sigstore root.TrustedMaterial
 
 	scopes []scopeKeys
 }
@@ -88,19 +97,25 @@ type scopeKeys struct {
 	globs     []string
 	match     []*regexp.Regexp // globs, compiled
 	keys      map[tier.Tier][]sign.PublicKey
+	ids       map[tier.Tier][]sign.Identity
 	threshold map[tier.Tier]int
+	require   *policy.Requirements
 }
 
 // For narrows the gate to the repository repo ("registry/repository"):
 // where a policy scope matches it, only that scope's keys count (the
-// global ones, trusted-keys/ and --key do not reach into it) and its
-// thresholds apply; elsewhere the gate is unchanged.
+// global ones, trusted-keys/ and --key do not reach into it), its
+// identities and thresholds apply, and its requirements if it has any;
+// elsewhere the gate is unchanged.
 func (g Gate) For(repo string) Gate {
 	for _, sk := range g.scopes {
 		for i, glob := range sk.globs {
 			if sk.match[i].MatchString(repo) {
 				n := g
-				n.Keys, n.TierKeys, n.Threshold, n.Scope = nil, sk.keys, sk.threshold, glob
+				n.Keys, n.TierKeys, n.Threshold, n.Identities, n.Scope = nil, sk.keys, sk.threshold, sk.ids, glob
+				if sk.require != nil {
+					n.Policy.Repository, n.Policy.Official = sk.require.Repository, sk.require.Official
+				}
 				return n
 			}
 		}
@@ -179,14 +194,26 @@ func Load(src Sources) (Gate, error) {
 	if g.TierKeys[tier.Official], err = loadKeys(g.Policy.Keys.Official, dir); err != nil {
 		return g, err
 	}
+	if r := g.Policy.TrustedRoot; r != "" {
+		if !filepath.IsAbs(r) {
+			r = filepath.Join(dir, r)
+		}
+		if g.Sigstore, err = sign.LoadTrustedRoot(r); err != nil {
+			return g, &KeyError{Err: err}
+		}
+	}
 	for _, s := range g.Policy.Scopes {
-		sk := scopeKeys{globs: s.Repositories, keys: map[tier.Tier][]sign.PublicKey{}, threshold: map[tier.Tier]int{}}
+		sk := scopeKeys{globs: s.Repositories, keys: map[tier.Tier][]sign.PublicKey{}, ids: map[tier.Tier][]sign.Identity{}, threshold: map[tier.Tier]int{}, require: s.Requirements}
 		for _, glob := range s.Repositories {
 			sk.match = append(sk.match, policy.GlobRegexp(glob))
 		}
 		for t, st := range map[tier.Tier]policy.ScopeTier{tier.Repository: s.Repository, tier.Official: s.Official} {
 			if sk.keys[t], err = loadKeys(st.Keys, dir); err != nil {
 				return g, err
+			}
+			for _, id := range st.Identities {
+				sk.ids[t] = append(sk.ids[t], id)
+				sk.keys[t] = append(sk.keys[t], sign.IdentityKey(id))
 			}
 			sk.threshold[t] = st.Threshold
 		}
@@ -348,7 +375,11 @@ type Quorum struct {
 func (q Quorum) String() string {
 	s := fmt.Sprintf("%s: %d of %d approvals", q.Tier, len(q.Have), q.Need)
 	if len(q.Have) > 0 {
-		s += " (key " + strings.Join(q.Have, ", key ") + ")"
+		names := make([]string, len(q.Have))
+		for i, h := range q.Have {
+			names[i] = sign.Signer(h)
+		}
+		s += " (" + strings.Join(names, ", ") + ")"
 	}
 	return s
 }
@@ -395,9 +426,12 @@ func (g Gate) scopeNote(recs []promotion.Signed, d, content string) string {
 		}
 	}
 	if len(ids) == 0 {
-		return "; scope " + g.Scope + ": only its keys count"
+		return "; scope " + g.Scope + ": only its keys and identities count"
 	}
-	return "; scope " + g.Scope + ": key " + strings.Join(ids, ", key ") + " not trusted here"
+	for i, id := range ids {
+		ids[i] = sign.Signer(id)
+	}
+	return "; scope " + g.Scope + ": " + strings.Join(ids, ", ") + " not trusted here"
 }
 
 // ErrUndecided is wrapped by errors that leave a tier undecided: the facts
@@ -516,6 +550,12 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 		g.Memory.Remember(recs, g.KeysFor(tier.Contrib))
 		recs = g.Memory.Recall(d, content, recs)
 	}
+	approvals, err := g.keyless(ctx, store, root, content)
+	if err != nil {
+		v.Reason = err.Error()
+		return v
+	}
+	recs = append(recs, approvals...)
 	latest, err := promotion.Latest(recs, d, content, g.recordKeys)
 	if err != nil {
 		v.Reason = err.Error()
@@ -585,14 +625,30 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 		return v
 	}
 	f := annotationFacts(annotations)
-	f.Owners, f.OwnersErr = &owners.File{Approvers: latest.Approvers}, nil
-	if foreign {
+	switch {
+	case latest.Keyless:
+		// The identity signed the manifest, annotations and all: they are
+		// its facts, as a record's approvers are a key's.
+		f.Foreign = foreign
+	case foreign:
+		f.Owners, f.OwnersErr = &owners.File{Approvers: latest.Approvers}, nil
 		f.SourceURL, f.Revision, f.License, f.Version, f.Foreign = latest.SourceURL, latest.Revision, latest.License, latest.Version, true
+	default:
+		f.Owners, f.OwnersErr = &owners.File{Approvers: latest.Approvers}, nil
 	}
-	f.TierSignedBy = "key " + latest.VerifiedBy
+	f.TierSignedBy = sign.Signer(latest.VerifiedBy)
 	if latest.To >= tier.Official && t >= tier.Official {
 		g.signature(ctx, store, root, &f)
-		f.PromotedBy = latest.By + " with key " + latest.VerifiedBy
+		if f.SignedBy == "" {
+			// A keyless approval for official is a cosign signature too.
+			for _, a := range approvals {
+				if _, err := a.Verify(g.KeysFor(tier.Official)); err == nil && a.To >= tier.Official {
+					f.SignedBy, f.SignatureErr = sign.Signer(a.KeyID), nil
+					break
+				}
+			}
+		}
+		f.PromotedBy = latest.By + " with " + sign.Signer(latest.VerifiedBy)
 	}
 	if err := g.Policy.Check(d, t, f); err != nil {
 		var re *policy.RefusalError
@@ -617,6 +673,38 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 		v.Reason = fmt.Sprintf("the latest trusted record (%s, by %s) puts it at %s", promotion.ShortDigest(latest.Referrer), latest.By, latest.To)
 	}
 	return v
+}
+
+// keyless returns the keyless approvals of root as records
+// (promotion.Approval): each signature bundle attached to it that one of
+// the identities trusted here signed, at the highest tier that identity is
+// trusted for.
+func (g Gate) keyless(ctx context.Context, store oras.ReadOnlyGraphTarget, root ocispec.Descriptor, content string) ([]promotion.Signed, error) {
+	var ids []sign.Identity
+	top := map[sign.Identity]tier.Tier{}
+	for _, t := range []tier.Tier{tier.Official, tier.Repository} {
+		for _, id := range g.Identities[t] {
+			if _, ok := top[id]; !ok && !g.Revoked[sign.IdentityKey(id).ID] {
+				top[id] = t
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if g.Sigstore == nil {
+		return nil, errors.New("the policy names keyless identities but no trustedRoot to verify them against")
+	}
+	found, err := sign.KeylessApprovals(ctx, store, root, g.Sigstore, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]promotion.Signed, 0, len(found))
+	for _, a := range found {
+		out = append(out, promotion.Approval(a, root.Digest.String(), content, top[a.Identity]))
+	}
+	return out, nil
 }
 
 // quorumReason says which tiers lack approvals, and in which scope.
@@ -721,6 +809,10 @@ type SignatureReport struct {
 	Format string `json:"format"`
 	// TrustedKey is the trusted key that made it, empty when none did.
 	TrustedKey string `json:"trustedKey,omitempty"`
+	// TrustedIdentity is the keyless identity trusted here that made it
+	// ("SUBJECT (ISSUER)"), verified against the policy's trusted root
+	// with the log's inclusion proof; empty when none did.
+	TrustedIdentity string `json:"trustedIdentity,omitempty"`
 	// ForAnotherDigest is set on a signature that names another manifest
 	// than the one it is attached to (Digest): replayed here, it proves
 	// nothing, however genuine; TrustedKey then says who made it.
@@ -740,10 +832,19 @@ func (g Gate) History(ctx context.Context, store oras.ReadOnlyGraphTarget, root 
 	if err != nil {
 		return rep, err
 	}
+	approvals, err := g.keyless(ctx, store, root, "")
+	if err != nil {
+		return rep, err
+	}
 	for _, s := range sigs {
 		r := SignatureReport{Identity: s.Identity, Digest: s.Digest, Format: s.Format, ForAnotherDigest: s.Digest != root.Digest.String()}
 		if k, ok := s.SignedBy(g.KeysFor(tier.Official)); ok {
 			r.TrustedKey = k.ID
+		}
+		for _, a := range approvals {
+			if a.Referrer == s.Manifest {
+				r.TrustedIdentity = a.By
+			}
 		}
 		rep.Signatures = append(rep.Signatures, r)
 	}

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/tierpack/tierpack/pkg/catalog"
 	"github.com/tierpack/tierpack/pkg/plugin"
@@ -94,6 +95,9 @@ func (d *Display) Show(res any) error {
 		return d.Outf("%s\n", r.Pinned)
 	case *tierpack.IndexAddResult:
 		d.Statusf("added index %s (%s %s): %d contribution(s)\n", r.Index.Name, r.Index.Kind, r.Index.Location, r.Entries)
+		if len(r.SuggestedScopes) > 0 {
+			return d.suggestScopes(r)
+		}
 	case *tierpack.IndexRemoveResult:
 		d.Statusf("removed index %s (%s)\n", r.Removed.Name, r.Removed.Location)
 	case *tierpack.IndexUpdateResult:
@@ -216,6 +220,8 @@ func (d *Display) inspect(r *tierpack.InspectResult) error {
 				trust = "signed for another digest, " + short(sg.Digest)
 			case sg.TrustedKey != "":
 				trust = "trusted key " + sg.TrustedKey
+			case sg.TrustedIdentity != "":
+				trust = "trusted identity " + sg.TrustedIdentity
 			}
 			Fprintf(w, "  %s  %s  (%s)\n", sg.Identity, trust, sg.Format)
 		}
@@ -444,4 +450,17 @@ func (d *Display) storeCheck(r *tierpack.StoreCheckResult) error {
 		d.Warnf("blob %s does not match its digest: remove it and push or pull that content again", b)
 	}
 	return nil
+}
+
+// suggestScopes prints the policy scopes that would trust the signers an
+// index names, ready to paste into the policy.
+func (d *Display) suggestScopes(r *tierpack.IndexAddResult) error {
+	b, err := yaml.Marshal(map[string]any{"scopes": r.SuggestedScopes})
+	if err != nil {
+		return err
+	}
+	d.Statusf("the index names %d keyless signer(s) your policy does not trust for their repositories; an index's word is not trust.\n"+
+		"To count their signatures at repository, add these scopes to your policy (with trustedRoot: a trusted_root.json); make it official: where the signer is the project's core release:\n", len(r.SuggestedScopes))
+	_, err = d.out.Write(b)
+	return err
 }
