@@ -6,11 +6,14 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
 	"testing"
+	"time"
 
 	godigest "github.com/opencontainers/go-digest"
 
@@ -21,7 +24,9 @@ import (
 	"oras.land/oras-go/v2/content/file"
 	"oras.land/oras-go/v2/registry/remote"
 
+	"github.com/tierpack/tierpack/internal/keylesstest"
 	"github.com/tierpack/tierpack/internal/registrytest"
+	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/sdk/falco"
 )
 
@@ -260,4 +265,131 @@ func TestFalcoRulesTypePushesFalcoctlFormat(t *testing.T) {
 	if _, err := os.Stat(p.path("pulled/falco_shell_rules.yaml")); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Falco signs its artifacts keylessly (cosign, a Fulcio certificate for
+// its release workflow, logged in Rekor). A scope that trusts the workflow
+// identity for official makes Falco's own rules official by that
+// signature alone: attached by anyone (here with the oras CLI, as cosign
+// v3 stores it), it counts only when its certificate names the trusted
+// issuer and subject, chains to the policy's trusted root, and the bundle
+// carries the log's inclusion proof. A later demotion by the scope's
+// official key still lowers it.
+func TestFalcoKeylessIdentityMakesOfficial(t *testing.T) {
+	oras := lookTool(t, "oras")
+	reg := registrytest.New(t)
+	cfg := falco.Config{Name: "falco-rules", Version: "3.2.0"}
+	digest := pushLikeFalcoctl(t, reg, "falcosecurity/rules/falco-rules", "3.2.0", cfg)
+	ref := reg.Host + "/falcosecurity/rules/falco-rules:3.2.0"
+	p := newTP(t)
+
+	vs, err := keylesstest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := vs.TrustedRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(p.home, "trusted_root.json"), tr, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const issuer = "https://token.actions.githubusercontent.com"
+	const workflow = "https://github.com/falcosecurity/rules/.github/workflows/release.yaml@refs/heads/main"
+	policy := fmt.Sprintf(`trustedRoot: trusted_root.json
+scopes:
+  - repositories: ["%s/falcosecurity/**"]
+    requirements:
+      repository: {minApprovers: 0, requireSource: false, requireLicense: false, requireSemver: false}
+      official: {maxWarnings: -1}
+    official:
+      keys: [%s]
+      identities: [{issuer: "%s", subject: "%s"}]
+`, reg.Host, ciPub, issuer, workflow)
+	if err := os.WriteFile(filepath.Join(p.home, "policy.yaml"), []byte(policy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	attach := func(name string, bundle []byte) {
+		t.Helper()
+		f := p.path(name + ".json")
+		if err := os.WriteFile(f, bundle, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(oras, "attach", "--plain-http", "--artifact-type", sign.BundleMediaType, ref, filepath.Base(f)+":"+sign.BundleMediaType)
+		cmd.Dir = p.dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("oras attach: %v\n%s", err, out)
+		}
+	}
+	bundle := func(subject, iss string, proof bool) []byte {
+		t.Helper()
+		b, err := vs.Sign(subject, iss, reg.Host+"/falcosecurity/rules/falco-rules", godigest.Digest(digest), proof)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	p.refused([]string{"pull", ref, "--tier", "official", "-o", p.path("none")})
+
+	// The attacks: another workflow's certificate, another issuer, and the
+	// right identity without an inclusion proof (not checkable offline).
+	attach("other-subject", bundle("https://github.com/attacker/rules/.github/workflows/release.yaml@refs/heads/main", issuer, true))
+	attach("other-issuer", bundle(workflow, "https://accounts.example.com", true))
+	attach("no-proof", bundle(workflow, issuer, false))
+	p.refused([]string{"pull", ref, "--tier", "official", "-o", p.path("forged")})
+	// Nor does a bundle from another Sigstore, with the right identity.
+	other, err := keylesstest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherBundle, err := other.Sign(workflow, issuer, "x", godigest.Digest(digest), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attach("other-root", otherBundle)
+	p.refused([]string{"pull", ref, "--tier", "official", "-o", p.path("forged2")})
+
+	attach("release", bundle(workflow, issuer, true))
+	p.ok("pull", ref, "--tier", "official", "-o", p.path("official"))
+	if b, err := os.ReadFile(p.path("official/falco_rules.yaml")); err != nil || string(b) != falcoRules {
+		t.Fatalf("pull --tier official: %v", err)
+	}
+	if out := p.ok("inspect", ref); !strings.Contains(out, "official (verified)") || !strings.Contains(out, "trusted identity "+workflow+" ("+issuer+")") {
+		t.Errorf("inspect of the keyless-signed rules:\n%s", out)
+	}
+	// An index built here names the bundle as the proof of the tier, and
+	// search checks it again.
+	p.ok("index", "build", reg.Host+"/falcosecurity/rules/falco-rules", "-o", p.path("falco-index.yaml"))
+	p.ok("index", "add", "falco-built", p.path("falco-index.yaml"))
+	if out := p.ok("search", "falco-rules", "--tier", "official"); !strings.Contains(out, "falco-rules:3.2.0") {
+		t.Errorf("search --tier official of the keyless-signed rules:\n%s", out)
+	}
+
+	// falcoctl's index names each entry's signer: index add maps the ones
+	// this policy does not trust yet to scopes, ready to paste.
+	signed, _ := filepath.Abs("../../pkg/index/testdata/falcoctl-index-signed.yaml")
+	out, errs, code := p.run("index", "add", "falco-signed", signed)
+	if code != 0 || !strings.Contains(errs, "1 keyless signer(s) your policy does not trust") ||
+		!strings.Contains(out, "- ghcr.io/falcosecurity/rules/falco-rules\n") || !strings.Contains(out, "- ghcr.io/falcosecurity/rules/falco-incubating-rules\n") ||
+		!strings.Contains(out, "subjectRegExp: https://github.com/falcosecurity/rules/") || strings.Contains(out, "by-key") {
+		t.Errorf("index add of a signed falcoctl index: exit %d\n%s\n%s", code, out, errs)
+	}
+
+	// With a quorum of two, the identity is one approval, and the scope's
+	// official key co-signing is the second.
+	quorum := strings.Replace(policy, "identities:", "threshold: 2\n      identities:", 1)
+	if err := os.WriteFile(filepath.Join(p.home, "policy.yaml"), []byte(quorum), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := p.ok("inspect", ref); !strings.Contains(out, "official: 1 of 2 approvals (identity "+workflow+" ("+issuer+"))") {
+		t.Errorf("inspect under a quorum of two:\n%s", out)
+	}
+	p.refused([]string{"pull", ref, "--tier", "official", "-o", p.path("one-of-two")})
+	p.ok("promote", ref, "--to", "official", "--key", ciKey)
+	p.ok("pull", ref, "--tier", "official", "-o", p.path("two-of-two"))
+
+	// The scope's official key demotes it; the signature is older.
+	time.Sleep(1100 * time.Millisecond)
+	p.ok("promote", ref, "--to", "contrib", "--key", ciKey, "--reason", "superseded", "--reason-kind", "deprecated")
+	p.refused([]string{"pull", ref, "--tier", "official", "-o", p.path("demoted")}, "demoted from official")
 }

@@ -32,10 +32,30 @@ type falcoctlEntry struct {
 		Name  string `yaml:"name"`
 	} `yaml:"maintainers"`
 	Sources []string `yaml:"sources"`
-	// Signature says how falcoctl verifies the entry's signature (cosign
-	// keyless identity or key); tierpack does not map it to a trust scope
-	// yet.
-	Signature yaml.Node `yaml:"signature"`
+	// Signature says how falcoctl verifies the entry's signature
+	// (falcoctl's pkg/index/index: Signature, CosignSignature). A keyless
+	// identity with an exact issuer becomes the entry's Signer; an issuer
+	// regexp, a key or ignore-tlog map to nothing tierpack can verify.
+	Signature struct {
+		Cosign *struct {
+			Issuer         string `yaml:"certificate-oidc-issuer"`
+			IssuerRegexp   string `yaml:"certificate-oidc-issuer-regexp"`
+			Identity       string `yaml:"certificate-identity"`
+			IdentityRegexp string `yaml:"certificate-identity-regexp"`
+			Key            string `yaml:"key"`
+			IgnoreTlog     bool   `yaml:"ignore-tlog"`
+		} `yaml:"cosign"`
+	} `yaml:"signature"`
+}
+
+// signer is the keyless identity an entry's signature names, if tierpack
+// can verify it.
+func (f falcoctlEntry) signer() *Signer {
+	c := f.Signature.Cosign
+	if c == nil || c.Issuer == "" || c.IgnoreTlog || (c.Identity == "") == (c.IdentityRegexp == "") {
+		return nil
+	}
+	return &Signer{Issuer: c.Issuer, Subject: c.Identity, SubjectRegExp: c.IdentityRegexp}
 }
 
 // FalcoctlTag is the tag falcoctl installs when none is given.
@@ -67,6 +87,7 @@ func parseFalcoctl(name string, data []byte) (*Index, error) {
 			Description: f.Description, License: f.License, Homepage: f.Home, Keywords: f.Keywords,
 			Versions: []Version{{Version: FalcoctlTag, Tags: []string{FalcoctlTag}}},
 		}
+		e.Signer = f.signer()
 		if len(f.Sources) > 0 {
 			e.Source = f.Sources[0]
 		}

@@ -13,6 +13,7 @@ import (
 	"oras.land/oras-go/v2/errdef"
 
 	"github.com/tierpack/tierpack/pkg/home"
+	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/sdk/tier"
 )
 
@@ -86,12 +87,20 @@ type Entry struct {
 	Keywords []string `yaml:"keywords,omitempty,flow" json:"keywords,omitempty"`
 	// Maintainers are the OWNERS approvers and reviewers, then the authors.
 	Maintainers []Maintainer `yaml:"maintainers,omitempty" json:"maintainers,omitempty"`
+	// Signer is the keyless identity a falcoctl index says signs the
+	// entry's artifacts (its signature.cosign); nil when it names none. It
+	// is what the index says, not a trust decision: a policy scope that
+	// lists the identity is (index add suggests one).
+	Signer *Signer `yaml:"signer,omitempty" json:"signer,omitempty"`
 	// Versions are newest first.
 	Versions []Version `yaml:"versions" json:"versions"`
 	// Index names the configured index the entry was read from. Merge sets
 	// it; it is never written to an index file.
 	Index string `yaml:"-" json:"index,omitempty"`
 }
+
+// Signer is a keyless identity, as cosign names it.
+type Signer = sign.Identity
 
 // Version is one published version of an entry: one manifest or image
 // index, and the tags pointing at it.

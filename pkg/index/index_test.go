@@ -167,3 +167,23 @@ func TestParseFalcoctlIndex(t *testing.T) {
 		t.Errorf("an entry without a registry: %v", err)
 	}
 }
+
+// A falcoctl entry's keyless signature identity becomes its Signer; a key
+// (which tierpack cannot tie to a scope from an index) becomes nothing.
+func TestFalcoctlSignatureIdentity(t *testing.T) {
+	b, err := os.ReadFile("testdata/falcoctl-index-signed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, err := Parse("falcoctl-index-signed.yaml", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Signer{Issuer: "https://token.actions.githubusercontent.com", SubjectRegExp: "https://github.com/falcosecurity/rules/"}
+	if s := ix.Entries[0].Signer; s == nil || *s != want {
+		t.Errorf("falco-rules signer: %+v", s)
+	}
+	if s := ix.Entries[2].Signer; s != nil {
+		t.Errorf("a key-signed entry got a keyless signer: %+v", s)
+	}
+}

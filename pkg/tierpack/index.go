@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/index"
 	"github.com/tierpack/tierpack/pkg/oci"
+	"github.com/tierpack/tierpack/pkg/policy"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/trust"
 	"github.com/tierpack/tierpack/sdk/tier"
@@ -155,6 +157,13 @@ func (c *Client) indexConfig() (*index.Config, error) {
 type IndexAddResult struct {
 	Index   index.Source `json:"index"`
 	Entries int          `json:"entries"`
+	// SuggestedScopes map the keyless signers the index names (falcoctl's
+	// per-entry signature identity) to policy scopes for their
+	// repositories, for those this client's policy does not trust there
+	// yet. They trust the signer for repository (its own release build);
+	// raising one to official is the policy owner's decision. An index's
+	// word is not trust: nothing counts until they are in the policy.
+	SuggestedScopes []policy.Scope `json:"suggestedScopes,omitempty"`
 }
 
 // IndexAdd fetches, checks and records an index as name.
@@ -174,7 +183,37 @@ func (c *Client) IndexAdd(ctx context.Context, name, location string) (*IndexAdd
 	if err != nil {
 		return nil, err
 	}
-	return &IndexAddResult{Index: src, Entries: len(ix.Entries)}, nil
+	res := &IndexAddResult{Index: src, Entries: len(ix.Entries)}
+	if gate, err := c.gate(nil); err == nil {
+		res.SuggestedScopes = suggestScopes(gate, ix.Entries)
+	}
+	return res, nil
+}
+
+// suggestScopes are scopes trusting, for repository, the signers entries
+// name where gate does not trust them yet; one per signer, listing its
+// repositories.
+func suggestScopes(gate trust.Gate, entries []index.Entry) []policy.Scope {
+	var out []policy.Scope
+	bySigner := map[index.Signer]int{}
+	for _, e := range entries {
+		if e.Signer == nil {
+			continue
+		}
+		id := *e.Signer
+		g := gate.For(e.Repository)
+		if slices.Contains(g.Identities[tier.Repository], id) || slices.Contains(g.Identities[tier.Official], id) {
+			continue
+		}
+		i, ok := bySigner[id]
+		if !ok {
+			i = len(out)
+			bySigner[id] = i
+			out = append(out, policy.Scope{Repository: policy.ScopeTier{Identities: []policy.Identity{id}}})
+		}
+		out[i].Repositories = append(out[i].Repositories, e.Repository)
+	}
+	return out
 }
 
 // IndexRow is one configured index.
