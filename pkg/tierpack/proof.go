@@ -130,6 +130,11 @@ func (p *prover) check(ctx context.Context, repo string, v index.Version) error 
 }
 
 func (p *prover) verify(ctx context.Context, repo string, v index.Version) error {
+	if n := p.gate.For(repo).Threshold[v.Tier]; n > 1 {
+		// One record cannot prove a quorum: ask the registry, as a pull
+		// would.
+		return p.quorum(ctx, repo, v, n)
+	}
 	d, err := digest.Parse(v.Record)
 	if err != nil {
 		return fmt.Errorf("the index names %q as its tier record, which is not a digest", v.Record)
@@ -154,6 +159,22 @@ func (p *prover) verify(ctx context.Context, repo string, v index.Version) error
 	}
 	if _, err := rec.Verify(p.gate.For(repo).KeysFor(max(rec.From, rec.To))); err != nil {
 		return fmt.Errorf("its tier record %s (key %s) is not signed by a key this client trusts for %s", promotion.ShortDigest(v.Record), rec.KeyID, max(rec.From, rec.To))
+	}
+	return nil
+}
+
+// quorum checks version v of repo, whose tier needs n approvals in this
+// client's policy, with the gate itself: every record and signature of its
+// lineage, read from the registry.
+func (p *prover) quorum(ctx context.Context, repo string, v index.Version, n int) error {
+	t, info, err := p.c.resolve(ctx, repo+"@"+v.Digest, true, nil)
+	if err != nil {
+		return fmt.Errorf("its tier needs %d approvals here, and it cannot be read to count them: %v", n, err)
+	}
+	defer t.Close()
+	verdict := p.c.verdictOf(ctx, p.gate, t, info.Root(), info.Annotations)
+	if verdict.Verified < v.Tier {
+		return fmt.Errorf("its tier needs %d approvals here: %s", n, verdict.Reason)
 	}
 	return nil
 }

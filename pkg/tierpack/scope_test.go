@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tierpack/tierpack/internal/registrytest"
+	"github.com/tierpack/tierpack/pkg/index"
 	"github.com/tierpack/tierpack/pkg/promotion"
 	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/pkg/tierpack"
@@ -140,6 +141,23 @@ func TestQuorumCountsDistinctKeys(t *testing.T) {
 	}
 	if _, err := pullAt(t, cl, ref, tier.Official); !errors.Is(err, tier.ErrBelow) || !strings.Contains(err.Error(), "1 of 2 approvals") {
 		t.Fatalf("the same key twice counted as two: %v", err)
+	}
+
+	// An index built by a client without the quorum (trusting m1 alone for
+	// official) names m1's record as the proof of official: a client with
+	// the quorum does not believe it, since one record cannot prove two
+	// approvals.
+	lone := newClient(t)
+	writePolicy(t, lone, fmt.Sprintf("keys: {repository: [%s], official: [%s]}\n", pub["ci"], pub["m1"]))
+	file := filepath.Join(t.TempDir(), "index.yaml")
+	if _, err := lone.IndexBuild(ctx, tierpack.IndexBuildRequest{Repos: []string{reg.Host + "/falcosecurity/falco-debug-bundle"}, File: file}); err != nil {
+		t.Fatal(err)
+	}
+	if found, err := lone.Search(ctx, tierpack.SearchRequest{Files: []string{file}, Query: index.Query{Tier: tier.Official}}); err != nil || len(found.Results) != 1 {
+		t.Fatalf("the index without the quorum: %+v, %v", found, err)
+	}
+	if found, err := cl.Search(ctx, tierpack.SearchRequest{Files: []string{file}, Query: index.Query{Tier: tier.Official}}); err != nil || len(found.Results) != 0 {
+		t.Fatalf("search --tier official believed one record for a quorum of two: %+v, %v", found, err)
 	}
 
 	// m2 co-signs: official, and nothing moved.
