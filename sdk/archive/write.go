@@ -375,14 +375,14 @@ func (c *collector) addFile(rel string, fi fs.FileInfo, prefix string) error {
 		}
 		e.typeflag, e.linkname, e.mode = tar.TypeSymlink, clean, 0o777
 	default:
-		return fmt.Errorf("%w: %q is a %s; only regular files, directories and symlinks can be archived", ErrUnsafeEntry, rel, describeMode(mode))
+		return fmt.Errorf("%w: %q is a %s; only regular files, directories and symlinks can be archived", ErrUnsafeEntry, rel, DescribeMode(mode))
 	}
 	c.entries[name] = e
 	return nil
 }
 
-// describeMode names the file type of a special file for error messages.
-func describeMode(m fs.FileMode) string {
+// DescribeMode names the file type of a special file, for error messages.
+func DescribeMode(m fs.FileMode) string {
 	switch {
 	case m&fs.ModeCharDevice != 0:
 		return "character device"

@@ -32,12 +32,16 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/go-plugin/runner"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -137,11 +141,18 @@ type Config struct {
 	// Prepare, if set, adjusts the command before it starts, e.g. to put
 	// the plugin in its own process group.
 	Prepare func(*exec.Cmd)
-	// SocketDir, if set, is the folder the plugin creates its unix socket
-	// in (go-plugin's PLUGIN_UNIX_SOCKET_DIR); empty means the system's
-	// temporary folder. A host that may be killed gives each run a folder
-	// of its own, so that the next run can remove what a killed one left.
+	// SocketDir, if set, is the folder the plugin's unix socket folder is
+	// made in (go-plugin's PLUGIN_UNIX_SOCKET_DIR is a new folder there);
+	// empty means Sandbox.Dir, else the system's temporary folder. A host
+	// that may be killed gives each run a folder of its own, so that the
+	// next run can remove what a killed one left.
 	SocketDir string
+	// Sandbox, if set, confines the plugin process (see Sandbox); nil
+	// runs it unconfined.
+	Sandbox *Sandbox
+	// Env are environment variables ("NAME=value") the plugin gets beyond
+	// EnvAllowList. The host's own environment never reaches a plugin.
+	Env []string
 	// StopChildren, if set, is called with the plugin's pid to stop the
 	// processes the plugin started, which go-plugin does not reach: at once
 	// when the plugin failed, and after go-plugin's own stop (or StopGrace)
@@ -159,8 +170,14 @@ type Plugin struct {
 	desc     sdk.Description
 	stderr   *tail
 	pid      int
+	confined string
 	killOnce sync.Once
 }
+
+// Confinement says what the plugin's sandbox enforces ("Landlock ABI 7:
+// files, TCP, …", or "none (…)" where the system cannot confine it), and
+// "" without a Config.Sandbox or when attached in debug mode.
+func (p *Plugin) Confinement() string { return p.confined }
 
 // Start starts (or attaches to) the plugin cfg names, completes the
 // handshake and asks Describe, all within cfg.StartTimeout, and returns it
@@ -180,6 +197,7 @@ func Start(ctx context.Context, cfg Config) (*Plugin, error) {
 		cfg.Name = "plugin at " + cfg.Path
 	}
 	stderr := newTail(20)
+	var run *procRunner
 	gcfg := &goplugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sdk.PluginSets(nil),
@@ -212,13 +230,32 @@ func Start(ctx context.Context, cfg Config) (*Plugin, error) {
 		}
 		gcfg.Plugins = set
 	} else {
-		gcfg.Cmd = exec.Command(cfg.Path, cfg.Args...)
-		if cfg.SocketDir != "" {
-			// go-plugin appends the host's environment after this.
-			gcfg.Cmd.Env = []string{goplugin.EnvUnixSocketDir + "=" + cfg.SocketDir}
+		if err := prepareDir(cfg.Sandbox); err != nil {
+			return nil, fmt.Errorf("%w: preparing %s's folder: %v", ErrHandshake, cfg.Name, err)
 		}
-		if cfg.Prepare != nil {
-			cfg.Prepare(gcfg.Cmd)
+		gcfg.SkipHostEnv = true
+		socketDir := cfg.SocketDir
+		if socketDir == "" && cfg.Sandbox != nil {
+			socketDir = cfg.Sandbox.Dir
+		}
+		gcfg.UnixSocketConfig = &goplugin.UnixSocketConfig{TempDir: socketDir}
+		gcfg.RunnerFunc = func(l hclog.Logger, spec *exec.Cmd, _ string) (runner.Runner, error) {
+			cmd := exec.Command(cfg.Path, cfg.Args...)
+			cmd.Env = pluginEnv(spec.Env, cfg.Sandbox, cfg.Env)
+			cmd.Stdin = spec.Stdin
+			if cfg.Prepare != nil {
+				cfg.Prepare(cmd)
+			}
+			if cfg.Sandbox != nil && cfg.Sandbox.Dir != "" {
+				// The socket goes in the plugin's own folder, which it may
+				// write (it creates a temporary file there, removes it and
+				// listens), rather than in the one go-plugin just made
+				// (left empty): a shorter path, and one folder per plugin.
+				cmd.Env = append(cmd.Env, goplugin.EnvUnixSocketDir+"="+cfg.Sandbox.Dir)
+			}
+			r, err := newProcRunner(cmd, cfg.Sandbox, l)
+			run = r
+			return r, err
 		}
 	}
 	client := goplugin.NewClient(gcfg)
@@ -226,8 +263,12 @@ func Start(ctx context.Context, cfg Config) (*Plugin, error) {
 	rpc, err := client.Client()
 	// Known as soon as the process started, so that a failed start stops
 	// what the plugin started too. A plugin in debug mode is not ours to stop.
-	if gcfg.Cmd != nil && gcfg.Cmd.Process != nil {
-		p.pid = gcfg.Cmd.Process.Pid
+	if run != nil && run.cmd.Process != nil {
+		p.pid, p.confined = run.cmd.Process.Pid, run.confined
+	}
+	if errors.Is(err, ErrNoSandbox) {
+		p.Kill()
+		return nil, fmt.Errorf("%s: %w", cfg.Name, err)
 	}
 	if err != nil {
 		p.Kill()
@@ -466,42 +507,68 @@ func (p *Plugin) Stop() {
 	})
 }
 
-// tail keeps the last n lines written to it.
+// tail keeps the last n lines written to it, each cut at maxLine bytes,
+// so a plugin's stderr costs the host at most n*maxLine bytes however much
+// it writes (a 22 MB error line is kept as its first 4 KiB).
 type tail struct {
 	mu    sync.Mutex
 	n     int
 	lines []string
 	part  bytes.Buffer
+	// cut is set while the rest of an over-long line is being dropped.
+	cut bool
 	// panicLine is the first "panic:" or "fatal error:" line seen.
 	panicLine string
 }
+
+// maxLine bounds one kept stderr line; with 20 lines, 80 KiB in all.
+const maxLine = 4 << 10
 
 func newTail(n int) *tail { return &tail{n: n} }
 
 func (t *tail) Write(b []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.part.Write(b)
-	for {
-		line, err := t.part.ReadString('\n')
-		if err != nil {
-			t.part.Reset()
-			t.part.WriteString(line)
+	n := len(b)
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		chunk := b
+		if i >= 0 {
+			chunk = b[:i+1]
+		}
+		b = b[len(chunk):]
+		if room := maxLine - t.part.Len(); !t.cut && room > 0 {
+			t.part.Write(chunk[:min(len(chunk), room)])
+		}
+		if i < 0 {
+			if t.part.Len() >= maxLine {
+				t.cut = true
+			}
 			break
 		}
-		line = strings.TrimRight(line, "\r\n")
-		if line == "" {
-			continue
+		line := t.part.String()
+		if t.cut || len(line) >= maxLine {
+			line = strings.TrimRight(line, "\r\n") + " … (cut)"
 		}
-		if t.panicLine == "" && (strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ")) {
-			t.panicLine = line
-		}
-		t.lines = append(t.lines, line)
-		if len(t.lines) > t.n {
-			t.lines = t.lines[len(t.lines)-t.n:]
-		}
+		t.part.Reset()
+		t.cut = false
+		t.keep(strings.TrimRight(line, "\r\n"))
 	}
-	return len(b), nil
+	return n, nil
+}
+
+// keep adds a complete line.
+func (t *tail) keep(line string) {
+	if line == "" {
+		return
+	}
+	if t.panicLine == "" && (strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ")) {
+		t.panicLine = line
+	}
+	t.lines = append(t.lines, line)
+	if len(t.lines) > t.n {
+		t.lines = t.lines[len(t.lines)-t.n:]
+	}
 }
 
 // Lines returns the kept lines, oldest first, with JSON log lines reduced to
@@ -514,17 +581,24 @@ func (t *tail) Lines() []string {
 		var entry struct {
 			Level   string `json:"@level"`
 			Message string `json:"@message"`
+			Error   string `json:"error"`
 		}
 		if strings.HasPrefix(l, "{") && json.Unmarshal([]byte(l), &entry) == nil && entry.Message != "" {
 			if entry.Level == "debug" || entry.Level == "trace" {
 				continue // go-plugin's own chatter, e.g. "plugin address"
 			}
 			l = "[" + entry.Level + "] " + entry.Message
+			if entry.Error != "" {
+				l += ": " + entry.Error
+				if strings.Contains(entry.Error, "listen unix") && strings.Contains(entry.Error, "invalid argument") {
+					l += " (a unix socket's path may be 107 bytes at most: set TMPDIR to a shorter folder)"
+				}
+			}
 		}
-		out = append(out, l)
+		out = append(out, escape(l))
 	}
 	if s := strings.TrimSpace(t.part.String()); s != "" {
-		out = append(out, s)
+		out = append(out, escape(s))
 	}
 	if t.panicLine != "" && (len(out) == 0 || !slices.Contains(out, t.panicLine)) {
 		// A deep stack pushes the panic message out of the tail; it is the
@@ -532,6 +606,30 @@ func (t *tail) Lines() []string {
 		out = append([]string{t.panicLine, "…"}, out...)
 	}
 	return out
+}
+
+// escape makes a plugin's line safe to print: control characters, and
+// the invisible ones that reorder or hide text, as Go escapes.
+func escape(s string) string {
+	if strings.IndexFunc(s, unsafeRune) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unsafeRune(r) || r == utf8.RuneError {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// unsafeRune reports a character a terminal acts on or hides: control
+// characters (tab aside), bidirectional overrides and zero-width marks.
+func unsafeRune(r rune) bool {
+	return (unicode.IsControl(r) && r != '\t') || unicode.Is(unicode.Bidi_Control, r) || r == '\u200b' || r == '\ufeff'
 }
 
 // ReattachFromEnv reads sdk.ReattachEnv: the plugins already running in

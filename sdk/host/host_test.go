@@ -3,6 +3,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -255,5 +256,37 @@ func TestRefusalIsTyped(t *testing.T) {
 	_, err = p.Unpack(t.Context(), sdk.UnpackRequest{OutputDir: t.TempDir()})
 	if err == nil || errors.Is(err, archive.ErrUnsafeEntry) || errors.As(err, &rc) || !strings.Contains(err.Error(), "echo does not unpack") {
 		t.Fatalf("plain error: %v", err)
+	}
+}
+
+// A plugin's stderr costs the host a bounded amount whatever it writes: a
+// 22 MB line without a newline, in go-plugin's 64 KiB pieces, is kept as
+// its first few KiB; what is kept is escaped.
+func TestTailIsBounded(t *testing.T) {
+	tl := newTail(20)
+	piece := bytes.Repeat([]byte("x"), 64<<10)
+	for range 22 << 20 / len(piece) {
+		tl.Write(piece)
+	}
+	if tl.part.Len() > maxLine {
+		t.Fatalf("kept %d bytes of one line", tl.part.Len())
+	}
+	tl.Write([]byte("\n\x1b]0;pwned\a\u202eofficial (verified)\n"))
+	lines := tl.Lines()
+	if len(lines) != 2 || len(lines[0]) > maxLine+20 || !strings.HasSuffix(lines[0], "(cut)") {
+		t.Fatalf("the long line: %d lines, %q…", len(lines), lines[0][:40])
+	}
+	if lines[1] != `\x1b]0;pwned\a\u202eofficial (verified)` {
+		t.Errorf("not escaped: %q", lines[1])
+	}
+	for range 100 {
+		tl.Write(append(piece[:maxLine*2:maxLine*2], '\n'))
+	}
+	total := 0
+	for _, l := range tl.Lines() {
+		total += len(l)
+	}
+	if total > 20*(maxLine+20) {
+		t.Errorf("kept %d bytes", total)
 	}
 }
