@@ -109,6 +109,7 @@ FILES:
 			&cli.BoolFlag{Name: "no-cache", Usage: "pull straight from the registry, bypassing $TIERPACK_HOME/cache", EnvVars: []string{"TIERPACK_NO_CACHE"}},
 			&cli.StringFlag{Name: "policy", Usage: "tier policy `FILE` (default $TIERPACK_HOME/policy.yaml, else built-in)", EnvVars: []string{"TIERPACK_POLICY"}},
 			&cli.DurationFlag{Name: "plugin-timeout", Value: host.DefaultCallTimeout, Usage: "stop a plugin that takes longer than `DURATION` for one call", EnvVars: []string{"TIERPACK_PLUGIN_TIMEOUT"}},
+			&cli.BoolFlag{Name: "require-sandbox", Usage: "refuse third-party plugins this system cannot confine (no Landlock)", EnvVars: []string{"TIERPACK_REQUIRE_SANDBOX"}},
 			&cli.DurationFlag{Name: "timeout", DefaultText: "no limit", Usage: "give up on the whole command after `DURATION` (e.g. 10m)", EnvVars: []string{"TIERPACK_TIMEOUT"}},
 		},
 		Commands: []*cli.Command{
@@ -283,17 +284,18 @@ func client(c *cli.Context) (*tierpack.Client, error) {
 		return nil, err
 	}
 	cl := &tierpack.Client{
-		Target:        topts,
-		Builtins:      builtinTypes(),
-		Companions:    companionTypes(),
-		PluginTimeout: c.Duration("plugin-timeout"),
-		LogLevel:      c.String("log-level"),
-		LogOutput:     disp(c).Err(),
-		Warn:          func(msg string) { disp(c).Warnf("%s", msg) },
-		PolicyFile:    c.String("policy"),
-		NoCache:       c.Bool("no-cache"),
-		TrustMirror:   c.Bool("trust-mirror"),
-		Tool:          "tierpack/" + tierpack.Version(),
+		Target:         topts,
+		Builtins:       builtinTypes(),
+		Companions:     companionTypes(),
+		PluginTimeout:  c.Duration("plugin-timeout"),
+		RequireSandbox: c.Bool("require-sandbox"),
+		LogLevel:       c.String("log-level"),
+		LogOutput:      disp(c).Err(),
+		Warn:           func(msg string) { disp(c).Warnf("%s", msg) },
+		PolicyFile:     c.String("policy"),
+		NoCache:        c.Bool("no-cache"),
+		TrustMirror:    c.Bool("trust-mirror"),
+		Tool:           "tierpack/" + tierpack.Version(),
 	}
 	return cl, cl.ReadEnvironment()
 }

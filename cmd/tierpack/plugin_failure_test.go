@@ -56,7 +56,10 @@ func TestCLIPluginFailures(t *testing.T) {
 			pids := t.TempDir()
 			args := append(tc.args, "validate", contributionOfType(t, tc.mode))
 			cmd := exec.Command(tierpackBin, args...)
-			cmd.Env = append(os.Environ(), "TIERPACK_PLUGINS_DIR="+plugins, "TIERPACK_TEST_PIDDIR="+pids, "TIERPACK_HOME="+t.TempDir())
+			cmd.Env = append(os.Environ(), "TIERPACK_PLUGINS_DIR="+plugins, "TIERPACK_TEST_PIDDIR="+pids, "TIERPACK_HOME="+t.TempDir(),
+				// Failure handling, not confinement: the plugin records its pid
+				// in the test's folder.
+				"TIERPACK_PLUGIN_ENV=TIERPACK_TEST_PIDDIR", "TIERPACK_PLUGIN_SANDBOX=off")
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			err := cmd.Run()
@@ -78,7 +81,10 @@ func TestCLIInterruptStopsPlugins(t *testing.T) {
 	plugins := buildTestPlugin(t, "hang")
 	pids := t.TempDir()
 	cmd := exec.Command(tierpackBin, "validate", contributionOfType(t, "hang"))
-	cmd.Env = append(os.Environ(), "TIERPACK_PLUGINS_DIR="+plugins, "TIERPACK_TEST_PIDDIR="+pids, "TIERPACK_HOME="+t.TempDir())
+	cmd.Env = append(os.Environ(), "TIERPACK_PLUGINS_DIR="+plugins, "TIERPACK_TEST_PIDDIR="+pids, "TIERPACK_HOME="+t.TempDir(),
+		// Failure handling, not confinement: the plugin records its pid
+		// in the test's folder.
+		"TIERPACK_PLUGIN_ENV=TIERPACK_TEST_PIDDIR", "TIERPACK_PLUGIN_SANDBOX=off")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

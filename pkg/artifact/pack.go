@@ -64,7 +64,7 @@ func (e *ValidationError) Unwrap() error { return ErrValidation }
 // were already reported by contrib.Load; this adds the plugin's findings and
 // the OWNERS file's.
 func Validate(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest) ([]sdk.Diagnostic, error) {
-	v, err := validate(ctx, plugins, m)
+	v, err := validate(ctx, plugins, m, plugin.Access{Read: []string{m.Dir}})
 	if err != nil {
 		return nil, err
 	}
@@ -79,10 +79,11 @@ type validated struct {
 	owners  *owners.File
 }
 
-// validate starts the type's plugin and runs its validation and the OWNERS
-// check.
-func validate(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest) (*validated, error) {
-	p, err := plugins.Get(ctx, m.Type)
+// validate starts the type's plugin, with access (the contribution to
+// read, the staging folder it will package into), and runs its validation
+// and the OWNERS check.
+func validate(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest, access plugin.Access) (*validated, error) {
+	p, err := plugins.GetFor(ctx, m.Type, access)
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +267,7 @@ func Pack(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest, opt
 		}
 	}
 
-	v, err := validate(ctx, plugins, m)
+	v, err := validate(ctx, plugins, m, plugin.Access{Read: []string{m.Dir}, Write: []string{out}})
 	if err != nil {
 		return nil, err
 	}

@@ -57,6 +57,13 @@ func (e *ExistsError) Unwrap() error { return ErrExists }
 // error too. Nothing of the artifact is left on disk.
 var ErrRefusedContent = errors.New("pulled artifact refused")
 
+// ErrPluginOutput is wrapped when what a plugin's Unpack wrote is refused
+// (checkPluginOutput): a link leading out of the output, a device, FIFO or
+// socket, a setuid, setgid or sticky file, a group- or world-writable one,
+// or more than the pull's budget. Whatever the artifact holds, a plugin
+// that writes these misbehaves; nothing of it reaches the output folder.
+var ErrPluginOutput = errors.New("plugin output refused")
+
 // Info describes a resolved artifact, for inspect and pull: oci.Info, and
 // what pull and promotion keep of it.
 type Info struct {
@@ -185,27 +192,29 @@ func pullOnce(ctx context.Context, plugins *plugin.Manager, t *target.Target, op
 	if err != nil {
 		return nil, err
 	}
-	// Start the plugin while the blobs download: neither waits for the other.
-	var unpack func(context.Context, sdk.UnpackRequest) (sdk.UnpackResult, error)
-	var pluginErr error
-	var started sync.WaitGroup
-	if info.Falcoctl {
-		unpack = falco.UnpackLayers // the host knows falcoctl's format: no plugin
-	} else {
-		started.Go(func() {
-			var p *plugin.Plugin
-			if p, pluginErr = plugins.Get(ctx, info.Type); pluginErr == nil {
-				unpack = p.Unpack
-			}
-		})
-	}
-	defer started.Wait() // never leave the goroutine behind
-
 	st, err := newStaging(ctx, out, t)
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(st.dir)
+	// Start the plugin while the blobs download: neither waits for the
+	// other. It may read the blobs and write the staging output, no more.
+	var unpack func(context.Context, sdk.UnpackRequest) (sdk.UnpackResult, error)
+	var pluginErr error
+	var started sync.WaitGroup
+	name := "tierpack's falcoctl unpacker"
+	if info.Falcoctl {
+		unpack = falco.UnpackLayers // the host knows falcoctl's format: no plugin
+	} else {
+		started.Go(func() {
+			var p *plugin.Plugin
+			if p, pluginErr = plugins.GetFor(ctx, info.Type, plugin.Access{Read: []string{st.blobs}, Write: []string{st.out}}); pluginErr == nil {
+				unpack = p.Unpack
+				name = p.Source.Name()
+			}
+		})
+	}
+	defer started.Wait() // never leave the goroutine behind
 	reqs, fetch, err := st.requests(units, opts.Options)
 	if err != nil {
 		return nil, err
@@ -226,7 +235,7 @@ func pullOnce(ctx context.Context, plugins *plugin.Manager, t *target.Target, op
 	if pluginErr != nil {
 		return nil, fmt.Errorf("%s is of type %q: %w", t.Ref, info.Type, pluginErr)
 	}
-	result, err := unpackAll(ctx, unpack, t, units, reqs, opts.Limits)
+	result, err := unpackAll(ctx, unpack, name, t, units, reqs, opts.Limits)
 	verified.Wait()
 	if verifyErr != nil {
 		// Also when unpacking failed: the plugin may have choked on it.
@@ -401,7 +410,7 @@ func (st *staging) requests(units []unpackUnit, options map[string]string) ([]sd
 
 // unpackAll has the plugin unpack each unit, spending one budget of limits
 // across all of them, and lists what it wrote.
-func unpackAll(ctx context.Context, unpack func(context.Context, sdk.UnpackRequest) (sdk.UnpackResult, error), t *target.Target, units []unpackUnit, reqs []sdk.UnpackRequest, limits archive.Limits) (*PullResult, error) {
+func unpackAll(ctx context.Context, unpack func(context.Context, sdk.UnpackRequest) (sdk.UnpackResult, error), who string, t *target.Target, units []unpackUnit, reqs []sdk.UnpackRequest, limits archive.Limits) (*PullResult, error) {
 	result := &PullResult{}
 	budget := archive.Budget{Limits: limits.WithDefaults()}
 	for i, u := range units {
@@ -430,8 +439,8 @@ func unpackAll(ctx context.Context, unpack func(context.Context, sdk.UnpackReque
 			}
 			return nil, err
 		}
-		if err := spend(&budget, reqs[i].OutputDir); err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrRefusedContent, where, err)
+		if err := checkPluginOutput(&budget, reqs[i].OutputDir); err != nil {
+			return nil, fmt.Errorf("%w: %s unpacking %s: %w", ErrPluginOutput, who, where, err)
 		}
 		for _, f := range res.Files {
 			if u.dir != "" {
@@ -471,39 +480,82 @@ func scanLayers(ctx context.Context, req sdk.UnpackRequest, budget archive.Budge
 	return nil
 }
 
-// spend charges budget with what an Unpack wrote below dir: its regular
-// files' sizes and its entries. It fails when that goes past the limits,
-// which a plugin that honours its budget never does.
-func spend(budget *archive.Budget, dir string) error {
+// checkPluginOutput checks what a plugin wrote into dir as an archive's
+// entries are checked, and spends it from budget: it refuses links leading
+// out of dir (a symlink whose target is absolute or climbs out, a hard
+// link to a file outside), devices, FIFOs and sockets, files with setuid,
+// setgid or sticky bits, anything group- or world-writable, and totals
+// over the budget. (A directory's setgid bit is left alone: a folder
+// inherits it from a setgid parent, and it grants nothing.)
+func checkPluginOutput(budget *archive.Budget, dir string) error {
 	limits := budget.Limits.WithDefaults()
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	type inode struct{ dev, ino uint64 }
+	links := map[inode]int{}
+	nlink := map[inode]uint64{}
+	names := map[inode]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || p == dir {
 			return err
 		}
+		rel, _ := filepath.Rel(dir, p)
+		name := archive.Quote(filepath.ToSlash(rel))
 		budget.Entries++
 		if budget.Entries > limits.MaxEntries {
 			return &archive.LimitError{Limit: "MaxEntries", Msg: fmt.Sprintf("%v: the plugin wrote more than %d entries, the limit on entries for one pull; raise it if you trust this artifact", archive.ErrTooLarge, limits.MaxEntries)}
-		}
-		if !d.Type().IsRegular() {
-			return nil
 		}
 		fi, err := d.Info()
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(dir, p)
+		mode := fi.Mode()
+		switch {
+		case mode&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			to := filepath.Join(filepath.Dir(p), target)
+			if up, _ := filepath.Rel(dir, to); filepath.IsAbs(target) || up == ".." || strings.HasPrefix(up, ".."+string(filepath.Separator)) {
+				return fmt.Errorf("%s is a symlink to %s, outside the output", name, archive.Quote(target))
+			}
+			return nil
+		case mode&(fs.ModeDevice|fs.ModeCharDevice|fs.ModeNamedPipe|fs.ModeSocket|fs.ModeIrregular) != 0:
+			return fmt.Errorf("%s is a %s; pulls never write device files, named pipes or sockets", name, archive.DescribeMode(mode))
+		case mode.IsRegular() && mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0:
+			return fmt.Errorf("%s has mode %s: setuid, setgid and sticky bits are never written by a pull", name, mode)
+		case mode.Perm()&0o022 != 0:
+			return fmt.Errorf("%s has mode %s: group- or world-writable files and folders are never written by a pull", name, mode.Perm())
+		case !mode.IsRegular():
+			return nil
+		}
+		if dev, ino, n := linksOf(fi); n > 1 {
+			k := inode{dev, ino}
+			links[k]++
+			nlink[k] = n
+			names[k] = name
+		}
 		if fi.Size() > limits.MaxFileSize {
 			return &archive.LimitError{Limit: "MaxFileSize", Msg: fmt.Sprintf("%v: the plugin wrote %s, %s, more than the %s limit on one file; raise it if you trust this artifact",
-				archive.ErrTooLarge, archive.Quote(filepath.ToSlash(rel)), archive.FormatSize(fi.Size()), archive.FormatSize(limits.MaxFileSize))}
+				archive.ErrTooLarge, name, archive.FormatSize(fi.Size()), archive.FormatSize(limits.MaxFileSize))}
 		}
 		budget.Size += fi.Size()
 		if budget.Size > limits.MaxTotalSize {
 			return &archive.LimitError{Limit: "MaxTotalSize", Msg: fmt.Sprintf("%v: the content written reached %s at %s, more than the %s limit for one pull; raise it if you trust this artifact",
-				archive.ErrTooLarge, archive.FormatSize(budget.Size), archive.Quote(filepath.ToSlash(rel)), archive.FormatSize(limits.MaxTotalSize))}
+				archive.ErrTooLarge, archive.FormatSize(budget.Size), name, archive.FormatSize(limits.MaxTotalSize))}
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	for k, n := range links {
+		if uint64(n) < nlink[k] {
+			return fmt.Errorf("%s is a hard link to a file outside the output (%d links, %d inside)", names[k], nlink[k], n)
+		}
+	}
+	return nil
 }
+
 
 // unpackUnit is one manifest to unpack: the artifact's, or one platform's
 // of an index in an AllPlatforms pull.

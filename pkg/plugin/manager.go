@@ -49,8 +49,10 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tierpack/tierpack/pkg/home"
@@ -131,6 +133,42 @@ type Options struct {
 	// Warn receives warnings, e.g. that a binary in Dirs is ignored because
 	// its type is installed and pinned; nil writes them to os.Stderr.
 	Warn func(msg string)
+	// NoSandbox runs plugins unconfined (host.Sandbox); only tests of the
+	// sandbox itself and debugging want it.
+	NoSandbox bool
+	// RequireSandbox refuses to start a third-party plugin where the system
+	// cannot confine it (no Landlock), instead of running it unconfined.
+	// Built-in plugins, which are tierpack's own code, still run.
+	RequireSandbox bool
+	// Env are environment variables ("NAME=value") every plugin gets beyond
+	// host.EnvAllowList; the host's own environment never reaches one.
+	Env []string
+	// Companions are types whose plugins ship with tierpack as binaries of
+	// their own (chart): they are found only in CompanionDir or installed
+	// and pinned in ManagedDir, never in another of Dirs, so a binary
+	// dropped in $TIERPACK_PLUGINS_DIR cannot stand in for one.
+	Companions []string
+	// CompanionDir is the folder of the running tierpack executable, its
+	// symlinks resolved.
+	CompanionDir string
+	// Grant is what every plugin may read and write besides its own folder
+	// and what GetFor's Access names: nothing, unless a test records pids
+	// in a folder of its own.
+	Grant Access
+}
+
+// Access is what a plugin started for one use may read and write besides
+// its own folder: the contribution it validates and packages, the blobs it
+// unpacks, and the staging or output folder it writes (host.Sandbox).
+type Access struct {
+	Read  []string
+	Write []string
+}
+
+// key identifies an Access, for keeping one started plugin per type and
+// Access.
+func (a Access) key() string {
+	return strings.Join(a.Read, "\x00") + "\x01" + strings.Join(a.Write, "\x00")
 }
 
 // RunDirPrefix starts the name of each Manager's private folder in the
@@ -156,6 +194,8 @@ type Manager struct {
 	runDir string
 	// warned lists the types whose shadowing was warned about.
 	warned map[string]bool
+	// plugins counts the plugin folders made in runDir.
+	plugins int
 }
 
 // NewManager returns a Manager; it starts nothing until Get.
@@ -197,12 +237,36 @@ func (m *Manager) ensureRunDir() (string, error) {
 	if m.runDir != "" {
 		return m.runDir, nil
 	}
-	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", RunDirPrefix, os.Getpid()))
+	// Short names (tierpack-run-PID-N): a plugin's unix socket is made in
+	// a folder in here, and a socket's path may not exceed 107 bytes.
+	var dir string
+	var err error
+	for range 100 {
+		dir = filepath.Join(os.TempDir(), fmt.Sprintf("%s%d-%d", RunDirPrefix, os.Getpid(), runDirs.Add(1)))
+		if err = os.Mkdir(dir, 0o700); !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
 	if err != nil {
 		return "", fmt.Errorf("creating a private folder for plugins: %w (set TMPDIR to a writable folder)", err)
 	}
 	m.runDir = dir
 	return dir, nil
+}
+
+// runDirs numbers the run folders of this process's Managers.
+var runDirs atomic.Int64
+
+// ownDir makes a plugin's own folder in the run folder: a short name, 1,
+// 2, … (see ensureRunDir). Called with m.mu held.
+func (m *Manager) ownDir(run string) (string, error) {
+	for {
+		m.plugins++
+		dir := filepath.Join(run, strconv.Itoa(m.plugins))
+		if err := os.Mkdir(dir, 0o700); !errors.Is(err, fs.ErrExist) {
+			return dir, err
+		}
+	}
 }
 
 // Dirs returns the directories searched for third-party plugins, the
@@ -276,6 +340,9 @@ func (m *Manager) discover() (map[string]Source, error) {
 				continue
 			}
 			p := filepath.Join(dir, e.Name())
+			if slices.Contains(m.opts.Companions, typ) && !managed && dir != m.opts.CompanionDir {
+				continue // see Options.Companions
+			}
 			s := Source{Type: typ, Path: p, Managed: managed}
 			if managed && lock != nil {
 				if pin, ok := lock.Plugins[typ]; ok {
@@ -303,14 +370,24 @@ func (m *Manager) discover() (map[string]Source, error) {
 	return srcs, nil
 }
 
-// Get returns the running plugin for typ, starting it on first use.
+// Get returns the running plugin for typ, starting it on first use, with
+// no access beyond its own folder: enough to Describe, not to read a
+// contribution or write output (GetFor).
 func (m *Manager) Get(ctx context.Context, typ string) (*Plugin, error) {
+	return m.GetFor(ctx, typ, Access{})
+}
+
+// GetFor returns the running plugin for typ that may read and write what
+// access names, starting it on first use: a sandboxed plugin's rights are
+// fixed when it starts, so another Access starts another process.
+func (m *Manager) GetFor(ctx context.Context, typ string, access Access) (*Plugin, error) {
+	key := typ + "\x02" + access.key()
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
 		return nil, errors.New("plugin manager is closed")
 	}
-	if p, ok := m.started[typ]; ok {
+	if p, ok := m.started[key]; ok {
 		m.mu.Unlock()
 		return p, nil
 	}
@@ -336,14 +413,14 @@ func (m *Manager) Get(ctx context.Context, typ string) (*Plugin, error) {
 	if m.closed { // closed concurrently: a plugin started now would never be stopped
 		return nil, errors.New("plugin manager is closed")
 	}
-	if p, ok := m.started[typ]; ok { // started concurrently
+	if p, ok := m.started[key]; ok { // started concurrently
 		return p, nil
 	}
-	p, err := m.start(ctx, src, true)
+	p, err := m.start(ctx, src, true, access)
 	if err != nil {
 		return nil, err
 	}
-	m.started[typ] = p
+	m.started[key] = p
 	return p, nil
 }
 
@@ -366,7 +443,7 @@ func (m *Manager) StartBinary(ctx context.Context, path string) (*Plugin, error)
 	if m.closed {
 		return nil, errors.New("plugin manager is closed")
 	}
-	p, err := m.start(ctx, Source{Type: name, Path: abs}, false)
+	p, err := m.start(ctx, Source{Type: name, Path: abs}, false, Access{})
 	if err != nil {
 		return nil, err
 	}
@@ -482,8 +559,9 @@ func trimTag(ref string) string {
 	return ref
 }
 
-// start starts the plugin src names. Called with m.mu held.
-func (m *Manager) start(ctx context.Context, src Source, checkType bool) (*Plugin, error) {
+// start starts the plugin src names, confined to its own folder and
+// access. Called with m.mu held.
+func (m *Manager) start(ctx context.Context, src Source, checkType bool, access Access) (*Plugin, error) {
 	path := src.Path
 	if src.Managed {
 		copied, err := m.pinnedCopy(src)
@@ -497,18 +575,28 @@ func (m *Manager) start(ctx context.Context, src Source, checkType bool) (*Plugi
 				src.Type, src.Path, strings.Join(src.Shadowed, ", ")))
 		}
 	}
-	socketDir := ""
+	var sandbox *host.Sandbox
 	if _, reattach := m.opts.Reattach[src.Type]; !reattach {
-		var err error
-		if socketDir, err = m.ensureRunDir(); err != nil {
+		run, err := m.ensureRunDir()
+		if err != nil {
 			return nil, err
 		}
+		// The plugin's own folder, for its socket, HOME and TMPDIR: never
+		// the run folder itself, which holds the pinned binaries.
+		own, err := m.ownDir(run)
+		if err != nil {
+			return nil, fmt.Errorf("creating a folder for plugin %q: %w", src.Type, err)
+		}
+		sandbox = &host.Sandbox{Dir: own, Read: slices.Concat(access.Read, m.opts.Grant.Read), Write: slices.Concat(access.Write, m.opts.Grant.Write),
+			Require: m.opts.RequireSandbox && !src.Builtin}
 	}
 	cfg := host.Config{
-		Name:         src.name(),
+		Name:         src.Name(),
 		Type:         src.Type,
 		Path:         path,
-		SocketDir:    socketDir,
+		Sandbox:      sandbox,
+		SocketDir:    runDirOf(sandbox),
+		Env:          m.opts.Env,
 		Args:         src.Args,
 		StartTimeout: m.opts.StartTimeout,
 		CallTimeout:  m.opts.CallTimeout,
@@ -522,6 +610,12 @@ func (m *Manager) start(ctx context.Context, src Source, checkType bool) (*Plugi
 	if r, ok := m.opts.Reattach[src.Type]; ok {
 		cfg.Reattach = &r
 	}
+	if m.opts.NoSandbox && cfg.Sandbox != nil {
+		if cfg.Sandbox.Require {
+			return nil, fmt.Errorf("%w: %s: plugins run unconfined here (the sandbox is off), and third-party plugins must be confined (requireSandbox)", host.ErrNoSandbox, src.Name())
+		}
+		cfg.Sandbox = nil
+	}
 	h, err := host.Start(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -531,12 +625,21 @@ func (m *Manager) start(ctx context.Context, src Source, checkType bool) (*Plugi
 		h.Kill()
 		if src.Builtin {
 			return nil, fmt.Errorf("%w: %s describes itself as type %q: this tierpack build is broken, please report it",
-				host.ErrHandshake, src.name(), d.Type)
+				host.ErrHandshake, src.Name(), d.Type)
 		}
 		return nil, fmt.Errorf("%w: %s describes itself as type %q, not %q: rename the binary %s%s",
-			host.ErrHandshake, src.name(), d.Type, src.Type, host.BinaryPrefix, d.Type)
+			host.ErrHandshake, src.Name(), d.Type, src.Type, host.BinaryPrefix, d.Type)
 	}
 	return p, nil
+}
+
+// runDirOf is the folder a plugin's socket folder is made in: the run
+// folder, a short path (a unix socket's path is limited to 107 bytes).
+func runDirOf(sb *host.Sandbox) string {
+	if sb == nil {
+		return ""
+	}
+	return filepath.Dir(sb.Dir)
 }
 
 // Close stops every plugin the Manager started and waits for them to exit.

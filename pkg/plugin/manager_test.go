@@ -130,6 +130,12 @@ func newManager(t *testing.T, opts Options) *Manager {
 	if opts.CallTimeout == 0 {
 		opts.CallTimeout = testCallTimeout
 	}
+	// The test plugin records its pids in the test's folder (env): it gets
+	// the variables and the right to write there, and nothing else.
+	if dir := os.Getenv(pidDirEnv); dir != "" {
+		opts.Env = append(opts.Env, pidDirEnv+"="+dir, grandchildPIDEnv+"="+os.Getenv(grandchildPIDEnv))
+		opts.Grant.Write = append(opts.Grant.Write, dir)
+	}
 	m, err := NewManager(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -467,7 +473,8 @@ func TestGood(t *testing.T) {
 	dir := pluginDir(t, "good")
 	m := newManager(t, Options{Dirs: []string{dir}})
 	ctx := context.Background()
-	p, err := m.Get(ctx, "good")
+	contribution, staging := t.TempDir(), t.TempDir()
+	p, err := m.GetFor(ctx, "good", Access{Read: []string{contribution}, Write: []string{staging}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,7 +491,7 @@ func TestGood(t *testing.T) {
 		t.Errorf("Describe() = %+v", d)
 	}
 
-	diags, err := p.Validate(ctx, validateReq(t.TempDir()))
+	diags, err := p.Validate(ctx, validateReq(contribution))
 	if err != nil {
 		t.Fatalf("Validate: %v", err)
 	}
@@ -493,8 +500,7 @@ func TestGood(t *testing.T) {
 		t.Errorf("Validate diagnostics = %+v, want %+v", diags, wantDiags)
 	}
 
-	staging := t.TempDir()
-	res, err := p.Package(ctx, sdk.PackageRequest{Dir: t.TempDir(), Contribution: sdk.Contribution{Name: "demo"}, StagingDir: staging})
+	res, err := p.Package(ctx, sdk.PackageRequest{Dir: contribution, Contribution: sdk.Contribution{Name: "demo"}, StagingDir: staging})
 	if err != nil {
 		t.Fatalf("Package: %v", err)
 	}

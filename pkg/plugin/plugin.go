@@ -21,6 +21,9 @@ type Plugin struct {
 // Pid returns the plugin's process id (0 when attached in debug mode).
 func (p *Plugin) Pid() int { return p.h.Pid() }
 
+// Confinement says what the plugin's sandbox enforces (host.Plugin's).
+func (p *Plugin) Confinement() string { return p.h.Confinement() }
+
 // Protocol returns the tierpack plugin protocol version negotiated with the
 // plugin.
 func (p *Plugin) Protocol() int { return p.h.Protocol() }
@@ -49,8 +52,9 @@ func (p *Plugin) Init(ctx context.Context, req sdk.InitRequest) (sdk.InitResult,
 	return p.h.Init(ctx, req)
 }
 
-// name is how messages name a plugin from src.
-func (src Source) name() string {
+// Name is how messages name a plugin from src: `plugin "rules"
+// (/path/tierpack-plugin-rules)` or `built-in plugin "script"`.
+func (src Source) Name() string {
 	if src.Builtin {
 		return fmt.Sprintf("built-in plugin %q", src.Type)
 	}

@@ -57,6 +57,10 @@ type Policy struct {
 	// Revoked are public keys that count for nothing, wherever they
 	// appear (a global key, a scope's, trusted-keys/, --key).
 	Revoked []string `yaml:"revoked,omitempty"`
+	// RequireSandbox refuses to run a third-party plugin where this system
+	// cannot confine it (no Landlock: an older kernel, macOS, Windows),
+	// rather than run it unconfined. Built-in plugins still run.
+	RequireSandbox bool `yaml:"requireSandbox,omitempty"`
 	// TrustedRoot is a trusted_root.json (cosign's and sigstore-go's
 	// format: Fulcio CAs, Rekor logs, timestamp authorities) that keyless
 	// identities are verified against; required when a scope names any.
@@ -241,7 +245,7 @@ func Load(path string) (Policy, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&p); err != nil {
-		return p, fmt.Errorf("policy %s: %v (fields: repository.{minApprovers,requireSource,requireLicense,requireSemver,requireSignature}, official.{maxWarnings,requireSignature,requirePromotion}, trustedKeys, keys.{repository,official}, scopes[].{repositories,requirements,repository,official}, scopes[].{repository,official}.{keys,identities,threshold}, revoked, trustedRoot)", path, err)
+		return p, fmt.Errorf("policy %s: %v (fields: repository.{minApprovers,requireSource,requireLicense,requireSemver,requireSignature}, official.{maxWarnings,requireSignature,requirePromotion}, trustedKeys, keys.{repository,official}, scopes[].{repositories,requirements,repository,official}, scopes[].{repository,official}.{keys,identities,threshold}, revoked, trustedRoot, requireSandbox)", path, err)
 	}
 	if err := yaml.Unmarshal(b, &raw); err != nil {
 		return p, fmt.Errorf("policy %s: %v", path, err)

@@ -70,6 +70,17 @@ type Client struct {
 	PluginDirs []string
 	// PluginTimeout bounds one plugin call; zero means the default.
 	PluginTimeout time.Duration
+	// CompanionDir is the folder of the running executable: Companions are
+	// found there (or installed), nowhere else.
+	CompanionDir string
+	// PluginEnv are variables ("NAME=value") passed on to plugins
+	// ($TIERPACK_PLUGIN_ENV); they get none of tierpack's otherwise.
+	PluginEnv []string
+	// NoSandbox runs plugins unconfined ($TIERPACK_PLUGIN_SANDBOX=off).
+	NoSandbox bool
+	// RequireSandbox refuses third-party plugins this system cannot
+	// confine (--require-sandbox; the policy's requireSandbox too).
+	RequireSandbox bool
 	// LogLevel is handed to plugins.
 	LogLevel string
 	// LogOutput receives plugins' log lines, and Warn the plugin manager's
@@ -391,15 +402,24 @@ func (c *Client) plugins() (*plugin.Manager, error) {
 	if h, err := c.home(); err == nil {
 		managed = h.Plugins()
 	}
+	require := c.RequireSandbox
+	if g, err := c.gate(nil); err == nil && g.Policy.RequireSandbox {
+		require = true
+	}
 	return plugin.NewManager(plugin.Options{
-		Builtins:    c.Builtins,
-		Self:        c.Self,
-		Dirs:        c.PluginDirs,
-		ManagedDir:  managed,
-		CallTimeout: c.PluginTimeout,
-		LogLevel:    c.LogLevel,
-		LogOutput:   c.LogOutput,
-		Warn:        c.Warn,
+		Builtins:       c.Builtins,
+		Self:           c.Self,
+		Dirs:           c.PluginDirs,
+		ManagedDir:     managed,
+		Companions:     c.Companions,
+		CompanionDir:   c.CompanionDir,
+		CallTimeout:    c.PluginTimeout,
+		LogLevel:       c.LogLevel,
+		LogOutput:      c.LogOutput,
+		Warn:           c.Warn,
+		Env:            c.PluginEnv,
+		NoSandbox:      c.NoSandbox,
+		RequireSandbox: require,
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/tierpack/tierpack/pkg/plugin"
@@ -39,6 +40,13 @@ func Versions() *VersionInfo {
 const (
 	StallTimeoutEnv    = "TIERPACK_STALL_TIMEOUT"
 	SourceDateEpochEnv = "SOURCE_DATE_EPOCH"
+	// PluginEnvEnv names, comma-separated, the variables of tierpack's
+	// environment passed on to plugins, which get none otherwise (see
+	// host.EnvAllowList).
+	PluginEnvEnv = "TIERPACK_PLUGIN_ENV"
+	// PluginSandboxEnv=off runs plugins unconfined, for debugging one; the
+	// policy's requireSandbox then refuses third-party plugins.
+	PluginSandboxEnv = "TIERPACK_PLUGIN_SANDBOX"
 )
 
 // ReadEnvironment sets what the environment decides for a program that
@@ -56,8 +64,18 @@ func (c *Client) ReadEnvironment() error {
 	}
 	if exe, err := os.Executable(); err == nil {
 		if exe, err = filepath.EvalSymlinks(exe); err == nil {
-			c.PluginDirs = append(c.PluginDirs, filepath.Dir(exe))
+			c.CompanionDir = filepath.Dir(exe)
+			c.PluginDirs = append(c.PluginDirs, c.CompanionDir)
 		}
+	}
+	c.PluginEnv = nil
+	for _, name := range strings.Split(os.Getenv(PluginEnvEnv), ",") {
+		if v, ok := os.LookupEnv(strings.TrimSpace(name)); ok && strings.TrimSpace(name) != "" {
+			c.PluginEnv = append(c.PluginEnv, strings.TrimSpace(name)+"="+v)
+		}
+	}
+	if v := os.Getenv(PluginSandboxEnv); v == "off" {
+		c.NoSandbox = true
 	}
 	if d := os.Getenv(plugin.DirEnv); d != "" {
 		c.PluginDirs = append(c.PluginDirs, filepath.SplitList(d)...)

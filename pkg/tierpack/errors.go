@@ -57,6 +57,8 @@ func CodeOf(err error) Code {
 		return CodeInterrupted
 	case errors.As(err, &ue):
 		return CodeUsage
+	case errors.Is(err, artifact.ErrPluginOutput), errors.Is(err, host.ErrNoSandbox):
+		return CodePlugin
 	case errors.Is(err, artifact.ErrRefusedContent):
 		return CodeRefusedContent
 	case errors.As(err, &ve), errors.As(err, &me), errors.Is(err, contrib.ErrInvalid), errors.Is(err, artifact.ErrValidation),

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/contrib"
 	"github.com/tierpack/tierpack/sdk/tier"
@@ -119,7 +120,16 @@ func (c *Client) Init(ctx context.Context, req InitRequest) (*InitResult, error)
 		return nil, err
 	}
 	defer plugins.Close()
-	p, err := plugins.Get(ctx, req.Type)
+	// The plugin may read what the folder holds (a Chart.yaml) and the
+	// files the options name (an exporter's --binary); the files it
+	// scaffolds come back as data, written here.
+	read := []string{abs}
+	for _, o := range req.Options {
+		if _, err := os.Stat(o.Value); err == nil {
+			read = append(read, o.Value)
+		}
+	}
+	p, err := plugins.GetFor(ctx, req.Type, plugin.Access{Read: read})
 	if err != nil {
 		return nil, c.pluginHint(err, req.Type)
 	}

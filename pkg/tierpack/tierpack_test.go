@@ -37,7 +37,7 @@ var chartBin string
 func newClient(t *testing.T) *tierpack.Client {
 	t.Helper()
 	return &tierpack.Client{Home: home.At(t.TempDir()), Self: selfBin, Builtins: []string{"script", "exporter"},
-		Companions: []string{"chart"}, PluginDirs: []string{filepath.Dir(chartBin)}, Tool: "tierpack/test"}
+		Companions: []string{"chart"}, PluginDirs: []string{filepath.Dir(chartBin)}, CompanionDir: filepath.Dir(chartBin), Tool: "tierpack/test"}
 }
 
 // quickstart is the example script contribution, at the contrib tier.

@@ -404,8 +404,9 @@ func (Plugin) Unpack(ctx context.Context, req sdk.UnpackRequest) (sdk.UnpackResu
 		}
 		return sdk.UnpackResult{Files: []string{name}}, nil
 	}
-	// The archive holds NAME/...; extract it aside and lift NAME/ into place.
-	tmp, err := os.MkdirTemp(filepath.Dir(req.OutputDir), ".chart-")
+	// The archive holds NAME/...; extract it aside, inside the output (the
+	// one folder a sandboxed plugin may write), and lift NAME/ into place.
+	tmp, err := os.MkdirTemp(req.OutputDir, ".chart-")
 	if err != nil {
 		return sdk.UnpackResult{}, err
 	}
