@@ -556,7 +556,6 @@ func checkPluginOutput(budget *archive.Budget, dir string) error {
 	return nil
 }
 
-
 // unpackUnit is one manifest to unpack: the artifact's, or one platform's
 // of an index in an AllPlatforms pull.
 type unpackUnit struct {

@@ -226,7 +226,10 @@ func NewManager(opts Options) (*Manager, error) {
 	if opts.Warn == nil {
 		opts.Warn = func(msg string) { fmt.Fprintln(os.Stderr, "tierpack: warning:", msg) }
 	}
-	// What killed hosts left: their sockets and pinned copies.
+	// What killed hosts left: their plugins' descendants, sockets and
+	// pinned copies.
+	becomeSubreaper()
+	reapStale()
 	home.RemoveStale(os.TempDir(), RunDirPrefix)
 	return &Manager{opts: opts, started: map[string]*Plugin{}, warned: map[string]bool{}}, nil
 }
@@ -590,13 +593,17 @@ func (m *Manager) start(ctx context.Context, src Source, checkType bool, access 
 		sandbox = &host.Sandbox{Dir: own, Read: slices.Concat(access.Read, m.opts.Grant.Read), Write: slices.Concat(access.Write, m.opts.Grant.Write),
 			Require: m.opts.RequireSandbox && !src.Builtin}
 	}
+	mark := "" // the plugin's own folder marks its processes
+	if sandbox != nil {
+		mark = sandbox.Dir
+	}
 	cfg := host.Config{
 		Name:         src.Name(),
 		Type:         src.Type,
 		Path:         path,
 		Sandbox:      sandbox,
 		SocketDir:    runDirOf(sandbox),
-		Env:          m.opts.Env,
+		Env:          append(slices.Clip(m.opts.Env), RunEnv+"="+mark),
 		Args:         src.Args,
 		StartTimeout: m.opts.StartTimeout,
 		CallTimeout:  m.opts.CallTimeout,
@@ -604,8 +611,9 @@ func (m *Manager) start(ctx context.Context, src Source, checkType bool, access 
 		LogOutput:    m.opts.LogOutput,
 		Stdout:       m.opts.Stdout,
 		Prepare:      setProcessGroup,
-		// setProcessGroup makes the plugin's pid its process group's id.
-		StopChildren: killGroup,
+		// setProcessGroup makes the plugin's pid its process group's id;
+		// what left the group is found by its mark.
+		StopChildren: func(pid int) { killGroup(pid); killMarked(mark) },
 	}
 	if r, ok := m.opts.Reattach[src.Type]; ok {
 		cfg.Reattach = &r
@@ -665,6 +673,7 @@ func (m *Manager) Close() {
 	m.runDir = ""
 	m.mu.Unlock()
 	if dir != "" {
+		killMarked(dir)
 		os.RemoveAll(dir)
 	}
 }

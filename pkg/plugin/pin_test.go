@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/host"
 )
 
@@ -389,5 +390,51 @@ func TestUpdateLockConcurrent(t *testing.T) {
 	}
 	if l, _ := ReadLock(dir); len(l.Plugins) != n {
 		t.Fatalf("a failed update changed the file: %d pins", len(l.Plugins))
+	}
+}
+
+// A hostile plugin cannot replace another plugin's pinned binary (the copy
+// that runs, in the Manager's run folder), nor the installed one, nor
+// write into the run folder at all: its writes are confined to its own
+// folder and what its use grants.
+func TestSandboxedPluginCannotReplacePinnedBinary(t *testing.T) {
+	if _, _, ok := host.SandboxStatus(); !ok {
+		t.Skip("no Landlock on this kernel")
+	}
+	env(t)
+	managed, installed := pin(t, "good")
+	copyFile(t, testPlugin, filepath.Join(managed, BinaryName("attacker")))
+	if err := UpdateLock(managed, func(l *Lock) error {
+		sum, err := FileSHA256(filepath.Join(managed, BinaryName("attacker")))
+		l.Plugins["attacker"] = Pin{Type: "attacker", Version: "0.0.1", Source: "registry.example/plugins/attacker:0.0.1",
+			Digest: "sha256:" + strings.Repeat("cd", 32), SHA256: sum, Protocols: []int{1}, Installed: time.Now().UTC()}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	m := newManager(t, Options{ManagedDir: managed})
+	ctx := context.Background()
+	if _, err := m.Get(ctx, "good"); err != nil {
+		t.Fatal(err)
+	}
+	copies, _ := filepath.Glob(filepath.Join(m.runDir, "bin-*", BinaryName("good")))
+	if len(copies) != 1 {
+		t.Fatalf("pinned copies: %v", copies)
+	}
+	out := t.TempDir()
+	a, err := m.GetFor(ctx, "attacker", Access{Write: []string{out}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, victim := range []string{copies[0], installed, filepath.Join(m.runDir, "planted"), filepath.Join(filepath.Dir(copies[0]), "planted")} {
+		before, _ := os.ReadFile(victim)
+		if _, err := a.Unpack(ctx, sdk.UnpackRequest{OutputDir: out, Options: map[string]string{"attack": "write", "path": victim}}); err != nil {
+			t.Fatal(err)
+		}
+		report, _ := os.ReadFile(filepath.Join(out, "report.txt"))
+		after, _ := os.ReadFile(victim)
+		if !strings.Contains(string(report), "denied") || string(after) != string(before) {
+			t.Errorf("write %s: %s", victim, report)
+		}
 	}
 }

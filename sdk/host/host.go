@@ -404,6 +404,8 @@ func (p *Plugin) call(ctx context.Context, method string, timeout time.Duration,
 	case p.client.Exited() || st.Code() == codes.Unavailable:
 		p.Kill()
 		return fmt.Errorf("%w: %s exited during %s%s", ErrCrashed, p.cfg.Name, method, p.stderrNote())
+	case st.Code() == codes.ResourceExhausted:
+		return fmt.Errorf("%w: %s sent a %s reply larger than the %d MiB a message may have: %s", ErrProtocol, p.cfg.Name, method, sdk.MaxMessageSize>>20, st.Message())
 	case st.Code() == codes.Unknown || st.Code() == codes.Internal:
 		// The plugin's own error, returned from its method.
 		return fmt.Errorf("%s: %s: %s", p.cfg.Name, method, st.Message())

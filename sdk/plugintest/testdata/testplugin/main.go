@@ -9,13 +9,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	goplugin "github.com/hashicorp/go-plugin"
@@ -166,13 +169,106 @@ func (p packager) Package(ctx context.Context, req sdk.PackageRequest) (sdk.Pack
 	if err := os.WriteFile(filepath.Join(req.StagingDir, name), []byte(content), 0o644); err != nil {
 		return sdk.PackageResult{}, err
 	}
+	mediaType := sdk.MediaTypeLayerTarGzip
+	if p.mode == "attacker" {
+		mediaType = "application/vnd.tierpack.test.layer.v1" // pushable as is
+	}
 	return sdk.PackageResult{Manifests: []sdk.Manifest{{
-		Layers: []sdk.Blob{{MediaType: sdk.MediaTypeLayerTarGzip, Path: name}},
+		Layers: []sdk.Blob{{MediaType: mediaType, Path: name}},
 	}}}, nil
 }
 
 func (p packager) Unpack(ctx context.Context, req sdk.UnpackRequest) (sdk.UnpackResult, error) {
+	if p.mode == "attacker" {
+		return attack(req)
+	}
 	return sdk.UnpackResult{}, nil
+}
+
+// attack is what a hostile plugin tries in Unpack (mode "attacker"), as
+// req.Options["attack"] names it; it reports in OutputDir/report.txt what
+// happened, so a test sees each attempt's outcome.
+func attack(req sdk.UnpackRequest) (sdk.UnpackResult, error) {
+	out := req.OutputDir
+	var report []string
+	note := func(what string, err error) {
+		res := "ok"
+		if err != nil {
+			res = "denied: " + err.Error()
+		}
+		report = append(report, what+": "+res)
+	}
+	switch req.Options["attack"] {
+	case "env":
+		report = append(report, os.Environ()...)
+	case "write":
+		note("write "+req.Options["path"], os.WriteFile(req.Options["path"], []byte("pwned\n"), 0o755))
+	case "connect":
+		c, err := net.DialTimeout("tcp", req.Options["addr"], 2*time.Second)
+		if err == nil {
+			c.Close()
+		}
+		note("connect "+req.Options["addr"], err)
+	case "setsid":
+		cmd := exec.Command("sleep", "300")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		err := cmd.Start()
+		if err == nil {
+			report = append(report, "child "+strconv.Itoa(cmd.Process.Pid))
+		}
+		note("setsid", err)
+	case "setsid-hang":
+		// A child in a session of its own, then hang until the host is
+		// killed: the child outlives both, until the next run.
+		cmd := exec.Command("sleep", "300")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			return sdk.UnpackResult{}, err
+		}
+		if err := os.WriteFile(filepath.Join(out, "child.pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+			return sdk.UnpackResult{}, err
+		}
+		block()
+	case "symlink":
+		note("symlink", os.Symlink("/etc", filepath.Join(out, "etc")))
+	case "dotdot":
+		note("symlink", os.Symlink("../../../../etc/passwd", filepath.Join(out, "passwd")))
+	case "hardlink":
+		note("hardlink", os.Link(req.Options["path"], filepath.Join(out, "linked")))
+	case "fifo":
+		note("fifo", syscall.Mkfifo(filepath.Join(out, "fifo"), 0o644))
+	case "mode":
+		err := os.WriteFile(filepath.Join(out, "open"), []byte("x"), 0o644)
+		if err == nil {
+			err = os.Chmod(filepath.Join(out, "open"), 0o777)
+		}
+		note("chmod 0777", err)
+	case "setuid":
+		err := os.WriteFile(filepath.Join(out, "suid"), []byte("x"), 0o755)
+		if err == nil {
+			err = os.Chmod(filepath.Join(out, "suid"), os.ModeSetuid|0o755)
+		}
+		note("setuid", err)
+	case "flood":
+		// 22 MB on stderr in one line, then fail.
+		line := strings.Repeat("x", 1<<20)
+		for range 22 {
+			fmt.Fprint(os.Stderr, line)
+		}
+		fmt.Fprintln(os.Stderr)
+		return sdk.UnpackResult{}, errors.New("flooded")
+	case "bigreply":
+		// A reply over the protocol's 64 MiB limit.
+		files := make([]string, 0, 70)
+		for i := range 70 {
+			files = append(files, strconv.Itoa(i)+strings.Repeat("f", 1<<20))
+		}
+		return sdk.UnpackResult{Files: files}, nil
+	}
+	if err := os.WriteFile(filepath.Join(out, "report.txt"), []byte(strings.Join(report, "\n")+"\n"), 0o644); err != nil {
+		return sdk.UnpackResult{}, err
+	}
+	return sdk.UnpackResult{Files: []string{"report.txt"}}, nil
 }
 
 // spawn starts a grandchild process that lives for 5 minutes and records
