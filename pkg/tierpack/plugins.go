@@ -33,6 +33,11 @@ type PluginListResult struct {
 	Plugins    []PluginRow `json:"plugins"`
 	Dirs       []string    `json:"dirs"`
 	ManagedDir string      `json:"managedDir"`
+	// Sandbox says what this system confines plugins with ("Landlock ABI
+	// 7: files, TCP, …", or "none (…)"), and SandboxOff that it was turned
+	// off ($TIERPACK_PLUGIN_SANDBOX=off).
+	Sandbox    string `json:"sandbox"`
+	SandboxOff bool   `json:"sandboxOff,omitempty"`
 }
 
 // PluginList starts every plugin once and reports it. A pin whose binary is
@@ -47,7 +52,8 @@ func (c *Client) PluginList(ctx context.Context) (*PluginListResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &PluginListResult{Plugins: []PluginRow{}, Dirs: m.Dirs(), ManagedDir: m.ManagedDir()}
+	res := &PluginListResult{Plugins: []PluginRow{}, Dirs: m.Dirs(), ManagedDir: m.ManagedDir(), SandboxOff: c.NoSandbox}
+	_, res.Sandbox, _ = host.SandboxStatus()
 	listed := map[string]bool{}
 	for _, s := range srcs {
 		listed[s.Type] = true

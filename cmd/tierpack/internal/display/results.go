@@ -259,6 +259,11 @@ func short(dg string) string {
 }
 
 func (d *Display) pluginList(r *tierpack.PluginListResult) error {
+	if r.SandboxOff {
+		d.Statusf("plugin sandbox: off (TIERPACK_PLUGIN_SANDBOX=off): plugins run unconfined\n")
+	} else {
+		d.Statusf("plugin sandbox: %s\n", r.Sandbox)
+	}
 	tw := tabwriter.NewWriter(d.out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TYPE\tVERSION\tPROTOCOL\tSOURCE\tPIN\tDESCRIPTION")
 	for _, p := range r.Plugins {
