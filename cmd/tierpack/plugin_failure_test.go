@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tierpack/tierpack/internal/registrytest"
 )
 
 // buildTestPlugin installs the test plugin (built once by TestMain) as
@@ -156,5 +159,21 @@ func assertGone(t *testing.T, pid int) {
 			t.Fatalf("plugin process %d is still running after tierpack exited", pid)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Push refuses, with exit 7, a manifest its plugin made too large for any
+// pull to read (a 31 MB annotation), and pushes nothing.
+func TestPushRefusesUnpullableManifest(t *testing.T) {
+	reg := registrytest.New(t)
+	p := newTP(t)
+	env := []string{"TIERPACK_PLUGINS_DIR=" + buildTestPlugin(t, "bigmanifest")}
+	ref := reg.Host + "/hostile/big:0.1.0"
+	_, errs, code := p.runEnv(env, "push", contributionOfType(t, "bigmanifest"), ref)
+	if code != exitPlugin || !strings.Contains(errs, "more than the 4194304 a pull reads") {
+		t.Fatalf("push: exit %d, want %d\n%s", code, exitPlugin, errs)
+	}
+	if _, err := remoteRepo(t, reg, "hostile/big").Resolve(context.Background(), "0.1.0"); err == nil {
+		t.Error("the manifest was pushed")
 	}
 }

@@ -449,9 +449,34 @@ func (p *Packed) build(out string, res sdk.PackageResult, opts PackOptions) erro
 	if err != nil {
 		return err
 	}
+	if err := p.checkSize("index", idx.Data, ann); err != nil {
+		return err
+	}
 	p.Root = idx.Desc
 	p.Blobs = append(p.Blobs, idx)
 	return nil
+}
+
+// checkSize refuses a manifest or index (what) that a pull would refuse to
+// read (oci.MaxManifestSize), rather than push it: as invalid when the
+// contribution's own annotations (host, from tierpack.yaml) are the cause,
+// else as the plugin's output (its annotations, its layers).
+func (p *Packed) checkSize(what string, data []byte, host map[string]string) error {
+	if len(data) <= oci.MaxManifestSize {
+		return nil
+	}
+	own := 0
+	for k, v := range Annotations(p.Manifest, time.Time{}, p.Owners, 0) {
+		if host[k] == v {
+			own += len(k) + len(v)
+		}
+	}
+	if own > oci.MaxManifestSize/2 {
+		return fmt.Errorf("%w: the %s would be %d bytes, more than the %d a pull reads, and %d of them are the contribution's own annotations (from %s): shorten its description, keywords or OWNERS",
+			contrib.ErrInvalid, what, len(data), oci.MaxManifestSize, own, contrib.FileName)
+	}
+	return fmt.Errorf("%w: %s packaged a %s of %d bytes (its annotations or layer list), more than the %d a pull reads: it would push what nobody can pull",
+		ErrPluginOutput, p.Plugin.Type+" plugin", what, len(data), oci.MaxManifestSize)
 }
 
 // buildManifest builds the image manifest for one manifest the plugin
@@ -504,6 +529,9 @@ func (p *Packed) buildManifest(root *os.Root, out string, pm sdk.Manifest, ann m
 	}
 	man, err := oci.ManifestBlob(oci.NewManifest(artifactType, cfgDesc, layers, a))
 	if err != nil {
+		return nil, oci.Blob{}, err
+	}
+	if err := p.checkSize("manifest", man.Data, ann); err != nil {
 		return nil, oci.Blob{}, err
 	}
 	if pm.Platform != nil {

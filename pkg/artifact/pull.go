@@ -57,8 +57,9 @@ func (e *ExistsError) Unwrap() error { return ErrExists }
 // error too. Nothing of the artifact is left on disk.
 var ErrRefusedContent = errors.New("pulled artifact refused")
 
-// ErrPluginOutput is wrapped when what a plugin's Unpack wrote is refused
-// (checkPluginOutput): a link leading out of the output, a device, FIFO or
+// ErrPluginOutput is wrapped when what a plugin produced is refused: a
+// manifest its Package would make too large to pull (Packed.checkSize), or
+// what its Unpack wrote (checkPluginOutput): a link leading out of the output, a device, FIFO or
 // socket, a setuid, setgid or sticky file, a group- or world-writable one,
 // or more than the pull's budget. Whatever the artifact holds, a plugin
 // that writes these misbehaves; nothing of it reaches the output folder.

@@ -25,6 +25,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -163,6 +164,28 @@ var (
 // leading "v".
 func IsSemver(v string) bool { return semverRE.MatchString(v) }
 
+// MaxManifestSize bounds tierpack.yaml: a genuine one is a few kilobytes,
+// and a huge one would cost many times its size to parse.
+const MaxManifestSize = 1 << 20
+
+// readManifest reads path, refusing more than MaxManifestSize bytes
+// without reading them.
+func readManifest(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, MaxManifestSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) > MaxManifestSize {
+		return nil, fmt.Errorf("%w: %s is larger than the %d KiB a contribution manifest may have; keep data in the contribution's files, not in %s", ErrInvalid, path, MaxManifestSize>>10, FileName)
+	}
+	return raw, nil
+}
+
 // Load reads dir/tierpack.yaml and checks it. The error, if any, is Errors
 // (every problem at once) or an I/O error.
 func Load(dir string) (*Manifest, error) {
@@ -180,7 +203,7 @@ func Load(dir string) (*Manifest, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("%s is not a folder: pass the contribution's folder, the one holding %s", dir, FileName)
 	}
-	raw, err := os.ReadFile(filepath.Join(abs, FileName))
+	raw, err := readManifest(filepath.Join(abs, FileName))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, &NoManifestError{Dir: dir}

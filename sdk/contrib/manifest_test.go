@@ -1,6 +1,7 @@
 package contrib
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -151,5 +152,18 @@ func TestUnquotedColonHint(t *testing.T) {
 	_, err := Parse([]byte("name: x\nversion: 0.1.0\ntype: script\ntier: contrib\ndescription: Falco rule: detect shells\n"))
 	if err == nil || !strings.Contains(err.Error(), `must be quoted, e.g. description: "Falco rule: …"`) || !strings.Contains(err.Error(), ":5:") {
 		t.Fatalf("no hint to quote the value: %v", err)
+	}
+}
+
+// A tierpack.yaml over MaxManifestSize is refused before it is read whole
+// or parsed (a 100 MB one took 632 MB to refuse).
+func TestLoadRefusesHugeManifest(t *testing.T) {
+	dir := t.TempDir()
+	huge := append([]byte("name: x\nversion: 1.0.0\ntype: script\ndescription: "), bytes.Repeat([]byte("y"), MaxManifestSize)...)
+	if err := os.WriteFile(filepath.Join(dir, FileName), huge, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "larger than the 1024 KiB") {
+		t.Fatalf("Load of a %d-byte manifest: %v", len(huge), err)
 	}
 }

@@ -170,11 +170,17 @@ func (p packager) Package(ctx context.Context, req sdk.PackageRequest) (sdk.Pack
 		return sdk.PackageResult{}, err
 	}
 	mediaType := sdk.MediaTypeLayerTarGzip
-	if p.mode == "attacker" {
+	if p.mode == "attacker" || p.mode == "bigmanifest" {
 		mediaType = "application/vnd.tierpack.test.layer.v1" // pushable as is
 	}
+	var ann map[string]string
+	if p.mode == "bigmanifest" {
+		// A 31 MB annotation: a manifest no pull would read.
+		ann = map[string]string{"org.example.huge": strings.Repeat("h", 31<<20)}
+	}
 	return sdk.PackageResult{Manifests: []sdk.Manifest{{
-		Layers: []sdk.Blob{{MediaType: mediaType, Path: name}},
+		Layers:      []sdk.Blob{{MediaType: mediaType, Path: name}},
+		Annotations: ann,
 	}}}, nil
 }
 
