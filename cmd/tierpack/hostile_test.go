@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry/remote"
 
+	"github.com/tierpack/tierpack/internal/faultproxy"
 	"github.com/tierpack/tierpack/internal/registrytest"
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/archive/archivetest"
@@ -201,5 +203,58 @@ func TestLimitsAreDocumented(t *testing.T) {
 				t.Errorf("tierpack %s lacks %q", args, w)
 			}
 		}
+	}
+}
+
+// tarOf is a tar+gzip layer of the given headers, each regular file
+// holding Size bytes.
+func tarOf(hdrs ...*tar.Header) []byte {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range hdrs {
+		if err := tw.WriteHeader(h); err != nil {
+			panic(err)
+		}
+		tw.Write(bytes.Repeat([]byte("x"), int(h.Size)))
+	}
+	tw.Close()
+	return archivetest.Gzip(buf.Bytes())
+}
+
+// An unsafe entry that needs two layers to be unsafe, a 5,000-byte entry
+// name, and a registry serving a blob that does not match its digest are
+// refused content: exit 8, nothing written, as any other refused pull.
+func TestHostilePullExitCodesMore(t *testing.T) {
+	proxy := faultproxy.New()
+	reg := registrytest.New(t, registrytest.WithHandlerWrapper(proxy.Wrap))
+	p := newTP(t)
+	repo := remoteRepo(t, reg, "hostile/more")
+	pushRawScript(t, repo, "two-layers", tarOf(&tar.Header{Typeflag: tar.TypeSymlink, Name: "a", Linkname: ".", Mode: 0o777}),
+		tarOf(&tar.Header{Typeflag: tar.TypeReg, Name: "a/b", Mode: 0o644, Size: 1}))
+	pushRawScript(t, repo, "long-name", tarOf(&tar.Header{Typeflag: tar.TypeReg, Name: strings.Repeat("n", 5000), Mode: 0o644, Size: 1}))
+	pushRawScript(t, repo, "digest", tarOf(&tar.Header{Typeflag: tar.TypeReg, Name: "f", Mode: 0o644, Size: 4096}))
+	for _, tc := range []struct {
+		tag, want string
+		args      []string
+	}{
+		{"two-layers", `its path passes through "a", which is a symlink`, nil},
+		{"long-name", "more than the 4096 a file system takes", nil},
+		{"digest", "the registry served other content for blob", []string{"--no-cache"}},
+		{"digest", "the registry served other content for blob", nil},
+	} {
+		t.Run(tc.tag+strings.Join(tc.args, ""), func(t *testing.T) {
+			if tc.tag == "digest" {
+				proxy.Set(faultproxy.Rule{Kind: faultproxy.Corrupt, Method: "GET", Path: faultproxy.Blob, After: 20})
+				defer proxy.Set()
+			}
+			out := p.path(tc.tag + strings.Join(tc.args, ""))
+			stderr, code := p.runWith(nil, append([]string{"pull", "-o", out, reg.Host + "/hostile/more:" + tc.tag}, tc.args...)...)
+			if code != exitRefused || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, want %d\n%s", code, exitRefused, stderr)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("%s was written", out)
+			}
+		})
 	}
 }

@@ -44,6 +44,10 @@ const (
 	// connection that never goes silent long enough to be cut as stalled,
 	// and never finishes either.
 	Drip
+	// Corrupt lets the registry answer and flips the bits of the response
+	// body's byte at offset After: content that no longer matches its
+	// digest, as a hostile or broken registry serves it.
+	Corrupt
 )
 
 // Rule is one fault.
@@ -156,6 +160,8 @@ func (p *Proxy) Wrap(next http.Handler) http.Handler {
 			drop(w)
 		case ResetDownload:
 			next.ServeHTTP(&cutWriter{ResponseWriter: w, left: r.After}, req)
+		case Corrupt:
+			next.ServeHTTP(&corruptWriter{ResponseWriter: w, at: r.After}, req)
 		case Drip:
 			next.ServeHTTP(&dripWriter{ResponseWriter: w, left: r.After, every: r.Stall, ctxDone: req.Context().Done()}, req)
 		case Stall:
@@ -219,6 +225,24 @@ func (c *cutWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (c *cutWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// corruptWriter flips the byte at offset at of the body.
+type corruptWriter struct {
+	http.ResponseWriter
+	at, off int64
+}
+
+func (c *corruptWriter) Write(b []byte) (int, error) {
+	if i := c.at - c.off; i >= 0 && i < int64(len(b)) {
+		b = append([]byte{}, b...)
+		b[i] ^= 0xff
+	}
+	c.off += int64(len(b))
+	return c.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (c *corruptWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 // dripWriter passes left bytes of the body, then one byte every every,
 // until the client goes away.

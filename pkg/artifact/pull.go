@@ -17,6 +17,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
+	"oras.land/oras-go/v2/content"
 
 	"github.com/tierpack/tierpack/internal/proc"
 	"github.com/tierpack/tierpack/pkg/home"
@@ -759,6 +760,10 @@ func fetchBlob(ctx context.Context, t *target.Target, d ocispec.Descriptor, dir 
 		err = oci.FetchTo(ctx, t.Store, d, fo, func(r io.Reader) error { return t.Cache.PutReader(d, r) })
 	} else {
 		err = oci.FetchFile(ctx, t.Store, d, filepath.Join(dir, blobPath(d.Digest)), fo)
+	}
+	if errors.Is(err, content.ErrMismatchedDigest) || errors.Is(err, content.ErrTrailingData) {
+		return false, fmt.Errorf("%w: %s: the registry served other content for blob %s than its digest names (%v): corrupt or hostile; nothing of it was kept",
+			ErrRefusedContent, t.Ref, d.Digest, err)
 	}
 	if err != nil {
 		return false, fmt.Errorf("%s: fetching %s: %w", t.Ref, d.Digest, err)

@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,6 +30,11 @@ const MaxReferrerManifestSize = 1 << 20
 // manifest: past it, listing stops with ErrTooManyReferrers rather than
 // follow a hostile registry's pages for ever.
 const MaxListedReferrers = 4096
+
+// MaxReferrerPages bounds the pages of one referrers listing: a registry
+// that sends empty pages, or tiny ones, with a next link for ever is cut
+// off there too, not only by the count of referrers.
+const MaxReferrerPages = 128
 
 // ErrTooManyReferrers is wrapped when a manifest has more referrers than
 // MaxListedReferrers, or more of an unknown artifactType than Referrers is
@@ -156,7 +162,7 @@ type candidate struct {
 }
 
 // listedReferrers asks store's referrers API, or walks its predecessors.
-// tooMany stops a listing past MaxListedReferrers.
+// tooMany stops a listing past MaxListedReferrers referrers.
 func tooMany(subject ocispec.Descriptor, n int) error {
 	if n > MaxListedReferrers {
 		return fmt.Errorf("%w: the registry lists more than %d referrers of %s", ErrTooManyReferrers, MaxListedReferrers, subject.Digest)
@@ -180,6 +186,9 @@ func listedReferrers(ctx context.Context, store content.ReadOnlyGraphStorage, su
 			}
 			return tooMany(subject, len(out))
 		})
+		if errors.Is(err, errdef.ErrTooManyPages) {
+			return nil, fmt.Errorf("%w: the registry's referrers listing of %s did not end after %d pages (%d referrers): it is broken or hostile", ErrTooManyReferrers, subject.Digest, api.ReferrerListMaxPages, len(out))
+		}
 		if err != nil && !errors.Is(err, errdef.ErrUnsupported) && !notFound(err) {
 			return nil, fmt.Errorf("listing referrers of %s: %w", subject.Digest, err)
 		}
@@ -241,7 +250,7 @@ func freshRepository(repo *remote.Repository) *remote.Repository {
 		ManifestMediaTypes:   repo.ManifestMediaTypes,
 		TagListPageSize:      repo.TagListPageSize,
 		ReferrerListPageSize: repo.ReferrerListPageSize,
-		ReferrerListMaxPages: repo.ReferrerListMaxPages,
+		ReferrerListMaxPages: cmp.Or(repo.ReferrerListMaxPages, MaxReferrerPages),
 		MaxMetadataBytes:     repo.MaxMetadataBytes,
 		SkipReferrersGC:      repo.SkipReferrersGC,
 		HandleWarning:        repo.HandleWarning,

@@ -276,3 +276,29 @@ func TestReferrersEndlessPages(t *testing.T) {
 		t.Fatalf("followed %d pages, more than the %d the bound allows", pages, max)
 	}
 }
+
+// TestReferrersEmptyPagesForever: a hostile registry that answers every
+// referrers page empty, with a next link, is cut off after
+// MaxReferrerPages pages (counting referrers alone never would).
+func TestReferrersEmptyPagesForever(t *testing.T) {
+	ctx := context.Background()
+	pages := 0
+	loop := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/referrers/") {
+				pages++
+				w.Header().Set("Link", "<"+r.URL.Path+"?last="+strconv.Itoa(pages)+">; rel=\"next\"")
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	reg := registrytest.NewGGCR(t, registrytest.WithHandlerWrapper(loop))
+	subject := pushArtifact(t, remoteRepo(t, reg, "ref/empty"), "v1")
+	_, err := oci.Referrers(ctx, remoteRepo(t, reg, "ref/empty"), subject, promotion.ArtifactType)
+	if !errors.Is(err, oci.ErrTooManyReferrers) || !strings.Contains(err.Error(), "did not end after") {
+		t.Fatalf("empty referrers pages for ever: %v after %d pages", err, pages)
+	}
+	if pages > oci.MaxReferrerPages+1 {
+		t.Fatalf("followed %d pages", pages)
+	}
+}

@@ -205,8 +205,16 @@ func openRemote(ref Ref, opts Options) (*Target, error) {
 		return nil, err
 	}
 	repo.Client, repo.PlainHTTP = client, plain
+	// A registry that pages a listing for ever is cut off: tags at
+	// MaxTagPages pages (index build lists them), referrers at
+	// oci.MaxReferrerPages (set where they are listed).
+	repo.TagListMaxPages = MaxTagPages
 	return &Target{Ref: ref, Store: repo, remote: repo, Mirror: mirror}, nil
 }
+
+// MaxTagPages bounds the pages of one tag listing (a registry pages tags
+// by 100 to 1,000: a million tags at the least).
+const MaxTagPages = 1000
 
 // DefaultCredentials opens Docker's credential configuration
 // ($DOCKER_CONFIG/config.json or ~/.docker/config.json) with its credential

@@ -64,6 +64,14 @@ func unsafeEntry(name, format string, args ...any) error {
 		ErrUnsafeEntry, Quote(name), fmt.Sprintf(format, args...))
 }
 
+// MaxPathLen and MaxNameLen bound an entry's path and each name in it,
+// as Linux file systems do (PATH_MAX, NAME_MAX): a longer one cannot be
+// written anywhere, so it is refused as the hostile entry it is.
+const (
+	MaxPathLen = 4096
+	MaxNameLen = 255
+)
+
 // cleanName validates a slash-separated relative path as used in tar entry
 // names and WriteTarGz paths, and returns it cleaned, without leading "./"
 // or trailing "/". The root itself is returned as ".". The returned reason is
@@ -81,9 +89,15 @@ func cleanName(name string) (clean, reason string) {
 	case hasDriveLetter(name):
 		return "", "the path starts with a Windows drive name"
 	}
+	if len(name) > MaxPathLen {
+		return "", fmt.Sprintf("the path is %d bytes long, more than the %d a file system takes", len(name), MaxPathLen)
+	}
 	for _, elem := range strings.Split(name, "/") {
 		if elem == ".." {
 			return "", `the path contains a ".." component`
+		}
+		if len(elem) > MaxNameLen {
+			return "", fmt.Sprintf("a name in the path is %d bytes long, more than the %d a file system takes", len(elem), MaxNameLen)
 		}
 	}
 	clean = path.Clean(name)
