@@ -49,6 +49,7 @@ import (
 
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/sdk"
+	sdkhost "github.com/tierpack/tierpack/sdk/host"
 	"github.com/tierpack/tierpack/sdk/archive"
 )
 
@@ -337,18 +338,30 @@ func miscCases(env []string, dir, host string) ([]result, error) {
 	// measured in-process through the host's own plugin manager, against a
 	// bare exec of the same binary.
 	self, _ := filepath.Abs(*tierpackBin)
-	var starts, bare []time.Duration
+	var starts, unconfined, bare []time.Duration
+	startOne := func(noSandbox bool) (time.Duration, error) {
+		m, err := plugin.NewManager(plugin.Options{Self: self, Builtins: []string{"script"}, Reattach: map[string]sdk.ReattachInfo{}, NoSandbox: noSandbox})
+		if err != nil {
+			return 0, err
+		}
+		defer m.Close()
+		start := time.Now()
+		if _, err := m.Get(context.Background(), "script"); err != nil {
+			return 0, err
+		}
+		return time.Since(start), nil
+	}
 	for i := 0; i < 20; i++ {
-		m, err := plugin.NewManager(plugin.Options{Self: self, Builtins: []string{"script"}, Reattach: map[string]sdk.ReattachInfo{}})
+		d, err := startOne(false)
 		if err != nil {
 			return nil, err
 		}
-		start := time.Now()
-		if _, err := m.Get(context.Background(), "script"); err != nil {
+		starts = append(starts, d)
+		if d, err = startOne(true); err != nil {
 			return nil, err
 		}
-		starts = append(starts, time.Since(start))
-		m.Close()
+		unconfined = append(unconfined, d)
+		start := time.Now()
 		start = time.Now()
 		if err := exec.Command(self, "--version").Run(); err != nil {
 			return nil, err
@@ -356,11 +369,14 @@ func miscCases(env []string, dir, host string) ([]result, error) {
 		bare = append(bare, time.Since(start))
 	}
 	over := median(starts) - median(bare)
+	_, sandbox, _ := sdkhost.SandboxStatus()
 	return []result{
 		{name: "tierpack --version vs oras version", tierpack: tpVersion, peer: orasVersion, tpRSS: tpRSS, peerRSS: orasRSS, peerName: "oras",
 			target: "≤ 1.2×", ok: tpVersion.Seconds() <= 1.2*orasVersion.Seconds()},
 		{name: "plugin start (exec+handshake+Describe)", tierpack: median(starts), target: "≤ bare exec + 10 ms", ok: over <= 10*time.Millisecond,
 			note: fmt.Sprintf("bare exec %.3fs", median(bare).Seconds())},
+		{name: "plugin start: sandbox cost", tierpack: median(starts), peer: median(unconfined), peerName: "unconfined", target: "≤ unconfined + 2 ms",
+			ok: median(starts)-median(unconfined) <= 2*time.Millisecond, note: sandbox},
 	}, nil
 }
 

@@ -31,7 +31,7 @@ one manifest per platform: tierpack plugin push DIR REF, then tierpack plugin in
 			pluginListCommand(),
 			pluginCheckCommand(),
 			pluginPushCommand(),
-			pluginInstallCommand(),
+			pluginInstallCommand(), pluginVerifyCommand(),
 			pluginRemoveCommand(),
 		},
 	}
@@ -111,9 +111,10 @@ EXAMPLES:
 		Flags: append([]cli.Flag{
 			option.Output(),
 			&cli.StringFlag{Name: "plugin-version", Usage: "the plugin's `VERSION`, when DIR has no binary for this machine to ask"},
+			&cli.StringFlag{Name: "key", Usage: "sign the plugin with private key `FILE` (its users trust the public key for plugins)", EnvVars: []string{"TIERPACK_SIGNING_KEY"}},
 		}, option.Registry()...),
 		Action: action(2, 2, "needs a folder of plugin binaries and a reference", func(c *cli.Context, cl *tierpack.Client) error {
-			req := tierpack.PluginPushRequest{Dir: c.Args().Get(0), Ref: c.Args().Get(1), Version: c.String("plugin-version")}
+			req := tierpack.PluginPushRequest{Dir: c.Args().Get(0), Ref: c.Args().Get(1), Version: c.String("plugin-version"), Key: key(c)}
 			e, done := transferEnv(c, cl)
 			defer done()
 			return run.PluginPush(e, req)
@@ -141,9 +142,12 @@ EXAMPLES:
 		Flags: append([]cli.Flag{
 			option.Output(),
 			&cli.BoolFlag{Name: "force", Usage: "replace a tierpack-plugin-<type> in the plugin folder that tierpack did not install"},
+			&cli.StringSliceFlag{Name: "key", Usage: "trust public key `FILE` to sign this plugin (beyond the policy's keys.plugins)"},
+			&cli.BoolFlag{Name: "allow-unsigned", Usage: "install a plugin no trusted key signed (pinned by sha256 only, with a warning)"},
 		}, option.Registry()...),
 		Action: action(1, 1, "needs exactly one reference", func(c *cli.Context, cl *tierpack.Client) error {
-			return run.PluginInstall(envOf(c, cl), run.PluginInstallOptions{Ref: c.Args().First(), Force: c.Bool("force")})
+			return run.PluginInstall(envOf(c, cl), tierpack.PluginInstallRequest{Ref: c.Args().First(), Force: c.Bool("force"),
+				KeyFiles: c.StringSlice("key"), AllowUnsigned: c.Bool("allow-unsigned")})
 		}),
 	}
 }
@@ -161,6 +165,24 @@ EXAMPLES:
 		Flags: []cli.Flag{option.Output()},
 		Action: action(1, 1, "needs exactly one plugin type", func(c *cli.Context, cl *tierpack.Client) error {
 			return run.PluginRemove(envOf(c, cl), c.Args().First())
+		}),
+	}
+}
+
+func pluginVerifyCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "verify",
+		Usage: "re-check every installed plugin: its signature, revocation, and that the pinned binary is the signed one",
+		Description: `For each plugin in $TIERPACK_HOME/plugins/lock.json, reads the index it was installed
+from (by digest), checks that a key trusted for plugins signs it today (keys.plugins in
+the policy, or --key; a key revoked since counts for nothing), that the signed index
+still leads to the pinned build, and that the installed binary is that build. Exits 4
+when a signature is missing or untrusted, 7 when a binary is not the signed one.`,
+		Flags: append([]cli.Flag{option.Output(),
+			&cli.StringSliceFlag{Name: "key", Usage: "trust public key `FILE` to sign plugins (beyond the policy's keys.plugins)"},
+		}, option.Registry()...),
+		Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
+			return run.PluginVerify(envOf(c, cl), c.StringSlice("key"))
 		}),
 	}
 }

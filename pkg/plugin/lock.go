@@ -52,6 +52,10 @@ type Pin struct {
 	SDKVersion string `json:"sdkVersion,omitempty"`
 	// Installed is when it was installed.
 	Installed time.Time `json:"installed"`
+	// Signer names the key that signed the plugin's index when it was
+	// installed ("key 3f2a…"); empty for one installed unsigned
+	// (--allow-unsigned).
+	Signer string `json:"signer,omitempty"`
 }
 
 // Lock is the content of a managed plugin folder's lock file.

@@ -75,6 +75,10 @@ type Policy struct {
 type TierKeys struct {
 	Repository []KeyRef `yaml:"repository,omitempty" json:"repository,omitempty"`
 	Official   []KeyRef `yaml:"official,omitempty" json:"official,omitempty"`
+	// Plugins are the keys plugin publishers sign plugins with (`plugin
+	// push --key`): a trust root of its own, since a plugin is code every
+	// artifact of its type runs through, not a contribution with a tier.
+	Plugins []KeyRef `yaml:"plugins,omitempty" json:"plugins,omitempty"`
 }
 
 // KeyRef is a public key file, written as its path or as
@@ -114,6 +118,9 @@ type Scope struct {
 	Repositories []string  `yaml:"repositories" json:"repositories,omitempty"`
 	Repository   ScopeTier `yaml:"repository,omitempty" json:"repository,omitzero"`
 	Official     ScopeTier `yaml:"official,omitempty" json:"official,omitzero"`
+	// Plugins are the keys trusted to sign the plugins published in the
+	// scope's repositories (keys only; no threshold).
+	Plugins ScopeTier `yaml:"plugins,omitempty" json:"plugins,omitzero"`
 	// Requirements replace the policy's tier requirements inside the
 	// scope: written like the top-level repository: and official:, fields
 	// left out keep the policy's values. Falco's own artifacts carry no
@@ -245,7 +252,7 @@ func Load(path string) (Policy, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&p); err != nil {
-		return p, fmt.Errorf("policy %s: %v (fields: repository.{minApprovers,requireSource,requireLicense,requireSemver,requireSignature}, official.{maxWarnings,requireSignature,requirePromotion}, trustedKeys, keys.{repository,official}, scopes[].{repositories,requirements,repository,official}, scopes[].{repository,official}.{keys,identities,threshold}, revoked, trustedRoot, requireSandbox)", path, err)
+		return p, fmt.Errorf("policy %s: %v (fields: repository.{minApprovers,requireSource,requireLicense,requireSemver,requireSignature}, official.{maxWarnings,requireSignature,requirePromotion}, trustedKeys, keys.{repository,official,plugins}, scopes[].{repositories,requirements,repository,official,plugins}, scopes[].{repository,official}.{keys,identities,threshold}, revoked, trustedRoot, requireSandbox)", path, err)
 	}
 	if err := yaml.Unmarshal(b, &raw); err != nil {
 		return p, fmt.Errorf("policy %s: %v", path, err)

@@ -66,7 +66,8 @@ func CodeOf(err error) Code {
 		return CodeInvalid
 	case errors.Is(err, tier.ErrBelow), errors.Is(err, policy.ErrRefused), errors.As(err, &verr),
 		errors.Is(err, oci.ErrTooManyReferrers), errors.Is(err, promotion.ErrTooManyRecords),
-		errors.Is(err, sign.ErrNoSignature), errors.Is(err, sign.ErrUntrusted), errors.Is(err, trust.ErrUndecided):
+		errors.Is(err, sign.ErrNoSignature), errors.Is(err, sign.ErrUntrusted), errors.Is(err, trust.ErrUndecided),
+		errors.Is(err, ErrUnsignedPlugin):
 		return CodeTierRefused
 	case errors.Is(err, host.ErrNotFound), errors.Is(err, errdef.ErrNotFound):
 		return CodeNotFound

@@ -4,15 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/plugin/dist"
+	"github.com/tierpack/tierpack/pkg/sign"
+	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/contrib"
 	"github.com/tierpack/tierpack/sdk/host"
@@ -101,6 +108,9 @@ type PluginPushRequest struct {
 	// machine to ask; when it has one, they must agree.
 	Version  string
 	Progress oci.Progress
+	// Key, if set, signs the plugin's index (cosign's formats), so that
+	// `plugin install` can verify who published it.
+	Key Key
 }
 
 // PluginPushResult reports a published plugin.
@@ -118,6 +128,8 @@ type PluginPushResult struct {
 	BytesUploaded int64    `json:"bytesUploaded"`
 	// Pinned is REPO@DIGEST.
 	Pinned string `json:"-"`
+	// SignedBy is the key that signed it ("" when unsigned).
+	SignedBy string `json:"signedBy,omitempty"`
 }
 
 // PluginPush publishes the binaries in req.Dir as one OCI image index.
@@ -154,11 +166,30 @@ func (c *Client) PluginPush(ctx context.Context, req PluginPushRequest) (*Plugin
 		return nil, err
 	}
 	defer t.Close()
+	var signer signature.SignerVerifier
+	if req.Key.File != "" {
+		if signer, err = req.Key.signer(); err != nil { // before anything is pushed
+			return nil, err
+		}
+	}
 	res, err := oci.PushBlobs(ctx, t.Store, packed.Blobs, ref.Tag, oci.PushOptions{Progress: req.Progress})
 	if err != nil {
 		return nil, fmt.Errorf("pushing to %s: %w", ref, err)
 	}
+	signedBy := ""
+	if signer != nil {
+		root, err := oci.ResolveDescriptor(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := sign.Sign(ctx, t.Store, ref.WithTag("").String(), root, signer); err != nil {
+			return nil, fmt.Errorf("signing %s: %w", ref, err)
+		}
+		id, _ := sign.SignerKeyID(signer)
+		signedBy = "key " + id
+	}
 	return &PluginPushResult{
+		SignedBy:  signedBy,
 		Reference: ref.String(), Digest: res.Digest, MediaType: res.MediaType,
 		ArtifactType: dist.ArtifactType, Type: meta.Type, Version: meta.Version,
 		Protocols: meta.Protocols, Platforms: packed.Platforms,
@@ -198,9 +229,65 @@ type PluginInstallResult struct {
 	LockFile string `json:"-"`
 }
 
-// PluginInstall fetches the plugin ref names for this machine, verifies
-// and probes it, and pins it in the managed plugin folder.
-func (c *Client) PluginInstall(ctx context.Context, ref string, force bool) (*PluginInstallResult, error) {
+// PluginInstallRequest names the plugin to install and how it is trusted.
+type PluginInstallRequest struct {
+	Ref string
+	// Force replaces a binary tierpack did not install.
+	Force bool
+	// KeyFiles are public keys trusted to sign this plugin, beyond the
+	// policy's keys.plugins (or its scope's plugins.keys).
+	KeyFiles []string
+	// AllowUnsigned installs a plugin no trusted key signed, pinned as
+	// usual, with a warning.
+	AllowUnsigned bool
+}
+
+// ErrUnsignedPlugin is wrapped when a plugin is not signed by a key
+// trusted for plugins.
+var ErrUnsignedPlugin = errors.New("plugin not signed by a trusted key")
+
+// pluginVerifier checks a plugin's index signature against the keys
+// trusted for plugins in its repository's scope and keyFiles.
+func (c *Client) pluginVerifier(keyFiles []string, allowUnsigned bool) func(context.Context, *target.Target, ocispec.Descriptor) (string, error) {
+	return func(ctx context.Context, t *target.Target, root ocispec.Descriptor) (string, error) {
+		gate, err := c.gate(nil)
+		if err != nil {
+			return "", err
+		}
+		g := gate.For(artifact.Identity(t.Ref))
+		keys := g.PluginSigners()
+		for _, f := range keyFiles {
+			k, err := sign.LoadPublicKeyFile(f)
+			if err != nil {
+				return "", &UsageError{Err: err}
+			}
+			if !g.Revoked[k.ID] {
+				keys = append(keys, k)
+			}
+		}
+		var why string
+		if len(keys) == 0 {
+			why = "no key is trusted to sign plugins here"
+		} else if v, err := sign.Verify(ctx, t.Store, root, keys); err == nil {
+			return "key " + v.KeyID, nil
+		} else {
+			why = err.Error()
+		}
+		if allowUnsigned {
+			if c.Warn != nil {
+				c.Warn(fmt.Sprintf("installing %s unverified, as asked: %s; it is pinned by its sha256 only", t.Ref, why))
+			}
+			return "", nil
+		}
+		return "", fmt.Errorf("%w: %s: %s; trust its publisher's key for plugins (keys.plugins in the policy), or install it unverified", ErrUnsignedPlugin, t.Ref, why)
+	}
+}
+
+// PluginInstall fetches the plugin req.Ref names for this machine,
+// verifies its signature, fetches, verifies and probes it, and pins it in
+// the managed plugin folder.
+func (c *Client) PluginInstall(ctx context.Context, req PluginInstallRequest) (*PluginInstallResult, error) {
+	ref, force := req.Ref, req.Force
 	h, err := c.home()
 	if err != nil {
 		return nil, errors.New("no data folder to install plugins into: set TIERPACK_HOME")
@@ -212,7 +299,8 @@ func (c *Client) PluginInstall(ctx context.Context, ref string, force bool) (*Pl
 	defer t.Close()
 	inst, err := dist.Install(ctx, t, dist.InstallOptions{
 		Dir: h.Plugins(), Builtins: c.Builtins, Force: force,
-		Probe: dist.ProbeOptions{LogLevel: c.LogLevel},
+		Probe:  dist.ProbeOptions{LogLevel: c.LogLevel},
+		Verify: c.pluginVerifier(req.KeyFiles, req.AllowUnsigned),
 	})
 	if err != nil {
 		return nil, err
@@ -341,4 +429,65 @@ func (c *Client) PluginTypes() []string {
 		}
 	}
 	return types
+}
+
+// PluginVerifyRow is one installed plugin re-checked.
+type PluginVerifyRow struct {
+	Type    string `json:"type"`
+	Version string `json:"version"`
+	Source  string `json:"source"`
+	// Signer is the trusted key that signs it now; empty when none does.
+	Signer string `json:"signer,omitempty"`
+	// Problem says why it failed; empty when it passed.
+	Problem string `json:"problem,omitempty"`
+}
+
+// PluginVerifyResult is every installed plugin, re-checked.
+type PluginVerifyResult struct {
+	Plugins []PluginVerifyRow `json:"plugins"`
+}
+
+// PluginVerify re-checks every installed plugin now: its index is signed
+// by a key trusted for plugins today (revoked keys count for nothing), the
+// signed index leads to the pinned build, and the installed binary is that
+// build. A plugin installed with AllowUnsigned fails unless it has since
+// been signed by a trusted key. The error joins every failure: one wrapping
+// ErrUnsignedPlugin (exit 4) or plugin.ErrTampered (exit 7).
+func (c *Client) PluginVerify(ctx context.Context, keyFiles []string) (*PluginVerifyResult, error) {
+	h, err := c.home()
+	if err != nil {
+		return nil, errors.New("no data folder: set TIERPACK_HOME")
+	}
+	lock, err := plugin.ReadLock(h.Plugins())
+	if err != nil {
+		return nil, err
+	}
+	res := &PluginVerifyResult{Plugins: []PluginVerifyRow{}}
+	verify := c.pluginVerifier(keyFiles, false)
+	var errs []error
+	for _, typ := range slices.Sorted(maps.Keys(lock.Plugins)) {
+		pin := lock.Plugins[typ]
+		row := PluginVerifyRow{Type: typ, Version: pin.Version, Source: pin.Source}
+		ref := pin.Source
+		if i := strings.LastIndex(ref, "@"); i >= 0 {
+			ref = ref[:i]
+		} else if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+			ref = ref[:i]
+		}
+		err := func() error {
+			t, err := c.open(ctx, ref+"@"+pin.Digest, true)
+			if err != nil {
+				return err
+			}
+			defer t.Close()
+			row.Signer, err = dist.Verify(ctx, t, pin, filepath.Join(h.Plugins(), plugin.BinaryName(typ)), verify)
+			return err
+		}()
+		if err != nil {
+			row.Problem = err.Error()
+			errs = append(errs, fmt.Errorf("plugin %q: %w", typ, err))
+		}
+		res.Plugins = append(res.Plugins, row)
+	}
+	return res, errors.Join(errs...)
 }

@@ -88,6 +88,9 @@ type Gate struct {
 	// Sigstore is the policy's trustedRoot that identities are verified
 	// against; nil when it names none.
 	Sigstore root.TrustedMaterial
+	// PluginKeys are trusted to sign plugins (the policy's keys.plugins, or
+	// the scope's plugins.keys); see PluginSigners.
+	PluginKeys []sign.PublicKey
 
 	scopes []scopeKeys
 }
@@ -100,6 +103,7 @@ type scopeKeys struct {
 	ids       map[tier.Tier][]sign.Identity
 	threshold map[tier.Tier]int
 	require   *policy.Requirements
+	plugins   []sign.PublicKey
 }
 
 // For narrows the gate to the repository repo ("registry/repository"):
@@ -112,7 +116,7 @@ func (g Gate) For(repo string) Gate {
 		for i, glob := range sk.globs {
 			if sk.match[i].MatchString(repo) {
 				n := g
-				n.Keys, n.TierKeys, n.Threshold, n.Identities, n.Scope = nil, sk.keys, sk.threshold, sk.ids, glob
+				n.Keys, n.TierKeys, n.Threshold, n.Identities, n.Scope, n.PluginKeys = nil, sk.keys, sk.threshold, sk.ids, glob, sk.plugins
 				if sk.require != nil {
 					n.Policy.Repository, n.Policy.Official = sk.require.Repository, sk.require.Official
 				}
@@ -134,6 +138,13 @@ func (g Gate) KeysFor(t tier.Tier) []sign.PublicKey {
 		}
 	}
 	return slices.DeleteFunc(keys, func(k sign.PublicKey) bool { return g.Revoked[k.ID] })
+}
+
+// PluginSigners returns the keys trusted to sign plugins here (For narrows
+// them to a scope's), never a revoked one. Keys trusted for tiers do not
+// count: signing a contribution's tier is not vouching for code.
+func (g Gate) PluginSigners() []sign.PublicKey {
+	return slices.DeleteFunc(slices.Clone(g.PluginKeys), func(k sign.PublicKey) bool { return g.Revoked[k.ID] })
 }
 
 // trusts reports whether the key with id is trusted for t in this gate.
@@ -194,6 +205,9 @@ func Load(src Sources) (Gate, error) {
 	if g.TierKeys[tier.Official], err = loadKeys(g.Policy.Keys.Official, dir); err != nil {
 		return g, err
 	}
+	if g.PluginKeys, err = loadKeys(g.Policy.Keys.Plugins, dir); err != nil {
+		return g, err
+	}
 	if r := g.Policy.TrustedRoot; r != "" {
 		if !filepath.IsAbs(r) {
 			r = filepath.Join(dir, r)
@@ -216,6 +230,9 @@ func Load(src Sources) (Gate, error) {
 				sk.keys[t] = append(sk.keys[t], sign.IdentityKey(id))
 			}
 			sk.threshold[t] = st.Threshold
+		}
+		if sk.plugins, err = loadKeys(s.Plugins.Keys, dir); err != nil {
+			return g, err
 		}
 		g.scopes = append(g.scopes, sk)
 	}

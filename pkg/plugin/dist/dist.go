@@ -439,6 +439,10 @@ type InstallOptions struct {
 	Probe ProbeOptions
 	// Now returns the install time; nil means time.Now.
 	Now func() time.Time
+	// Verify checks the plugin's signature (its index, root, in t) before
+	// anything is fetched or run, and names the signer; an error refuses
+	// the install. Nil installs unverified.
+	Verify func(ctx context.Context, t *target.Target, root ocispec.Descriptor) (signer string, err error)
 }
 
 // Installed reports an install.
@@ -457,6 +461,13 @@ func Install(ctx context.Context, t *target.Target, opts InstallOptions) (*Insta
 	a, err := resolvePlugin(ctx, t, opts.Builtins)
 	if err != nil {
 		return nil, err
+	}
+	signer := ""
+	if opts.Verify != nil {
+		// Before the binary is fetched, let alone run to probe it.
+		if signer, err = opts.Verify(ctx, t, a.root); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, err
@@ -484,6 +495,7 @@ func Install(ctx context.Context, t *target.Target, opts InstallOptions) (*Insta
 			Type: a.typ, Version: meta.Version, Source: t.Ref.String(), Digest: a.root.Digest.String(),
 			Manifest: a.md.Digest.String(), Platform: platformString(*a.md.Platform), SHA256: sum,
 			Protocols: meta.Protocols, SDKVersion: meta.SDKVersion, Installed: now().UTC().Truncate(time.Second),
+			Signer: signer,
 		},
 	}
 	if err := pin(res, bin, opts); err != nil {
@@ -715,4 +727,34 @@ func fetchLayer(ctx context.Context, t *target.Target, d ocispec.Descriptor, fil
 		return fmt.Errorf("%s: layer %s: %w", t.Ref, d.Digest, err)
 	}
 	return nil
+}
+
+// Verify re-checks an installed plugin against what it was installed
+// from (t names the pinned index by digest): the index is still signed by
+// a key verify trusts now (keys may have been revoked since), the signed
+// index still leads to a build whose sha256 is the pin's, and the
+// installed executable at bin is still that build. It returns the signer.
+func Verify(ctx context.Context, t *target.Target, pin plugin.Pin, bin string, verify func(context.Context, *target.Target, ocispec.Descriptor) (string, error)) (string, error) {
+	a, err := resolvePlugin(ctx, t, nil)
+	if err != nil {
+		return "", err
+	}
+	if a.root.Digest.String() != pin.Digest {
+		return "", fmt.Errorf("%s resolves to %s, not the pinned %s", t.Ref, a.root.Digest, pin.Digest)
+	}
+	signer, err := verify(ctx, t, a.root)
+	if err != nil {
+		return "", err
+	}
+	if want := a.man.Annotations[AnnotationSHA256]; want != pin.SHA256 {
+		return signer, fmt.Errorf("%w: the signed plugin's %s build has sha256 %q, but %s was pinned", plugin.ErrTampered, platformString(*a.md.Platform), want, pin.SHA256)
+	}
+	sum, err := plugin.FileSHA256(bin)
+	if err != nil {
+		return signer, fmt.Errorf("%w: %v", plugin.ErrTampered, err)
+	}
+	if sum != pin.SHA256 {
+		return signer, fmt.Errorf("%w: %s has sha256 %s, not the signed build's %s: the binary was modified or replaced since it was installed", plugin.ErrTampered, bin, sum, pin.SHA256)
+	}
+	return signer, nil
 }

@@ -54,6 +54,8 @@ func Hint(err error) string {
 	)
 	const settings = "$TIERPACK_HOME/registries.yaml"
 	switch {
+	case errors.Is(err, tierpack.ErrUnsignedPlugin):
+		return "\n  trust the publisher's public key with --key PUB.pub, or for good under keys.plugins in the policy;\n  plugin install --allow-unsigned installs it unverified (pinned by sha256 only)"
 	case errors.As(err, &re):
 		v := re.Verdict
 		if v.Undecided {

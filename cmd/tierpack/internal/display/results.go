@@ -1,6 +1,7 @@
 package display
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"maps"
@@ -78,11 +79,19 @@ func (d *Display) Show(res any) error {
 	case *tierpack.PluginCheckResult:
 		return d.pluginCheck(r)
 	case *tierpack.PluginPushResult:
-		d.Statusf("pushed plugin %s %s for %s to %s: %d blob(s) uploaded, %d already present\n",
-			r.Type, r.Version, strings.Join(r.Platforms, ", "), r.Reference, r.Uploaded, r.Skipped)
+		d.Statusf("pushed plugin %s %s for %s to %s: %d blob(s) uploaded, %d already present%s\n",
+			r.Type, r.Version, strings.Join(r.Platforms, ", "), r.Reference, r.Uploaded, r.Skipped, map[bool]string{true: "; signed with " + r.SignedBy}[r.SignedBy != ""])
 		return d.Outf("%s\n", r.Pinned)
 	case *tierpack.PluginInstallResult:
 		return d.pluginInstall(r)
+	case *tierpack.PluginVerifyResult:
+		for _, p := range r.Plugins {
+			if p.Problem == "" {
+				d.Outf("%s %s: ok, signed by %s\n", p.Type, p.Version, p.Signer)
+			} else {
+				d.Outf("%s %s: FAILED: %s\n", p.Type, p.Version, p.Problem)
+			}
+		}
 	case *tierpack.PluginRemoveResult:
 		if r.Pin != nil {
 			return d.Outf("removed plugin %s %s (installed from %s)\n", r.Removed, r.Pin.Version, r.Pin.Source)
@@ -265,22 +274,22 @@ func (d *Display) pluginList(r *tierpack.PluginListResult) error {
 		d.Statusf("plugin sandbox: %s\n", r.Sandbox)
 	}
 	tw := tabwriter.NewWriter(d.out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TYPE\tVERSION\tPROTOCOL\tSOURCE\tPIN\tDESCRIPTION")
+	fmt.Fprintln(tw, "TYPE\tVERSION\tPROTOCOL\tSOURCE\tPIN\tSIGNER\tDESCRIPTION")
 	for _, p := range r.Plugins {
-		src, pin := p.Path, "unpinned"
+		src, pin, signer := p.Path, "unpinned", "-"
 		switch {
 		case p.Builtin:
-			src, pin = "built-in", "-"
+			src, pin, signer = "built-in", "-", "tierpack"
 		case p.Pin != nil:
-			src, pin = p.Pin.Source, "sha256:"+p.Pin.SHA256[:min(12, len(p.Pin.SHA256))]
+			src, pin, signer = p.Pin.Source, "sha256:"+p.Pin.SHA256[:min(12, len(p.Pin.SHA256))], cmp.Or(p.Pin.Signer, "unsigned")
 		}
 		if p.Error != "" {
-			Fprintf(tw, "%s\t-\t-\t%s\t%s\tERROR: %s\n", p.Type, src, pin, p.Error)
+			Fprintf(tw, "%s\t-\t-\t%s\t%s\t%s\tERROR: %s\n", p.Type, src, pin, signer, p.Error)
 			continue
 		}
-		Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", p.Type, p.Description.Version, p.Protocol, src, pin, p.Description.Description)
+		Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", p.Type, p.Description.Version, p.Protocol, src, pin, signer, p.Description.Description)
 		for _, s := range p.Shadowed {
-			Fprintf(tw, "\t\t\t  (shadows %s)\t\t\n", s)
+			Fprintf(tw, "\t\t\t  (shadows %s)\t\t\t\n", s)
 		}
 	}
 	return tw.Flush()
@@ -320,8 +329,8 @@ func (d *Display) pluginInstall(r *tierpack.PluginInstallResult) error {
 	if !strings.HasSuffix(from, "@"+pin.Digest) {
 		from += "@" + pin.Digest
 	}
-	if err := d.Outf("installed plugin %s %s (%s, protocol %s) from %s\n  %s\n  pinned sha256:%s in %s\n",
-		pin.Type, pin.Version, pin.Platform, protocols, from, in.Path, pin.SHA256, r.LockFile); err != nil {
+	if err := d.Outf("installed plugin %s %s (%s, protocol %s) from %s, signed by %s\n  %s\n  pinned sha256:%s in %s\n",
+		pin.Type, pin.Version, pin.Platform, protocols, from, cmp.Or(pin.Signer, "nobody trusted (unsigned)"), in.Path, pin.SHA256, r.LockFile); err != nil {
 		return err
 	}
 	if r.ShadowedBy != "" {

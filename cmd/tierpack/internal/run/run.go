@@ -239,16 +239,19 @@ func PluginPush(e *Env, o tierpack.PluginPushRequest) error {
 	return e.show(res, err)
 }
 
-// PluginInstallOptions name the plugin to install.
-type PluginInstallOptions struct {
-	Ref   string
-	Force bool
+// PluginInstall installs and pins a published plugin.
+func PluginInstall(e *Env, o tierpack.PluginInstallRequest) error {
+	res, err := e.Client.PluginInstall(e.Ctx, o)
+	return e.show(res, err)
 }
 
-// PluginInstall installs and pins a published plugin.
-func PluginInstall(e *Env, o PluginInstallOptions) error {
-	res, err := e.Client.PluginInstall(e.Ctx, o.Ref, o.Force)
-	return e.show(res, err)
+// PluginVerify re-checks the installed plugins.
+func PluginVerify(e *Env, keyFiles []string) error {
+	res, err := e.Client.PluginVerify(e.Ctx, keyFiles)
+	if res == nil {
+		return err
+	}
+	return e.showPartial(res, err)
 }
 
 // PluginRemove removes an installed plugin.

@@ -186,7 +186,7 @@ func TestCommandsInProcess(t *testing.T) {
 	bin, _ := os.ReadFile(testPlugin)
 	os.WriteFile(filepath.Join(dist, "tierpack-plugin-good-"+runtime.GOOS+"-"+runtime.GOARCH), bin, 0o755)
 	h.ok("plugin push", run.PluginPush(h.env(false), tierpack.PluginPushRequest{Dir: dist, Ref: reg.Host + "/run/plugins/good", Version: "0.0.1"}))
-	h.ok("plugin install", run.PluginInstall(h.env(false), run.PluginInstallOptions{Ref: reg.Host + "/run/plugins/good:0.0.1"}))
+	h.ok("plugin install", run.PluginInstall(h.env(false), tierpack.PluginInstallRequest{Ref: reg.Host + "/run/plugins/good:0.0.1", AllowUnsigned: true}))
 	if out := h.ok("plugin list", run.PluginList(h.env(false))); !strings.Contains(out, "good") || !strings.Contains(out, "built-in") {
 		t.Errorf("plugin list:\n%s", out)
 	}
