@@ -49,8 +49,8 @@ import (
 
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/sdk"
-	sdkhost "github.com/tierpack/tierpack/sdk/host"
 	"github.com/tierpack/tierpack/sdk/archive"
+	sdkhost "github.com/tierpack/tierpack/sdk/host"
 )
 
 var (
