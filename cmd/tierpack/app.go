@@ -287,6 +287,7 @@ func client(c *cli.Context) (*tierpack.Client, error) {
 		Target:         topts,
 		Builtins:       builtinTypes(),
 		Companions:     companionTypes(),
+		HostUnpack:     hostUnpack(),
 		PluginTimeout:  c.Duration("plugin-timeout"),
 		RequireSandbox: c.Bool("require-sandbox"),
 		LogLevel:       c.String("log-level"),

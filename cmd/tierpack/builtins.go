@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+
 	"github.com/tierpack/tierpack/plugins/exporter"
 	"github.com/tierpack/tierpack/plugins/falcorules"
 	"github.com/tierpack/tierpack/plugins/script"
@@ -21,6 +23,14 @@ func builtin(typ string) (sdk.Packager, bool) {
 		return falcorules.Plugin{}, true
 	}
 	return nil, false
+}
+
+// hostUnpack are the built-in types whose Unpack is the standard archive
+// extraction: pull runs it in the host, starting no plugin process.
+func hostUnpack() map[string]func(context.Context, sdk.UnpackRequest) (sdk.UnpackResult, error) {
+	return map[string]func(context.Context, sdk.UnpackRequest) (sdk.UnpackResult, error){
+		script.Type: script.Plugin{}.Unpack, falcorules.Type: falcorules.Plugin{}.Unpack,
+	}
 }
 
 // builtinTypes lists the types builtin serves.

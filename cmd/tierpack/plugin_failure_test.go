@@ -177,3 +177,24 @@ func TestPushRefusesUnpullableManifest(t *testing.T) {
 		t.Error("the manifest was pushed")
 	}
 }
+
+// A pull of a small script starts one process: tierpack extracts the
+// standard archive layers of its built-in types itself, so no plugin is
+// started and no plugin code sees the bytes. (Validate, for contrast,
+// starts the script plugin: the debug log says so.)
+func TestScriptPullStartsNoPlugin(t *testing.T) {
+	p := newTP(t)
+	writeContribution(t, p.path("c"), "contrib", "", false)
+	_, errs, code := p.run("validate", p.path("c"), "--log-level", "debug")
+	if code != 0 || strings.Count(errs, "plugin started") != 1 {
+		t.Fatalf("validate starts the script plugin once: exit %d\n%s", code, errs)
+	}
+	p.ok("push", p.path("c"), "gov-demo")
+	_, errs, code = p.run("pull", "gov-demo:1.0.0", "-o", p.path("out"), "--log-level", "debug")
+	if code != 0 || strings.Contains(errs, "plugin started") {
+		t.Fatalf("pull of a script: exit %d, want no plugin started\n%s", code, errs)
+	}
+	if _, err := os.Stat(p.path("out/README.md")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -154,6 +154,11 @@ type PullOptions struct {
 	// measured afterwards, so a plugin that ignores the budget is caught
 	// too. Exceeding it fails with ErrRefusedContent and archive.ErrTooLarge.
 	Limits archive.Limits
+	// HostUnpack, if set, is the type's Unpack run in this process: the
+	// standard archive extraction of a built-in type (tierpack's own code,
+	// sdk.UnpackLayers), so no plugin process is started and no plugin
+	// code sees the bytes.
+	HostUnpack func(context.Context, sdk.UnpackRequest) (sdk.UnpackResult, error)
 }
 
 // PullResult reports what Pull wrote.
@@ -205,9 +210,12 @@ func pullOnce(ctx context.Context, plugins *plugin.Manager, t *target.Target, op
 	var pluginErr error
 	var started sync.WaitGroup
 	name := "tierpack's falcoctl unpacker"
-	if info.Falcoctl {
+	switch {
+	case info.Falcoctl:
 		unpack = falco.UnpackLayers // the host knows falcoctl's format: no plugin
-	} else {
+	case opts.HostUnpack != nil:
+		unpack, name = opts.HostUnpack, "tierpack's built-in "+info.Type+" unpacker"
+	default:
 		started.Go(func() {
 			var p *plugin.Plugin
 			if p, pluginErr = plugins.GetFor(ctx, info.Type, plugin.Access{Read: []string{st.blobs}, Write: []string{st.out}}); pluginErr == nil {

@@ -42,6 +42,7 @@ import (
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/trust"
+	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/host"
 )
 
@@ -76,6 +77,9 @@ type Client struct {
 	// PluginEnv are variables ("NAME=value") passed on to plugins
 	// ($TIERPACK_PLUGIN_ENV); they get none of tierpack's otherwise.
 	PluginEnv []string
+	// HostUnpack are the built-in types whose Unpack is the standard
+	// archive extraction, run in this process by pull (no plugin process).
+	HostUnpack map[string]func(context.Context, sdk.UnpackRequest) (sdk.UnpackResult, error)
 	// NoSandbox runs plugins unconfined ($TIERPACK_PLUGIN_SANDBOX=off).
 	NoSandbox bool
 	// RequireSandbox refuses third-party plugins this system cannot

@@ -90,6 +90,7 @@ func (c *Client) Pull(ctx context.Context, req PullRequest) (*PullResult, error)
 		Options:      req.Options,
 		Progress:     req.Progress,
 		Limits:       req.Limits,
+		HostUnpack:   c.HostUnpack[info.Type],
 	})
 	if err != nil {
 		return nil, c.pluginHint(err, info.Type)
