@@ -27,11 +27,14 @@ const helpExitCodes = `EXIT CODES:
    2    usage error (unknown flag, missing argument)
    3    the contribution failed validation
    4    refused by tier: the artifact is below --tier, the tier's requirements are unmet,
-        or a signature or promotion record is missing, untrusted or for another digest
+        or a signature or promotion record is missing, untrusted or for another digest;
+        or a plugin is not signed by a key trusted for plugins
    5    not found: no such artifact, tag, or plugin for the type
    6    the registry refused the credentials (run tierpack login)
    7    a plugin crashed, hung, is not a tierpack plugin, no longer matches its pin,
-        or failed tierpack plugin check
+        failed tierpack plugin check, wrote what a pull refuses (a link out of its
+        output, a special file, a setuid or world-writable file), sent a reply over
+        64 MiB or a manifest no pull could read, or could not be confined as required
    8    a pulled artifact's content was refused: an unsafe entry (path traversal, escaping
         symlink, device, sparse file), a corrupt or mislabelled layer, or more than the
         --max-size, --max-file-size or --max-entries limits of tierpack pull
