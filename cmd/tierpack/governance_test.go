@@ -35,6 +35,8 @@ type tp struct {
 	t    *testing.T
 	home string
 	dir  string
+	// env is added to killMidway's environment.
+	env []string
 }
 
 func newTP(t *testing.T) *tp {

@@ -75,7 +75,7 @@ func killMidway(t *testing.T, p *tp, tmp string, midway func() bool, args ...str
 	t.Helper()
 	cmd := exec.Command(tierpackBin, args...)
 	cmd.Dir = p.dir
-	cmd.Env = append(testEnv(t, p.home), "TMPDIR="+tmp)
+	cmd.Env = append(append(testEnv(t, p.home), p.env...), "TMPDIR="+tmp)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -205,22 +205,27 @@ func TestKilledPullLeavesNothing(t *testing.T) {
 	reg := registrytest.New(t, registrytest.WithHandlerWrapper(proxy.Wrap))
 	p := newTP(t)
 	tmp := t.TempDir()
-	writeContribution(t, p.path("c"), "contrib", "", false)
+	// A type a third-party plugin unpacks (a script pull starts none: the
+	// host extracts it), so that a plugin runs while the pull is killed.
+	p.env = []string{"TIERPACK_PLUGINS_DIR=" + buildTestPlugin(t, "attacker")}
+	c := contributionOfType(t, "attacker")
 	big := make([]byte, 4<<20)
 	rand.Read(big)
-	os.WriteFile(filepath.Join(p.path("c"), "big.bin"), big, 0o644)
-	p.ok("--no-cache", "push", p.path("c"), reg.Host+"/kill/pull")
+	os.WriteFile(filepath.Join(c, "big.bin"), big, 0o644)
+	if _, errs, code := p.runEnv(p.env, "--no-cache", "push", c, reg.Host+"/kill/pull"); code != 0 {
+		t.Fatalf("push: exit %d\n%s", code, errs)
+	}
 
 	proxy.Set(faultproxy.Rule{Kind: faultproxy.Stall, After: 1 << 20, Stall: time.Minute, Method: "GET", Path: faultproxy.Blob, Times: 1})
 	killMidway(t, p, tmp, func() bool { return proxy.Fired(0) > 0 },
-		"pull", reg.Host+"/kill/pull:1.0.0", "-o", p.path("out"))
+		"pull", reg.Host+"/kill/pull:0.1.0", "-o", p.path("out"))
 	if len(glob(filepath.Join(tmp, plugin.RunDirPrefix+"*"))) == 0 {
 		t.Error("expected the killed pull's plugin socket folder")
 	}
 
 	proxy.Set()
-	cmd := exec.Command(tierpackBin, "pull", reg.Host+"/kill/pull:1.0.0", "-o", p.path("out"))
-	cmd.Dir, cmd.Env = p.dir, append(testEnv(t, p.home), "TMPDIR="+tmp)
+	cmd := exec.Command(tierpackBin, "pull", reg.Host+"/kill/pull:0.1.0", "-o", p.path("out"))
+	cmd.Dir, cmd.Env = p.dir, append(append(testEnv(t, p.home), p.env...), "TMPDIR="+tmp)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("the next pull: %v\n%s", err, out)
 	}

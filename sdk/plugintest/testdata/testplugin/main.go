@@ -178,8 +178,24 @@ func (p packager) Package(ctx context.Context, req sdk.PackageRequest) (sdk.Pack
 		// A 31 MB annotation: a manifest no pull would read.
 		ann = map[string]string{"org.example.huge": strings.Repeat("h", 31<<20)}
 	}
+	layers := []sdk.Blob{{MediaType: mediaType, Path: name}}
+	if p.mode == "attacker" {
+		// The contribution's files too, each a layer as is (a big one makes
+		// a pull long enough to kill midway).
+		for _, f := range req.Contribution.Files {
+			b, err := os.ReadFile(filepath.Join(req.Dir, filepath.FromSlash(f)))
+			if err != nil || f == "tierpack.yaml" {
+				continue
+			}
+			dst := "file-" + strconv.Itoa(len(layers))
+			if err := os.WriteFile(filepath.Join(req.StagingDir, dst), b, 0o644); err != nil {
+				return sdk.PackageResult{}, err
+			}
+			layers = append(layers, sdk.Blob{MediaType: mediaType, Path: dst})
+		}
+	}
 	return sdk.PackageResult{Manifests: []sdk.Manifest{{
-		Layers:      []sdk.Blob{{MediaType: mediaType, Path: name}},
+		Layers:      layers,
 		Annotations: ann,
 	}}}, nil
 }
