@@ -390,10 +390,17 @@ func (c *checker) start() (*host.Plugin, error) {
 	if typ, ok := host.TypeFromBinaryName(filepath.Base(bin)); ok {
 		name = typ
 	}
+	// Confined as tierpack confines it (host.Sandbox): writes in the
+	// checks' scratch folder only, reads of the contributions under test.
+	own, err := os.MkdirTemp(c.tmp, "p")
+	if err != nil {
+		return nil, err
+	}
 	p, err := host.Start(c.ctx, host.Config{
 		Name:         fmt.Sprintf("plugin %q (%s)", name, bin),
 		Type:         name,
 		Path:         bin,
+		Sandbox:      &host.Sandbox{Dir: own, Read: []string{c.cfg.Good, c.cfg.Bad, c.tmp}, Write: []string{c.tmp}},
 		StartTimeout: c.cfg.StartTimeout,
 		CallTimeout:  c.cfg.CallTimeout,
 		LogLevel:     c.cfg.LogLevel,
