@@ -70,13 +70,14 @@ func (s *grpcServer) Describe(ctx context.Context, _ *pluginv1.DescribeRequest) 
 		return nil, err
 	}
 	return &pluginv1.DescribeResponse{
-		Type:         d.Type,
-		Version:      d.Version,
-		SdkVersion:   Version,
-		ArtifactType: d.ArtifactType,
-		MediaTypes:   d.MediaTypes,
-		FilePatterns: d.FilePatterns,
-		Description:  d.Description,
+		Type:           d.Type,
+		Version:        d.Version,
+		SdkVersion:     Version,
+		ArtifactType:   d.ArtifactType,
+		MediaTypes:     d.MediaTypes,
+		FilePatterns:   d.FilePatterns,
+		Description:    d.Description,
+		StandardUnpack: d.StandardUnpack,
 	}, nil
 }
 
@@ -169,13 +170,14 @@ func (c *grpcClient) Describe(ctx context.Context) (Description, error) {
 		return Description{}, err
 	}
 	return Description{
-		Type:         r.GetType(),
-		Version:      r.GetVersion(),
-		SDKVersion:   r.GetSdkVersion(),
-		ArtifactType: r.GetArtifactType(),
-		MediaTypes:   r.GetMediaTypes(),
-		FilePatterns: r.GetFilePatterns(),
-		Description:  r.GetDescription(),
+		Type:           r.GetType(),
+		Version:        r.GetVersion(),
+		SDKVersion:     r.GetSdkVersion(),
+		ArtifactType:   r.GetArtifactType(),
+		MediaTypes:     r.GetMediaTypes(),
+		FilePatterns:   r.GetFilePatterns(),
+		Description:    r.GetDescription(),
+		StandardUnpack: r.GetStandardUnpack(),
 	}, nil
 }
 

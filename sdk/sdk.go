@@ -178,6 +178,13 @@ type Description struct {
 	FilePatterns []string `json:"filePatterns,omitempty"`
 	// Description is one line for `tierpack plugin list`.
 	Description string `json:"description,omitempty"`
+	// StandardUnpack declares that Unpack is UnpackLayers (tar and
+	// tar+gzip layers extracted as they are, nothing else): the host,
+	// which records it with the plugin's pin, then pulls such artifacts by
+	// extracting them itself with sdk/archive, without starting the plugin
+	// (one process instead of two, and no plugin code sees the bytes).
+	// Declare it only if it is true: the host does exactly that instead.
+	StandardUnpack bool `json:"standardUnpack,omitempty"`
 }
 
 // Contribution is the contribution's tierpack.yaml as the host parsed it.

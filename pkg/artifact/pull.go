@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -215,6 +216,13 @@ func pullOnce(ctx context.Context, plugins *plugin.Manager, t *target.Target, op
 		unpack = falco.UnpackLayers // the host knows falcoctl's format: no plugin
 	case opts.HostUnpack != nil:
 		unpack, name = opts.HostUnpack, "tierpack's built-in "+info.Type+" unpacker"
+	case standardUnpack(plugins, info.Type):
+		// The installed plugin declared, when it was probed, that its
+		// Unpack is the standard extraction: do it here, start nothing.
+		unpack = func(ctx context.Context, req sdk.UnpackRequest) (sdk.UnpackResult, error) {
+			return sdk.UnpackLayers(ctx, req, archive.Limits{})
+		}
+		name = "tierpack's standard extraction (declared by plugin " + strconv.Quote(info.Type) + ")"
 	default:
 		started.Go(func() {
 			var p *plugin.Plugin
@@ -488,6 +496,13 @@ func scanLayers(ctx context.Context, req sdk.UnpackRequest, budget archive.Budge
 		}
 	}
 	return nil
+}
+
+// standardUnpack reports whether typ is served by an installed, pinned
+// plugin that declared its Unpack the standard extraction.
+func standardUnpack(plugins *plugin.Manager, typ string) bool {
+	src, ok := plugins.Lookup(typ)
+	return ok && src.Managed && src.Pin != nil && src.Pin.StandardUnpack
 }
 
 // checkPluginOutput checks what a plugin wrote into dir as an archive's

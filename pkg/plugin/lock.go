@@ -56,6 +56,11 @@ type Pin struct {
 	// installed ("key 3f2a…"); empty for one installed unsigned
 	// (--allow-unsigned).
 	Signer string `json:"signer,omitempty"`
+	// StandardUnpack is the plugin's declaration, when it was installed
+	// and run to probe it, that its Unpack is the standard extraction
+	// (sdk.Description): kept with the binary's sha256 it was made by, so
+	// pull extracts in the host without starting this binary.
+	StandardUnpack bool `json:"standardUnpack,omitempty"`
 }
 
 // Lock is the content of a managed plugin folder's lock file.

@@ -31,6 +31,9 @@ func (Plugin) Describe(context.Context) (sdk.Description, error) {
 		MediaTypes:   []string{sdk.MediaTypeLayerTarGzip},
 		FilePatterns: []string{"*.yaml", "*.yml"},
 		Description:  "Falco rules files: rules, macros and lists, checked for the fields Falco requires",
+		// Unpack below is sdk.UnpackLayers: tierpack may extract pulls of
+		// this type itself, without starting the plugin.
+		StandardUnpack: true,
 	}, nil
 }
 

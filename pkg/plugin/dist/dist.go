@@ -103,6 +103,8 @@ type Meta struct {
 	Description  string
 	// Protocols lists the plugin protocol versions it speaks.
 	Protocols []int
+	// StandardUnpack is its Describe's declaration (sdk.Description).
+	StandardUnpack bool
 }
 
 var (
@@ -250,7 +252,7 @@ func Probe(ctx context.Context, path string, opts ProbeOptions) (Meta, error) {
 	d := p.Description
 	return Meta{
 		Type: d.Type, Version: d.Version, SDKVersion: d.SDKVersion, ArtifactType: d.ArtifactType,
-		Description: d.Description, Protocols: []int{p.Protocol()},
+		Description: d.Description, Protocols: []int{p.Protocol()}, StandardUnpack: d.StandardUnpack,
 	}, nil
 }
 
@@ -495,7 +497,7 @@ func Install(ctx context.Context, t *target.Target, opts InstallOptions) (*Insta
 			Type: a.typ, Version: meta.Version, Source: t.Ref.String(), Digest: a.root.Digest.String(),
 			Manifest: a.md.Digest.String(), Platform: platformString(*a.md.Platform), SHA256: sum,
 			Protocols: meta.Protocols, SDKVersion: meta.SDKVersion, Installed: now().UTC().Truncate(time.Second),
-			Signer: signer,
+			Signer: signer, StandardUnpack: meta.StandardUnpack,
 		},
 	}
 	if err := pin(res, bin, opts); err != nil {

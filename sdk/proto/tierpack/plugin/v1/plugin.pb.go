@@ -151,9 +151,14 @@ type DescribeResponse struct {
 	// `tierpack init` and for humans.
 	FilePatterns []string `protobuf:"bytes,6,rep,name=file_patterns,json=filePatterns,proto3" json:"file_patterns,omitempty"`
 	// One line for `tierpack plugin list`.
-	Description   string `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Description string `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
+	// The plugin's Unpack is the standard archive extraction (the sdk's
+	// UnpackLayers: tar and tar+gzip layers extracted as they are): a host
+	// that knows this (it records it with the plugin's pin) extracts such
+	// artifacts itself, without starting the plugin.
+	StandardUnpack bool `protobuf:"varint,8,opt,name=standard_unpack,json=standardUnpack,proto3" json:"standard_unpack,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *DescribeResponse) Reset() {
@@ -233,6 +238,13 @@ func (x *DescribeResponse) GetDescription() string {
 		return x.Description
 	}
 	return ""
+}
+
+func (x *DescribeResponse) GetStandardUnpack() bool {
+	if x != nil {
+		return x.StandardUnpack
+	}
+	return false
 }
 
 // Contribution is the parsed tierpack.yaml, as the host read it.
@@ -1451,7 +1463,7 @@ const file_tierpack_plugin_v1_plugin_proto_rawDesc = "" +
 	"\n" +
 	"\x1ftierpack/plugin/v1/plugin.proto\x12\x12tierpack.plugin.v1\"6\n" +
 	"\x0fDescribeRequest\x12#\n" +
-	"\rhost_protocol\x18\x01 \x01(\x05R\fhostProtocol\"\xee\x01\n" +
+	"\rhost_protocol\x18\x01 \x01(\x05R\fhostProtocol\"\x97\x02\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1f\n" +
@@ -1461,7 +1473,8 @@ const file_tierpack_plugin_v1_plugin_proto_rawDesc = "" +
 	"\vmedia_types\x18\x05 \x03(\tR\n" +
 	"mediaTypes\x12#\n" +
 	"\rfile_patterns\x18\x06 \x03(\tR\ffilePatterns\x12 \n" +
-	"\vdescription\x18\a \x01(\tR\vdescription\"\xf8\x01\n" +
+	"\vdescription\x18\a \x01(\tR\vdescription\x12'\n" +
+	"\x0fstandard_unpack\x18\b \x01(\bR\x0estandardUnpack\"\xf8\x01\n" +
 	"\fContribution\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x12\n" +
