@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tierpack/tierpack/internal/registrytest"
+	"github.com/tierpack/tierpack/sdk/host"
 )
 
 // buildTestPlugin installs the test plugin (built once by TestMain) as
@@ -196,5 +197,33 @@ func TestScriptPullStartsNoPlugin(t *testing.T) {
 	}
 	if _, err := os.Stat(p.path("out/README.md")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Where plugins cannot be confined (here: the sandbox turned off, as on a
+// kernel without Landlock), --require-sandbox refuses third-party plugins
+// with exit 7 and runs the built-ins, which are tierpack's own code.
+func TestRequireSandboxRefusesUnconfinedPlugins(t *testing.T) {
+	p := newTP(t)
+	env := []string{"TIERPACK_PLUGINS_DIR=" + buildTestPlugin(t, "good"), "TIERPACK_PLUGIN_SANDBOX=off"}
+	_, errs, code := p.runEnv(env, "--require-sandbox", "validate", contributionOfType(t, "good"))
+	if code != exitPlugin || !strings.Contains(errs, "plugin sandbox unavailable") || !strings.Contains(errs, "must be confined") {
+		t.Fatalf("a third-party plugin, unconfined, sandbox required: exit %d\n%s", code, errs)
+	}
+	writeContribution(t, p.path("c"), "contrib", "", false)
+	if _, errs, code := p.runEnv(env, "--require-sandbox", "validate", p.path("c")); code != 0 {
+		t.Fatalf("a built-in plugin: exit %d\n%s", code, errs)
+	}
+	// The policy says it too.
+	if err := os.WriteFile(filepath.Join(p.home, "policy.yaml"), []byte("requireSandbox: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, code := p.runEnv(env, "validate", contributionOfType(t, "good")); code != exitPlugin {
+		t.Fatalf("requireSandbox in the policy: exit %d\n%s", code, errs)
+	}
+	if _, _, ok := host.SandboxStatus(); ok {
+		if _, errs, code := p.runEnv(env[:1], "validate", contributionOfType(t, "good")); code != 0 && code != exitInvalid {
+			t.Fatalf("confined, as required: exit %d\n%s", code, errs)
+		}
 	}
 }
