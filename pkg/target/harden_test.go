@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,5 +125,59 @@ func TestHeaderStallsAreBounded(t *testing.T) {
 	t.Logf("4 fetches gave up after %s (%d stalls of %s)", took.Round(time.Millisecond), proxy.Fired(0), stall)
 	if n := proxy.Fired(0); n != MaxStalls {
 		t.Errorf("the registry saw %d stalled requests, want %d", n, MaxStalls)
+	}
+}
+
+// A registry's Retry-After is obeyed, in seconds or as an HTTP date, up to
+// MaxRetryAfter: ghcr's "Retry-After: 60" is a wait of a minute, not a
+// retry every 2 s.
+func TestRetryAfterIsObeyed(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	resp := func(status int, v string) *http.Response {
+		return &http.Response{StatusCode: status, Header: http.Header{"Retry-After": []string{v}}}
+	}
+	p := requestPolicy.(*retryAfterPolicy)
+	at := *p
+	at.now = func() time.Time { return now }
+	for _, tc := range []struct {
+		resp *http.Response
+		want time.Duration
+	}{
+		{resp(429, "60"), time.Minute},
+		{resp(503, now.Add(90*time.Second).Format(http.TimeFormat)), 90 * time.Second},
+		{resp(429, now.Add(-time.Minute).Format(http.TimeFormat)), p.MinWait},
+		{resp(429, "3600"), -1}, // longer than MaxRetryAfter: the 429 is the answer
+	} {
+		if got, err := at.Retry(0, tc.resp, nil); err != nil || got != tc.want {
+			t.Errorf("Retry-After %q: wait %s, %v; want %s", tc.resp.Header.Get("Retry-After"), got, err, tc.want)
+		}
+	}
+
+	// Through the real transport: one 429 with Retry-After: 2 is waited
+	// out once, then the request succeeds; no retry storm.
+	proxy := faultproxy.New()
+	reg := registrytest.New(t, registrytest.WithHandlerWrapper(proxy.Wrap))
+	ref, err := Parse(reg.Host + "/retry/app:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := Open(context.Background(), ref, Options{Credentials: credentials.NewMemoryStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := []byte("content")
+	desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(blob), Size: int64(len(blob))}
+	if err := tg.Store.Push(context.Background(), desc, bytes.NewReader(blob)); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Set(faultproxy.Rule{Kind: faultproxy.Status, Status: 429, RetryAfter: "2", Method: "GET", Path: faultproxy.Blob, Times: 1})
+	start := time.Now()
+	rc, err := tg.Store.Fetch(context.Background(), desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	if took := time.Since(start); took < 2*time.Second || proxy.Fired(0) != 1 {
+		t.Errorf("fetch after a 429 with Retry-After: 2 took %s with %d refused request(s)", took, proxy.Fired(0))
 	}
 }

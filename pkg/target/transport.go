@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,12 +61,67 @@ func newHTTPClient(stall time.Duration, tc *tls.Config) *http.Client {
 // 429, 408, resets, timeouts) a few times, quickly: whole-blob retries
 // above it (pkg/artifact) cover what it cannot replay, so the two budgets
 // multiply and each stays small.
-var requestPolicy retry.Policy = &retry.GenericPolicy{
+var requestPolicy retry.Policy = &retryAfterPolicy{GenericPolicy: retry.GenericPolicy{
 	Retryable: retry.DefaultPredicate,
 	Backoff:   retry.DefaultBackoff,
 	MinWait:   100 * time.Millisecond,
 	MaxWait:   2 * time.Second,
 	MaxRetry:  3,
+}}
+
+// MaxRetryAfter is the longest a registry's Retry-After is waited out; a
+// longer one ends the request with the registry's answer (429 or 503).
+const MaxRetryAfter = 5 * time.Minute
+
+// retryAfterPolicy is the generic policy, except that a registry's
+// Retry-After (on 429 and 503; seconds or an HTTP date) is obeyed in full,
+// up to MaxRetryAfter: oras-go caps it at MaxWait and reads seconds only,
+// so a registry asking for a minute (ghcr's rate limit) would get a retry
+// every 2 s, a storm that keeps the limit hit.
+type retryAfterPolicy struct {
+	retry.GenericPolicy
+	now func() time.Time // nil: time.Now
+}
+
+// Retry implements retry.Policy.
+func (p *retryAfterPolicy) Retry(attempt int, resp *http.Response, err error) (time.Duration, error) {
+	d, rerr := p.GenericPolicy.Retry(attempt, resp, err)
+	if d < 0 || rerr != nil {
+		return d, rerr
+	}
+	now := time.Now
+	if p.now != nil {
+		now = p.now
+	}
+	if wait, ok := RetryAfter(resp, now()); ok {
+		if wait > MaxRetryAfter {
+			return -1, nil // give the caller the registry's answer
+		}
+		return max(wait, p.MinWait), nil
+	}
+	return d, nil
+}
+
+// RetryAfter reads a 429 or 503 response's Retry-After: delay-seconds or
+// an HTTP date, as RFC 9110 allows; ok is false when there is none.
+func RetryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
+	if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
+		return 0, false
+	}
+	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		return time.Duration(min(secs, int64(MaxRetryAfter/time.Second)+1)) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
 }
 
 // stallGuard cancels a request whose body transfer goes silent for longer
