@@ -98,9 +98,12 @@ func TestHostilePluginIsContained(t *testing.T) {
 			c.Close()
 		}
 	}()
-	report, errs, code = pullAttack(p, ref, env, p.path("connect"), "attack=connect", "addr="+l.Addr().String())
-	if code != 0 || !strings.Contains(report, "denied") || accepted.Load() != 0 {
-		t.Errorf("connect to a local port: exit %d, %d connection(s), report %q\n%s", code, accepted.Load(), report, errs)
+	// TCP is confined from Landlock ABI 4 on; below, nothing is claimed.
+	if abi, _, _ := host.SandboxStatus(); abi >= 4 {
+		report, errs, code = pullAttack(p, ref, env, p.path("connect"), "attack=connect", "addr="+l.Addr().String())
+		if code != 0 || !strings.Contains(report, "denied") || accepted.Load() != 0 {
+			t.Errorf("connect to a local port: exit %d, %d connection(s), report %q\n%s", code, accepted.Load(), report, errs)
+		}
 	}
 
 	report, errs, code = pullAttack(p, ref, env, p.path("setsid"), "attack=setsid")
