@@ -199,6 +199,12 @@ var flagNames = map[string]string{
 	"Username": "-u/--username",
 	"Key":      "--key KEY",
 	"Owners":   "--owner",
+	// install's
+	"OutputDir":  "-o DIR",
+	"Range":      "--version RANGE",
+	"Tier":       "--tier",
+	"State":      "--state FILE",
+	"OnDemotion": "--on-demotion",
 }
 
 // Flag is the flag that sets a request field ("AllPlatforms" is

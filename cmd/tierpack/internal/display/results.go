@@ -84,6 +84,43 @@ func (d *Display) Show(res any) error {
 		return d.Outf("%s\n", r.Pinned)
 	case *tierpack.PluginInstallResult:
 		return d.pluginInstall(r)
+	case *tierpack.InstallResult:
+		i := r.Installation
+		if r.Unchanged {
+			d.Statusf("%s %s is installed already in %s\n", i.Name, i.Version, i.Destination)
+			return nil
+		}
+		return d.Outf("installed %s %s (%s, verified %s; required %s) from %s into %s\n", i.Name, i.Version, short(i.Digest), i.VerifiedTier, i.RequiredTier, i.Source, i.Destination)
+	case *tierpack.InstalledResult:
+		return d.installed(r.Installed)
+	case *tierpack.UninstallResult:
+		return d.Outf("uninstalled %s %s: removed %s\n", r.Removed.Name, r.Removed.Version, r.Removed.Destination)
+	case *tierpack.UpdateResult:
+		for _, u := range r.Updates {
+			line := u.Name + ": " + u.Action + " " + u.From
+			if u.To != "" {
+				line += " -> " + u.To
+			}
+			if u.Why != "" {
+				line += ": " + u.Why
+			}
+			if r.DryRun && u.Action != "unchanged" {
+				line += " (dry run: nothing changed)"
+			}
+			d.Outf("%s\n", line)
+		}
+	case *tierpack.AuditResult:
+		if err := d.installed(r.Installed); err != nil {
+			return err
+		}
+		for _, p := range r.Plugins {
+			if p.Problem != "" {
+				d.Outf("plugin %s %s: FAILED: %s\n", p.Type, p.Version, p.Problem)
+			}
+		}
+		if r.Offenders == 0 {
+			d.Statusf("audit: everything installed still meets its required tier\n")
+		}
 	case *tierpack.PluginVerifyResult:
 		for _, p := range r.Plugins {
 			if p.Problem == "" {
@@ -477,4 +514,22 @@ func (d *Display) suggestScopes(r *tierpack.IndexAddResult) error {
 		"To count their signatures at repository, add these scopes to your policy (with trustedRoot: a trusted_root.json); make it official: where the signer is the project's core release:\n", len(r.SuggestedScopes))
 	_, err = d.out.Write(b)
 	return err
+}
+
+// installed prints installations with their tier now.
+func (d *Display) installed(rows []tierpack.InstalledRow) error {
+	if len(rows) == 0 {
+		d.Statusf("nothing is installed (tierpack install NAME --tier T)\n")
+		return nil
+	}
+	tw := tabwriter.NewWriter(d.out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tVERSION\tREQUIRED\tNOW\tFOLDER\tSOURCE")
+	for _, r := range rows {
+		now := r.Verdict
+		if !r.Admitted {
+			now = "BELOW: " + cmp.Or(r.Problem, r.Verdict)
+		}
+		Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Version, r.RequiredTier, now, r.Destination, r.Source)
+	}
+	return tw.Flush()
 }

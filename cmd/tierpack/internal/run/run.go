@@ -342,3 +342,39 @@ func CatalogServe(e *Env, o tierpack.CatalogRequest, ln net.Listener) error {
 
 // Version prints tierpack's versions.
 func Version(e *Env) error { return e.show(tierpack.Versions(), nil) }
+
+// Install installs a contribution and records it.
+func Install(e *Env, o tierpack.InstallRequest) error {
+	res, err := e.Client.Install(e.Ctx, o)
+	return e.show(res, err)
+}
+
+// Installed lists what is installed.
+func Installed(e *Env, state string, keyFiles []string) error {
+	res, err := e.Client.Installed(e.Ctx, state, keyFiles)
+	return e.show(res, err)
+}
+
+// Uninstall removes an installation.
+func Uninstall(e *Env, name, state string) error {
+	res, err := e.Client.Uninstall(e.Ctx, name, state)
+	return e.show(res, err)
+}
+
+// Update moves installations forward, or back from a demotion.
+func Update(e *Env, o tierpack.UpdateRequest) error {
+	res, err := e.Client.Update(e.Ctx, o)
+	if res == nil {
+		return err
+	}
+	return e.showPartial(res, err)
+}
+
+// Audit re-verifies what is installed.
+func Audit(e *Env, state string, keyFiles []string) error {
+	res, err := e.Client.Audit(e.Ctx, state, keyFiles)
+	if res == nil {
+		return err
+	}
+	return e.showPartial(res, err)
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
+	"github.com/tierpack/tierpack/cmd/tierpack/internal/run"
+	"github.com/tierpack/tierpack/pkg/tierpack"
+	"github.com/tierpack/tierpack/sdk/tier"
+)
+
+// The consumer side: install, installed, update, audit, uninstall.
+
+var stateFlag = &cli.StringFlag{Name: "state", Usage: "the installed-state `FILE` (default $TIERPACK_HOME/installed.json; one per deployment)", EnvVars: []string{"TIERPACK_STATE"}}
+
+var trustKeyFlag = &cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` (repeatable; see tierpack verify --help)"}
+
+func installCommand() *cli.Command {
+	return &cli.Command{
+		Name: "install", Usage: "install the newest version verified at --tier, and remember it for update and audit",
+		ArgsUsage: "NAME|REF",
+		Description: `NAME is looked up in the configured indexes (tierpack index add; falcoctl's too), then in
+the local store; a reference with a registry, an oci: layout, a tag or a digest is used as
+given. Without a tag, install takes the newest semver tag within --version whose tier the
+trust gate verifies at --tier or higher (an index's word is not enough), unpacks it
+atomically into -o DIR (default $TIERPACK_HOME/installed/NAME), and records it in the
+state file: name, source, version, digest, verified and required tier, range, folder,
+time. --tier is required: nothing is installed at contrib unless asked. Installing what
+is installed already does nothing.
+
+EXAMPLES:
+   tierpack install falco-rules --tier official --version '^3' -o /etc/falco/rules.d
+   tierpack install localhost:5000/scripts/falco-debug-bundle --tier repository`,
+		Flags: append([]cli.Flag{option.Output(),
+			&cli.StringFlag{Name: "tier", Usage: "the `TIER` required of it, now and on every update: contrib, repository, official"},
+			&cli.StringFlag{Name: "version", Usage: "semver `RANGE` of versions to consider (^1.2, ~0.3, >=1.0 <2.0)"},
+			&cli.StringFlag{Name: "dir", Aliases: []string{"o"}, Usage: "install into `DIR` (default $TIERPACK_HOME/installed/NAME)"},
+			stateFlag, trustKeyFlag,
+		}, option.Registry()...),
+		Action: action(1, 1, "needs exactly one NAME or reference", func(c *cli.Context, cl *tierpack.Client) error {
+			req := tierpack.InstallRequest{Name: c.Args().First(), Range: c.String("version"), OutputDir: c.String("dir"), State: c.String("state"), KeyFiles: c.StringSlice("key")}
+			if s := c.String("tier"); s != "" {
+				t, err := tier.Parse(s)
+				if err != nil {
+					return usageError{err}
+				}
+				req.Tier = t
+			}
+			return run.Install(envOf(c, cl), req)
+		}),
+	}
+}
+
+func installedCommand() *cli.Command {
+	return &cli.Command{
+		Name: "installed", Usage: "list what is installed, with its tier now (verified again)",
+		Flags: append([]cli.Flag{option.Output(), stateFlag, trustKeyFlag}, option.Registry()...),
+		Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
+			return run.Installed(envOf(c, cl), c.String("state"), c.StringSlice("key"))
+		}),
+	}
+}
+
+func uninstallCommand() *cli.Command {
+	return &cli.Command{
+		Name: "uninstall", Usage: "remove an installation's folder and its record", ArgsUsage: "NAME",
+		Flags: []cli.Flag{option.Output(), stateFlag},
+		Action: action(1, 1, "needs the NAME of an installation", func(c *cli.Context, cl *tierpack.Client) error {
+			return run.Uninstall(envOf(c, cl), c.Args().First(), c.String("state"))
+		}),
+	}
+}
+
+func updateCommand() *cli.Command {
+	return &cli.Command{
+		Name: "update", Usage: "move installations to the newest version still verified at their tier; roll back demoted ones",
+		ArgsUsage: "[NAME...]",
+		Description: `For each installation (or those named), the newest version within its range whose tier
+the trust gate verifies at its required tier or higher; never a lower tier. If the
+installed digest was demoted below its required tier, update rolls back to the newest
+version still at the tier (--on-demotion rollback, the default), removes it (remove) or
+fails (fail), saying who demoted it and why. The new version is unpacked beside the old
+and switched in atomically; the state file changes last.`,
+		Flags: append([]cli.Flag{option.Output(), stateFlag, trustKeyFlag,
+			&cli.BoolFlag{Name: "dry-run", Usage: "say what would change, change nothing"},
+			&cli.StringFlag{Name: "on-demotion", Value: tierpack.OnDemotionRollback, Usage: "`WHAT` to do when an installed version was demoted: rollback, remove, fail"},
+		}, option.Registry()...),
+		Action: action(0, -1, "", func(c *cli.Context, cl *tierpack.Client) error {
+			return run.Update(envOf(c, cl), tierpack.UpdateRequest{Names: c.Args().Slice(), DryRun: c.Bool("dry-run"), OnDemotion: c.String("on-demotion"),
+				State: c.String("state"), KeyFiles: c.StringSlice("key")})
+		}),
+	}
+}
+
+func auditCommand() *cli.Command {
+	return &cli.Command{
+		Name: "audit", Usage: "re-verify every installation and installed plugin now; exit 4 if any no longer meets its tier",
+		Description: `Signatures, current tier, demotions and revocations, checked again against the
+registries: exits 0 when every installation still meets its required tier and every
+installed plugin is still signed by a trusted key, 4 otherwise, listing each offender
+with the record that demoted it. For CI and cron.`,
+		Flags: append([]cli.Flag{option.Output(), stateFlag, trustKeyFlag}, option.Registry()...),
+		Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
+			return run.Audit(envOf(c, cl), c.String("state"), c.StringSlice("key"))
+		}),
+	}
+}

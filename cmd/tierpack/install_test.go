@@ -1,0 +1,93 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tierpack/tierpack/internal/registrytest"
+)
+
+// The consumer side against a real registry: install takes the newest
+// version the gate verifies at the tier asked (not a newer contrib one);
+// after that version is demoted, audit exits 4 naming the advisory,
+// update rolls back to the newest version still at the tier, and audit
+// passes again; uninstall removes it.
+func TestInstallUpdateAudit(t *testing.T) {
+	reg := registrytest.New(t)
+	p := newTP(t)
+	repo := reg.Host + "/run/gov-demo"
+	push := func(version, tierName string) {
+		t.Helper()
+		dir := p.path("c-" + version)
+		writeContribution(t, dir, tierName, "source: {url: https://github.com/falcosecurity/gov-demo, revision: abc123}\n", true)
+		b, _ := os.ReadFile(filepath.Join(dir, "tierpack.yaml"))
+		os.WriteFile(filepath.Join(dir, "tierpack.yaml"), []byte(strings.Replace(string(b), "version: 1.0.0", "version: "+version, 1)), 0o644)
+		os.WriteFile(filepath.Join(dir, "version.txt"), []byte(version+"\n"), 0o644)
+		p.ok("push", dir, repo)
+	}
+	push("1.0.0", "repository")
+	push("1.1.0", "repository")
+	push("1.2.0", "contrib") // newer, but nothing vouches for it
+	dest := p.path("installed/gov-demo")
+
+	if _, errs, code := p.run("install", repo, "-o", dest); code != exitUsage || !strings.Contains(errs, "--tier") {
+		t.Fatalf("install without --tier: exit %d\n%s", code, errs)
+	}
+	out := p.ok("install", repo, "--tier", "repository", "-o", dest)
+	if !strings.Contains(out, "installed gov-demo 1.1.0") {
+		t.Fatalf("install did not take the newest repository version:\n%s", out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dest, "version.txt")); string(b) != "1.1.0\n" {
+		t.Fatalf("installed content: %q", b)
+	}
+	_, errs, _ := p.run("install", repo, "--tier", "repository", "-o", dest)
+	if !strings.Contains(errs, "installed already") {
+		t.Errorf("a second install is not a no-op:\n%s", errs)
+	}
+	if out := p.ok("install", repo, "--tier", "repository", "--version", "<1.1", "-o", p.path("pinned")); !strings.Contains(out, "1.0.0") {
+		t.Errorf("install within a range:\n%s", out)
+	}
+	if _, err := os.Stat(dest); err == nil {
+		t.Error("installing the same name into another folder left the old one")
+	}
+	p.ok("uninstall", "gov-demo")
+	out = p.ok("install", repo, "--tier", "repository", "-o", dest)
+	p.ok("audit")
+	if out := p.ok("installed"); !strings.Contains(out, "gov-demo") || !strings.Contains(out, "repository (verified)") {
+		t.Errorf("installed:\n%s", out)
+	}
+
+	// 1.1.0 is demoted for a vulnerability.
+	p.ok("promote", repo+":1.1.0", "--to", "contrib", "--key", ciKey, "--reason-kind", "security", "--advisory", "CVE-2026-4242", "--reason", "token leak")
+	out, errs, code := p.run("audit")
+	if code != exitTierRefused || !strings.Contains(out+errs, "CVE-2026-4242") {
+		t.Fatalf("audit after the demotion: exit %d\n%s\n%s", code, out, errs)
+	}
+	out = p.ok("update", "--dry-run")
+	if !strings.Contains(out, "rolled back 1.1.0") || !strings.Contains(out, "dry run") {
+		t.Errorf("update --dry-run:\n%s", out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dest, "version.txt")); string(b) != "1.1.0\n" {
+		t.Fatalf("a dry run changed the installation: %q", b)
+	}
+	out = p.ok("update")
+	if !strings.Contains(out, "rolled back 1.1.0") || !strings.Contains(out, "-> 1.0.0") || !strings.Contains(out, "CVE-2026-4242") {
+		t.Errorf("update after the demotion:\n%s", out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dest, "version.txt")); string(b) != "1.0.0\n" {
+		t.Fatalf("rolled back content: %q", b)
+	}
+	p.ok("audit")
+	if out := p.ok("update"); !strings.Contains(out, "unchanged") {
+		t.Errorf("a second update:\n%s", out)
+	}
+	p.ok("uninstall", "gov-demo")
+	if _, err := os.Stat(dest); err == nil {
+		t.Error("uninstall left the folder")
+	}
+	if out := p.ok("installed", "--output", "json"); !strings.Contains(out, `"installed": []`) {
+		t.Errorf("installed after uninstall:\n%s", out)
+	}
+}
