@@ -1,6 +1,10 @@
 package main
 
 import (
+	"strconv"
+	"strings"
+	"time"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
@@ -102,6 +106,38 @@ with the record that demoted it. For CI and cron.`,
 		Flags: append([]cli.Flag{option.Output(), stateFlag, trustKeyFlag}, option.Registry()...),
 		Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
 			return run.Audit(envOf(c, cl), c.String("state"), c.StringSlice("key"))
+		}),
+	}
+}
+
+func followCommand() *cli.Command {
+	return &cli.Command{
+		Name: "follow", Usage: "run update in a loop, for a sidecar beside Falco",
+		Description: `Every --every (± --jitter, so a fleet does not check in step), runs tierpack update on
+what is installed and, after a check that changed something, runs --exec (with sh -c;
+e.g. to make Falco reload its rules). A failed check is logged and retried at the next.
+SIGTERM or SIGINT ends it cleanly (exit 0). With --output json each check is one JSON
+line. --once checks once and exits with the check's result.
+
+EXAMPLES:
+   tierpack follow --every 6h --jitter 10% --exec 'kill -1 $(pidof falco)'
+   tierpack follow --once --output json`,
+		Flags: append([]cli.Flag{option.Output(), stateFlag, trustKeyFlag,
+			&cli.DurationFlag{Name: "every", Value: 6 * time.Hour, Usage: "check every `DURATION`"},
+			&cli.StringFlag{Name: "jitter", Value: "10%", Usage: "vary each wait by up to `PERCENT` of --every, up or down"},
+			&cli.StringFlag{Name: "exec", Usage: "run `CMD` (sh -c) after a check that changed something"},
+			&cli.BoolFlag{Name: "once", Usage: "check once and exit"},
+			&cli.StringFlag{Name: "on-demotion", Value: tierpack.OnDemotionRollback, Usage: "`WHAT` to do when an installed version was demoted: rollback, remove, fail"},
+		}, option.Registry()...),
+		Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
+			pct, err := strconv.ParseFloat(strings.TrimSuffix(c.String("jitter"), "%"), 64)
+			if err != nil || pct < 0 || pct >= 100 {
+				return usagef(c, "--jitter %q: a percentage below 100, e.g. 10%%", c.String("jitter"))
+			}
+			return run.Follow(envOf(c, cl), tierpack.FollowRequest{
+				Update: tierpack.UpdateRequest{OnDemotion: c.String("on-demotion"), State: c.String("state"), KeyFiles: c.StringSlice("key")},
+				Every:  c.Duration("every"), Jitter: pct / 100, Once: c.Bool("once"),
+			}, c.String("exec"))
 		}),
 	}
 }

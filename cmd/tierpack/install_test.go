@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tierpack/tierpack/internal/registrytest"
 )
@@ -89,5 +94,68 @@ func TestInstallUpdateAudit(t *testing.T) {
 	}
 	if out := p.ok("installed", "--output", "json"); !strings.Contains(out, `"installed": []`) {
 		t.Errorf("installed after uninstall:\n%s", out)
+	}
+}
+
+// follow, as a sidecar runs it: a new version at the tier is installed at
+// the next check, --exec runs after the change, each check is a JSON line,
+// and SIGTERM ends it cleanly.
+func TestFollow(t *testing.T) {
+	reg := registrytest.New(t)
+	p := newTP(t)
+	repo := reg.Host + "/run/follow"
+	push := func(version string) {
+		t.Helper()
+		dir := p.path("c-" + version)
+		writeContribution(t, dir, "repository", "source: {url: https://github.com/falcosecurity/gov-demo, revision: abc123}\n", true)
+		b, _ := os.ReadFile(filepath.Join(dir, "tierpack.yaml"))
+		os.WriteFile(filepath.Join(dir, "tierpack.yaml"), []byte(strings.Replace(string(b), "version: 1.0.0", "version: "+version, 1)), 0o644)
+		os.WriteFile(filepath.Join(dir, "version.txt"), []byte(version+"\n"), 0o644)
+		p.ok("push", dir, repo)
+	}
+	push("1.0.0")
+	dest := p.path("rules")
+	p.ok("install", repo, "--tier", "repository", "-o", dest)
+	if out := p.ok("follow", "--once", "--output", "json"); !strings.Contains(out, `"changed":false`) {
+		t.Errorf("follow --once with nothing new:\n%s", out)
+	}
+
+	cmd := exec.Command(tierpackBin, "follow", "--every", "300ms", "--jitter", "0%", "--output", "json", "--exec", "echo reload >> "+p.path("reloads"))
+	cmd.Dir, cmd.Env = p.dir, testEnv(t, p.home)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	push("1.1.0")
+	reloaded := func() bool { b, _ := os.ReadFile(p.path("reloads")); return len(b) > 0 }
+	for deadline := time.Now().Add(20 * time.Second); !reloaded() && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !reloaded() {
+		t.Fatal("follow never ran --exec after 1.1.0 was pushed")
+	}
+	if b, _ := os.ReadFile(filepath.Join(dest, "version.txt")); string(b) != "1.1.0\n" {
+		t.Errorf("follow did not install 1.1.0: %q", b)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("follow on SIGTERM: %v", err)
+	}
+	changed := 0
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var c struct {
+			Changed bool `json:"changed"`
+		}
+		if err := json.Unmarshal([]byte(line), &c); err != nil {
+			t.Fatalf("not a JSON line: %q", line)
+		}
+		if c.Changed {
+			changed++
+		}
+	}
+	if changed != 1 {
+		t.Errorf("%d checks changed something, want 1:\n%s", changed, out.String())
 	}
 }

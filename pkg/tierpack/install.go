@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -634,4 +635,67 @@ func (c *Client) Audit(ctx context.Context, state string, keyFiles []string) (*A
 		return res, fmt.Errorf("%w: %d installation(s) or plugin(s) no longer meet their required tier or trust", ErrAudit, res.Offenders)
 	}
 	return res, nil
+}
+
+// FollowRequest asks for update in a loop, for a sidecar.
+type FollowRequest struct {
+	Update UpdateRequest
+	// Every is the time between checks; Jitter the fraction of it each
+	// wait varies by, up or down (0.1: ±10%), so a fleet does not check
+	// in step.
+	Every  time.Duration
+	Jitter float64
+	// Once checks once and returns.
+	Once bool
+	// Changed, if set, is called after a check that changed something.
+	Changed func(ctx context.Context, res *UpdateResult) error
+	// Checked, if set, is told about every check.
+	Checked func(res *UpdateResult, err error)
+}
+
+// Follow runs Update every req.Every (± jitter) until ctx ends, which is
+// a clean end: a sidecar stopped by SIGTERM exits 0. A failed check is
+// reported to Checked and retried at the next one; with Once, its error
+// is Follow's.
+func (c *Client) Follow(ctx context.Context, req FollowRequest) error {
+	if req.Every <= 0 {
+		req.Every = 6 * time.Hour
+	}
+	if req.Jitter < 0 || req.Jitter >= 1 {
+		return usagef("{Jitter} must be a fraction of the interval below 100%%")
+	}
+	for {
+		res, err := c.Update(ctx, req.Update)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if req.Checked != nil {
+			req.Checked(res, err)
+		}
+		if err == nil && res != nil && req.Changed != nil && !req.Update.DryRun && changedAny(res) {
+			if cerr := req.Changed(ctx, res); cerr != nil && req.Checked != nil {
+				req.Checked(nil, cerr)
+			}
+		}
+		if req.Once {
+			return err
+		}
+		wait := req.Every
+		if req.Jitter > 0 {
+			wait += time.Duration((rand.Float64()*2 - 1) * req.Jitter * float64(req.Every))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+// changedAny reports whether an update moved, rolled back or removed
+// anything.
+func changedAny(res *UpdateResult) bool {
+	return slices.ContainsFunc(res.Updates, func(u UpdateRow) bool {
+		return u.Action == "updated" || u.Action == "rolled back" || u.Action == "removed"
+	})
 }

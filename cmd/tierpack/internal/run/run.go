@@ -10,9 +10,12 @@ package run
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"os/exec"
+	"slices"
 	"time"
 
 	"oras.land/oras-go/v2/registry/remote/auth"
@@ -377,4 +380,47 @@ func Audit(e *Env, state string, keyFiles []string) error {
 		return err
 	}
 	return e.showPartial(res, err)
+}
+
+// FollowCheck is one check of follow, as a JSON line.
+type FollowCheck struct {
+	Time    time.Time              `json:"time"`
+	Changed bool                   `json:"changed"`
+	Result  *tierpack.UpdateResult `json:"result,omitempty"`
+	Error   string                 `json:"error,omitempty"`
+}
+
+// Follow runs update in a loop, printing each check (one JSON line each
+// with --output json) and running execCmd (with sh -c) after a change.
+func Follow(e *Env, o tierpack.FollowRequest, execCmd string) error {
+	o.Checked = func(res *tierpack.UpdateResult, err error) {
+		c := FollowCheck{Time: time.Now().UTC().Truncate(time.Second), Result: res}
+		if err != nil {
+			c.Error = err.Error()
+		}
+		if res != nil {
+			c.Changed = slices.ContainsFunc(res.Updates, func(u tierpack.UpdateRow) bool { return u.Action != "unchanged" && u.Action != "failed" })
+		}
+		if e.JSON != nil { // one JSON line per check
+			_ = json.NewEncoder(e.Display.Out()).Encode(c)
+			return
+		}
+		if res != nil {
+			_ = e.Display.Show(res)
+		}
+		if err != nil {
+			e.Display.Warnf("check failed: %s", err)
+		}
+	}
+	if execCmd != "" {
+		o.Changed = func(ctx context.Context, _ *tierpack.UpdateResult) error {
+			cmd := exec.CommandContext(ctx, "sh", "-c", execCmd)
+			cmd.Stdout, cmd.Stderr = e.Display.Err(), e.Display.Err()
+			if err := cmd.Run(); err != nil {
+				return fmt.Errorf("--exec %q: %w", execCmd, err)
+			}
+			return nil
+		}
+	}
+	return e.Client.Follow(e.Ctx, o)
 }
