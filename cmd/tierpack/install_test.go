@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tierpack/tierpack/internal/faultproxy"
 	"github.com/tierpack/tierpack/internal/registrytest"
 )
 
@@ -157,5 +158,58 @@ func TestFollow(t *testing.T) {
 	}
 	if changed != 1 {
 		t.Errorf("%d checks changed something, want 1:\n%s", changed, out.String())
+	}
+}
+
+// A kill in the middle of an update leaves the previous installation
+// intact, folder and record, and the next update completes.
+func TestKilledUpdateKeepsInstallation(t *testing.T) {
+	proxy := faultproxy.New()
+	reg := registrytest.New(t, registrytest.WithHandlerWrapper(proxy.Wrap))
+	p := newTP(t)
+	repo := reg.Host + "/run/killed"
+	push := func(version string, big int) {
+		t.Helper()
+		dir := p.path("c-" + version)
+		writeContribution(t, dir, "repository", "source: {url: https://github.com/falcosecurity/gov-demo, revision: abc123}\n", true)
+		b, _ := os.ReadFile(filepath.Join(dir, "tierpack.yaml"))
+		os.WriteFile(filepath.Join(dir, "tierpack.yaml"), []byte(strings.Replace(string(b), "version: 1.0.0", "version: "+version, 1)), 0o644)
+		os.WriteFile(filepath.Join(dir, "version.txt"), []byte(version+"\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, "big.bin"), bytes.Repeat([]byte(version), big), 0o644)
+		p.ok("--no-cache", "push", dir, repo)
+	}
+	push("1.0.0", 1)
+	dest := p.path("rules")
+	p.ok("install", repo, "--tier", "repository", "-o", dest)
+	state, _ := os.ReadFile(filepath.Join(p.home, "installed.json"))
+	push("1.1.0", 1<<20)
+
+	// Every blob download of the update is held: kill it there.
+	proxy.Set(faultproxy.Rule{Kind: faultproxy.Stall, After: 1 << 10, Stall: time.Minute, Method: "GET", Path: faultproxy.Blob})
+	cmd := exec.Command(tierpackBin, "--no-cache", "update")
+	cmd.Dir, cmd.Env = p.dir, testEnv(t, p.home)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); proxy.Fired(0) == 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if proxy.Fired(0) == 0 {
+		t.Fatal("the update never fetched a blob: nothing to kill")
+	}
+	if b, _ := os.ReadFile(filepath.Join(dest, "version.txt")); string(b) != "1.0.0\n" {
+		t.Fatalf("after the kill the installation holds %q", b)
+	}
+	if now, _ := os.ReadFile(filepath.Join(p.home, "installed.json")); string(now) != string(state) {
+		t.Fatalf("the killed update changed the state file:\n%s", now)
+	}
+	proxy.Set()
+	if out := p.ok("update"); !strings.Contains(out, "updated 1.0.0") || !strings.Contains(out, "-> 1.1.0") {
+		t.Errorf("the next update:\n%s", out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dest, "version.txt")); string(b) != "1.1.0\n" {
+		t.Errorf("after the next update: %q", b)
 	}
 }
