@@ -216,7 +216,9 @@ func TestKilledPullLeavesNothing(t *testing.T) {
 		t.Fatalf("push: exit %d\n%s", code, errs)
 	}
 
-	proxy.Set(faultproxy.Rule{Kind: faultproxy.Stall, After: 1 << 20, Stall: time.Minute, Method: "GET", Path: faultproxy.Blob, Times: 1})
+	// Every blob download is held after 1 MiB: the small layers pass, the
+	// 4 MiB one stalls, so the pull cannot finish before the kill.
+	proxy.Set(faultproxy.Rule{Kind: faultproxy.Stall, After: 1 << 20, Stall: time.Minute, Method: "GET", Path: faultproxy.Blob})
 	killMidway(t, p, tmp, func() bool { return proxy.Fired(0) > 0 },
 		"pull", reg.Host+"/kill/pull:0.1.0", "-o", p.path("out"))
 	if len(glob(filepath.Join(tmp, plugin.RunDirPrefix+"*"))) == 0 {
