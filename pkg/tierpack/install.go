@@ -168,16 +168,8 @@ func (c *Client) resolveVersion(ctx context.Context, gate trust.Gate, repo targe
 	}
 	defer t.Close()
 	g := gate.For(artifact.Identity(t.Ref))
-	check := func(tt *target.Target, version string) (*candidate, error) {
-		info, err := artifact.Resolve(ctx, tt, nil)
-		if err != nil {
-			return nil, err
-		}
-		v := c.verdictOf(ctx, g, tt, info.Root(), info.Annotations)
-		return &candidate{ref: tt.Ref.String(), version: version, info: info, verdict: v}, nil
-	}
 	if repo.Reference() != "" {
-		cand, err := check(t, repo.Reference())
+		cand, err := c.candidateAt(ctx, g, t, repo.Reference())
 		if err != nil {
 			return nil, err
 		}
@@ -189,13 +181,44 @@ func (c *Client) resolveVersion(ctx context.Context, gate trust.Gate, repo targe
 		}
 		return cand, nil
 	}
-	tags, err := index.Tags(ctx, t)
+	cand, seen, err := c.newestAt(ctx, t, g, want, rng, "", maxCandidates)
+	if err != nil || cand != nil {
+		return cand, err
+	}
+	what := "no semver tag"
+	if rng != nil {
+		what = "no semver tag within " + rng.String()
+	}
+	if len(seen) > 0 {
+		what = "no version at " + want.String() + " or higher: " + strings.Join(seen, "; ")
+	}
+	return nil, fmt.Errorf("%w: %s: %s", tier.ErrBelow, t.Ref, what)
+}
+
+// candidateAt resolves t (one version, named by version) and has the
+// gate g verify its tier.
+func (c *Client) candidateAt(ctx context.Context, g trust.Gate, t *target.Target, version string) (*candidate, error) {
+	info, err := artifact.Resolve(ctx, t, nil)
 	if err != nil {
 		return nil, err
 	}
+	v := c.verdictOf(ctx, g, t, info.Root(), info.Annotations)
+	return &candidate{ref: t.Ref.String(), version: version, info: info, verdict: v}, nil
+}
+
+// newestAt is the newest semver tag of t's repository — within rng when
+// it is set, other than skip — whose tier g verifies at want or higher,
+// among the newest limit of them; nil when none is, with what each tag
+// passed over was (seen). Install, update and a refused pull's offer of
+// another version share it.
+func (c *Client) newestAt(ctx context.Context, t *target.Target, g trust.Gate, want tier.Tier, rng *semver.Constraints, skip string, limit int) (*candidate, []string, error) {
+	tags, err := index.Tags(ctx, t)
+	if err != nil {
+		return nil, nil, err
+	}
 	var versions []string
 	for _, tag := range tags {
-		if !contrib.IsSemver(tag) {
+		if tag == skip || !contrib.IsSemver(tag) {
 			continue
 		}
 		if rng != nil {
@@ -208,29 +231,22 @@ func (c *Client) resolveVersion(ctx context.Context, gate trust.Gate, repo targe
 	slices.SortFunc(versions, func(x, y string) int { return index.CompareVersions(y, x) })
 	var seen []string
 	for i, v := range versions {
-		if i >= maxCandidates || ctx.Err() != nil {
+		if i >= limit || ctx.Err() != nil {
 			break
 		}
 		tt := *t
 		tt.Ref = t.Ref.WithTag(v)
-		cand, err := check(&tt, v)
+		cand, err := c.candidateAt(ctx, g, &tt, v)
 		if err != nil {
 			seen = append(seen, v+": "+err.Error())
 			continue
 		}
 		if cand.verdict.Admits(want) {
-			return cand, nil
+			return cand, seen, nil
 		}
 		seen = append(seen, v+": "+cand.verdict.String())
 	}
-	what := "no semver tag"
-	if rng != nil {
-		what = "no semver tag within " + rng.String()
-	}
-	if len(seen) > 0 {
-		what = "no version at " + want.String() + " or higher: " + strings.Join(seen, "; ")
-	}
-	return nil, fmt.Errorf("%w: %s: %s", tier.ErrBelow, t.Ref, what)
+	return nil, seen, nil
 }
 
 // InstallRequest asks for a contribution to be installed.

@@ -3,18 +3,15 @@ package tierpack
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
-	"github.com/tierpack/tierpack/pkg/index"
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/trust"
 	"github.com/tierpack/tierpack/sdk/archive"
-	"github.com/tierpack/tierpack/sdk/contrib"
 	"github.com/tierpack/tierpack/sdk/tier"
 )
 
@@ -133,30 +130,9 @@ func (c *Client) newestAdmitted(ctx context.Context, a *verified, want tier.Tier
 	if a.t.Ref.Kind != target.Remote && a.t.Ref.Kind != target.Layout {
 		return ""
 	}
-	tags, err := index.Tags(ctx, a.t)
-	if err != nil {
+	cand, _, err := c.newestAt(ctx, a.t, a.gate, want, nil, a.t.Ref.Tag, maxAlternatives)
+	if err != nil || cand == nil {
 		return ""
 	}
-	var versions []string
-	for _, tag := range tags {
-		if tag != a.t.Ref.Tag && contrib.IsSemver(tag) {
-			versions = append(versions, tag)
-		}
-	}
-	slices.SortFunc(versions, func(x, y string) int { return index.CompareVersions(y, x) })
-	for i, v := range versions {
-		if i >= maxAlternatives || ctx.Err() != nil {
-			break
-		}
-		tt := *a.t
-		tt.Ref = a.t.Ref.WithTag(v)
-		info, err := artifact.Resolve(ctx, &tt, nil)
-		if err != nil {
-			continue
-		}
-		if a.gate.Verify(ctx, a.facts, info.Root(), info.Annotations).Admits(want) {
-			return tt.Ref.String()
-		}
-	}
-	return ""
+	return cand.ref
 }
