@@ -15,6 +15,22 @@ import (
 	"github.com/tierpack/tierpack/internal/registrytest"
 )
 
+// pushVersion pushes a contribution at version and tierName to repo (with
+// the test's CI key), its version.txt saying the version, with the extra
+// files; args go before push (e.g. --no-cache).
+func pushVersion(t *testing.T, p *tp, repo, version, tierName string, extra map[string][]byte, args ...string) {
+	t.Helper()
+	dir := p.path("c-" + version)
+	writeContribution(t, dir, tierName, "source: {url: https://github.com/falcosecurity/gov-demo, revision: abc123}\n", true)
+	b, _ := os.ReadFile(filepath.Join(dir, "tierpack.yaml"))
+	os.WriteFile(filepath.Join(dir, "tierpack.yaml"), []byte(strings.Replace(string(b), "version: 1.0.0", "version: "+version, 1)), 0o644)
+	os.WriteFile(filepath.Join(dir, "version.txt"), []byte(version+"\n"), 0o644)
+	for name, body := range extra {
+		os.WriteFile(filepath.Join(dir, name), body, 0o644)
+	}
+	p.ok(append(args, "push", dir, repo)...)
+}
+
 // The consumer side against a real registry: install takes the newest
 // version the gate verifies at the tier asked (not a newer contrib one);
 // after that version is demoted, audit exits 4 naming the advisory,
@@ -24,18 +40,9 @@ func TestInstallUpdateAudit(t *testing.T) {
 	reg := registrytest.New(t)
 	p := newTP(t)
 	repo := reg.Host + "/run/gov-demo"
-	push := func(version, tierName string) {
-		t.Helper()
-		dir := p.path("c-" + version)
-		writeContribution(t, dir, tierName, "source: {url: https://github.com/falcosecurity/gov-demo, revision: abc123}\n", true)
-		b, _ := os.ReadFile(filepath.Join(dir, "tierpack.yaml"))
-		os.WriteFile(filepath.Join(dir, "tierpack.yaml"), []byte(strings.Replace(string(b), "version: 1.0.0", "version: "+version, 1)), 0o644)
-		os.WriteFile(filepath.Join(dir, "version.txt"), []byte(version+"\n"), 0o644)
-		p.ok("push", dir, repo)
-	}
-	push("1.0.0", "repository")
-	push("1.1.0", "repository")
-	push("1.2.0", "contrib") // newer, but nothing vouches for it
+	pushVersion(t, p, repo, "1.0.0", "repository", nil)
+	pushVersion(t, p, repo, "1.1.0", "repository", nil)
+	pushVersion(t, p, repo, "1.2.0", "contrib", nil) // newer, but nothing vouches for it
 	dest := p.path("installed/gov-demo")
 
 	if _, errs, code := p.run("install", repo, "-o", dest); code != exitUsage || !strings.Contains(errs, "--tier") {
@@ -105,16 +112,7 @@ func TestFollow(t *testing.T) {
 	reg := registrytest.New(t)
 	p := newTP(t)
 	repo := reg.Host + "/run/follow"
-	push := func(version string) {
-		t.Helper()
-		dir := p.path("c-" + version)
-		writeContribution(t, dir, "repository", "source: {url: https://github.com/falcosecurity/gov-demo, revision: abc123}\n", true)
-		b, _ := os.ReadFile(filepath.Join(dir, "tierpack.yaml"))
-		os.WriteFile(filepath.Join(dir, "tierpack.yaml"), []byte(strings.Replace(string(b), "version: 1.0.0", "version: "+version, 1)), 0o644)
-		os.WriteFile(filepath.Join(dir, "version.txt"), []byte(version+"\n"), 0o644)
-		p.ok("push", dir, repo)
-	}
-	push("1.0.0")
+	pushVersion(t, p, repo, "1.0.0", "repository", nil)
 	dest := p.path("rules")
 	p.ok("install", repo, "--tier", "repository", "-o", dest)
 	if out := p.ok("follow", "--once", "--output", "json"); !strings.Contains(out, `"changed":false`) {
@@ -129,7 +127,7 @@ func TestFollow(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	push("1.1.0")
+	pushVersion(t, p, repo, "1.1.0", "repository", nil)
 	reloaded := func() bool { b, _ := os.ReadFile(p.path("reloads")); return len(b) > 0 }
 	for deadline := time.Now().Add(20 * time.Second); !reloaded() && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
@@ -169,14 +167,7 @@ func TestKilledUpdateKeepsInstallation(t *testing.T) {
 	p := newTP(t)
 	repo := reg.Host + "/run/killed"
 	push := func(version string, big int) {
-		t.Helper()
-		dir := p.path("c-" + version)
-		writeContribution(t, dir, "repository", "source: {url: https://github.com/falcosecurity/gov-demo, revision: abc123}\n", true)
-		b, _ := os.ReadFile(filepath.Join(dir, "tierpack.yaml"))
-		os.WriteFile(filepath.Join(dir, "tierpack.yaml"), []byte(strings.Replace(string(b), "version: 1.0.0", "version: "+version, 1)), 0o644)
-		os.WriteFile(filepath.Join(dir, "version.txt"), []byte(version+"\n"), 0o644)
-		os.WriteFile(filepath.Join(dir, "big.bin"), bytes.Repeat([]byte(version), big), 0o644)
-		p.ok("--no-cache", "push", dir, repo)
+		pushVersion(t, p, repo, version, "repository", map[string][]byte{"big.bin": bytes.Repeat([]byte(version), big)}, "--no-cache")
 	}
 	push("1.0.0", 1)
 	dest := p.path("rules")

@@ -253,16 +253,7 @@ func TestReferrersLayoutAndBounds(t *testing.T) {
 func TestReferrersEndlessPages(t *testing.T) {
 	ctx := context.Background()
 	pages := 0
-	loop := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/referrers/") {
-				pages++
-				w.Header().Set("Link", "<"+r.URL.Path+"?last="+strconv.Itoa(pages)+">; rel=\"next\"")
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
-	reg := registrytest.NewGGCR(t, registrytest.WithHandlerWrapper(loop))
+	reg := registrytest.NewGGCR(t, registrytest.WithHandlerWrapper(endlessReferrers(&pages)))
 	writer := remoteRepo(t, reg, "ref/loop")
 	subject := pushArtifact(t, writer, "v1")
 	for i := range 8 {
@@ -283,16 +274,7 @@ func TestReferrersEndlessPages(t *testing.T) {
 func TestReferrersEmptyPagesForever(t *testing.T) {
 	ctx := context.Background()
 	pages := 0
-	loop := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/referrers/") {
-				pages++
-				w.Header().Set("Link", "<"+r.URL.Path+"?last="+strconv.Itoa(pages)+">; rel=\"next\"")
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
-	reg := registrytest.NewGGCR(t, registrytest.WithHandlerWrapper(loop))
+	reg := registrytest.NewGGCR(t, registrytest.WithHandlerWrapper(endlessReferrers(&pages)))
 	subject := pushArtifact(t, remoteRepo(t, reg, "ref/empty"), "v1")
 	_, err := oci.Referrers(ctx, remoteRepo(t, reg, "ref/empty"), subject, promotion.ArtifactType)
 	if !errors.Is(err, oci.ErrTooManyReferrers) || !strings.Contains(err.Error(), "did not end after") {
@@ -300,5 +282,20 @@ func TestReferrersEmptyPagesForever(t *testing.T) {
 	}
 	if pages > oci.MaxReferrerPages+1 {
 		t.Fatalf("followed %d pages", pages)
+	}
+}
+
+// endlessReferrers adds, to every referrers answer, a Link header that
+// points back at the same page, counting the pages served: a registry
+// whose listing never ends.
+func endlessReferrers(pages *int) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/referrers/") {
+				*pages++
+				w.Header().Set("Link", "<"+r.URL.Path+"?last="+strconv.Itoa(*pages)+">; rel=\"next\"")
+			}
+			next.ServeHTTP(w, r)
+		})
 	}
 }
