@@ -10,7 +10,6 @@ import (
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/run"
 	"github.com/tierpack/tierpack/pkg/tierpack"
-	"github.com/tierpack/tierpack/sdk/tier"
 )
 
 // The consumer side: install, installed, update, audit, uninstall.
@@ -18,6 +17,13 @@ import (
 var stateFlag = &cli.StringFlag{Name: "state", Usage: "the installed-state `FILE` (default $TIERPACK_HOME/installed.json; one per deployment)", EnvVars: []string{"TIERPACK_STATE"}}
 
 var trustKeyFlag = &cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` (repeatable; see tierpack verify --help)"}
+
+var onDemotionFlag = &cli.StringFlag{Name: "on-demotion", Value: tierpack.OnDemotionRollback, Usage: "`WHAT` to do when an installed version was demoted: rollback, remove, fail"}
+
+// consumerFlags are the flags every installation command takes, then extra.
+func consumerFlags(extra ...cli.Flag) []cli.Flag {
+	return append(append([]cli.Flag{option.Output(), stateFlag, trustKeyFlag}, extra...), option.Registry()...)
+}
 
 func installCommand() *cli.Command {
 	return &cli.Command{
@@ -35,22 +41,18 @@ is installed already does nothing.
 EXAMPLES:
    tierpack install falco-rules --tier official --version '^3' -o /etc/falco/rules.d
    tierpack install localhost:5000/scripts/falco-debug-bundle --tier repository`,
-		Flags: append([]cli.Flag{option.Output(),
+		Flags: consumerFlags(
 			&cli.StringFlag{Name: "tier", Usage: "the `TIER` required of it, now and on every update: contrib, repository, official"},
 			&cli.StringFlag{Name: "version", Usage: "semver `RANGE` of versions to consider (^1.2, ~0.3, >=1.0 <2.0)"},
 			&cli.StringFlag{Name: "dir", Aliases: []string{"o"}, Usage: "install into `DIR` (default $TIERPACK_HOME/installed/NAME)"},
-			stateFlag, trustKeyFlag,
-		}, option.Registry()...),
+		),
 		Action: action(1, 1, "needs exactly one NAME or reference", func(c *cli.Context, cl *tierpack.Client) error {
-			req := tierpack.InstallRequest{Name: c.Args().First(), Range: c.String("version"), OutputDir: c.String("dir"), State: c.String("state"), KeyFiles: c.StringSlice("key")}
-			if s := c.String("tier"); s != "" {
-				t, err := tier.Parse(s)
-				if err != nil {
-					return usageError{err}
-				}
-				req.Tier = t
+			t, err := tierFlag(c, "tier")
+			if err != nil {
+				return err
 			}
-			return run.Install(envOf(c, cl), req)
+			return run.Install(envOf(c, cl), tierpack.InstallRequest{Name: c.Args().First(), Range: c.String("version"), Tier: t,
+				OutputDir: c.String("dir"), State: c.String("state"), KeyFiles: c.StringSlice("key")})
 		}),
 	}
 }
@@ -58,7 +60,7 @@ EXAMPLES:
 func installedCommand() *cli.Command {
 	return &cli.Command{
 		Name: "installed", Usage: "list what is installed, with its tier now (verified again)",
-		Flags: append([]cli.Flag{option.Output(), stateFlag, trustKeyFlag}, option.Registry()...),
+		Flags: consumerFlags(),
 		Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
 			return run.Installed(envOf(c, cl), c.String("state"), c.StringSlice("key"))
 		}),
@@ -85,10 +87,7 @@ installed digest was demoted below its required tier, update rolls back to the n
 version still at the tier (--on-demotion rollback, the default), removes it (remove) or
 fails (fail), saying who demoted it and why. The new version is unpacked beside the old
 and switched in atomically; the state file changes last.`,
-		Flags: append([]cli.Flag{option.Output(), stateFlag, trustKeyFlag,
-			&cli.BoolFlag{Name: "dry-run", Usage: "say what would change, change nothing"},
-			&cli.StringFlag{Name: "on-demotion", Value: tierpack.OnDemotionRollback, Usage: "`WHAT` to do when an installed version was demoted: rollback, remove, fail"},
-		}, option.Registry()...),
+		Flags: consumerFlags(&cli.BoolFlag{Name: "dry-run", Usage: "say what would change, change nothing"}, onDemotionFlag),
 		Action: action(0, -1, "", func(c *cli.Context, cl *tierpack.Client) error {
 			return run.Update(envOf(c, cl), tierpack.UpdateRequest{Names: c.Args().Slice(), DryRun: c.Bool("dry-run"), OnDemotion: c.String("on-demotion"),
 				State: c.String("state"), KeyFiles: c.StringSlice("key")})
@@ -103,7 +102,7 @@ func auditCommand() *cli.Command {
 registries: exits 0 when every installation still meets its required tier and every
 installed plugin is still signed by a trusted key, 4 otherwise, listing each offender
 with the record that demoted it. For CI and cron.`,
-		Flags: append([]cli.Flag{option.Output(), stateFlag, trustKeyFlag}, option.Registry()...),
+		Flags: consumerFlags(),
 		Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
 			return run.Audit(envOf(c, cl), c.String("state"), c.StringSlice("key"))
 		}),
@@ -122,13 +121,11 @@ line. --once checks once and exits with the check's result.
 EXAMPLES:
    tierpack follow --every 6h --jitter 10% --exec 'kill -1 $(pidof falco)'
    tierpack follow --once --output json`,
-		Flags: append([]cli.Flag{option.Output(), stateFlag, trustKeyFlag,
+		Flags: consumerFlags(
 			&cli.DurationFlag{Name: "every", Value: 6 * time.Hour, Usage: "check every `DURATION`"},
 			&cli.StringFlag{Name: "jitter", Value: "10%", Usage: "vary each wait by up to `PERCENT` of --every, up or down"},
 			&cli.StringFlag{Name: "exec", Usage: "run `CMD` (sh -c) after a check that changed something"},
-			&cli.BoolFlag{Name: "once", Usage: "check once and exit"},
-			&cli.StringFlag{Name: "on-demotion", Value: tierpack.OnDemotionRollback, Usage: "`WHAT` to do when an installed version was demoted: rollback, remove, fail"},
-		}, option.Registry()...),
+			&cli.BoolFlag{Name: "once", Usage: "check once and exit"}, onDemotionFlag),
 		Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
 			pct, err := strconv.ParseFloat(strings.TrimSuffix(c.String("jitter"), "%"), 64)
 			if err != nil || pct < 0 || pct >= 100 {

@@ -70,6 +70,18 @@ EXAMPLES:
 	}
 }
 
+// tierFlag is the tier flag name gives, tier.None when it is not set.
+func tierFlag(c *cli.Context, name string) (tier.Tier, error) {
+	if s := c.String(name); s != "" {
+		t, err := tier.Parse(s)
+		if err != nil {
+			return t, usageError{err}
+		}
+		return t, nil
+	}
+	return tier.None, nil
+}
+
 // pullRequest maps pull's flags to the use case's request.
 func pullRequest(c *cli.Context) (tierpack.PullRequest, error) {
 	req := tierpack.PullRequest{
@@ -77,10 +89,8 @@ func pullRequest(c *cli.Context) (tierpack.PullRequest, error) {
 		AllPlatforms: c.Bool("all-platforms"), KeyFiles: c.StringSlice("key"), Options: map[string]string{},
 	}
 	var err error
-	if s := c.String("tier"); s != "" {
-		if req.MinTier, err = tier.Parse(s); err != nil {
-			return req, usageError{err}
-		}
+	if req.MinTier, err = tierFlag(c, "tier"); err != nil {
+		return req, err
 	}
 	for _, kv := range c.StringSlice("option") {
 		k, v, ok := strings.Cut(kv, "=")
