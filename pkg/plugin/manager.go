@@ -189,6 +189,10 @@ type Manager struct {
 	// binaries are refused then.
 	lockErr error
 	closed  bool
+	// closing is set when Close begins: the marked processes of every
+	// plugin are then ended once, after all have stopped, not once per
+	// plugin (each a scan of /proc).
+	closing atomic.Bool
 	// runDir is the private folder for sockets and pinned copies, made on
 	// first start.
 	runDir string
@@ -613,7 +617,12 @@ func (m *Manager) start(ctx context.Context, src Source, checkType bool, access 
 		Prepare:      setProcessGroup,
 		// setProcessGroup makes the plugin's pid its process group's id;
 		// what left the group is found by its mark.
-		StopChildren: func(pid int) { killGroup(pid); killMarked(mark) },
+		StopChildren: func(pid int) {
+			killGroup(pid)
+			if !m.closing.Load() {
+				killMarked(mark)
+			}
+		},
 	}
 	if r, ok := m.opts.Reattach[src.Type]; ok {
 		cfg.Reattach = &r
@@ -652,6 +661,7 @@ func runDirOf(sb *host.Sandbox) string {
 
 // Close stops every plugin the Manager started and waits for them to exit.
 func (m *Manager) Close() {
+	m.closing.Store(true)
 	m.mu.Lock()
 	m.closed = true
 	ps := make([]*Plugin, 0, len(m.started)+len(m.extra))
