@@ -147,13 +147,16 @@ func KeylessApprovals(ctx context.Context, store oras.ReadOnlyGraphTarget, subje
 	if err != nil {
 		return nil, err
 	}
+	return IdentityApprovals(sigs, subject.Digest, trusted, ids), nil
+}
+
+// IdentityApprovals is KeylessApprovals over signatures already read
+// (Signatures): those that verify, one per identity (the earliest).
+func IdentityApprovals(sigs []Signature, subject digest.Digest, trusted root.TrustedMaterial, ids []Identity) []KeylessApproval {
 	var out []KeylessApproval
 	for _, s := range sigs {
-		if s.bundle == nil || s.Digest != subject.Digest.String() {
-			continue
-		}
-		id, err := VerifyIdentity(s.bundle, trusted, ids, subject.Digest)
-		if err != nil {
+		id, ok := s.SignedByIdentity(trusted, ids, subject)
+		if !ok {
 			continue
 		}
 		a := approvalOf(s, id)
@@ -165,7 +168,18 @@ func KeylessApprovals(ctx context.Context, store oras.ReadOnlyGraphTarget, subje
 		}
 		out = append(out, a)
 	}
-	return out, nil
+	return out
+}
+
+// SignedByIdentity reports which of ids made s, a signature bundle of
+// subject verified as VerifyIdentity does; false for a legacy signature,
+// one of another digest, or one no trusted identity made.
+func (s Signature) SignedByIdentity(trusted root.TrustedMaterial, ids []Identity, subject digest.Digest) (Identity, bool) {
+	if s.bundle == nil || s.Digest != subject.String() || trusted == nil || len(ids) == 0 {
+		return Identity{}, false
+	}
+	id, err := VerifyIdentity(s.bundle, trusted, ids, subject)
+	return id, err == nil
 }
 
 // KeylessApprovalOf reads the signature bundle whose referrer manifest is

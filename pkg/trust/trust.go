@@ -697,21 +697,9 @@ func (g Gate) Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, root o
 // the identities trusted here signed, at the highest tier that identity is
 // trusted for.
 func (g Gate) keyless(ctx context.Context, store oras.ReadOnlyGraphTarget, root ocispec.Descriptor, content string) ([]promotion.Signed, error) {
-	var ids []sign.Identity
-	top := map[sign.Identity]tier.Tier{}
-	for _, t := range []tier.Tier{tier.Official, tier.Repository} {
-		for _, id := range g.Identities[t] {
-			if _, ok := top[id]; !ok && !g.Revoked[sign.IdentityKey(id).ID] {
-				top[id] = t
-				ids = append(ids, id)
-			}
-		}
-	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	if g.Sigstore == nil {
-		return nil, errors.New("the policy names keyless identities but no trustedRoot to verify them against")
+	ids, top, err := g.identities()
+	if err != nil || len(ids) == 0 {
+		return nil, err
 	}
 	found, err := sign.KeylessApprovals(ctx, store, root, g.Sigstore, ids)
 	if err != nil {
@@ -722,6 +710,24 @@ func (g Gate) keyless(ctx context.Context, store oras.ReadOnlyGraphTarget, root 
 		out = append(out, promotion.Approval(a, root.Digest.String(), content, top[a.Identity]))
 	}
 	return out, nil
+}
+
+// identities are the keyless signers trusted here, none revoked, each with
+// the highest tier it is trusted for (top).
+func (g Gate) identities() (ids []sign.Identity, top map[sign.Identity]tier.Tier, err error) {
+	top = map[sign.Identity]tier.Tier{}
+	for _, t := range []tier.Tier{tier.Official, tier.Repository} {
+		for _, id := range g.Identities[t] {
+			if _, ok := top[id]; !ok && !g.Revoked[sign.IdentityKey(id).ID] {
+				top[id] = t
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(ids) > 0 && g.Sigstore == nil {
+		return nil, nil, errors.New("the policy names keyless identities but no trustedRoot to verify them against")
+	}
+	return ids, top, nil
 }
 
 // quorumReason says which tiers lack approvals, and in which scope.
@@ -849,7 +855,7 @@ func (g Gate) History(ctx context.Context, store oras.ReadOnlyGraphTarget, root 
 	if err != nil {
 		return rep, err
 	}
-	approvals, err := g.keyless(ctx, store, root, "")
+	ids, _, err := g.identities()
 	if err != nil {
 		return rep, err
 	}
@@ -858,10 +864,8 @@ func (g Gate) History(ctx context.Context, store oras.ReadOnlyGraphTarget, root 
 		if k, ok := s.SignedBy(g.KeysFor(tier.Official)); ok {
 			r.TrustedKey = k.ID
 		}
-		for _, a := range approvals {
-			if a.Referrer == s.Manifest {
-				r.TrustedIdentity = a.By
-			}
+		if id, ok := s.SignedByIdentity(g.Sigstore, ids, root.Digest); ok {
+			r.TrustedIdentity = id.String()
 		}
 		rep.Signatures = append(rep.Signatures, r)
 	}
