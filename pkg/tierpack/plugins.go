@@ -248,19 +248,24 @@ var ErrUnsignedPlugin = errors.New("plugin not signed by a trusted key")
 
 // pluginVerifier checks a plugin's index signature against the keys
 // trusted for plugins in its repository's scope and keyFiles.
-func (c *Client) pluginVerifier(keyFiles []string, allowUnsigned bool) func(context.Context, *target.Target, ocispec.Descriptor) (string, error) {
-	return func(ctx context.Context, t *target.Target, root ocispec.Descriptor) (string, error) {
-		gate, err := c.gate(nil)
+// The policy and keyFiles are read once, whatever the plugins checked.
+func (c *Client) pluginVerifier(keyFiles []string, allowUnsigned bool) (func(context.Context, *target.Target, ocispec.Descriptor) (string, error), error) {
+	gate, err := c.gate(nil)
+	if err != nil {
+		return nil, err
+	}
+	var extra []sign.PublicKey
+	for _, f := range keyFiles {
+		k, err := sign.LoadPublicKeyFile(f)
 		if err != nil {
-			return "", err
+			return nil, &UsageError{Err: err}
 		}
+		extra = append(extra, k)
+	}
+	return func(ctx context.Context, t *target.Target, root ocispec.Descriptor) (string, error) {
 		g := gate.For(artifact.Identity(t.Ref))
 		keys := g.PluginSigners()
-		for _, f := range keyFiles {
-			k, err := sign.LoadPublicKeyFile(f)
-			if err != nil {
-				return "", &UsageError{Err: err}
-			}
+		for _, k := range extra {
 			if !g.Revoked[k.ID] {
 				keys = append(keys, k)
 			}
@@ -280,27 +285,30 @@ func (c *Client) pluginVerifier(keyFiles []string, allowUnsigned bool) func(cont
 			return "", nil
 		}
 		return "", fmt.Errorf("%w: %s: %s; trust its publisher's key for plugins (keys.plugins in the policy), or install it unverified", ErrUnsignedPlugin, t.Ref, why)
-	}
+	}, nil
 }
 
 // PluginInstall fetches the plugin req.Ref names for this machine,
 // verifies its signature, fetches, verifies and probes it, and pins it in
 // the managed plugin folder.
 func (c *Client) PluginInstall(ctx context.Context, req PluginInstallRequest) (*PluginInstallResult, error) {
-	ref, force := req.Ref, req.Force
 	h, err := c.home()
 	if err != nil {
 		return nil, errors.New("no data folder to install plugins into: set TIERPACK_HOME")
 	}
-	t, err := c.open(ctx, ref, true)
+	verify, err := c.pluginVerifier(req.KeyFiles, req.AllowUnsigned)
+	if err != nil {
+		return nil, err
+	}
+	t, err := c.open(ctx, req.Ref, true)
 	if err != nil {
 		return nil, err
 	}
 	defer t.Close()
 	inst, err := dist.Install(ctx, t, dist.InstallOptions{
-		Dir: h.Plugins(), Builtins: c.Builtins, Force: force,
+		Dir: h.Plugins(), Builtins: c.Builtins, Force: req.Force,
 		Probe:  dist.ProbeOptions{LogLevel: c.LogLevel},
-		Verify: c.pluginVerifier(req.KeyFiles, req.AllowUnsigned),
+		Verify: verify,
 	})
 	if err != nil {
 		return nil, err
@@ -463,7 +471,10 @@ func (c *Client) PluginVerify(ctx context.Context, keyFiles []string) (*PluginVe
 		return nil, err
 	}
 	res := &PluginVerifyResult{Plugins: []PluginVerifyRow{}}
-	verify := c.pluginVerifier(keyFiles, false)
+	verify, err := c.pluginVerifier(keyFiles, false)
+	if err != nil {
+		return nil, err
+	}
 	var errs []error
 	for _, typ := range slices.Sorted(maps.Keys(lock.Plugins)) {
 		pin := lock.Plugins[typ]
