@@ -407,8 +407,8 @@ func (c *Client) plugins() (*plugin.Manager, error) {
 		managed = h.Plugins()
 	}
 	require := c.RequireSandbox
-	if g, err := c.gate(nil); err == nil && g.Policy.RequireSandbox {
-		require = true
+	if p, err := trust.LoadPolicy(c.trustSources(nil)); err == nil && p.RequireSandbox {
+		require = true // only the policy is read: plugins need no keys
 	}
 	return plugin.NewManager(plugin.Options{
 		Builtins:       c.Builtins,
@@ -437,14 +437,19 @@ func (c *Client) pluginHint(err error, typ string) error {
 		err, typ, host.BinaryPrefix, typ)
 }
 
-// gate loads the trust gate: the policy and the trusted keys (keyFiles,
-// the policy's, and $TIERPACK_HOME/trusted-keys/*.pub).
-func (c *Client) gate(keyFiles []string) (trust.Gate, error) {
+// trustSources are where the gate's policy and keys come from.
+func (c *Client) trustSources(keyFiles []string) trust.Sources {
 	src := trust.Sources{PolicyFile: c.PolicyFile, KeyFiles: keyFiles}
 	if h, err := c.home(); err == nil {
 		src.DefaultPolicyFile, src.KeyDir, src.RecordDir = h.PolicyFile(), h.TrustedKeys(), h.Records()
 	}
-	g, err := trust.Load(src)
+	return src
+}
+
+// gate loads the trust gate: the policy and the trusted keys (keyFiles,
+// the policy's, and $TIERPACK_HOME/trusted-keys/*.pub).
+func (c *Client) gate(keyFiles []string) (trust.Gate, error) {
+	g, err := trust.Load(c.trustSources(keyFiles))
 	var ke *trust.KeyError
 	if errors.As(err, &ke) {
 		return g, &UsageError{Err: err}

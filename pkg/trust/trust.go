@@ -171,30 +171,37 @@ type Sources struct {
 	RecordDir string
 }
 
-// Load builds the Gate from its sources.
-func Load(src Sources) (Gate, error) {
+// LoadPolicy reads the policy src names (PolicyFile, else
+// DefaultPolicyFile if it exists), or gives the built-in one; it loads no
+// keys.
+func LoadPolicy(src Sources) (policy.Policy, error) {
 	path := src.PolicyFile
 	if path == "" && src.DefaultPolicyFile != "" {
 		if st, err := os.Stat(src.DefaultPolicyFile); err == nil && st.Mode().IsRegular() {
 			path = src.DefaultPolicyFile
 		}
 	}
-	g := Gate{Policy: policy.Default(), TierKeys: map[tier.Tier][]sign.PublicKey{}}
+	if path == "" {
+		return policy.Default(), nil
+	}
+	return policy.Load(path)
+}
+
+// Load builds the Gate from its sources.
+func Load(src Sources) (Gate, error) {
+	g := Gate{TierKeys: map[tier.Tier][]sign.PublicKey{}}
 	if src.RecordDir != "" {
 		g.Memory = &promotion.Memory{Dir: src.RecordDir}
 	}
-	if path != "" {
-		var err error
-		if g.Policy, err = policy.Load(path); err != nil {
-			return g, err
-		}
+	var err error
+	if g.Policy, err = LoadPolicy(src); err != nil {
+		return g, err
 	}
 	all := append(append([]string{}, src.KeyFiles...), g.Policy.TrustedKeys...)
 	if src.KeyDir != "" {
 		matches, _ := filepath.Glob(filepath.Join(src.KeyDir, "*.pub"))
 		all = append(all, matches...)
 	}
-	var err error
 	if g.Keys, err = loadKeys(refsOf(all), ""); err != nil {
 		return g, err
 	}
