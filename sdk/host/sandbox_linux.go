@@ -36,7 +36,7 @@ var systemReadFiles = []string{"/etc/ld.so.cache", "/etc/localtime", "/etc/mime.
 // locked until exited is closed — the plugin's Pdeathsig is tied to the
 // thread that forked it — and then ends with its goroutine.
 func startConfined(cmd *exec.Cmd, sb *Sandbox, exited <-chan struct{}) (string, error) {
-	abi, summary, ok := SandboxStatus()
+	_, summary, ok := SandboxStatus()
 	if !ok {
 		if sb.Require {
 			return summary, fmt.Errorf("%w: this kernel has no Landlock, so the plugin cannot be confined (it was required: requireSandbox or --require-sandbox)", ErrNoSandbox)
@@ -93,6 +93,5 @@ func startConfined(cmd *exec.Cmd, sb *Sandbox, exited <-chan struct{}) (string, 
 	if fd >= 0 {
 		unix.Close(fd)
 	}
-	_ = abi
 	return summary, err
 }
