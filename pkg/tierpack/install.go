@@ -541,35 +541,40 @@ func (c *Client) Update(ctx context.Context, req UpdateRequest) (*UpdateResult, 
 // returns the installation to keep (nil to drop it).
 func (c *Client) updateOne(ctx context.Context, gate trust.Gate, inst Installation, req UpdateRequest) (UpdateRow, *Installation, error) {
 	row := UpdateRow{Name: inst.Name, From: inst.Version + " (" + promotion.ShortDigest(inst.Digest) + ")", Action: "unchanged"}
-	want, err := tier.Parse(inst.RequiredTier)
-	if err != nil {
+	fail := func(err error) (UpdateRow, *Installation, error) {
 		row.Action, row.Why = "failed", err.Error()
 		return row, &inst, err
+	}
+	want, err := tier.Parse(inst.RequiredTier)
+	if err != nil {
+		return fail(err)
 	}
 	var rng *semver.Constraints
 	if inst.Range != "" {
 		if rng, err = semver.NewConstraint(inst.Range); err != nil {
-			row.Action, row.Why = "failed", err.Error()
-			return row, &inst, err
+			return fail(err)
 		}
 	}
 	now := c.recheck(ctx, gate, inst)
 	repo, err := parseRef(inst.Source)
 	if err != nil {
-		row.Action, row.Why = "failed", err.Error()
-		return row, &inst, err
+		return fail(err)
 	}
 	cand, err := c.resolveVersion(ctx, gate, repo, rng, want)
 	demoted := now.Problem != "" && now.CurrentTier != ""
-	switch {
-	case err != nil && demoted && req.OnDemotion == OnDemotionRemove:
-		row.Action, row.Why = "removed", now.Problem+"; no version is left at "+want.String()
+	if demoted && req.OnDemotion == OnDemotionRemove {
+		row.Action, row.Why = "removed", now.Problem
+		if err != nil {
+			row.Why += "; no version is left at " + want.String()
+		}
 		if !req.DryRun {
 			if rerr := os.RemoveAll(inst.Destination); rerr != nil {
 				return row, &inst, rerr
 			}
 		}
 		return row, nil, nil
+	}
+	switch {
 	case err != nil && demoted:
 		row.Action, row.Why = "failed", now.Problem+"; and no version is left at "+want.String()+": "+err.Error()
 		return row, &inst, fmt.Errorf("%w: %s", tier.ErrBelow, row.Why)
@@ -579,14 +584,6 @@ func (c *Client) updateOne(ctx context.Context, gate trust.Gate, inst Installati
 	case demoted && req.OnDemotion == OnDemotionFail:
 		row.Action, row.Why = "failed", now.Problem
 		return row, &inst, fmt.Errorf("%w: %s", tier.ErrBelow, now.Problem)
-	case demoted && req.OnDemotion == OnDemotionRemove:
-		row.Action, row.Why = "removed", now.Problem
-		if !req.DryRun {
-			if rerr := os.RemoveAll(inst.Destination); rerr != nil {
-				return row, &inst, rerr
-			}
-		}
-		return row, nil, nil
 	case cand.info.Digest == inst.Digest:
 		return row, &inst, nil
 	}
