@@ -21,20 +21,13 @@ import (
 // or their format (Promote), so bringing Falco's artifacts into tiers
 // needs no re-publishing. The media types and config are sdk/falco's.
 
-// falcoctlTypes maps falcoctl's layer media types to its artifact types.
-var falcoctlTypes = map[string]string{
-	falco.RulesfileLayerMediaType: "rulesfile",
-	falco.PluginLayerMediaType:    "plugin",
-	falco.AssetLayerMediaType:     "asset",
-}
-
 // falcoctlType is the falcoctl artifact type of a manifest ("rulesfile",
 // "plugin", "asset"), "" for anything else.
 func falcoctlType(m *ocispec.Manifest) string {
 	if m == nil || len(m.Layers) != 1 {
 		return ""
 	}
-	return falcoctlTypes[m.Layers[0].MediaType]
+	return falco.LayerTypes[m.Layers[0].MediaType]
 }
 
 // FalcoctlConfigOf reads the config of info, a falcoctl artifact of t (for

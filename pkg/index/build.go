@@ -170,11 +170,11 @@ func (b *Builder) entry(ctx context.Context, t *target.Target) (*Entry, error) {
 			switch {
 			case info.ArtifactType == MediaType:
 				skip(tt.Ref.String(), "a published tierpack index, not a contribution")
-			case info.Type == "" && falcoctlTypes[info.ArtifactType] != "":
+			case info.Type == "" && falco.ConfigTypes[info.ArtifactType] != "":
 				// One of Falco's own (falcoctl's format): no tier claim, a
 				// tier only from the records or keyless signatures the
 				// gate finds.
-				info.Type = falcoctlTypes[info.ArtifactType]
+				info.Type = falco.ConfigTypes[info.ArtifactType]
 				results[i] = resolved{tag: tag, info: info, claimed: tier.None}
 			case info.Type == "":
 				skip(tt.Ref.String(), fmt.Sprintf("not a tierpack contribution (no %s annotation; artifactType %q)", sdk.AnnotationType, info.ArtifactType))
@@ -232,14 +232,6 @@ func Tags(ctx context.Context, t *target.Target) ([]string, error) {
 	}
 	slices.Sort(tags)
 	return tags, nil
-}
-
-// falcoctlTypes are falcoctl's artifact types by config media type, as
-// the manifest's artifact type reads it (pkg/artifact detects them fully).
-var falcoctlTypes = map[string]string{
-	falco.RulesfileConfigMediaType: "rulesfile",
-	falco.PluginConfigMediaType:    "plugin",
-	falco.AssetConfigMediaType:     "asset",
 }
 
 // indexable reports whether a tag may name a contribution: it is a valid

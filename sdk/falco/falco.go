@@ -39,6 +39,21 @@ const (
 	AssetLayerMediaType      = "application/vnd.cncf.falco.asset.layer.v1+tar.gz"
 )
 
+// LayerTypes and ConfigTypes map falcoctl's layer and config media types
+// to its artifact types (pkg/oci/types.go: rulesfile, plugin, asset).
+var (
+	LayerTypes = map[string]string{
+		RulesfileLayerMediaType: "rulesfile",
+		PluginLayerMediaType:    "plugin",
+		AssetLayerMediaType:     "asset",
+	}
+	ConfigTypes = map[string]string{
+		RulesfileConfigMediaType: "rulesfile",
+		PluginConfigMediaType:    "plugin",
+		AssetConfigMediaType:     "asset",
+	}
+)
+
 // Config is falcoctl's ArtifactConfig (pkg/oci/types.go), the config blob
 // of its artifacts, field for field.
 type Config struct {
