@@ -32,12 +32,9 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
@@ -610,28 +607,14 @@ func (t *tail) Lines() []string {
 	return out
 }
 
-// escape makes a plugin's line safe to print: control characters, and
-// the invisible ones that reorder or hide text, as Go escapes.
+// escape makes a plugin's line safe to print as sdk.Escape does, keeping
+// its tabs (a Go stack trace indents with them).
 func escape(s string) string {
-	if strings.IndexFunc(s, unsafeRune) < 0 && utf8.ValidString(s) {
-		return s
+	parts := strings.Split(s, "\t")
+	for i, p := range parts {
+		parts[i] = sdk.Escape(p)
 	}
-	var b strings.Builder
-	for _, r := range s {
-		if unsafeRune(r) || r == utf8.RuneError {
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-// unsafeRune reports a character a terminal acts on or hides: control
-// characters (tab aside), bidirectional overrides and zero-width marks.
-func unsafeRune(r rune) bool {
-	return (unicode.IsControl(r) && r != '\t') || unicode.Is(unicode.Bidi_Control, r) || r == '\u200b' || r == '\ufeff'
+	return strings.Join(parts, "\t")
 }
 
 // ReattachFromEnv reads sdk.ReattachEnv: the plugins already running in
