@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"oras.land/oras-go/v2/content"
 
+	"github.com/tierpack/tierpack/internal/fileid"
 	"github.com/tierpack/tierpack/internal/proc"
 	"github.com/tierpack/tierpack/pkg/home"
 	"github.com/tierpack/tierpack/pkg/oci"
@@ -514,10 +515,9 @@ func standardUnpack(plugins *plugin.Manager, typ string) bool {
 // inherits it from a setgid parent, and it grants nothing.)
 func checkPluginOutput(budget *archive.Budget, dir string) error {
 	limits := budget.Limits.WithDefaults()
-	type inode struct{ dev, ino uint64 }
-	links := map[inode]int{}
-	nlink := map[inode]uint64{}
-	names := map[inode]string{}
+	links := map[fileid.ID]int{}
+	nlink := map[fileid.ID]uint64{}
+	names := map[fileid.ID]string{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || p == dir {
 			return err
@@ -553,8 +553,7 @@ func checkPluginOutput(budget *archive.Budget, dir string) error {
 		case !mode.IsRegular():
 			return nil
 		}
-		if dev, ino, n := linksOf(fi); n > 1 {
-			k := inode{dev, ino}
+		if k, n, ok := fileid.Of(fi); ok && n > 1 {
 			links[k]++
 			nlink[k] = n
 			names[k] = name

@@ -38,6 +38,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 
+	"github.com/tierpack/tierpack/internal/fileid"
 	"github.com/tierpack/tierpack/pkg/home"
 )
 
@@ -169,7 +170,7 @@ type Usage struct {
 // opening (or cleaning) it; a missing folder holds nothing.
 func Measure(dir string) (Usage, error) {
 	var u Usage
-	seen := map[fileID]bool{}
+	seen := map[fileid.ID]bool{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
@@ -184,7 +185,7 @@ func Measure(dir string) (Usage, error) {
 		if err != nil {
 			return nil // removed meanwhile
 		}
-		if id, ok := idOf(fi); ok {
+		if id, _, ok := fileid.Of(fi); ok {
 			if seen[id] {
 				return nil
 			}
