@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,13 +21,16 @@ import (
 
 // pushVersion pushes a contribution at version and tierName to repo (with
 // the test's CI key), its version.txt saying the version, with the extra
-// files; args go before push (e.g. --no-cache).
+// files, named after repo's last element; args go before push (e.g.
+// --no-cache).
 func pushVersion(t *testing.T, p *tp, repo, version, tierName string, extra map[string][]byte, args ...string) {
 	t.Helper()
 	dir := p.path("c-" + version)
 	writeContribution(t, dir, tierName, "source: {url: https://github.com/falcosecurity/gov-demo, revision: abc123}\n", true)
 	b, _ := os.ReadFile(filepath.Join(dir, "tierpack.yaml"))
-	os.WriteFile(filepath.Join(dir, "tierpack.yaml"), []byte(strings.Replace(string(b), "version: 1.0.0", "version: "+version, 1)), 0o644)
+	yaml := strings.Replace(string(b), "version: 1.0.0", "version: "+version, 1)
+	yaml = strings.Replace(yaml, "name: gov-demo", "name: "+path.Base(repo), 1)
+	os.WriteFile(filepath.Join(dir, "tierpack.yaml"), []byte(yaml), 0o644)
 	os.WriteFile(filepath.Join(dir, "version.txt"), []byte(version+"\n"), 0o644)
 	for name, body := range extra {
 		os.WriteFile(filepath.Join(dir, name), body, 0o644)
@@ -203,4 +210,62 @@ func TestKilledUpdateKeepsInstallation(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dest, "version.txt")); string(b) != "1.1.0\n" {
 		t.Errorf("after the next update: %q", b)
 	}
+}
+
+// requestLog counts the requests a registry serves, by method and path.
+type requestLog struct {
+	mu   sync.Mutex
+	on   bool
+	seen []string
+}
+
+func (l *requestLog) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l.mu.Lock()
+		if l.on && r.URL.Path != "/v2/" {
+			l.seen = append(l.seen, r.Method+" "+r.URL.RequestURI())
+		}
+		l.mu.Unlock()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// count starts counting; the returned func stops and returns what was seen.
+func (l *requestLog) count() func() []string {
+	l.mu.Lock()
+	l.on, l.seen = true, nil
+	l.mu.Unlock()
+	return func() []string {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.on = false
+		return l.seen
+	}
+}
+
+// A follow check with nothing new costs at most 4 registry requests per
+// installed artifact, counted at the registry (the version-probe /v2/ is
+// not counted: it is one per process, not per artifact).
+func TestFollowRequestBudget(t *testing.T) {
+	var log requestLog
+	reg := registrytest.New(t, registrytest.WithHandlerWrapper(log.wrap))
+	p := newTP(t)
+	const n = 3
+	for i := range n {
+		repo := fmt.Sprintf("%s/run/budget%d", reg.Host, i)
+		pushVersion(t, p, repo, "1.0.0", "repository", nil)
+		pushVersion(t, p, repo, "1.1.0", "repository", nil)
+		p.ok("install", repo, "--tier", "repository", "-o", p.path(fmt.Sprintf("inst%d", i)))
+	}
+	p.ok("follow", "--once") // warm: the first check may fill the cache
+	stop := log.count()
+	out := p.ok("follow", "--once", "--output", "json")
+	seen := stop()
+	if !strings.Contains(out, `"changed":false`) {
+		t.Errorf("follow --once:\n%s", out)
+	}
+	if len(seen) > 4*n {
+		t.Errorf("follow --once over %d artifacts made %d requests, want at most %d:\n%s", n, len(seen), 4*n, strings.Join(seen, "\n"))
+	}
+	t.Logf("%d requests for %d artifacts:\n%s", len(seen), n, strings.Join(seen, "\n"))
 }

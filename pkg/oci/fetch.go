@@ -10,6 +10,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 
+	"github.com/tierpack/tierpack/pkg/cache"
 	"github.com/tierpack/tierpack/pkg/home"
 )
 
@@ -31,7 +32,8 @@ type FetchOptions struct {
 // FetchAll reads the content d describes from src whole, refusing it
 // before any byte is read when d says it is larger than limit (zero means
 // MaxManifestSize), verifying size and digest, and retrying transient
-// failures.
+// failures. When ctx carries a cache (WithCache), content is read from
+// it by digest when it is there, and kept there once fetched.
 func FetchAll(ctx context.Context, src content.Fetcher, d ocispec.Descriptor, limit int64) ([]byte, error) {
 	if limit <= 0 {
 		limit = MaxManifestSize
@@ -39,12 +41,36 @@ func FetchAll(ctx context.Context, src content.Fetcher, d ocispec.Descriptor, li
 	if d.Size > limit {
 		return nil, fmt.Errorf("%s is %d bytes, more than the %d tierpack reads: %w", d.Digest, d.Size, limit, ErrTooLarge)
 	}
+	c, _ := ctx.Value(cacheKey{}).(*cache.Cache)
+	if c != nil {
+		if data, err := c.Get(d); err == nil {
+			return data, nil
+		}
+	}
 	var data []byte
 	err := Retry(ctx, 0, func() (err error) {
 		data, err = content.FetchAll(ctx, src, d)
 		return err
 	})
+	if err == nil && c != nil {
+		_ = c.PutBytes(d, data) // a cache that cannot be written is only slower
+	}
 	return data, err
+}
+
+type cacheKey struct{}
+
+// WithCache returns a context whose FetchAll reads — the manifests, tier
+// records, signatures and bundles that decide a tier, all read whole and
+// by digest — go through the content-addressed cache c (nil: none). A
+// cached entry is checked against its digest as it is read, so the cache
+// saves requests without being trusted: a verdict is as fresh as the
+// referrer listings, which are always asked of the registry.
+func WithCache(ctx context.Context, c *cache.Cache) context.Context {
+	if c == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, cacheKey{}, c)
 }
 
 // FetchJSON reads the content d describes with FetchAll and decodes it

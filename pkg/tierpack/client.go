@@ -39,6 +39,7 @@ import (
 	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/cache"
 	"github.com/tierpack/tierpack/pkg/home"
+	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/trust"
@@ -313,6 +314,7 @@ func (c *Client) trustStore(ctx context.Context, t *target.Target, root ocispec.
 // is root, its facts read through trustStore; facts that cannot be read
 // leave it undecided.
 func (c *Client) verdictOf(ctx context.Context, gate trust.Gate, t *target.Target, root ocispec.Descriptor, annotations map[string]string) trust.Verdict {
+	ctx = oci.WithCache(ctx, t.Cache)
 	facts, done, err := c.trustStore(ctx, t, root)
 	defer done()
 	if err != nil {
@@ -346,6 +348,7 @@ func (c *Client) openVerified(ctx context.Context, ref string, keyFiles []string
 		return nil, err
 	}
 	gate = gate.For(artifact.Identity(t.Ref))
+	ctx = oci.WithCache(ctx, t.Cache)
 	facts, done, err := c.trustStore(ctx, t, info.Root())
 	v := &verified{t: t, info: info, gate: gate, facts: facts, done: done}
 	if err != nil {

@@ -555,12 +555,18 @@ func (c *Client) updateOne(ctx context.Context, gate trust.Gate, inst Installati
 			return fail(err)
 		}
 	}
-	now := c.recheck(ctx, gate, inst)
 	repo, err := parseRef(inst.Source)
 	if err != nil {
 		return fail(err)
 	}
 	cand, err := c.resolveVersion(ctx, gate, repo, rng, want)
+	if err == nil && cand.info.Digest == inst.Digest {
+		// The newest version at the tier is the one installed: verified
+		// just now, so not demoted. This is a check with nothing changed,
+		// and it costs no second verification of the same digest.
+		return row, &inst, nil
+	}
+	now := c.recheck(ctx, gate, inst)
 	demoted := now.Problem != "" && now.CurrentTier != ""
 	if demoted && req.OnDemotion == OnDemotionRemove {
 		row.Action, row.Why = "removed", now.Problem
@@ -584,8 +590,6 @@ func (c *Client) updateOne(ctx context.Context, gate trust.Gate, inst Installati
 	case demoted && req.OnDemotion == OnDemotionFail:
 		row.Action, row.Why = "failed", now.Problem
 		return row, &inst, fmt.Errorf("%w: %s", tier.ErrBelow, now.Problem)
-	case cand.info.Digest == inst.Digest:
-		return row, &inst, nil
 	}
 	next := inst
 	next.Version, next.Digest, next.VerifiedTier = cand.version, cand.info.Digest, cand.verdict.Effective().String()
