@@ -269,3 +269,39 @@ func TestFollowRequestBudget(t *testing.T) {
 	}
 	t.Logf("%d requests for %d artifacts:\n%s", len(seen), n, strings.Join(seen, "\n"))
 }
+
+// A registry that answers follow's check with 429 and Retry-After: 60 is
+// waited out, not retried: in the seconds after the refusal, follow asks
+// nothing more (a retry storm would ask again every few hundred ms).
+func TestFollowWaitsOutRetryAfter(t *testing.T) {
+	proxy := faultproxy.New()
+	reg := registrytest.New(t, registrytest.WithHandlerWrapper(proxy.Wrap))
+	p := newTP(t)
+	repo := reg.Host + "/run/limited"
+	pushVersion(t, p, repo, "1.0.0", "repository", nil)
+	p.ok("install", repo, "--tier", "repository", "-o", p.path("rules"))
+
+	proxy.Set(faultproxy.Rule{Kind: faultproxy.Status, Status: 429, RetryAfter: "60", Path: `^/v2/.+/tags/list`})
+	cmd := exec.Command(tierpackBin, "follow", "--once")
+	cmd.Dir, cmd.Env = p.dir, testEnv(t, p.home)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	for deadline := time.Now().Add(20 * time.Second); proxy.Fired(0) == 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if proxy.Fired(0) == 0 {
+		t.Fatal("follow never listed the tags")
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("follow did not wait out Retry-After: 60, it ended (%v) after %d refused request(s)", err, proxy.Fired(0))
+	case <-time.After(3 * time.Second):
+	}
+	if n := proxy.Fired(0); n != 1 {
+		t.Fatalf("follow asked %d times within 3 s of a Retry-After: 60", n)
+	}
+}
