@@ -29,6 +29,9 @@ const (
 	// AnnotationOwners is the contribution's OWNERS file as compact JSON,
 	// so whoever pulls it sees who supports it.
 	AnnotationOwners = "dev.tierpack.owners"
+	// AnnotationRequires is tierpack.yaml's requires (contrib.Requires) as
+	// compact JSON: the artifacts and runtimes the contribution needs.
+	AnnotationRequires = "dev.tierpack.requires"
 	// AnnotationRetieredFrom is the digest of the manifest a promotion or
 	// demotion re-tiered into this one (tierpack promote). Clients look up
 	// the tier records of such a manifest even when it claims contrib, and

@@ -18,6 +18,9 @@ var stateFlag = &cli.StringFlag{Name: "state", Usage: "the installed-state `FILE
 
 var trustKeyFlag = &cli.StringSliceFlag{Name: "key", Usage: "trusted public `KEY` (repeatable; see tierpack verify --help)"}
 
+var runtimeFlag = &cli.StringSliceFlag{Name: "runtime", EnvVars: []string{"TIERPACK_RUNTIMES"},
+	Usage: "a runtime this machine runs, `NAME=VERSION` (repeatable, or comma-separated in $TIERPACK_RUNTIMES): versions whose requires.runtimes it does not meet are passed over (falcoctl's engine_version_semver is falco-engine)"}
+
 var onDemotionFlag = &cli.StringFlag{Name: "on-demotion", Value: tierpack.OnDemotionRollback, Usage: "`WHAT` to do when an installed version was demoted: rollback, remove, fail"}
 
 // consumerFlags are the flags every installation command takes, then extra.
@@ -38,11 +41,18 @@ state file: name, source, version, digest, verified and required tier, range, fo
 time. --tier is required: nothing is installed at contrib unless asked. Installing what
 is installed already does nothing.
 
+What it requires (tierpack.yaml's requires.artifacts) is installed with it, each the
+newest version within its range verified at --tier or higher too: an official artifact
+never brings a contrib one along, and a refusal names the weakest link. Versions whose
+requires.runtimes this machine does not meet (--runtime falco=0.39.1) are passed over,
+and install says which and why.
+
 EXAMPLES:
    tierpack install falco-rules --tier official --version '^3' -o /etc/falco/rules.d
    tierpack install localhost:5000/scripts/falco-debug-bundle --tier repository`,
 		Flags: consumerFlags(
-			&cli.StringFlag{Name: "tier", Usage: "the `TIER` required of it, now and on every update: contrib, repository, official"},
+			&cli.StringFlag{Name: "tier", EnvVars: []string{"TIERPACK_INSTALL_TIER"}, Usage: "the `TIER` required of it (and of everything it requires), now and on every update: contrib, repository, official"},
+			runtimeFlag,
 			&cli.StringFlag{Name: "version", Usage: "semver `RANGE` of versions to consider (^1.2, ~0.3, >=1.0 <2.0)"},
 			&cli.StringFlag{Name: "dir", Aliases: []string{"o"}, Usage: "install into `DIR` (default $TIERPACK_HOME/installed/NAME)"},
 		),
@@ -52,7 +62,7 @@ EXAMPLES:
 				return err
 			}
 			return run.Install(envOf(c, cl), tierpack.InstallRequest{Name: c.Args().First(), Range: c.String("version"), Tier: t,
-				OutputDir: c.String("dir"), State: c.String("state"), KeyFiles: c.StringSlice("key")})
+				OutputDir: c.String("dir"), State: c.String("state"), KeyFiles: c.StringSlice("key"), Runtimes: c.StringSlice("runtime")})
 		}),
 	}
 }
@@ -87,10 +97,10 @@ installed digest was demoted below its required tier, update rolls back to the n
 version still at the tier (--on-demotion rollback, the default), removes it (remove) or
 fails (fail), saying who demoted it and why. The new version is unpacked beside the old
 and switched in atomically; the state file changes last.`,
-		Flags: consumerFlags(&cli.BoolFlag{Name: "dry-run", Usage: "say what would change, change nothing"}, onDemotionFlag),
+		Flags: consumerFlags(&cli.BoolFlag{Name: "dry-run", Usage: "say what would change, change nothing"}, onDemotionFlag, runtimeFlag),
 		Action: action(0, -1, "", func(c *cli.Context, cl *tierpack.Client) error {
 			return run.Update(envOf(c, cl), tierpack.UpdateRequest{Names: c.Args().Slice(), DryRun: c.Bool("dry-run"), OnDemotion: c.String("on-demotion"),
-				State: c.String("state"), KeyFiles: c.StringSlice("key")})
+				State: c.String("state"), KeyFiles: c.StringSlice("key"), Runtimes: c.StringSlice("runtime")})
 		}),
 	}
 }
@@ -125,14 +135,14 @@ EXAMPLES:
 			&cli.DurationFlag{Name: "every", Value: 6 * time.Hour, Usage: "check every `DURATION`"},
 			&cli.StringFlag{Name: "jitter", Value: "10%", Usage: "vary each wait by up to `PERCENT` of --every, up or down"},
 			&cli.StringFlag{Name: "exec", Usage: "run `CMD` (sh -c) after a check that changed something"},
-			&cli.BoolFlag{Name: "once", Usage: "check once and exit"}, onDemotionFlag),
+			&cli.BoolFlag{Name: "once", Usage: "check once and exit"}, onDemotionFlag, runtimeFlag),
 		Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
 			pct, err := strconv.ParseFloat(strings.TrimSuffix(c.String("jitter"), "%"), 64)
 			if err != nil || pct < 0 || pct >= 100 {
 				return usagef(c, "--jitter %q: a percentage below 100, e.g. 10%%", c.String("jitter"))
 			}
 			return run.Follow(envOf(c, cl), tierpack.FollowRequest{
-				Update: tierpack.UpdateRequest{OnDemotion: c.String("on-demotion"), State: c.String("state"), KeyFiles: c.StringSlice("key")},
+				Update: tierpack.UpdateRequest{OnDemotion: c.String("on-demotion"), State: c.String("state"), KeyFiles: c.StringSlice("key"), Runtimes: c.StringSlice("runtime")},
 				Every:  c.Duration("every"), Jitter: pct / 100, Once: c.Bool("once"),
 			}, c.String("exec"))
 		}),

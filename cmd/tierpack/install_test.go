@@ -21,8 +21,8 @@ import (
 
 // pushVersion pushes a contribution at version and tierName to repo (with
 // the test's CI key), its version.txt saying the version, with the extra
-// files, named after repo's last element; args go before push (e.g.
-// --no-cache).
+// files (extra["tierpack.yaml"] is added to the manifest), named after
+// repo's last element; args go before push (e.g. --no-cache).
 func pushVersion(t *testing.T, p *tp, repo, version, tierName string, extra map[string][]byte, args ...string) {
 	t.Helper()
 	dir := p.path("c-" + version)
@@ -33,6 +33,10 @@ func pushVersion(t *testing.T, p *tp, repo, version, tierName string, extra map[
 	os.WriteFile(filepath.Join(dir, "tierpack.yaml"), []byte(yaml), 0o644)
 	os.WriteFile(filepath.Join(dir, "version.txt"), []byte(version+"\n"), 0o644)
 	for name, body := range extra {
+		if name == "tierpack.yaml" {
+			// Added to the manifest, not written over it.
+			body = append([]byte(yaml), body...)
+		}
 		os.WriteFile(filepath.Join(dir, name), body, 0o644)
 	}
 	p.ok(append(args, "push", dir, repo)...)
@@ -303,5 +307,100 @@ func TestFollowWaitsOutRetryAfter(t *testing.T) {
 	}
 	if n := proxy.Fired(0); n != 1 {
 		t.Fatalf("follow asked %d times within 3 s of a Retry-After: 60", n)
+	}
+}
+
+// Requirements hold through the graph: an artifact whose dependency has no
+// version at the tier required is refused, naming the dependency; once the
+// dependency is promoted it is installed with it (into its own folder),
+// cannot be uninstalled while needed, and goes when what needed it goes.
+func TestInstallDependencies(t *testing.T) {
+	reg := registrytest.New(t)
+	p := newTP(t)
+	base, app := reg.Host+"/run/deps-base", reg.Host+"/run/deps-app"
+	pushVersion(t, p, base, "1.0.0", "contrib", nil)
+	pushVersion(t, p, base, "2.0.0", "repository", nil) // outside the range
+	needs := map[string][]byte{"tierpack.yaml": []byte("apiVersion: tierpack.dev/v2\nrequires:\n  artifacts:\n    - name: " + base + "\n      version: ^1.0.0\n")}
+	pushVersion(t, p, app, "1.0.0", "repository", needs)
+
+	_, errs, code := p.run("install", app, "--tier", "repository", "-o", p.path("app"))
+	if code != exitTierRefused || !strings.Contains(errs, "deps-app (required at repository) needs "+base+" ^1.0.0") || !strings.Contains(errs, "1.0.0: contrib") {
+		t.Fatalf("a contrib dependency of a repository install: exit %d\n%s", code, errs)
+	}
+	if testing.Verbose() {
+		t.Log(errs)
+	}
+	if _, err := os.Stat(p.path("app")); err == nil {
+		t.Error("the refused install left its folder")
+	}
+	if out := p.ok("installed", "--output", "json"); !strings.Contains(out, `"installed": []`) {
+		t.Errorf("the refused install was recorded:\n%s", out)
+	}
+
+	pushVersion(t, p, base, "1.1.0", "repository", nil)
+	out := p.ok("install", app, "--tier", "repository", "-o", p.path("app"))
+	if !strings.Contains(out, "installed deps-app 1.0.0") || !strings.Contains(out, "with deps-base 1.1.0") {
+		t.Fatalf("install with its dependency:\n%s", out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(p.home, "installed", "deps-base", "version.txt")); string(b) != "1.1.0\n" {
+		t.Errorf("the dependency's folder holds %q", b)
+	}
+	if _, errs, code := p.run("uninstall", "deps-base"); code != 1 || !strings.Contains(errs, "required by deps-app") {
+		t.Errorf("uninstalling a dependency still needed: exit %d\n%s", code, errs)
+	}
+	out = p.ok("uninstall", "deps-app")
+	if !strings.Contains(out, "uninstalled deps-base") {
+		t.Errorf("uninstalling what needed it:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(p.home, "installed", "deps-base")); err == nil {
+		t.Error("the dependency's folder is left")
+	}
+
+	// A cycle is named, not followed for ever.
+	a, b := reg.Host+"/run/cycle-a", reg.Host+"/run/cycle-b"
+	pushVersion(t, p, a, "1.0.0", "repository", map[string][]byte{"tierpack.yaml": []byte("apiVersion: tierpack.dev/v2\nrequires:\n  artifacts: [{name: " + b + "}]\n")})
+	pushVersion(t, p, b, "1.0.0", "repository", map[string][]byte{"tierpack.yaml": []byte("apiVersion: tierpack.dev/v2\nrequires:\n  artifacts: [{name: " + a + "}]\n")})
+	if _, errs, code := p.run("install", a, "--tier", "repository"); code == 0 || !strings.Contains(errs, "cycle") {
+		t.Errorf("a cycle: exit %d\n%s", code, errs)
+	}
+
+	// requires needs apiVersion v2, so an older tierpack refuses it clearly.
+	dir := p.path("v1-requires")
+	writeContribution(t, dir, "contrib", "requires:\n  runtimes: {falco: \">=0.40.0\"}\n", false)
+	if out, errs, code := p.run("validate", dir); code == 0 || !strings.Contains(out+errs, "apiVersion: tierpack.dev/v2") {
+		t.Errorf("requires under apiVersion v1: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// A runtime requirement stops an update: the newer version needs a Falco
+// this machine does not run, so update stays and says where it stopped
+// and why; with the newer Falco declared it moves.
+func TestRuntimeRequirementStopsUpdate(t *testing.T) {
+	reg := registrytest.New(t)
+	p := newTP(t)
+	repo := reg.Host + "/run/rt-rules"
+	falco := func(rng string) map[string][]byte {
+		return map[string][]byte{"tierpack.yaml": []byte("apiVersion: tierpack.dev/v2\nrequires:\n  runtimes:\n    falco: \"" + rng + "\"\n")}
+	}
+	pushVersion(t, p, repo, "1.0.0", "repository", falco(">=0.39.0"))
+	pushVersion(t, p, repo, "1.1.0", "repository", falco(">=0.40.0"))
+	out, errs, _ := p.run("install", repo, "--tier", "repository", "--runtime", "falco=0.39.1", "-o", p.path("rules"))
+	if !strings.Contains(out, "installed rt-rules 1.0.0") || !strings.Contains(errs, "1.1.0: needs falco >=0.40.0, this machine runs 0.39.1") {
+		t.Fatalf("install on Falco 0.39.1:\n%s\n%s", out, errs)
+	}
+	out = p.ok("update", "--runtime", "falco=0.39.1")
+	if !strings.Contains(out, "unchanged") || !strings.Contains(out, "stopped at 1.0.0: 1.1.0: needs falco >=0.40.0, this machine runs 0.39.1") {
+		t.Errorf("update on Falco 0.39.1:\n%s", out)
+	}
+	if _, errs, code := p.run("install", repo+":1.1.0", "--tier", "repository", "--runtime", "falco=0.39.1", "-o", p.path("pinned")); code == 0 || !strings.Contains(errs, "needs falco >=0.40.0") {
+		t.Errorf("installing 1.1.0 by tag on Falco 0.39.1: exit %d\n%s", code, errs)
+	}
+	cmd := exec.Command(tierpackBin, "follow", "--once")
+	cmd.Dir, cmd.Env = p.dir, append(testEnv(t, p.home), "TIERPACK_RUNTIMES=falco=0.40.2")
+	if b, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(b), "updated 1.0.0") {
+		t.Errorf("follow on Falco 0.40.2: %v\n%s", err, b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(p.path("rules"), "version.txt")); string(b) != "1.1.0\n" {
+		t.Errorf("after the update on Falco 0.40.2: %q", b)
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/owners"
 	"github.com/tierpack/tierpack/pkg/plugin"
+	"github.com/tierpack/tierpack/pkg/requires"
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/archive"
 	"github.com/tierpack/tierpack/sdk/contrib"
@@ -98,6 +99,9 @@ func validate(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest,
 	own, odiags := loadOwners(m)
 	diags = append(diags, odiags...)
 	diags = append(diags, filesLeftOut(m)...)
+	if err := requires.Check(m.Requires); err != nil {
+		diags = append(diags, sdk.Errorf(contrib.FileName, m.Line("requires"), "%v", err))
+	}
 	return &validated{plugin: p, contrib: c, diags: diags, owners: own}, nil
 }
 
@@ -375,6 +379,7 @@ func Annotations(m *contrib.Manifest, created time.Time, own *owners.File, warni
 		ocispec.AnnotationAuthors:     strings.Join(m.Authors, ", "),
 		ocispec.AnnotationURL:         m.Homepage,
 		sdk.AnnotationKeywords:        strings.Join(m.Keywords, ","),
+		sdk.AnnotationRequires:        requires.Annotation(m.Requires),
 	}
 	if !created.IsZero() {
 		a[ocispec.AnnotationCreated] = created.UTC().Format(time.RFC3339)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/tierpack/tierpack/pkg/home"
 	"github.com/tierpack/tierpack/pkg/index"
 	"github.com/tierpack/tierpack/pkg/promotion"
+	"github.com/tierpack/tierpack/pkg/requires"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/trust"
 	"github.com/tierpack/tierpack/sdk/contrib"
@@ -60,6 +62,11 @@ type Installation struct {
 	Range       string    `json:"range,omitempty"`
 	Destination string    `json:"destination"`
 	Installed   time.Time `json:"installed"`
+	// RequiredBy names the installations that need this one; Dependency
+	// is set when it was installed only as one (uninstalling the last of
+	// them removes it).
+	RequiredBy []string `json:"requiredBy,omitempty"`
+	Dependency bool     `json:"dependency,omitempty"`
 }
 
 // Reference is the installed version's reference, by digest.
@@ -134,6 +141,18 @@ type candidate struct {
 	version string
 	info    *artifact.Info
 	verdict trust.Verdict
+	// needs is what the version requires (its annotation, or a falcoctl
+	// artifact's config); passedOver says why each newer version was not
+	// taken, newest first.
+	needs      contrib.Requires
+	passedOver []string
+}
+
+// versionPick is what a version must meet besides its tier: a semver
+// range and this machine's runtimes (nil: not checked).
+type versionPick struct {
+	rng      *semver.Constraints
+	runtimes requires.Runtimes
 }
 
 // source resolves install's argument to a repository reference and the
@@ -158,10 +177,10 @@ func (c *Client) source(ctx context.Context, arg string) (repo target.Ref, err e
 }
 
 // resolveVersion finds the version of repo to install: the one repo names,
-// or the newest tag within rng whose verified tier admits want. It fails
+// or the newest tag meeting pick whose verified tier admits want. It fails
 // with a *trust.RefusedError-wrapping error naming what it saw when none
 // does.
-func (c *Client) resolveVersion(ctx context.Context, gate trust.Gate, repo target.Ref, rng *semver.Constraints, want tier.Tier) (*candidate, error) {
+func (c *Client) resolveVersion(ctx context.Context, gate trust.Gate, repo target.Ref, pick versionPick, want tier.Tier) (*candidate, error) {
 	t, err := c.openRef(ctx, repo, true)
 	if err != nil {
 		return nil, err
@@ -169,9 +188,12 @@ func (c *Client) resolveVersion(ctx context.Context, gate trust.Gate, repo targe
 	defer t.Close()
 	g := gate.For(artifact.Identity(t.Ref))
 	if repo.Reference() != "" {
-		cand, err := c.candidateAt(ctx, g, t, repo.Reference())
+		cand, err := c.candidateAt(ctx, g, t, repo.Reference(), pick)
 		if err != nil {
 			return nil, err
+		}
+		if len(cand.passedOver) > 0 {
+			return nil, fmt.Errorf("%s: %s", t.Ref, cand.passedOver[0])
 		}
 		if info := cand.info; info.Version != "" {
 			cand.version = info.Version
@@ -181,37 +203,81 @@ func (c *Client) resolveVersion(ctx context.Context, gate trust.Gate, repo targe
 		}
 		return cand, nil
 	}
-	cand, seen, err := c.newestAt(ctx, t, g, want, rng, "", maxCandidates)
+	cand, seen, err := c.newestAt(ctx, t, g, want, pick, "", maxCandidates)
 	if err != nil || cand != nil {
 		return cand, err
 	}
 	what := "no semver tag"
-	if rng != nil {
-		what = "no semver tag within " + rng.String()
+	if pick.rng != nil {
+		what = "no semver tag within " + pick.rng.String()
 	}
 	if len(seen) > 0 {
-		what = "no version at " + want.String() + " or higher: " + strings.Join(seen, "; ")
+		what = "no version at " + want.String() + " or higher"
+		if pick.runtimes != nil {
+			what += " that this machine's runtimes (" + pick.runtimes.String() + ") can run"
+		}
+		what += ": " + strings.Join(seen, "; ")
 	}
 	return nil, fmt.Errorf("%w: %s: %s", tier.ErrBelow, t.Ref, what)
 }
 
-// candidateAt resolves t (one version, named by version) and has the
-// gate g verify its tier.
-func (c *Client) candidateAt(ctx context.Context, g trust.Gate, t *target.Target, version string) (*candidate, error) {
+// candidateAt resolves t (one version, named by version), reads what it
+// requires and — unless this machine cannot run it (pick.runtimes), which
+// candidateAt says in passedOver — has the gate g verify its tier.
+func (c *Client) candidateAt(ctx context.Context, g trust.Gate, t *target.Target, version string, pick versionPick) (*candidate, error) {
 	info, err := artifact.Resolve(ctx, t, nil)
 	if err != nil {
 		return nil, err
 	}
-	v := c.verdictOf(ctx, g, t, info.Root(), info.Annotations)
-	return &candidate{ref: t.Ref.String(), version: version, info: info, verdict: v}, nil
+	cand := &candidate{ref: t.Ref.String(), version: version, info: info}
+	if cand.needs, err = c.needsOf(ctx, t, info, pick.runtimes != nil); err != nil {
+		return nil, err
+	}
+	if pick.runtimes != nil {
+		unmet, undeclared := pick.runtimes.Unmet(cand.needs.Runtimes)
+		if len(unmet) > 0 {
+			cand.passedOver = []string{version + ": " + strings.Join(unmet, "; ")}
+			return cand, nil
+		}
+		if len(undeclared) > 0 {
+			slog.Warn("a runtime requirement is not checked: this machine does not declare the runtime (give --runtime NAME=VERSION, or TIERPACK_RUNTIMES)", "ref", t.Ref.String(), "needs", strings.Join(undeclared, ", "))
+		}
+	}
+	cand.verdict = c.verdictOf(ctx, g, t, info.Root(), info.Annotations)
+	return cand, nil
 }
 
-// newestAt is the newest semver tag of t's repository — within rng when
-// it is set, other than skip — whose tier g verifies at want or higher,
-// among the newest limit of them; nil when none is, with what each tag
-// passed over was (seen). Install, update and a refused pull's offer of
-// another version share it.
-func (c *Client) newestAt(ctx context.Context, t *target.Target, g trust.Gate, want tier.Tier, rng *semver.Constraints, skip string, limit int) (*candidate, []string, error) {
+// needsOf is what info requires: tierpack's annotation, or — when
+// runtimes are checked — a falcoctl artifact's requirements, read from
+// its config.
+func (c *Client) needsOf(ctx context.Context, t *target.Target, info *artifact.Info, runtimes bool) (contrib.Requires, error) {
+	r, err := requires.FromAnnotations(info.Annotations)
+	if err != nil {
+		return r, fmt.Errorf("%s: %w", t.Ref, err)
+	}
+	if !runtimes || !info.Falcoctl {
+		return r, nil
+	}
+	cfg, err := artifact.FalcoctlConfigOf(ctx, t, info)
+	if err != nil {
+		return r, err
+	}
+	rt, unknown := requires.FromFalcoctl(cfg.Requirements)
+	if len(unknown) > 0 {
+		slog.Warn("falcoctl requirements tierpack does not know are not checked", "ref", t.Ref.String(), "requirements", strings.Join(unknown, ", "))
+	}
+	if len(rt) > 0 {
+		r.Runtimes = rt
+	}
+	return r, nil
+}
+
+// newestAt is the newest semver tag of t's repository — meeting pick,
+// other than skip — whose tier g verifies at want or higher, among the
+// newest limit of them; nil when none is, with what each tag passed over
+// was (seen). Install, update and a refused pull's offer of another
+// version share it.
+func (c *Client) newestAt(ctx context.Context, t *target.Target, g trust.Gate, want tier.Tier, pick versionPick, skip string, limit int) (*candidate, []string, error) {
 	tags, err := index.Tags(ctx, t)
 	if err != nil {
 		return nil, nil, err
@@ -221,8 +287,8 @@ func (c *Client) newestAt(ctx context.Context, t *target.Target, g trust.Gate, w
 		if tag == skip || !contrib.IsSemver(tag) {
 			continue
 		}
-		if rng != nil {
-			if v, err := semver.NewVersion(tag); err != nil || !rng.Check(v) {
+		if pick.rng != nil {
+			if v, err := semver.NewVersion(tag); err != nil || !pick.rng.Check(v) {
 				continue
 			}
 		}
@@ -236,15 +302,18 @@ func (c *Client) newestAt(ctx context.Context, t *target.Target, g trust.Gate, w
 		}
 		tt := *t
 		tt.Ref = t.Ref.WithTag(v)
-		cand, err := c.candidateAt(ctx, g, &tt, v)
-		if err != nil {
+		cand, err := c.candidateAt(ctx, g, &tt, v, pick)
+		switch {
+		case err != nil:
 			seen = append(seen, v+": "+err.Error())
-			continue
-		}
-		if cand.verdict.Admits(want) {
+		case len(cand.passedOver) > 0:
+			seen = append(seen, cand.passedOver...)
+		case cand.verdict.Admits(want):
+			cand.passedOver = seen
 			return cand, seen, nil
+		default:
+			seen = append(seen, v+": "+cand.verdict.String())
 		}
-		seen = append(seen, v+": "+cand.verdict.String())
 	}
 	return nil, seen, nil
 }
@@ -265,19 +334,29 @@ type InstallRequest struct {
 	State string
 	// KeyFiles are trusted public keys beyond the configured ones.
 	KeyFiles []string
+	// Runtimes are this machine's runtimes, NAME=VERSION: versions whose
+	// requires.runtimes they do not meet are passed over. Empty: not
+	// checked.
+	Runtimes []string
 }
 
 // InstallResult reports an install.
 type InstallResult struct {
 	Installation Installation `json:"installation"`
+	// Dependencies are the artifacts installed (or kept) with it.
+	Dependencies []Installation `json:"dependencies,omitempty"`
+	// PassedOver says why each newer version was not taken.
+	PassedOver []string `json:"passedOver,omitempty"`
 	// Unchanged is set when that version was installed there already.
 	Unchanged bool `json:"unchanged,omitempty"`
 }
 
 // Install installs the newest version of req.Name verified at req.Tier or
-// higher (within req.Range), unpacked atomically into its folder, and
-// records it in the state file. Installing what is installed already is a
-// no-op.
+// higher (within req.Range, runnable by req.Runtimes), with every artifact
+// it requires — each verified at req.Tier or higher too, so an official
+// artifact never brings a contrib one along — unpacked atomically into
+// their folders, and records them in the state file, last. Installing
+// what is installed already is a no-op.
 func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResult, error) {
 	if req.Tier <= tier.None {
 		return nil, usagef("install needs the tier to require of it ({Tier} contrib, repository or official): nothing is installed at contrib unless asked")
@@ -288,6 +367,10 @@ func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResul
 		if rng, err = semver.NewConstraint(req.Range); err != nil {
 			return nil, usagef("{Range} %q is not a semver range (e.g. ^1.2, ~0.3, >=1.0 <2.0): %v", req.Range, err)
 		}
+	}
+	rt, err := runtimesOf(req.Runtimes)
+	if err != nil {
+		return nil, err
 	}
 	repo, err := c.source(ctx, req.Name)
 	if err != nil {
@@ -300,63 +383,253 @@ func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResul
 	if err != nil {
 		return nil, err
 	}
-	cand, err := c.resolveVersion(ctx, gate, repo, rng, req.Tier)
+	cand, err := c.resolveVersion(ctx, gate, repo, versionPick{rng: rng, runtimes: rt}, req.Tier)
 	if err != nil {
 		return nil, err
 	}
+	inst, err := c.installationOf(repo, cand, req.Tier, req.Range, req.OutputDir)
+	if err != nil {
+		return nil, err
+	}
+	res := &InstallResult{Installation: inst, PassedOver: cand.passedOver}
+	err = c.withState(ctx, req.State, func(st *installState) (bool, error) {
+		if old := st.find(inst.Name); old != nil && old.Digest == inst.Digest && old.Destination == inst.Destination &&
+			old.RequiredTier == inst.RequiredTier && old.Range == inst.Range {
+			if _, err := os.Stat(inst.Destination); err == nil {
+				res.Installation, res.Unchanged = *old, true
+				return false, nil
+			}
+		}
+		steps := []Installation{inst}
+		deps, err := c.planDeps(ctx, gate, st, inst, cand.needs, req.Tier, rt, map[string]bool{inst.Source: true}, nil)
+		if err != nil {
+			return false, err
+		}
+		steps = append(steps, deps...)
+		if err := c.apply(ctx, st, steps, req.KeyFiles); err != nil {
+			return false, err
+		}
+		res.Dependencies = deps
+		return true, nil
+	})
+	return res, err
+}
+
+// runtimesOf reads NAME=VERSION pairs; nil (not checked) when there are
+// none.
+func runtimesOf(pairs []string) (requires.Runtimes, error) {
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	rt, err := requires.ParseRuntimes(pairs)
+	if err != nil {
+		return nil, usagef("{Runtime} %v", err)
+	}
+	return rt, nil
+}
+
+// installationOf is the installation of cand from repo: into dest, or the
+// default folder $TIERPACK_HOME/installed/NAME.
+func (c *Client) installationOf(repo target.Ref, cand *candidate, want tier.Tier, rng, dest string) (Installation, error) {
 	name := cand.info.Name
 	if name == "" {
 		name = filepath.Base(repo.Repository)
 	}
-	dest := req.OutputDir
 	if dest == "" {
 		h, err := c.home()
 		if err != nil {
-			return nil, usagef("no data folder to install into: give {OutputDir}, or set TIERPACK_HOME")
+			return Installation{}, usagef("no data folder to install into: give {OutputDir}, or set TIERPACK_HOME")
 		}
 		dest = filepath.Join(h.Root(), "installed", name)
 	}
-	if dest, err = filepath.Abs(dest); err != nil {
-		return nil, err
+	dest, err := filepath.Abs(dest)
+	if err != nil {
+		return Installation{}, err
 	}
-	inst := Installation{
+	return Installation{
 		Name: name, Source: repo.WithTag("").String(), Version: cand.version, Digest: cand.info.Digest, Type: cand.info.Type,
-		VerifiedTier: cand.verdict.Effective().String(), RequiredTier: req.Tier.String(), Range: req.Range, Destination: dest,
+		VerifiedTier: cand.verdict.Effective().String(), RequiredTier: want.String(), Range: rng, Destination: dest,
 		Installed: time.Now().UTC().Truncate(time.Second),
+	}, nil
+}
+
+// find is the installation named name, or nil.
+func (st *installState) find(name string) *Installation {
+	if i := slices.IndexFunc(st.Installations, func(x Installation) bool { return x.Name == name }); i >= 0 {
+		return &st.Installations[i]
 	}
-	res := &InstallResult{Installation: inst}
-	err = c.withState(ctx, req.State, func(st *installState) (bool, error) {
-		i := slices.IndexFunc(st.Installations, func(x Installation) bool { return x.Name == name })
-		if i >= 0 {
-			old := st.Installations[i]
-			if old.Digest == inst.Digest && old.Destination == dest && old.RequiredTier == inst.RequiredTier && old.Range == inst.Range {
-				if _, err := os.Stat(dest); err == nil {
-					res.Installation, res.Unchanged = old, true
-					return false, nil
-				}
+	return nil
+}
+
+// maxDependencies bounds the artifacts one install brings along.
+const maxDependencies = 64
+
+// planDeps resolves what parent needs (needs.Artifacts), transitively:
+// for each, the newest version within its range that this machine can run
+// and the gate verifies at want or higher — the tier required of parent,
+// so a tier holds through the graph. An artifact already installed
+// within range at that tier stays as it is. path holds the sources on the
+// way here (a cycle is an error), chosen what this plan already took.
+func (c *Client) planDeps(ctx context.Context, gate trust.Gate, st *installState, parent Installation, needs contrib.Requires, want tier.Tier, rt requires.Runtimes, path map[string]bool, chosen []Installation) ([]Installation, error) {
+	for _, dep := range needs.Artifacts {
+		if len(chosen) >= maxDependencies {
+			return nil, fmt.Errorf("%s needs more than %d artifacts in all: tierpack stops there", parent.Name, maxDependencies)
+		}
+		repo, err := c.source(ctx, dep.Name)
+		if err != nil {
+			return nil, fmt.Errorf("%s needs %s: %w", parent.Name, dep.Name, err)
+		}
+		src := repo.WithTag("").String()
+		if path[src] {
+			return nil, fmt.Errorf("dependency cycle: %s needs %s, which needs it in turn: a cycle cannot be installed", parent.Name, dep.Name)
+		}
+		var rng *semver.Constraints
+		if dep.Version != "" {
+			if rng, err = semver.NewConstraint(dep.Version); err != nil {
+				return nil, fmt.Errorf("%s needs %s %q, which is not a semver range: %w", parent.Name, dep.Name, dep.Version, err)
 			}
 		}
-		if i < 0 || st.Installations[i].Destination != dest {
+		if i := slices.IndexFunc(chosen, func(x Installation) bool { return x.Source == src }); i >= 0 {
+			// Already in this plan: it must suit this dependent too.
+			if err := meets(chosen[i], rng); err != nil {
+				return nil, fmt.Errorf("dependency conflict: %s needs %s %s, but %s: %w", parent.Name, dep.Name, dep.Version, chosen[i].RequiredBy[0]+" takes "+chosen[i].Version, err)
+			}
+			chosen[i].RequiredBy = appendNew(chosen[i].RequiredBy, parent.Name)
+			continue
+		}
+		if old := installedFrom(st, src); old != nil && meets(*old, rng) == nil && tierAtLeast(old.VerifiedTier, want) {
+			// Installed already, within range and tier: kept (update
+			// moves it, within every range recorded).
+			kept := *old
+			kept.RequiredBy = appendNew(kept.RequiredBy, parent.Name)
+			kept.Range = joinRanges(kept.Range, dep.Version)
+			kept.RequiredTier = max(tierOf(kept.RequiredTier), want).String()
+			chosen = append(chosen, kept)
+			continue
+		}
+		cand, err := c.resolveVersion(ctx, gate, repo, versionPick{rng: rng, runtimes: rt}, want)
+		if err != nil {
+			// The weakest link, named.
+			return nil, fmt.Errorf("%s (required at %s) needs %s %s: %w", parent.Name, want, dep.Name, orAny(dep.Version), err)
+		}
+		inst, err := c.installationOf(repo, cand, want, dep.Version, "")
+		if err != nil {
+			return nil, err
+		}
+		inst.RequiredBy, inst.Dependency = []string{parent.Name}, true
+		chosen = append(chosen, inst)
+		path[src] = true
+		more, err := c.planDeps(ctx, gate, st, inst, cand.needs, want, rt, path, chosen)
+		delete(path, src)
+		if err != nil {
+			return nil, err
+		}
+		chosen = more
+	}
+	return chosen, nil
+}
+
+// meets checks that inst's version is within rng (nil: any).
+func meets(inst Installation, rng *semver.Constraints) error {
+	if rng == nil {
+		return nil
+	}
+	v, err := semver.NewVersion(inst.Version)
+	if err != nil || !rng.Check(v) {
+		return fmt.Errorf("%s %s is not within %s", inst.Name, inst.Version, rng)
+	}
+	return nil
+}
+
+// installedFrom is the installation of source src, or nil.
+func installedFrom(st *installState, src string) *Installation {
+	for i := range st.Installations {
+		if st.Installations[i].Source == src {
+			return &st.Installations[i]
+		}
+	}
+	return nil
+}
+
+// joinRanges is the range both a and b allow ("" allows any).
+func joinRanges(a, b string) string {
+	switch {
+	case a == "" || a == b:
+		return b
+	case b == "":
+		return a
+	}
+	return a + ", " + b
+}
+
+func tierOf(s string) tier.Tier { t, _ := tier.Parse(s); return t }
+
+func tierAtLeast(s string, want tier.Tier) bool { return tierOf(s) >= want }
+
+func orAny(rng string) string {
+	if rng == "" {
+		return "(any version)"
+	}
+	return rng
+}
+
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
+// apply installs steps: each new version is unpacked atomically into its
+// folder (what is there already is left as it is), then the state file
+// records them all. On a failure, folders this apply created are removed
+// and the state is not changed, so nothing is half-installed: the
+// previous versions stay where they were.
+func (c *Client) apply(ctx context.Context, st *installState, steps []Installation, keyFiles []string) (err error) {
+	var created []string
+	defer func() {
+		if err != nil {
+			for _, d := range created {
+				os.RemoveAll(d)
+			}
+		}
+	}()
+	for _, inst := range steps {
+		old := st.find(inst.Name)
+		if old != nil && old.Source != inst.Source {
+			return fmt.Errorf("%s from %s would replace the installation of the same name from %s: uninstall it first", inst.Name, inst.Source, old.Source)
+		}
+		if old != nil && old.Digest == inst.Digest && old.Destination == inst.Destination {
+			if _, err := os.Stat(inst.Destination); err == nil {
+				continue
+			}
+		}
+		if old == nil || old.Destination != inst.Destination {
 			// Never replace a folder this installation does not own.
-			if entries, err := os.ReadDir(dest); err == nil && len(entries) > 0 {
-				return false, usagef("%s exists and is not empty: install into another folder with {OutputDir}, or remove it first", dest)
+			if entries, err := os.ReadDir(inst.Destination); err == nil && len(entries) > 0 {
+				return usagef("%s exists and is not empty: install %s into another folder with {OutputDir}, or remove it first", inst.Destination, inst.Name)
 			}
 		}
-		if _, err := c.Pull(ctx, PullRequest{Ref: inst.Reference(), OutputDir: dest, MinTier: req.Tier, Force: true, KeyFiles: req.KeyFiles}); err != nil {
-			return false, err
+		_, statErr := os.Stat(inst.Destination)
+		if _, err := c.Pull(ctx, PullRequest{Ref: inst.Reference(), OutputDir: inst.Destination, MinTier: tierOf(inst.RequiredTier), Force: true, KeyFiles: keyFiles}); err != nil {
+			return fmt.Errorf("%s: %w", inst.Name, err)
 		}
-		if i >= 0 {
-			if old := st.Installations[i].Destination; old != dest {
+		if statErr != nil {
+			created = append(created, inst.Destination)
+		}
+	}
+	for _, inst := range steps {
+		if old := st.find(inst.Name); old != nil {
+			if old.Destination != inst.Destination {
 				// The same name installed elsewhere: it moved.
-				os.RemoveAll(old)
+				os.RemoveAll(old.Destination)
 			}
-			st.Installations[i] = inst
+			*old = inst
 		} else {
 			st.Installations = append(st.Installations, inst)
 		}
-		return true, nil
-	})
-	return res, err
+	}
+	return nil
 }
 
 // InstalledRow is an installation and its tier now.
@@ -420,21 +693,44 @@ func (c *Client) recheck(ctx context.Context, gate trust.Gate, inst Installation
 // UninstallResult reports a removal.
 type UninstallResult struct {
 	Removed Installation `json:"removed"`
+	// Dependencies are the artifacts installed only for it, removed too.
+	Dependencies []Installation `json:"dependencies,omitempty"`
 }
 
-// Uninstall removes an installation's folder and its record.
+// Uninstall removes an installation's folder and its record, and the
+// dependencies nothing else installed needs. It refuses to remove what
+// another installation requires.
 func (c *Client) Uninstall(ctx context.Context, name, state string) (*UninstallResult, error) {
 	res := &UninstallResult{}
 	err := c.withState(ctx, state, func(st *installState) (bool, error) {
-		i := slices.IndexFunc(st.Installations, func(x Installation) bool { return x.Name == name })
-		if i < 0 {
+		inst := st.find(name)
+		if inst == nil {
 			return false, fmt.Errorf("%w: nothing named %q is installed (tierpack installed lists what is)", errNotInstalled, name)
 		}
-		res.Removed = st.Installations[i]
-		if err := os.RemoveAll(res.Removed.Destination); err != nil {
-			return false, err
+		if len(inst.RequiredBy) > 0 {
+			return false, fmt.Errorf("%s is required by %s: uninstall that first", name, strings.Join(inst.RequiredBy, ", "))
 		}
-		st.Installations = slices.Delete(st.Installations, i, i+1)
+		res.Removed = *inst
+		remove := []string{name}
+		for i := 0; i < len(remove); i++ {
+			for j := range st.Installations {
+				d := &st.Installations[j]
+				if !slices.Contains(d.RequiredBy, remove[i]) {
+					continue
+				}
+				d.RequiredBy = slices.DeleteFunc(d.RequiredBy, func(x string) bool { return x == remove[i] })
+				if len(d.RequiredBy) == 0 && d.Dependency && !slices.Contains(remove, d.Name) {
+					remove = append(remove, d.Name)
+					res.Dependencies = append(res.Dependencies, *d)
+				}
+			}
+		}
+		for _, n := range remove {
+			if err := os.RemoveAll(st.find(n).Destination); err != nil {
+				return false, err
+			}
+			st.Installations = slices.DeleteFunc(st.Installations, func(x Installation) bool { return x.Name == n })
+		}
 		return true, nil
 	})
 	return res, err
@@ -462,6 +758,8 @@ type UpdateRequest struct {
 	OnDemotion string
 	State      string
 	KeyFiles   []string
+	// Runtimes are this machine's runtimes (InstallRequest.Runtimes).
+	Runtimes []string
 }
 
 // UpdateRow is what update did, or would do, to one installation.
@@ -483,10 +781,11 @@ type UpdateResult struct {
 }
 
 // Update moves each installation to the newest version verified at its
-// required tier or higher within its range; it never moves one below that
-// tier. An installation whose digest was demoted below it is rolled back
-// to the newest version still at the tier, or removed, or fails, as
-// req.OnDemotion says. The new version is unpacked beside the old one and
+// required tier or higher within its range, that this machine's runtimes
+// can run, with what that version requires; it never moves one below
+// that tier. An installation whose digest was demoted below it is rolled
+// back to the newest version still at the tier, or removed, or fails, as
+// req.OnDemotion says. New versions are unpacked beside the old ones and
 // switched in atomically, and the state file changes last: a failure or a
 // kill leaves the previous installation intact.
 func (c *Client) Update(ctx context.Context, req UpdateRequest) (*UpdateResult, error) {
@@ -497,6 +796,10 @@ func (c *Client) Update(ctx context.Context, req UpdateRequest) (*UpdateResult, 
 	default:
 		return nil, usagef("{OnDemotion} %q: use rollback, remove or fail", req.OnDemotion)
 	}
+	rt, err := runtimesOf(req.Runtimes)
+	if err != nil {
+		return nil, err
+	}
 	gate, err := c.gate(req.KeyFiles)
 	if err != nil {
 		return nil, err
@@ -505,31 +808,28 @@ func (c *Client) Update(ctx context.Context, req UpdateRequest) (*UpdateResult, 
 	var failed []error
 	err = c.withState(ctx, req.State, func(st *installState) (bool, error) {
 		for _, n := range req.Names {
-			if !slices.ContainsFunc(st.Installations, func(x Installation) bool { return x.Name == n }) {
+			if st.find(n) == nil {
 				return false, fmt.Errorf("%w: nothing named %q is installed", errNotInstalled, n)
 			}
 		}
-		changed := false
-		var keep []Installation
+		var names []string
 		for _, inst := range st.Installations {
-			if len(req.Names) > 0 && !slices.Contains(req.Names, inst.Name) {
-				keep = append(keep, inst)
+			if len(req.Names) == 0 || slices.Contains(req.Names, inst.Name) {
+				names = append(names, inst.Name)
+			}
+		}
+		for _, n := range names {
+			inst := st.find(n)
+			if inst == nil {
 				continue
 			}
-			row, next, err := c.updateOne(ctx, gate, inst, req)
+			row, err := c.updateOne(ctx, gate, st, *inst, req, rt)
 			res.Updates = append(res.Updates, row)
 			if err != nil {
-				failed = append(failed, fmt.Errorf("%s: %w", inst.Name, err))
+				failed = append(failed, fmt.Errorf("%s: %w", n, err))
 			}
-			if next == nil {
-				changed = changed || row.Action == "removed"
-				continue
-			}
-			changed = changed || next.Digest != inst.Digest
-			keep = append(keep, *next)
 		}
-		st.Installations = keep
-		return changed && !req.DryRun, nil
+		return changedAny(res) && !req.DryRun, nil
 	})
 	if err != nil {
 		return res, err
@@ -537,13 +837,13 @@ func (c *Client) Update(ctx context.Context, req UpdateRequest) (*UpdateResult, 
 	return res, errors.Join(failed...)
 }
 
-// updateOne decides, and unless a dry run does, what happens to inst. It
-// returns the installation to keep (nil to drop it).
-func (c *Client) updateOne(ctx context.Context, gate trust.Gate, inst Installation, req UpdateRequest) (UpdateRow, *Installation, error) {
+// updateOne decides, and unless a dry run does, what happens to inst,
+// changing st accordingly.
+func (c *Client) updateOne(ctx context.Context, gate trust.Gate, st *installState, inst Installation, req UpdateRequest, rt requires.Runtimes) (UpdateRow, error) {
 	row := UpdateRow{Name: inst.Name, From: inst.Version + " (" + promotion.ShortDigest(inst.Digest) + ")", Action: "unchanged"}
-	fail := func(err error) (UpdateRow, *Installation, error) {
+	fail := func(err error) (UpdateRow, error) {
 		row.Action, row.Why = "failed", err.Error()
-		return row, &inst, err
+		return row, err
 	}
 	want, err := tier.Parse(inst.RequiredTier)
 	if err != nil {
@@ -559,12 +859,13 @@ func (c *Client) updateOne(ctx context.Context, gate trust.Gate, inst Installati
 	if err != nil {
 		return fail(err)
 	}
-	cand, err := c.resolveVersion(ctx, gate, repo, rng, want)
+	cand, err := c.resolveVersion(ctx, gate, repo, versionPick{rng: rng, runtimes: rt}, want)
 	if err == nil && cand.info.Digest == inst.Digest {
 		// The newest version at the tier is the one installed: verified
 		// just now, so not demoted. This is a check with nothing changed,
 		// and it costs no second verification of the same digest.
-		return row, &inst, nil
+		row.Why = stoppedAt(inst.Version, cand.passedOver)
+		return row, nil
 	}
 	now := c.recheck(ctx, gate, inst)
 	demoted := now.Problem != "" && now.CurrentTier != ""
@@ -575,38 +876,52 @@ func (c *Client) updateOne(ctx context.Context, gate trust.Gate, inst Installati
 		}
 		if !req.DryRun {
 			if rerr := os.RemoveAll(inst.Destination); rerr != nil {
-				return row, &inst, rerr
+				return row, rerr
 			}
+			st.Installations = slices.DeleteFunc(st.Installations, func(x Installation) bool { return x.Name == inst.Name })
 		}
-		return row, nil, nil
+		return row, nil
 	}
 	switch {
 	case err != nil && demoted:
 		row.Action, row.Why = "failed", now.Problem+"; and no version is left at "+want.String()+": "+err.Error()
-		return row, &inst, fmt.Errorf("%w: %s", tier.ErrBelow, row.Why)
+		return row, fmt.Errorf("%w: %s", tier.ErrBelow, row.Why)
 	case err != nil:
 		row.Why = "no newer version: " + err.Error()
-		return row, &inst, nil
+		return row, nil
 	case demoted && req.OnDemotion == OnDemotionFail:
 		row.Action, row.Why = "failed", now.Problem
-		return row, &inst, fmt.Errorf("%w: %s", tier.ErrBelow, now.Problem)
+		return row, fmt.Errorf("%w: %s", tier.ErrBelow, now.Problem)
 	}
 	next := inst
 	next.Version, next.Digest, next.VerifiedTier = cand.version, cand.info.Digest, cand.verdict.Effective().String()
 	next.Installed = time.Now().UTC().Truncate(time.Second)
 	row.To = next.Version + " (" + promotion.ShortDigest(next.Digest) + ")"
-	row.Action = "updated"
+	row.Action, row.Why = "updated", stoppedAt(next.Version, cand.passedOver)
 	if demoted {
 		row.Action, row.Why = "rolled back", now.Problem
 	}
+	deps, err := c.planDeps(ctx, gate, st, next, cand.needs, want, rt, map[string]bool{next.Source: true}, nil)
+	if err != nil {
+		// Its dependencies cannot be had at the tier: it stays.
+		return fail(fmt.Errorf("%s stays at %s: %w", inst.Name, inst.Version, err))
+	}
 	if req.DryRun {
-		return row, &inst, nil
+		return row, nil
 	}
-	if _, err := c.Pull(ctx, PullRequest{Ref: next.Reference(), OutputDir: inst.Destination, MinTier: want, Force: true, KeyFiles: req.KeyFiles}); err != nil {
-		row.Action, row.Why = "failed", err.Error()
-		return row, &inst, err
+	if err := c.apply(ctx, st, append([]Installation{next}, deps...), req.KeyFiles); err != nil {
+		return fail(err)
 	}
-	return row, &next, nil
+	return row, nil
+}
+
+// stoppedAt says why update stopped at version when newer ones were
+// passed over (for their tier, or a runtime this machine does not meet).
+func stoppedAt(version string, passedOver []string) string {
+	if len(passedOver) == 0 {
+		return ""
+	}
+	return "stopped at " + version + ": " + strings.Join(passedOver, "; ")
 }
 
 // AuditResult lists what no longer meets its required tier.

@@ -130,7 +130,7 @@ func (c *Client) newestAdmitted(ctx context.Context, a *verified, want tier.Tier
 	if a.t.Ref.Kind != target.Remote && a.t.Ref.Kind != target.Layout {
 		return ""
 	}
-	cand, _, err := c.newestAt(ctx, a.t, a.gate, want, nil, a.t.Ref.Tag, maxAlternatives)
+	cand, _, err := c.newestAt(ctx, a.t, a.gate, want, versionPick{}, a.t.Ref.Tag, maxAlternatives)
 	if err != nil || cand == nil {
 		return ""
 	}

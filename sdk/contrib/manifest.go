@@ -17,6 +17,22 @@
 //	files: [install.sh, README.md]  # default: every non-hidden file
 //	spec: {}                      # type-specific, checked by the plugin
 //
+// A contribution that needs others, or a runtime, says so under requires,
+// which needs apiVersion tierpack.dev/v2:
+//
+//	apiVersion: tierpack.dev/v2
+//	requires:
+//	  artifacts:                  # installed with it, each at its tier or higher
+//	    - name: falco-base-rules  # an index NAME or a reference
+//	      version: ">=1.0.0 <2.0.0"
+//	  runtimes:                   # what the machine must run
+//	    falco: ">=0.40.0"
+//
+// A tierpack.yaml without requires keeps apiVersion tierpack.dev/v1 (or
+// none), which every tierpack reads. Older tierpack versions reject fields
+// they do not know, so one that predates requires refuses a v2 manifest by
+// its apiVersion — clearly, never by installing without the requirement.
+//
 // Errors name the file, the line, the field and what is allowed.
 package contrib
 
@@ -43,8 +59,14 @@ import (
 // FileName is the manifest's file name inside a contribution folder.
 const FileName = "tierpack.yaml"
 
-// APIVersion is the manifest schema version this package reads.
+// APIVersion is the manifest schema version tierpack init writes, and
+// every tierpack reads.
 const APIVersion = "tierpack.dev/v1"
+
+// APIVersionV2 is the schema version with requires: a manifest that uses
+// requires must declare it, so that an older tierpack refuses it by its
+// apiVersion instead of by an unknown field.
+const APIVersionV2 = "tierpack.dev/v2"
 
 // Placeholders `tierpack init` writes for a repository-tier contribution
 // when it is not told the real values. Validation refuses them, so a
@@ -78,6 +100,7 @@ type Manifest struct {
 	Homepage    string    `yaml:"homepage,omitempty" json:"homepage,omitempty"`
 	Keywords    []string  `yaml:"keywords,omitempty" json:"keywords,omitempty"`
 	Files       []string  `yaml:"files,omitempty" json:"files,omitempty"`
+	Requires    Requires  `yaml:"requires,omitempty" json:"requires,omitzero"`
 	Spec        yaml.Node `yaml:"spec,omitempty" json:"-"`
 
 	// Dir is the absolute path of the contribution folder.
@@ -86,6 +109,31 @@ type Manifest struct {
 	Raw []byte `yaml:"-" json:"-"`
 	// lines maps a field path ("name", "source.url") to its line.
 	lines map[string]int
+}
+
+// Requires is what a contribution needs besides itself: other artifacts
+// (installed with it, each verified at the tier required of what depends
+// on it or higher) and runtimes the machine must run. The host checks the
+// version ranges (semver constraints) and carries Requires inside the
+// artifact, in the dev.tierpack.requires annotation, covered by its
+// digest.
+type Requires struct {
+	Artifacts []ArtifactRequirement `yaml:"artifacts,omitempty" json:"artifacts,omitempty"`
+	// Runtimes maps a runtime's name (falco, falco-engine, kubernetes…)
+	// to the versions that work, a semver constraint.
+	Runtimes map[string]string `yaml:"runtimes,omitempty" json:"runtimes,omitempty"`
+}
+
+// IsZero reports whether nothing is required.
+func (r Requires) IsZero() bool { return len(r.Artifacts) == 0 && len(r.Runtimes) == 0 }
+
+// ArtifactRequirement is one artifact a contribution needs.
+type ArtifactRequirement struct {
+	// Name is an index NAME or a reference (without a tag: the version
+	// comes from Version).
+	Name string `yaml:"name" json:"name"`
+	// Version is a semver constraint; empty for any version.
+	Version string `yaml:"version,omitempty" json:"version,omitempty"`
 }
 
 // Source says where a contribution's code lives.
@@ -328,7 +376,7 @@ func lineError(msg string) *FieldError {
 }
 
 // manifestFields are tierpack.yaml's top-level keys.
-var manifestFields = []string{"apiVersion", "name", "version", "type", "tier", "description", "license", "source", "owners", "authors", "homepage", "keywords", "files", "spec"}
+var manifestFields = []string{"apiVersion", "name", "version", "type", "tier", "description", "license", "source", "owners", "authors", "homepage", "keywords", "files", "requires", "spec"}
 
 // Suggest returns ` (did you mean "X"?)` for the candidate closest to s,
 // when one is close enough to be a typo; "" otherwise. tierpack.yaml's
@@ -404,8 +452,21 @@ func (m *Manifest) fieldErr(field, format string, args ...any) *FieldError {
 func (m *Manifest) check() Errors {
 	var es Errors
 	add := func(field, format string, args ...any) { es = append(es, m.fieldErr(field, format, args...)) }
-	if m.APIVersion != "" && m.APIVersion != APIVersion {
-		add("apiVersion", "%q is not supported: use %q", m.APIVersion, APIVersion)
+	switch {
+	case m.APIVersion != "" && m.APIVersion != APIVersion && m.APIVersion != APIVersionV2:
+		add("apiVersion", "%q is not supported: use %q (or %q for requires)", m.APIVersion, APIVersion, APIVersionV2)
+	case !m.Requires.IsZero() && m.APIVersion != APIVersionV2:
+		add("requires", "needs apiVersion: %s, so that older tierpack versions refuse this manifest clearly instead of by an unknown field", APIVersionV2)
+	}
+	for i, r := range m.Requires.Artifacts {
+		if strings.TrimSpace(r.Name) == "" {
+			add(fmt.Sprintf("requires.artifacts[%d]", i), "needs a name: an index NAME or a reference such as ghcr.io/org/rules")
+		}
+	}
+	for name := range m.Requires.Runtimes {
+		if !typeRE.MatchString(name) {
+			add("requires.runtimes", "%q is not a runtime name: use lower-case letters, digits and '-', e.g. falco", name)
+		}
 	}
 	switch {
 	case m.Name == "":

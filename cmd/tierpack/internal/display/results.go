@@ -90,10 +90,22 @@ func (d *Display) Show(res any) error {
 			d.Statusf("%s %s is installed already in %s\n", i.Name, i.Version, i.Destination)
 			return nil
 		}
-		return d.Outf("installed %s %s (%s, verified %s; required %s) from %s into %s\n", i.Name, i.Version, short(i.Digest), i.VerifiedTier, i.RequiredTier, i.Source, i.Destination)
+		if err := d.Outf("installed %s %s (%s, verified %s; required %s) from %s into %s\n", i.Name, i.Version, short(i.Digest), i.VerifiedTier, i.RequiredTier, i.Source, i.Destination); err != nil {
+			return err
+		}
+		for _, dep := range r.Dependencies {
+			d.Outf("  with %s %s (%s, verified %s) from %s into %s\n", dep.Name, dep.Version, short(dep.Digest), dep.VerifiedTier, dep.Source, dep.Destination)
+		}
+		if len(r.PassedOver) > 0 {
+			d.Statusf("newer versions passed over: %s\n", strings.Join(r.PassedOver, "; "))
+		}
+		return nil
 	case *tierpack.InstalledResult:
 		return d.installed(r.Installed)
 	case *tierpack.UninstallResult:
+		for _, dep := range r.Dependencies {
+			d.Outf("uninstalled %s %s, which only it needed: removed %s\n", dep.Name, dep.Version, dep.Destination)
+		}
 		return d.Outf("uninstalled %s %s: removed %s\n", r.Removed.Name, r.Removed.Version, r.Removed.Destination)
 	case *tierpack.UpdateResult:
 		for _, u := range r.Updates {
