@@ -337,6 +337,11 @@ func TestInstallDependencies(t *testing.T) {
 		t.Errorf("the refused install was recorded:\n%s", out)
 	}
 
+	// The index carries what each version requires.
+	if out := p.ok("index", "build", app, "--output", "json"); !strings.Contains(out, `"requires"`) || !strings.Contains(out, "^1.0.0") {
+		t.Errorf("the index does not say what deps-app requires:\n%s", out)
+	}
+
 	pushVersion(t, p, base, "1.1.0", "repository", nil)
 	out := p.ok("install", app, "--tier", "repository", "-o", p.path("app"))
 	if !strings.Contains(out, "installed deps-app 1.0.0") || !strings.Contains(out, "with deps-base 1.1.0") {

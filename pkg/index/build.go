@@ -19,6 +19,7 @@ import (
 
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/owners"
+	"github.com/tierpack/tierpack/pkg/requires"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/falco"
@@ -301,6 +302,9 @@ func (b *Builder) makeEntry(ctx context.Context, t *target.Target, found []resol
 			}
 			if p.Tier > tier.Contrib {
 				v.Record, v.KeyID = p.Record, p.KeyID
+			}
+			if r, err := requires.FromAnnotations(r.info.Annotations); err == nil && !r.IsZero() {
+				v.Requires = &r
 			}
 			if r.claimed != v.Tier {
 				v.ClaimedTier = r.claimed

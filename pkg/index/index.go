@@ -14,6 +14,7 @@ import (
 
 	"github.com/tierpack/tierpack/pkg/home"
 	"github.com/tierpack/tierpack/pkg/sign"
+	"github.com/tierpack/tierpack/sdk/contrib"
 	"github.com/tierpack/tierpack/sdk/tier"
 )
 
@@ -122,6 +123,11 @@ type Version struct {
 	Created string `yaml:"created,omitempty" json:"created,omitempty"`
 	// Revision is the source revision, if annotated.
 	Revision string `yaml:"revision,omitempty" json:"revision,omitempty"`
+	// Requires is what this version requires (tierpack.yaml's requires,
+	// from its dev.tierpack.requires annotation), for a reader to plan
+	// with; install reads it again from the artifact, whose digest covers
+	// it.
+	Requires *contrib.Requires `yaml:"requires,omitempty" json:"requires,omitempty"`
 	// Record is the digest of the tier record (its referrer manifest in
 	// the entry's repository) that proves Tier above contrib, and KeyID the
 	// key that signed it. They are the proof a reader checks with its own
