@@ -120,7 +120,7 @@ FILES:
 			searchCommand(), listCommand(), indexCommand(), promoteCommand(), resignCommand(), signCommand(), verifyCommand(), copyCommand(),
 			keyCommand(), cacheCommand(), pluginCommand(), loginCommand(), logoutCommand(), versionCommand(),
 			tagsCommand(), completionCommand(), catalogCommand(), storeCommand(),
-			installCommand(), installedCommand(), updateCommand(), followCommand(), auditCommand(), uninstallCommand(),
+			installCommand(), installedCommand(), updateCommand(), followCommand(), auditCommand(), uninstallCommand(), mirrorCommand(),
 		},
 		OnUsageError:   onUsageError,
 		Before:         before,

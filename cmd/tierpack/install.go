@@ -148,3 +148,41 @@ EXAMPLES:
 		}),
 	}
 }
+
+func mirrorCommand() *cli.Command {
+	return &cli.Command{
+		Name: "mirror", Usage: "copy what an index names at --tier or higher, with its trust chain, for machines without the network",
+		ArgsUsage: "--index NAME --tier TIER DEST",
+		Description: `Copies every version the index NAME names whose tier the trust gate verifies at --tier or
+higher, with its tier records and signatures, and the index itself (byte for byte, so a
+signature on it stays valid) to DEST:
+
+   oci:DIR      a mirror bundle: carry it to the machine without the network, then
+                  tierpack index add NAME oci:DIR
+                  tierpack install NAME --tier TIER
+                installs from it and verifies fully; the bundle stands in for the
+                registries its index names (or point registries.yaml at it:
+                mirror: oci:/ABSOLUTE/DIR).
+   HOST[:PORT]  a registry; every repository keeps its path, so registries.yaml's
+                mirror: HOST serves it.
+
+Re-running copies only what is missing, and brings the records of what is there up to
+date: a demotion made since reaches the mirror. Plugins of third-party types are not
+copied: install them with tierpack plugin install.
+
+EXAMPLES:
+   tierpack mirror --index falco --tier official oci:/media/usb/falco-official
+   tierpack mirror --index falco --tier repository registry.internal:5000`,
+		Flags: append([]cli.Flag{option.Output(), trustKeyFlag,
+			&cli.StringFlag{Name: "index", Required: true, Usage: "the configured index `NAME` whose contributions to copy (tierpack index list)"},
+			&cli.StringFlag{Name: "tier", Required: true, Usage: "copy versions verified at `TIER` or higher: contrib, repository, official"},
+		}, option.Registry()...),
+		Action: action(1, 1, "needs the DEST: oci:DIR or a registry HOST[:PORT]", func(c *cli.Context, cl *tierpack.Client) error {
+			t, err := tierFlag(c, "tier")
+			if err != nil {
+				return err
+			}
+			return run.Mirror(envOf(c, cl), tierpack.MirrorRequest{Index: c.String("index"), Tier: t, Dest: c.Args().First(), KeyFiles: c.StringSlice("key")})
+		}),
+	}
+}

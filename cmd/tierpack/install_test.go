@@ -409,3 +409,78 @@ func TestRuntimeRequirementStopsUpdate(t *testing.T) {
 		t.Errorf("after the update on Falco 0.40.2: %q", b)
 	}
 }
+
+// The air gap: mirror copies what an index names at the tier, with its
+// records and signatures, into an oci: bundle (a second run copies
+// nothing); with the registry gone, a fresh home adds the bundle as an
+// index and installs from it, verified; a registries.yaml mirror pointing
+// at the bundle serves a reference to the registry too.
+func TestMirrorAirGap(t *testing.T) {
+	reg := registrytest.New(t)
+	p := newTP(t)
+	app, tool := reg.Host+"/run/airgap-app", reg.Host+"/run/airgap-tool"
+	pushVersion(t, p, app, "1.0.0", "repository", nil)
+	pushVersion(t, p, app, "1.1.0", "contrib", nil)
+	pushVersion(t, p, tool, "2.0.0", "repository", nil)
+	p.ok("index", "build", app, tool, "-o", p.path("index.yaml"))
+	p.ok("index", "add", "falco", p.path("index.yaml"))
+	bundle := p.path("bundle")
+	out, errs, code := p.run("mirror", "--index", "falco", "--tier", "repository", "oci:"+bundle)
+	if code != 0 || !strings.Contains(out, "airgap-app:1.0.0") || !strings.Contains(out, "airgap-tool:2.0.0") || strings.Contains(out, "1.1.0") ||
+		!strings.Contains(errs, "left out "+app+":1.1.0") {
+		t.Fatalf("mirror: exit %d\n%s\n%s", code, out, errs)
+	}
+	if out := p.ok("mirror", "--index", "falco", "--tier", "repository", "oci:"+bundle); strings.Contains(out, "copied") {
+		t.Errorf("a second mirror copied again:\n%s", out)
+	}
+	index, _ := os.ReadFile(p.path("index.yaml"))
+	reg.Close()
+
+	q := newTP(t)
+	q.ok("index", "add", "falco", "oci:"+bundle)
+	if got, _ := os.ReadFile(filepath.Join(q.home, "indexes", "falco.yaml")); string(got) != string(index) {
+		t.Errorf("the bundle's index is not the index, byte for byte:\n%s", got)
+	}
+	out = q.ok("install", "airgap-app", "--tier", "repository", "-o", q.path("app"))
+	if !strings.Contains(out, "installed airgap-app 1.0.0") || !strings.Contains(out, "verified repository") {
+		t.Fatalf("install from the bundle:\n%s", out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(q.path("app"), "version.txt")); string(b) != "1.0.0\n" {
+		t.Errorf("installed from the bundle: %q", b)
+	}
+	q.ok("audit")
+	if _, errs, code := q.run("install", "airgap-tool", "--tier", "official", "-o", q.path("tool")); code != exitTierRefused {
+		t.Errorf("a repository version installed at official from the bundle: exit %d\n%s", code, errs)
+	}
+
+	// registries.yaml: the bundle stands in for the registry.
+	r := newTP(t)
+	os.WriteFile(filepath.Join(r.home, "registries.yaml"), []byte("registries:\n  "+reg.Host+":\n    mirror: oci:"+bundle+"\n"), 0o644)
+	if out := r.ok("install", tool, "--tier", "repository", "-o", r.path("tool")); !strings.Contains(out, "installed airgap-tool 2.0.0") {
+		t.Errorf("install through a registries.yaml oci: mirror:\n%s", out)
+	}
+}
+
+// A demotion reaches the mirror: mirror run again after a mirrored
+// version is demoted copies the demotion into the bundle, and an install
+// from the bundle, with the registry gone, refuses that version.
+func TestMirrorCarriesDemotion(t *testing.T) {
+	reg := registrytest.New(t)
+	p := newTP(t)
+	app := reg.Host + "/run/demoted-app"
+	pushVersion(t, p, app, "1.0.0", "repository", nil)
+	p.ok("index", "build", app, "-o", p.path("index.yaml"))
+	p.ok("index", "add", "falco", p.path("index.yaml"))
+	bundle := p.path("bundle")
+	p.ok("mirror", "--index", "falco", "--tier", "repository", "oci:"+bundle)
+	p.ok("promote", app+":1.0.0", "--to", "contrib", "--key", ciKey, "--reason-kind", "security", "--advisory", "CVE-2026-0001", "--reason", "leaks tokens")
+	_, errs, _ := p.run("mirror", "--index", "falco", "--tier", "repository", "oci:"+bundle)
+	if !strings.Contains(errs, "mirrored before") {
+		t.Errorf("mirror after the demotion:\n%s", errs)
+	}
+	reg.Close()
+
+	q := newTP(t)
+	q.ok("index", "add", "falco", "oci:"+bundle)
+	q.refused([]string{"install", "demoted-app", "--tier", "repository", "-o", q.path("app")}, "CVE-2026-0001")
+}

@@ -46,7 +46,8 @@ type RegistrySettings struct {
 	CertFile string `yaml:"cert-file,omitempty" json:"certFile,omitempty"`
 	KeyFile  string `yaml:"key-file,omitempty" json:"keyFile,omitempty"`
 	// Mirror is another registry host[:port] that reads of this registry's
-	// repositories go to (same repository path); writes still go here.
+	// repositories go to (same repository path), or oci:/PATH of a mirror
+	// bundle (see BundleFile); writes still go here.
 	// Open only chooses it: the use cases (pkg/tierpack) fall back to this
 	// registry when the mirror cannot serve a reference.
 	Mirror string `yaml:"mirror,omitempty" json:"mirror,omitempty"`
@@ -95,8 +96,12 @@ func LoadRegistries(path string) (Registries, error) {
 		if s.PlainHTTP != nil && *s.PlainHTTP && s.tls() {
 			return nil, fmt.Errorf("%s: %s: plain-http excludes ca-file, insecure, cert-file and key-file", path, host)
 		}
-		if s.Mirror != "" && (strings.ContainsAny(s.Mirror, "/ ") || s.Mirror == host) {
-			return nil, fmt.Errorf("%s: %s: mirror %q must be another registry host[:port]", path, host, s.Mirror)
+		if dir, ok := strings.CutPrefix(s.Mirror, "oci:"); ok {
+			if !filepath.IsAbs(dir) {
+				return nil, fmt.Errorf("%s: %s: mirror %q: an oci: mirror is a bundle folder `tierpack mirror` wrote, given by its absolute path", path, host, s.Mirror)
+			}
+		} else if s.Mirror != "" && (strings.ContainsAny(s.Mirror, "/ ") || s.Mirror == host) {
+			return nil, fmt.Errorf("%s: %s: mirror %q must be another registry host[:port], or oci:/PATH of a mirror bundle", path, host, s.Mirror)
 		}
 		f.Registries[host] = s
 	}

@@ -13,13 +13,14 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/tierpack/tierpack/pkg/cache"
-	"github.com/tierpack/tierpack/pkg/home"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
+
+	"github.com/tierpack/tierpack/pkg/cache"
+	"github.com/tierpack/tierpack/pkg/home"
 )
 
 // Options configure how references are opened. The zero value uses the
@@ -77,6 +78,9 @@ type Options struct {
 	// NoMirror reads from the registry itself even when registries.yaml
 	// names a mirror for it.
 	NoMirror bool
+	// Bundles are mirror bundles (see BundleFile) that stand in for the
+	// registries they hold, for reading.
+	Bundles []string
 }
 
 // Target is an opened reference: where to read and write, and which tag or
@@ -127,6 +131,11 @@ func Open(ctx context.Context, ref Ref, opts Options) (*Target, error) {
 	case Layout:
 		return openLayout(ctx, ref, ref.Path, "", opts.ReadOnly)
 	case Remote:
+		if opts.ReadOnly && !opts.NoMirror {
+			if dir := bundleFor(ref, opts); dir != "" {
+				return openBundle(ctx, ref, dir)
+			}
+		}
 		return openRemote(ref, opts)
 	}
 	return nil, fmt.Errorf("unknown reference kind %v", ref.Kind)
@@ -193,7 +202,7 @@ func lockLayout(ctx context.Context, dir string, readOnly bool) (io.Closer, erro
 
 func openRemote(ref Ref, opts Options) (*Target, error) {
 	host, mirror := ref.Registry, ""
-	if m := opts.Settings(host).Mirror; m != "" && opts.ReadOnly && !opts.NoMirror {
+	if m := opts.Settings(host).Mirror; m != "" && !strings.HasPrefix(m, "oci:") && opts.ReadOnly && !opts.NoMirror {
 		host, mirror = m, m
 	}
 	repo, err := remote.NewRepository(host + "/" + ref.Repository)

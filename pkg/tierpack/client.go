@@ -27,6 +27,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -39,6 +40,7 @@ import (
 	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/cache"
 	"github.com/tierpack/tierpack/pkg/home"
+	"github.com/tierpack/tierpack/pkg/index"
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/target"
@@ -187,7 +189,36 @@ func (c *Client) targetOptions(readOnly bool) (target.Options, error) {
 			}
 		}
 	}
+	if opts.Bundles == nil && readOnly {
+		opts.Bundles = c.bundles()
+	}
 	return opts, nil
+}
+
+// bundles are the mirror bundles among the configured indexes (added with
+// `tierpack index add NAME oci:DIR`): each stands in for the registries
+// its index names.
+func (c *Client) bundles() []string {
+	h, err := c.home()
+	if err != nil {
+		return nil
+	}
+	srcs, err := (&index.Config{Dir: h.Root()}).Sources()
+	if err != nil {
+		return nil
+	}
+	out := []string{}
+	for _, src := range srcs {
+		if src.Kind != index.OCISource {
+			continue
+		}
+		if ref, err := target.Parse(src.Location); err == nil && ref.Kind == target.Layout {
+			if _, err := os.Stat(filepath.Join(ref.Path, target.BundleFile)); err == nil {
+				out = append(out, ref.Path)
+			}
+		}
+	}
+	return out
 }
 
 // parseRef parses a reference, reporting a malformed one as a usage error.
@@ -302,6 +333,13 @@ func (c *Client) trustStore(ctx context.Context, t *target.Target, root ocispec.
 			return origin.Store, func() { origin.Close() }, nil
 		}
 		origin.Close()
+	}
+	if bundle, ok := strings.CutPrefix(t.Mirror, "oci:"); ok {
+		// A mirror bundle, chosen for a machine without the registry: its
+		// records and signatures are verified as the registry's would be,
+		// but it cannot hold a demotion made after it was written.
+		slog.Debug("the registry cannot be reached: tier records and signatures are read from the mirror bundle; a demotion made after the bundle was written is not seen until it is mirrored again", "bundle", bundle, "ref", t.Ref.String(), "err", err)
+		return t.Store, func() {}, nil
 	}
 	if !c.TrustMirror {
 		return nil, func() {}, &MirrorOnlyError{Registry: t.Ref.Registry, Mirror: t.Mirror, Err: err}

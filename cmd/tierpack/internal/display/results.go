@@ -121,6 +121,19 @@ func (d *Display) Show(res any) error {
 			}
 			d.Outf("%s\n", line)
 		}
+	case *tierpack.MirrorResult:
+		copied := 0
+		for _, v := range r.Versions {
+			what := "there already"
+			if v.Copied {
+				what, copied = "copied", copied+1
+			}
+			d.Outf("%s:%s (%s, %s): %s\n", v.Repository, v.Version, short(v.Digest), v.Tier, what)
+		}
+		for _, s := range r.Skipped {
+			d.Statusf("left out %s\n", s)
+		}
+		d.Statusf("mirrored %d version(s) of index %s into %s (%d copied now); the index is %s\n", len(r.Versions), r.Index, r.Dest, copied, r.IndexRef)
 	case *tierpack.AuditResult:
 		if err := d.installed(r.Installed); err != nil {
 			return err

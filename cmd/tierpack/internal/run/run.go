@@ -390,6 +390,12 @@ type FollowCheck struct {
 	Error   string                 `json:"error,omitempty"`
 }
 
+// Mirror copies an index's contributions at a tier for air-gapped use.
+func Mirror(e *Env, o tierpack.MirrorRequest) error {
+	res, err := e.Client.Mirror(e.Ctx, o)
+	return e.show(res, err)
+}
+
 // Follow runs update in a loop, printing each check (one JSON line each
 // with --output json) and running execCmd (with sh -c) after a change.
 func Follow(e *Env, o tierpack.FollowRequest, execCmd string) error {
