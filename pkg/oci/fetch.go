@@ -6,7 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"slices"
+	"sync"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 
@@ -41,9 +45,9 @@ func FetchAll(ctx context.Context, src content.Fetcher, d ocispec.Descriptor, li
 	if d.Size > limit {
 		return nil, fmt.Errorf("%s is %d bytes, more than the %d tierpack reads: %w", d.Digest, d.Size, limit, ErrTooLarge)
 	}
-	c, _ := ctx.Value(cacheKey{}).(*cache.Cache)
-	if c != nil {
-		if data, err := c.Get(d); err == nil {
+	rc, _ := ctx.Value(readsKey{}).(*reads)
+	if rc != nil && rc.cache != nil {
+		if data, err := rc.cache.Get(d); err == nil {
 			return data, nil
 		}
 	}
@@ -52,25 +56,89 @@ func FetchAll(ctx context.Context, src content.Fetcher, d ocispec.Descriptor, li
 		data, err = content.FetchAll(ctx, src, d)
 		return err
 	})
-	if err == nil && c != nil {
-		_ = c.PutBytes(d, data) // a cache that cannot be written is only slower
+	if err == nil && rc != nil && rc.cache != nil {
+		_ = rc.cache.PutBytes(d, data) // a cache that cannot be written is only slower
 	}
 	return data, err
 }
 
-type cacheKey struct{}
+type readsKey struct{}
 
-// WithCache returns a context whose FetchAll reads — the manifests, tier
-// records, signatures and bundles that decide a tier, all read whole and
-// by digest — go through the content-addressed cache c (nil: none). A
-// cached entry is checked against its digest as it is read, so the cache
-// saves requests without being trusted: a verdict is as fresh as the
-// referrer listings, which are always asked of the registry.
+// reads is what WithCache puts in a context.
+type reads struct {
+	cache *cache.Cache
+	mu    sync.Mutex
+	// listings are the referrer candidates of each subject listed so
+	// far, by store and subject digest.
+	listings map[listingKey][]candidate
+}
+
+type listingKey struct {
+	store   any
+	subject digest.Digest
+}
+
+// WithCache returns a context for one verification — the reads that
+// decide a tier. Its FetchAll reads (manifests, tier records, signatures
+// and bundles, all read whole and by digest) go through the
+// content-addressed cache c, and ResolveDigest answers from it; a cached
+// entry is checked against its digest as it is read, so the cache saves
+// requests without being trusted. Referrer listings are made once per
+// subject for the life of the context and always asked of the store:
+// a verdict is as fresh as they are. c nil: no cache, listings are still
+// made once.
 func WithCache(ctx context.Context, c *cache.Cache) context.Context {
-	if c == nil {
-		return ctx
+	return context.WithValue(ctx, readsKey{}, &reads{cache: c, listings: map[listingKey][]candidate{}})
+}
+
+// memoized is list's answer for subject in store, made once per
+// WithCache context (every time without one).
+func memoized(ctx context.Context, store any, subject ocispec.Descriptor, list func() ([]candidate, error)) ([]candidate, error) {
+	rc, _ := ctx.Value(readsKey{}).(*reads)
+	if rc == nil || reflect.ValueOf(store).Kind() != reflect.Pointer {
+		return list()
 	}
-	return context.WithValue(ctx, cacheKey{}, c)
+	key := listingKey{store: store, subject: subject.Digest}
+	rc.mu.Lock()
+	got, ok := rc.listings[key]
+	rc.mu.Unlock()
+	if ok {
+		return slices.Clone(got), nil
+	}
+	got, err := list()
+	if err != nil {
+		return nil, err
+	}
+	rc.mu.Lock()
+	rc.listings[key] = got
+	rc.mu.Unlock()
+	return slices.Clone(got), nil
+}
+
+// ResolveDigest resolves a digest in store, from the WithCache context's
+// cache when it holds that manifest (its media type read from it), else
+// from store.
+func ResolveDigest(ctx context.Context, store content.Resolver, d digest.Digest) (ocispec.Descriptor, error) {
+	if rc, _ := ctx.Value(readsKey{}).(*reads); rc != nil && rc.cache != nil {
+		if data, err := rc.cache.GetByDigest(d); err == nil {
+			var m struct {
+				MediaType string `json:"mediaType"`
+			}
+			if json.Unmarshal(data, &m) == nil && m.MediaType != "" {
+				return ocispec.Descriptor{MediaType: m.MediaType, Digest: d, Size: int64(len(data))}, nil
+			}
+		}
+	}
+	desc, err := store.Resolve(ctx, d.String())
+	if err == nil && desc.Size <= MaxManifestSize {
+		if rc, _ := ctx.Value(readsKey{}).(*reads); rc != nil && rc.cache != nil {
+			if f, ok := store.(content.Fetcher); ok {
+				// Kept, so that the next verification asks nothing.
+				FetchAll(ctx, f, desc, MaxManifestSize)
+			}
+		}
+	}
+	return desc, err
 }
 
 // FetchJSON reads the content d describes with FetchAll and decodes it

@@ -97,17 +97,20 @@ func ReferrersWith(ctx context.Context, store content.ReadOnlyGraphStorage, subj
 	if err := subject.Digest.Validate(); err != nil {
 		return nil, fmt.Errorf("listing referrers: subject digest %q: %w", subject.Digest, err)
 	}
-	var candidates []candidate
-	listed, err := listedReferrers(ctx, store, subject)
+	candidates, err := memoized(ctx, store, subject, func() ([]candidate, error) {
+		listed, err := listedReferrers(ctx, store, subject)
+		if err != nil {
+			return nil, err
+		}
+		tagged, err := taggedReferrers(ctx, store, subject, opts.MaxManifestSize)
+		if err != nil {
+			return nil, err
+		}
+		return append(listed, tagged...), nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	candidates = append(candidates, listed...)
-	tagged, err := taggedReferrers(ctx, store, subject, opts.MaxManifestSize)
-	if err != nil {
-		return nil, err
-	}
-	candidates = append(candidates, tagged...)
 
 	considered := map[digest.Digest]bool{}
 	var out []ocispec.Descriptor

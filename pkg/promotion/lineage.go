@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
@@ -110,7 +111,11 @@ func Lineage(ctx context.Context, store oras.ReadOnlyGraphTarget, root ocispec.D
 					continue
 				}
 				seen[next] = true
-				desc, err := store.Resolve(ctx, next)
+				nd, err := digest.Parse(next)
+				if err != nil {
+					continue
+				}
+				desc, err := oci.ResolveDigest(ctx, store, nd)
 				if err != nil {
 					continue
 				}

@@ -262,8 +262,18 @@ func Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, subject ocispec
 	if len(keys) == 0 {
 		return Verified{}, ErrNoTrustedKeys
 	}
-	sigs, err := Signatures(ctx, store, subject)
+	// The bundle referrers first: when one of them verifies, the legacy
+	// tag need not be asked for (a request saved on every check).
+	sigs, err := bundleSignatures(ctx, store, subject)
 	if err != nil {
+		return Verified{}, fmt.Errorf("reading signatures of %s: %w", subject.Digest, err)
+	}
+	for _, s := range sigs {
+		if k, ok := s.SignedBy(keys); ok && s.Digest == subject.Digest.String() {
+			return Verified{KeyID: k.ID, KeySource: k.Source, Identity: s.Identity, Format: s.Format}, nil
+		}
+	}
+	if sigs, err = Signatures(ctx, store, subject); err != nil {
 		return Verified{}, fmt.Errorf("reading signatures of %s: %w", subject.Digest, err)
 	}
 	if len(sigs) == 0 {
