@@ -78,6 +78,7 @@ func (s *grpcServer) Describe(ctx context.Context, _ *pluginv1.DescribeRequest) 
 		FilePatterns:   d.FilePatterns,
 		Description:    d.Description,
 		StandardUnpack: d.StandardUnpack,
+		InstallDir:     d.InstallDir,
 	}, nil
 }
 
@@ -178,6 +179,7 @@ func (c *grpcClient) Describe(ctx context.Context) (Description, error) {
 		FilePatterns:   r.GetFilePatterns(),
 		Description:    r.GetDescription(),
 		StandardUnpack: r.GetStandardUnpack(),
+		InstallDir:     r.GetInstallDir(),
 	}, nil
 }
 

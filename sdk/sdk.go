@@ -185,6 +185,13 @@ type Description struct {
 	// (one process instead of two, and no plugin code sees the bytes).
 	// Declare it only if it is true: the host does exactly that instead.
 	StandardUnpack bool `json:"standardUnpack,omitempty"`
+	// InstallDir is where `tierpack install` puts this type's artifacts
+	// when neither -o nor the host's install configuration names a
+	// folder: an absolute path in which {name} stands for the
+	// installation's name, e.g. /etc/falco/rules.d/{name}. Empty means the
+	// host's default, $TIERPACK_HOME/installed/{name}. A hint: the host
+	// refuses one that is not absolute or leaves {name} out.
+	InstallDir string `json:"installDir,omitempty"`
 }
 
 // Contribution is the contribution's tierpack.yaml as the host parsed it.

@@ -484,3 +484,35 @@ func TestMirrorCarriesDemotion(t *testing.T) {
 	q.ok("index", "add", "falco", "oci:"+bundle)
 	q.refused([]string{"install", "demoted-app", "--tier", "repository", "-o", q.path("app")}, "CVE-2026-0001")
 }
+
+// $TIERPACK_HOME/install.yaml gives install its tier, this machine's
+// runtimes and a folder per type; a Falco rules artifact's own
+// requirements (falcoctl's engine_version_semver, in its config) are
+// runtime requirements.
+func TestInstallConfigAndFalcoRequirements(t *testing.T) {
+	reg := registrytest.New(t)
+	p := newTP(t)
+	repo := reg.Host + "/rules/falco-shell-rules"
+	p.ok("push", filepath.Join(examplesDir(t), "rules", "falco-shell-rules"), repo)
+	rules := p.path("rules")
+	os.WriteFile(filepath.Join(p.home, "install.yaml"), []byte("tier: contrib\nruntimes:\n  falco-engine: 0.30.0\ndirs:\n  falco-rules: "+rules+"/{name}\n"), 0o644)
+	if _, errs, code := p.run("install", repo); code != exitTierRefused || !strings.Contains(errs, "needs falco-engine >=0.31.0, <1.0.0, this machine runs 0.30.0") {
+		t.Fatalf("install on an engine older than the rules need: exit %d\n%s", code, errs)
+	}
+	out := p.ok("install", repo, "--runtime", "falco-engine=0.43.0")
+	if !strings.Contains(out, "installed falco-shell-rules 0.1.0") || !strings.Contains(out, "required contrib") || !strings.Contains(out, filepath.Join(rules, "falco-shell-rules")) {
+		t.Fatalf("install with the configuration:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(rules, "falco-shell-rules", "falco_shell_rules.yaml")); err != nil {
+		t.Error(err)
+	}
+	// Without a dirs entry the type's plugin says where (Describe's
+	// InstallDir, through the real plugin process).
+	if out := p.ok("plugin", "list", "--output", "json"); !strings.Contains(out, `"installDir": "/etc/falco/rules.d/{name}"`) {
+		t.Errorf("the falco-rules plugin gives no install folder:\n%s", out)
+	}
+	os.WriteFile(filepath.Join(p.home, "install.yaml"), []byte("tier: contrib\ndirs:\n  falco-rules: relative/{name}\n"), 0o644)
+	if _, errs, code := p.run("install", repo, "-o", p.path("x")); code == 0 || !strings.Contains(errs, "absolute folder with {name}") {
+		t.Errorf("a relative folder in install.yaml: exit %d\n%s", code, errs)
+	}
+}

@@ -20,11 +20,13 @@ import (
 	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/home"
 	"github.com/tierpack/tierpack/pkg/index"
+	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/promotion"
 	"github.com/tierpack/tierpack/pkg/requires"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/trust"
 	"github.com/tierpack/tierpack/sdk/contrib"
+	"github.com/tierpack/tierpack/sdk/falco"
 	"github.com/tierpack/tierpack/sdk/tier"
 )
 
@@ -255,12 +257,26 @@ func (c *Client) needsOf(ctx context.Context, t *target.Target, info *artifact.I
 	if err != nil {
 		return r, fmt.Errorf("%s: %w", t.Ref, err)
 	}
-	if !runtimes || !info.Falcoctl {
+	var cfg falco.Config
+	switch {
+	case !runtimes:
 		return r, nil
-	}
-	cfg, err := artifact.FalcoctlConfigOf(ctx, t, info)
-	if err != nil {
-		return r, err
+	case info.Falcoctl:
+		if cfg, err = artifact.FalcoctlConfigOf(ctx, t, info); err != nil {
+			return r, err
+		}
+	case info.Config != nil && falco.ConfigTypes[info.Config.MediaType] != "":
+		// tierpack's falco-rules type pushes falcoctl's format: its
+		// config carries the requirements too.
+		b, err := oci.FetchManifest(ctx, t, *info.Config)
+		if err != nil {
+			return r, err
+		}
+		if err := json.Unmarshal(b, &cfg); err != nil {
+			return r, fmt.Errorf("%s: falcoctl config: %w", t.Ref, err)
+		}
+	default:
+		return r, nil
 	}
 	rt, unknown := requires.FromFalcoctl(cfg.Requirements)
 	if len(unknown) > 0 {
@@ -325,10 +341,12 @@ type InstallRequest struct {
 	Name string
 	// Range is a semver constraint ("^1.2", ">=0.3 <0.5"); empty for any.
 	Range string
-	// Tier is the tier required of it, now and on every update. Required:
-	// nothing is installed at contrib by default.
+	// Tier is the tier required of it, now and on every update; None
+	// takes InstallConfigFile's tier. One of them is required: nothing is
+	// installed at contrib by default.
 	Tier tier.Tier
-	// OutputDir is where it goes; empty means $TIERPACK_HOME/installed/NAME.
+	// OutputDir is where it goes; empty means the folder for its type
+	// (see InstallConfigFile), by default $TIERPACK_HOME/installed/NAME.
 	OutputDir string
 	// State is the state file; empty means $TIERPACK_HOME/installed.json.
 	State string
@@ -358,8 +376,15 @@ type InstallResult struct {
 // their folders, and records them in the state file, last. Installing
 // what is installed already is a no-op.
 func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResult, error) {
+	cfg, err := c.installConfig()
+	if err != nil {
+		return nil, err
+	}
 	if req.Tier <= tier.None {
-		return nil, usagef("install needs the tier to require of it ({Tier} contrib, repository or official): nothing is installed at contrib unless asked")
+		req.Tier = cfg.tier()
+	}
+	if req.Tier <= tier.None {
+		return nil, usagef("install needs the tier to require of it ({Tier} contrib, repository or official, or tier: in $TIERPACK_HOME/%s): nothing is installed at contrib unless asked", InstallConfigFile)
 	}
 	var rng *semver.Constraints
 	if req.Range != "" {
@@ -368,7 +393,7 @@ func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResul
 			return nil, usagef("{Range} %q is not a semver range (e.g. ^1.2, ~0.3, >=1.0 <2.0): %v", req.Range, err)
 		}
 	}
-	rt, err := runtimesOf(req.Runtimes)
+	rt, err := cfg.runtimes(req.Runtimes)
 	if err != nil {
 		return nil, err
 	}
@@ -387,7 +412,7 @@ func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResul
 	if err != nil {
 		return nil, err
 	}
-	inst, err := c.installationOf(repo, cand, req.Tier, req.Range, req.OutputDir)
+	inst, err := c.installationOf(ctx, cfg, repo, cand, req.Tier, req.Range, req.OutputDir)
 	if err != nil {
 		return nil, err
 	}
@@ -401,7 +426,7 @@ func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResul
 			}
 		}
 		steps := []Installation{inst}
-		deps, err := c.planDeps(ctx, gate, st, inst, cand.needs, req.Tier, rt, map[string]bool{inst.Source: true}, nil)
+		deps, err := c.planDeps(ctx, gate, cfg, st, inst, cand.needs, req.Tier, rt, map[string]bool{inst.Source: true}, nil)
 		if err != nil {
 			return false, err
 		}
@@ -428,19 +453,18 @@ func runtimesOf(pairs []string) (requires.Runtimes, error) {
 	return rt, nil
 }
 
-// installationOf is the installation of cand from repo: into dest, or the
-// default folder $TIERPACK_HOME/installed/NAME.
-func (c *Client) installationOf(repo target.Ref, cand *candidate, want tier.Tier, rng, dest string) (Installation, error) {
+// installationOf is the installation of cand from repo: into dest, or
+// the default folder for its type (defaultDir).
+func (c *Client) installationOf(ctx context.Context, cfg *InstallConfig, repo target.Ref, cand *candidate, want tier.Tier, rng, dest string) (Installation, error) {
 	name := cand.info.Name
 	if name == "" {
 		name = filepath.Base(repo.Repository)
 	}
 	if dest == "" {
-		h, err := c.home()
-		if err != nil {
-			return Installation{}, usagef("no data folder to install into: give {OutputDir}, or set TIERPACK_HOME")
+		var err error
+		if dest, err = c.defaultDir(ctx, cfg, cand.info.Type, name, cand.info.Falcoctl); err != nil {
+			return Installation{}, err
 		}
-		dest = filepath.Join(h.Root(), "installed", name)
 	}
 	dest, err := filepath.Abs(dest)
 	if err != nil {
@@ -470,7 +494,7 @@ const maxDependencies = 64
 // so a tier holds through the graph. An artifact already installed
 // within range at that tier stays as it is. path holds the sources on the
 // way here (a cycle is an error), chosen what this plan already took.
-func (c *Client) planDeps(ctx context.Context, gate trust.Gate, st *installState, parent Installation, needs contrib.Requires, want tier.Tier, rt requires.Runtimes, path map[string]bool, chosen []Installation) ([]Installation, error) {
+func (c *Client) planDeps(ctx context.Context, gate trust.Gate, cfg *InstallConfig, st *installState, parent Installation, needs contrib.Requires, want tier.Tier, rt requires.Runtimes, path map[string]bool, chosen []Installation) ([]Installation, error) {
 	for _, dep := range needs.Artifacts {
 		if len(chosen) >= maxDependencies {
 			return nil, fmt.Errorf("%s needs more than %d artifacts in all: tierpack stops there", parent.Name, maxDependencies)
@@ -512,14 +536,14 @@ func (c *Client) planDeps(ctx context.Context, gate trust.Gate, st *installState
 			// The weakest link, named.
 			return nil, fmt.Errorf("%s (required at %s) needs %s %s: %w", parent.Name, want, dep.Name, orAny(dep.Version), err)
 		}
-		inst, err := c.installationOf(repo, cand, want, dep.Version, "")
+		inst, err := c.installationOf(ctx, cfg, repo, cand, want, dep.Version, "")
 		if err != nil {
 			return nil, err
 		}
 		inst.RequiredBy, inst.Dependency = []string{parent.Name}, true
 		chosen = append(chosen, inst)
 		path[src] = true
-		more, err := c.planDeps(ctx, gate, st, inst, cand.needs, want, rt, path, chosen)
+		more, err := c.planDeps(ctx, gate, cfg, st, inst, cand.needs, want, rt, path, chosen)
 		delete(path, src)
 		if err != nil {
 			return nil, err
@@ -796,7 +820,11 @@ func (c *Client) Update(ctx context.Context, req UpdateRequest) (*UpdateResult, 
 	default:
 		return nil, usagef("{OnDemotion} %q: use rollback, remove or fail", req.OnDemotion)
 	}
-	rt, err := runtimesOf(req.Runtimes)
+	cfg, err := c.installConfig()
+	if err != nil {
+		return nil, err
+	}
+	rt, err := cfg.runtimes(req.Runtimes)
 	if err != nil {
 		return nil, err
 	}
@@ -823,7 +851,7 @@ func (c *Client) Update(ctx context.Context, req UpdateRequest) (*UpdateResult, 
 			if inst == nil {
 				continue
 			}
-			row, err := c.updateOne(ctx, gate, st, *inst, req, rt)
+			row, err := c.updateOne(ctx, gate, cfg, st, *inst, req, rt)
 			res.Updates = append(res.Updates, row)
 			if err != nil {
 				failed = append(failed, fmt.Errorf("%s: %w", n, err))
@@ -839,7 +867,7 @@ func (c *Client) Update(ctx context.Context, req UpdateRequest) (*UpdateResult, 
 
 // updateOne decides, and unless a dry run does, what happens to inst,
 // changing st accordingly.
-func (c *Client) updateOne(ctx context.Context, gate trust.Gate, st *installState, inst Installation, req UpdateRequest, rt requires.Runtimes) (UpdateRow, error) {
+func (c *Client) updateOne(ctx context.Context, gate trust.Gate, cfg *InstallConfig, st *installState, inst Installation, req UpdateRequest, rt requires.Runtimes) (UpdateRow, error) {
 	row := UpdateRow{Name: inst.Name, From: inst.Version + " (" + promotion.ShortDigest(inst.Digest) + ")", Action: "unchanged"}
 	fail := func(err error) (UpdateRow, error) {
 		row.Action, row.Why = "failed", err.Error()
@@ -901,7 +929,7 @@ func (c *Client) updateOne(ctx context.Context, gate trust.Gate, st *installStat
 	if demoted {
 		row.Action, row.Why = "rolled back", now.Problem
 	}
-	deps, err := c.planDeps(ctx, gate, st, next, cand.needs, want, rt, map[string]bool{next.Source: true}, nil)
+	deps, err := c.planDeps(ctx, gate, cfg, st, next, cand.needs, want, rt, map[string]bool{next.Source: true}, nil)
 	if err != nil {
 		// Its dependencies cannot be had at the tier: it stays.
 		return fail(fmt.Errorf("%s stays at %s: %w", inst.Name, inst.Version, err))

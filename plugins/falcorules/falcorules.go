@@ -55,6 +55,9 @@ func (Plugin) Describe(context.Context) (sdk.Description, error) {
 		MediaTypes:   []string{falco.RulesfileConfigMediaType, falco.RulesfileLayerMediaType},
 		FilePatterns: []string{"*.yaml", "*.yml"},
 		Description:  "Falco rules files, pushed in falcoctl's rulesfile format (falcoctl artifact install installs them)",
+		// Beside Falco's own rules folder; falco.yaml's rules_files
+		// names it (Falco does not descend into rules.d's folders).
+		InstallDir: "/etc/falco/rules.d/{name}",
 	}, nil
 }
 

@@ -157,8 +157,14 @@ type DescribeResponse struct {
 	// that knows this (it records it with the plugin's pin) extracts such
 	// artifacts itself, without starting the plugin.
 	StandardUnpack bool `protobuf:"varint,8,opt,name=standard_unpack,json=standardUnpack,proto3" json:"standard_unpack,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Where `tierpack install` puts this type's artifacts when neither -o
+	// nor the host's install configuration names a folder: an absolute
+	// path in which {name} stands for the installation's name, e.g.
+	// /etc/falco/rules.d/{name}. Empty: the host's default
+	// ($TIERPACK_HOME/installed/{name}).
+	InstallDir    string `protobuf:"bytes,9,opt,name=install_dir,json=installDir,proto3" json:"install_dir,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DescribeResponse) Reset() {
@@ -245,6 +251,13 @@ func (x *DescribeResponse) GetStandardUnpack() bool {
 		return x.StandardUnpack
 	}
 	return false
+}
+
+func (x *DescribeResponse) GetInstallDir() string {
+	if x != nil {
+		return x.InstallDir
+	}
+	return ""
 }
 
 // Contribution is the parsed tierpack.yaml, as the host read it.
@@ -1463,7 +1476,7 @@ const file_tierpack_plugin_v1_plugin_proto_rawDesc = "" +
 	"\n" +
 	"\x1ftierpack/plugin/v1/plugin.proto\x12\x12tierpack.plugin.v1\"6\n" +
 	"\x0fDescribeRequest\x12#\n" +
-	"\rhost_protocol\x18\x01 \x01(\x05R\fhostProtocol\"\x97\x02\n" +
+	"\rhost_protocol\x18\x01 \x01(\x05R\fhostProtocol\"\xb8\x02\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1f\n" +
@@ -1474,7 +1487,9 @@ const file_tierpack_plugin_v1_plugin_proto_rawDesc = "" +
 	"mediaTypes\x12#\n" +
 	"\rfile_patterns\x18\x06 \x03(\tR\ffilePatterns\x12 \n" +
 	"\vdescription\x18\a \x01(\tR\vdescription\x12'\n" +
-	"\x0fstandard_unpack\x18\b \x01(\bR\x0estandardUnpack\"\xf8\x01\n" +
+	"\x0fstandard_unpack\x18\b \x01(\bR\x0estandardUnpack\x12\x1f\n" +
+	"\vinstall_dir\x18\t \x01(\tR\n" +
+	"installDir\"\xf8\x01\n" +
 	"\fContribution\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x12\n" +
