@@ -1,6 +1,7 @@
 package tierpack
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,16 +16,19 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/errdef"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/home"
 	"github.com/tierpack/tierpack/pkg/index"
 	"github.com/tierpack/tierpack/pkg/oci"
+	"github.com/tierpack/tierpack/pkg/plugin/dist"
 	"github.com/tierpack/tierpack/pkg/promotion"
 	"github.com/tierpack/tierpack/pkg/requires"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/trust"
+	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/contrib"
 	"github.com/tierpack/tierpack/sdk/falco"
 	"github.com/tierpack/tierpack/sdk/tier"
@@ -69,6 +73,9 @@ type Installation struct {
 	// them removes it).
 	RequiredBy []string `json:"requiredBy,omitempty"`
 	Dependency bool     `json:"dependency,omitempty"`
+	// Plugin is set on a dependency that is a tierpack plugin: plugin
+	// install's, kept in the plugins' lock.json, not in the state file.
+	Plugin bool `json:"plugin,omitempty"`
 }
 
 // Reference is the installed version's reference, by digest.
@@ -531,6 +538,16 @@ func (c *Client) planDeps(ctx context.Context, gate trust.Gate, cfg *InstallConf
 			chosen = append(chosen, kept)
 			continue
 		}
+		if plug, err := c.pluginDep(ctx, repo, rng); err != nil {
+			return nil, fmt.Errorf("%s needs %s: %w", parent.Name, dep.Name, err)
+		} else if plug != nil {
+			// The plugin a type needs: installed as plugin install
+			// installs one (signed by a key trusted for plugins, never
+			// unsigned), not recorded as an installation.
+			plug.RequiredBy = []string{parent.Name}
+			chosen = append(chosen, *plug)
+			continue
+		}
 		cand, err := c.resolveVersion(ctx, gate, repo, versionPick{rng: rng, runtimes: rt}, want)
 		if err != nil {
 			// The weakest link, named.
@@ -551,6 +568,42 @@ func (c *Client) planDeps(ctx context.Context, gate trust.Gate, cfg *InstallConf
 		chosen = more
 	}
 	return chosen, nil
+}
+
+// pluginDep is the newest version of repo within rng when repo holds
+// tierpack plugins (dist.ArtifactType), as an installation marked Plugin;
+// nil when it holds something else. A plugin installed from that digest
+// already is left as it is.
+func (c *Client) pluginDep(ctx context.Context, repo target.Ref, rng *semver.Constraints) (*Installation, error) {
+	t, err := c.openRef(ctx, repo, true)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	if repo.Reference() == "" {
+		tags, err := index.Tags(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		var versions []string
+		for _, tag := range tags {
+			if v, err := semver.NewVersion(tag); err == nil && contrib.IsSemver(tag) && (rng == nil || rng.Check(v)) {
+				versions = append(versions, tag)
+			}
+		}
+		if len(versions) == 0 {
+			return nil, nil // resolveVersion says what is wrong
+		}
+		slices.SortFunc(versions, func(x, y string) int { return index.CompareVersions(y, x) })
+		t.Ref = t.Ref.WithTag(versions[0])
+	}
+	info, err := artifact.Resolve(ctx, t, nil)
+	if err != nil || info.ArtifactType != dist.ArtifactType {
+		return nil, nil
+	}
+	version := cmp.Or(info.Annotations[ocispec.AnnotationVersion], t.Ref.Tag)
+	return &Installation{Name: cmp.Or(info.Annotations[sdk.AnnotationPluginType], filepath.Base(repo.Repository)), Source: repo.WithTag("").String(),
+		Version: version, Digest: info.Digest, Type: "plugin", Plugin: true, Dependency: true}, nil
 }
 
 // meets checks that inst's version is within rng (nil: any).
@@ -619,6 +672,20 @@ func (c *Client) apply(ctx context.Context, st *installState, steps []Installati
 		}
 	}()
 	for _, inst := range steps {
+		if !inst.Plugin {
+			continue
+		}
+		if src, ok := c.pluginSource(inst.Name); ok && src.Pin != nil && src.Pin.Digest == inst.Digest {
+			continue // installed from that digest already
+		}
+		if _, err := c.PluginInstall(ctx, PluginInstallRequest{Ref: inst.Reference(), KeyFiles: keyFiles}); err != nil {
+			return fmt.Errorf("the plugin %s needs: %w", strings.Join(inst.RequiredBy, ", "), err)
+		}
+	}
+	for _, inst := range steps {
+		if inst.Plugin {
+			continue
+		}
 		old := st.find(inst.Name)
 		if old != nil && old.Source != inst.Source {
 			return fmt.Errorf("%s from %s would replace the installation of the same name from %s: uninstall it first", inst.Name, inst.Source, old.Source)
@@ -643,6 +710,9 @@ func (c *Client) apply(ctx context.Context, st *installState, steps []Installati
 		}
 	}
 	for _, inst := range steps {
+		if inst.Plugin {
+			continue
+		}
 		if old := st.find(inst.Name); old != nil {
 			if old.Destination != inst.Destination {
 				// The same name installed elsewhere: it moved.

@@ -94,6 +94,10 @@ func (d *Display) Show(res any) error {
 			return err
 		}
 		for _, dep := range r.Dependencies {
+			if dep.Plugin {
+				d.Outf("  with plugin %s %s (%s) from %s\n", dep.Name, dep.Version, short(dep.Digest), dep.Source)
+				continue
+			}
 			d.Outf("  with %s %s (%s, verified %s) from %s into %s\n", dep.Name, dep.Version, short(dep.Digest), dep.VerifiedTier, dep.Source, dep.Destination)
 		}
 		if len(r.PassedOver) > 0 {
