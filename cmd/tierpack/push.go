@@ -122,6 +122,13 @@ tierpack.yaml ('+' becomes '_'). Only blobs the target lacks are uploaded, and t
 is written last, so a failed push never leaves a tag pointing at missing content.
 Unchanged content gives the same digest every time.
 
+A published version keeps its digest: pushing a version whose tag in a registry or OCI
+layout names other content (changed files, metadata or tier — or a promoted manifest)
+is refused, since its tier records, signatures and installations are about the digest
+it has. Publish a new version, or give --replace to move the tag on purpose. Pushing it
+again unchanged uploads nothing, signs nothing again and moves no tag. The local store
+is a working area: a version there is replaced freely.
+
 ` + helpReferences + `
 
 EXAMPLES:
@@ -129,7 +136,9 @@ EXAMPLES:
    tierpack push ./falco-quickstart localhost:5000/contrib/falco-quickstart
    tierpack push ./falco-quickstart oci:./layout:0.1.0
    tierpack push --output json ./falco-quickstart ghcr.io/org/falco-quickstart:0.1.0`,
-		Flags: append(append([]cli.Flag{option.Output()}, signFlags()...), option.Registry()...),
+		Flags: append(append([]cli.Flag{option.Output(),
+			&cli.BoolFlag{Name: "replace", Usage: "move the version's tag even when it names other content (its records and signatures stay with the old digest)"}},
+			signFlags()...), option.Registry()...),
 		Action: action(2, 2, "needs a contribution folder and a reference", func(c *cli.Context, cl *tierpack.Client) error {
 			return publish(c, cl, c.Args().Get(0), c.Args().Get(1))
 		}),
@@ -148,5 +157,5 @@ func signFlags() []cli.Flag {
 func publish(c *cli.Context, cl *tierpack.Client, dir, ref string) error {
 	e, done := transferEnv(c, cl)
 	defer done()
-	return run.Publish(e, tierpack.PublishRequest{Dir: dir, Ref: ref, Key: key(c), By: c.String("by")})
+	return run.Publish(e, tierpack.PublishRequest{Dir: dir, Ref: ref, Key: key(c), By: c.String("by"), Replace: c.Bool("replace")})
 }

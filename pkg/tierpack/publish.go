@@ -104,7 +104,15 @@ type PublishRequest struct {
 	By string
 	// Progress, if set, is told about each blob.
 	Progress oci.Progress
+	// Replace lets the push move a registry's or layout's version tag that
+	// already names another digest. Without it such a push is refused
+	// (ErrVersionExists): a published version keeps its digest.
+	Replace bool
 }
+
+// ErrVersionExists is wrapped when a push would move a published
+// version's tag to another digest.
+var ErrVersionExists = errors.New("version already published with other content")
 
 // PublishResult reports a push.
 type PublishResult struct {
@@ -127,6 +135,9 @@ type PublishResult struct {
 	Pinned string `json:"-"`
 	// Local is true for the embedded local store.
 	Local bool `json:"-"`
+	// Unchanged is set when the version was there already with this
+	// digest: nothing was uploaded, signed or tagged.
+	Unchanged bool `json:"unchanged,omitempty"`
 }
 
 // Publish validates req.Dir with its type's plugin, packages it, passes it
@@ -180,10 +191,29 @@ func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResul
 		return nil, err
 	}
 	defer t.Close()
+	// A published version keeps its digest: its tier records and
+	// signatures are about that digest, and so is every installation of
+	// it. The local store is a working area, where a version is rebuilt
+	// freely.
+	unchanged := false
+	if ref.Kind != target.Local {
+		if old, err := t.Store.Resolve(ctx, ref.Tag); err == nil {
+			switch {
+			case old.Digest == packed.Root.Digest:
+				// Re-pushed unchanged (by this tierpack or a newer one):
+				// nothing to upload, no tag to move, signed already (the
+				// tag is written after the signatures).
+				unchanged, signer = true, nil
+			case !req.Replace:
+				return nil, fmt.Errorf("%w: %s names %s; this push makes %s (other content, metadata or tier). A published version keeps its digest: its tier records, signatures and installations are about it, and a promoted version would fall back to its first tier. Publish a new version, or give --replace to move the tag on purpose; nothing was pushed",
+					ErrVersionExists, ref, old.Digest, packed.Root.Digest)
+			}
+		}
+	}
 	// With a key, the tag is written after the signatures, so it never names
 	// an artifact whose tier is not signed yet.
 	tag := ref.Tag
-	if signer != nil {
+	if signer != nil || unchanged {
 		tag = ""
 	}
 	res, err := oci.PushBlobs(ctx, t.Store, packed.Blobs, tag, oci.PushOptions{Progress: req.Progress})
@@ -216,6 +246,7 @@ func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResul
 		Diagnostics: nonNil(packed.Diagnostics),
 		Pinned:      ref.WithTag("").String() + "@" + res.Digest,
 		Local:       ref.Kind == target.Local,
+		Unchanged:   unchanged,
 	}, nil
 }
 

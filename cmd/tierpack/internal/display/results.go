@@ -250,6 +250,8 @@ func (d *Display) publish(r *tierpack.PublishResult) error {
 	if r.Local {
 		// A step on this machine: nothing went over a network.
 		d.Statusf("stored %s %s contribution %s in the local store: %d blob(s) written, %d already there\n", r.Tier, r.Type, r.Reference, r.Uploaded, r.Skipped)
+	} else if r.Unchanged {
+		d.Statusf("pushed %s %s contribution %s: unchanged, published with this digest already (%d blob(s) uploaded, %d already present; nothing signed again, no tag moved)\n", r.Tier, r.Type, r.Reference, r.Uploaded, r.Skipped)
 	} else {
 		d.Statusf("pushed %s %s contribution %s: %d blob(s) uploaded, %d already present\n", r.Tier, r.Type, r.Reference, r.Uploaded, r.Skipped)
 	}
