@@ -113,8 +113,9 @@ func TestPromotionLadder(t *testing.T) {
 	p.refused([]string{"push", p.path("c1r"), reg.Host + "/gov/other"}, "owners: no OWNERS file", "nothing was pushed")
 
 	// With OWNERS and a source, still at contrib, it can be promoted.
+	// (The same version with other metadata: --replace says it is meant.)
 	writeContribution(t, p.path("c2"), "contrib", "source: {url: https://github.com/falcosecurity/gov-demo, revision: abc123}\n", true)
-	p.ok("push", p.path("c2"), reg.Host+"/gov/gov-demo")
+	p.ok("push", p.path("c2"), reg.Host+"/gov/gov-demo", "--replace")
 	contentDigests := blobDigests(t, reg, "gov/gov-demo", "1.0.0")
 
 	// Official straight from contrib needs a promotion step... and the
