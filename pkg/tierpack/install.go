@@ -301,23 +301,10 @@ func (c *Client) needsOf(ctx context.Context, t *target.Target, info *artifact.I
 // was (seen). Install, update and a refused pull's offer of another
 // version share it.
 func (c *Client) newestAt(ctx context.Context, t *target.Target, g trust.Gate, want tier.Tier, pick versionPick, skip string, limit int) (*candidate, []string, error) {
-	tags, err := index.Tags(ctx, t)
+	versions, err := versionTags(ctx, t, pick.rng, skip)
 	if err != nil {
 		return nil, nil, err
 	}
-	var versions []string
-	for _, tag := range tags {
-		if tag == skip || !contrib.IsSemver(tag) {
-			continue
-		}
-		if pick.rng != nil {
-			if v, err := semver.NewVersion(tag); err != nil || !pick.rng.Check(v) {
-				continue
-			}
-		}
-		versions = append(versions, tag)
-	}
-	slices.SortFunc(versions, func(x, y string) int { return index.CompareVersions(y, x) })
 	var seen []string
 	for i, v := range versions {
 		if i >= limit || ctx.Err() != nil {
@@ -339,6 +326,29 @@ func (c *Client) newestAt(ctx context.Context, t *target.Target, g trust.Gate, w
 		}
 	}
 	return nil, seen, nil
+}
+
+// versionTags are the semver tags of t's repository within rng (nil: any)
+// other than skip, newest first.
+func versionTags(ctx context.Context, t *target.Target, rng *semver.Constraints, skip string) ([]string, error) {
+	tags, err := index.Tags(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	var versions []string
+	for _, tag := range tags {
+		if tag == skip || !contrib.IsSemver(tag) {
+			continue
+		}
+		if rng != nil {
+			if v, err := semver.NewVersion(tag); err != nil || !rng.Check(v) {
+				continue
+			}
+		}
+		versions = append(versions, tag)
+	}
+	slices.SortFunc(versions, func(x, y string) int { return index.CompareVersions(y, x) })
+	return versions, nil
 }
 
 // InstallRequest asks for a contribution to be installed.
@@ -581,20 +591,13 @@ func (c *Client) pluginDep(ctx context.Context, repo target.Ref, rng *semver.Con
 	}
 	defer t.Close()
 	if repo.Reference() == "" {
-		tags, err := index.Tags(ctx, t)
+		versions, err := versionTags(ctx, t, rng, "")
 		if err != nil {
 			return nil, err
-		}
-		var versions []string
-		for _, tag := range tags {
-			if v, err := semver.NewVersion(tag); err == nil && contrib.IsSemver(tag) && (rng == nil || rng.Check(v)) {
-				versions = append(versions, tag)
-			}
 		}
 		if len(versions) == 0 {
 			return nil, nil // resolveVersion says what is wrong
 		}
-		slices.SortFunc(versions, func(x, y string) int { return index.CompareVersions(y, x) })
 		t.Ref = t.Ref.WithTag(versions[0])
 	}
 	info, err := artifact.Resolve(ctx, t, nil)
