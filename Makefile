@@ -24,7 +24,7 @@ all: build
 # tierpack and its companion plugins (tierpack-plugin-chart), side by side
 # as `go install github.com/tierpack/tierpack/cmd/...` puts them.
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -tags urfave_cli_no_docs -o $(BIN)/ ./cmd/...
 
 # The interop CLIs the tests run against what tierpack pushes (the "anchors"):
 # each is built from source once per machine, into a cache keyed by its

@@ -67,11 +67,11 @@ func New(res *tierpack.CatalogResult, generated time.Time) *Catalog {
 	return c
 }
 
-var unsafeSlug = regexp.MustCompile(`[^a-z0-9._-]+`)
+var unsafeSlug = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^a-z0-9._-]+`) })
 
 // slug makes a file and URL path element of a repository reference.
 func slug(repo string) string {
-	s := strings.Trim(unsafeSlug.ReplaceAllString(strings.ToLower(repo), "-"), "-.")
+	s := strings.Trim(unsafeSlug().ReplaceAllString(strings.ToLower(repo), "-"), "-.")
 	if s == "" {
 		s = "artifact"
 	}

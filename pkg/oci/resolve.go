@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -313,7 +314,7 @@ func (e *PlatformError) Error() string {
 // platformPart is what an OS, architecture or variant may be in a folder
 // name: they come from the registry, so they must not be able to name a
 // path such as "..".
-var platformPart = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._]*$`)
+var platformPart = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._]*$`) })
 
 // PlatformDir names a platform as one folder, OS-ARCH[-VARIANT] (for
 // example linux-amd64 or linux-arm-v7). Values that cannot be part of a
@@ -324,7 +325,7 @@ func PlatformDir(p ocispec.Platform) (string, error) {
 		parts = append(parts, p.Variant)
 	}
 	for _, s := range parts {
-		if !platformPart.MatchString(s) {
+		if !platformPart().MatchString(s) {
 			return "", fmt.Errorf("platform %q/%q/%q cannot name a folder: the index is malformed", p.OS, p.Architecture, p.Variant)
 		}
 	}

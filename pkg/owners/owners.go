@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -38,7 +39,7 @@ type File struct {
 // ErrInvalid is wrapped by every parse error.
 var ErrInvalid = errors.New("invalid OWNERS file")
 
-var handleRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$`)
+var handleRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$`) })
 
 // Parse reads OWNERS content. name is used in errors.
 func Parse(name string, b []byte) (*File, error) {
@@ -54,7 +55,7 @@ func Parse(name string, b []byte) (*File, error) {
 		names []string
 	}{{"approvers", f.Approvers}, {"reviewers", f.Reviewers}, {"emeritus_approvers", f.EmeritusApprovers}} {
 		for _, n := range list.names {
-			if !handleRE.MatchString(n) {
+			if !handleRE().MatchString(n) {
 				return nil, fmt.Errorf("%w: %s: %s: %q is not a user or team handle", ErrInvalid, name, list.field, n)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"oras.land/oras-go/v2/content/oci"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/tierpack/tierpack/pkg/sign"
 	"github.com/tierpack/tierpack/sdk/tier"
 )

@@ -46,6 +46,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -122,10 +123,10 @@ var ReasonKinds = []string{ReasonSecurity, ReasonDeprecated, ReasonPolicy}
 
 // advisoryRE is what an advisory ID may be: CVE-2026-1234, GHSA-…, a
 // project's own (FALCO-2026-01).
-var advisoryRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9._:-]{1,60}$`)
+var advisoryRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9._:-]{1,60}$`) })
 
 // ValidAdvisory reports whether s is an advisory ID a record may carry.
-func ValidAdvisory(s string) bool { return advisoryRE.MatchString(s) }
+func ValidAdvisory(s string) bool { return advisoryRE().MatchString(s) }
 
 // Why says the record's reason with its kind and advisory:
 // "security, CVE-2026-1234: remote code execution"; "" when it gives none.

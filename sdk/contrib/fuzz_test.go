@@ -30,7 +30,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if !nameRE.MatchString(m.Name) || !typeRE.MatchString(m.Type) || !sdk.ValidTag(TagFor(m.Version)) {
+		if !nameRE().MatchString(m.Name) || !typeRE().MatchString(m.Type) || !sdk.ValidTag(TagFor(m.Version)) {
 			t.Fatalf("accepted a manifest breaking the name/type/version rules: %+v", m)
 		}
 		if m.Tier < tier.Contrib || m.Tier > tier.Official {

@@ -48,6 +48,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -202,15 +203,19 @@ func (es Errors) Error() string {
 func (es Errors) Unwrap() error { return ErrInvalid }
 
 var (
-	nameRE    = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
-	typeRE    = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
-	semverRE  = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
-	licenseRE = regexp.MustCompile(`^[A-Za-z0-9.+-]+(?:\s+(?:AND|OR|WITH)\s+[A-Za-z0-9.+-]+)*$`)
+	nameRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`) })
+	typeRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`) })
+	semverRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
+	})
+	licenseRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[A-Za-z0-9.+-]+(?:\s+(?:AND|OR|WITH)\s+[A-Za-z0-9.+-]+)*$`)
+	})
 )
 
 // IsSemver reports whether v is a semantic version (2.0.0), without a
 // leading "v".
-func IsSemver(v string) bool { return semverRE.MatchString(v) }
+func IsSemver(v string) bool { return semverRE().MatchString(v) }
 
 // MaxManifestSize bounds tierpack.yaml: a genuine one is a few kilobytes,
 // and a huge one would cost many times its size to parse.
@@ -339,7 +344,7 @@ func Parse(raw []byte) (*Manifest, error) {
 	return m, nil
 }
 
-var yamlLineRE = regexp.MustCompile(`line (\d+): (.*)`)
+var yamlLineRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`line (\d+): (.*)`) })
 
 func yamlError(err error) error {
 	var te *yaml.TypeError
@@ -355,7 +360,7 @@ func yamlError(err error) error {
 
 func lineError(msg string) *FieldError {
 	e := &FieldError{File: FileName, Message: msg}
-	if sm := yamlLineRE.FindStringSubmatch(msg); sm != nil {
+	if sm := yamlLineRE().FindStringSubmatch(msg); sm != nil {
 		fmt.Sscan(sm[1], &e.Line)
 		e.Message = sm[2]
 		if f, ok := strings.CutPrefix(e.Message, "field "); ok {
@@ -464,14 +469,14 @@ func (m *Manifest) check() Errors {
 		}
 	}
 	for name := range m.Requires.Runtimes {
-		if !typeRE.MatchString(name) {
+		if !typeRE().MatchString(name) {
 			add("requires.runtimes", "%q is not a runtime name: use lower-case letters, digits and '-', e.g. falco", name)
 		}
 	}
 	switch {
 	case m.Name == "":
 		add("name", "is required: a lower-case name such as falco-quickstart")
-	case len(m.Name) > 128 || !nameRE.MatchString(m.Name):
+	case len(m.Name) > 128 || !nameRE().MatchString(m.Name):
 		add("name", "%q is not allowed: use lower-case letters, digits and single '.', '_' or '-' between them (it becomes part of an OCI repository name)", m.Name)
 	}
 	switch {
@@ -483,7 +488,7 @@ func (m *Manifest) check() Errors {
 	switch {
 	case m.Type == "":
 		add("type", "is required: script, chart, exporter, or a type an installed plugin provides (see `tierpack plugin list`)")
-	case len(m.Type) > 32 || !typeRE.MatchString(m.Type):
+	case len(m.Type) > 32 || !typeRE().MatchString(m.Type):
 		add("type", "%q is not allowed: use lower-case letters, digits and '-'", m.Type)
 	}
 	if m.TierName == "" {
@@ -493,7 +498,7 @@ func (m *Manifest) check() Errors {
 	} else {
 		m.Tier = t
 	}
-	if m.License != "" && !licenseRE.MatchString(m.License) {
+	if m.License != "" && !licenseRE().MatchString(m.License) {
 		add("license", "%q is not an SPDX license expression, e.g. Apache-2.0 or MIT OR Apache-2.0", m.License)
 	}
 	switch {

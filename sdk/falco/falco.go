@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -138,7 +139,7 @@ var fields = map[string][]string{
 	"required_plugin_versions": {"required_plugin_versions"},
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var yamlLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: line (\d+): (.*)$`) })
 
 // CheckFile checks one Falco rules file, named file in diagnostics. seen
 // collects definitions across files, to warn about duplicates; nil means
@@ -158,7 +159,7 @@ func CheckFile(file string, data []byte, seen Names) []sdk.Diagnostic {
 		}
 		if err != nil {
 			line, msg := 0, err.Error()
-			if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			if m := yamlLine().FindStringSubmatch(msg); m != nil {
 				line, _ = strconv.Atoi(m[1])
 				msg = m[2]
 			}

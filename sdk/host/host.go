@@ -428,7 +428,7 @@ func (p *Plugin) stderrNote() string {
 	return "; its last output on stderr was:\n    " + strings.Join(lines, "\n    ")
 }
 
-var protoVersionRE = regexp.MustCompile(`Plugin version: (\d+)`)
+var protoVersionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`Plugin version: (\d+)`) })
 
 // startError explains why go-plugin could not start and connect to a plugin.
 func (p *Plugin) startError(err error) error {
@@ -437,7 +437,7 @@ func (p *Plugin) startError(err error) error {
 	switch {
 	case strings.Contains(msg, "incompatible API version"):
 		v := "another"
-		if m := protoVersionRE.FindStringSubmatch(msg); m != nil {
+		if m := protoVersionRE().FindStringSubmatch(msg); m != nil {
 			v = m[1]
 		}
 		return fmt.Errorf("%w: %s speaks tierpack plugin protocol %s, but this tierpack speaks %d: "+

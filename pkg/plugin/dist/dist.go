@@ -51,6 +51,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -112,13 +113,13 @@ var (
 		"netbsd", "openbsd", "plan9", "solaris", "wasip1", "windows"}
 	knownArch = []string{"386", "amd64", "arm", "arm64", "loong64", "mips", "mips64", "mips64le", "mipsle",
 		"ppc64", "ppc64le", "riscv64", "s390x", "wasm"}
-	variantRE = regexp.MustCompile(`^v[0-9]+(\.[0-9]+)?$`)
-	typeRE    = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
+	variantRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^v[0-9]+(\.[0-9]+)?$`) })
+	typeRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`) })
 )
 
 // ValidType reports whether typ can be a plugin type: lower-case letters,
 // digits and single '-' between them, at most 32 characters.
-func ValidType(typ string) bool { return len(typ) <= 32 && typeRE.MatchString(typ) }
+func ValidType(typ string) bool { return len(typ) <= 32 && typeRE().MatchString(typ) }
 
 // ParseBinaryName splits tierpack-plugin-<type>-<os>-<arch>[-<variant>][.exe]
 // into the type and the platform.
@@ -134,7 +135,7 @@ func ParseBinaryName(name string) (typ string, p ocispec.Platform, ok bool) {
 	case n >= 3 && slices.Contains(knownOS, parts[n-2]) && slices.Contains(knownArch, parts[n-1]):
 		p = ocispec.Platform{OS: parts[n-2], Architecture: parts[n-1]}
 		typ = strings.Join(parts[:n-2], "-")
-	case n >= 4 && slices.Contains(knownOS, parts[n-3]) && slices.Contains(knownArch, parts[n-2]) && variantRE.MatchString(parts[n-1]):
+	case n >= 4 && slices.Contains(knownOS, parts[n-3]) && slices.Contains(knownArch, parts[n-2]) && variantRE().MatchString(parts[n-1]):
 		p = ocispec.Platform{OS: parts[n-3], Architecture: parts[n-2], Variant: parts[n-1]}
 		typ = strings.Join(parts[:n-3], "-")
 	default:
