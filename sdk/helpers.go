@@ -55,8 +55,12 @@ func PackageFiles(ctx context.Context, req PackageRequest, files []string) (Pack
 // written. Layers of other media types are refused: a plugin should not
 // silently drop content it does not understand.
 func UnpackLayers(ctx context.Context, req UnpackRequest, limits archive.Limits) (UnpackResult, error) {
-	return UnpackLayersOf(ctx, req, limits, map[string]archive.Format{MediaTypeLayerTarGzip: archive.FormatGzip, MediaTypeLayerTar: archive.FormatTar})
+	return UnpackLayersOf(ctx, req, limits, StandardFormats)
 }
+
+// StandardFormats are the layer media types UnpackLayers extracts, with
+// the archive format of each.
+var StandardFormats = map[string]archive.Format{MediaTypeLayerTarGzip: archive.FormatGzip, MediaTypeLayerTar: archive.FormatTar}
 
 // UnpackLayersOf is UnpackLayers for layers of the media types formats
 // lists, each extracted as the archive format it maps to (a plugin whose

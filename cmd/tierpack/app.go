@@ -292,6 +292,7 @@ func client(c *cli.Context) (*tierpack.Client, error) {
 		Builtins:       builtinTypes(),
 		Companions:     companionTypes(),
 		HostUnpack:     hostUnpack(),
+		HostFormats:    hostFormats(),
 		PluginTimeout:  c.Duration("plugin-timeout"),
 		RequireSandbox: c.Bool("require-sandbox"),
 		LogLevel:       c.String("log-level"),

@@ -7,6 +7,8 @@ import (
 	"github.com/tierpack/tierpack/plugins/falcorules"
 	"github.com/tierpack/tierpack/plugins/script"
 	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/archive"
+	"github.com/tierpack/tierpack/sdk/falco"
 )
 
 // builtin returns the plugin this binary serves itself, out of process,
@@ -31,6 +33,11 @@ func hostUnpack() map[string]func(context.Context, sdk.UnpackRequest) (sdk.Unpac
 	return map[string]func(context.Context, sdk.UnpackRequest) (sdk.UnpackResult, error){
 		script.Type: script.Plugin{}.Unpack, falcorules.Type: falcorules.Plugin{}.Unpack,
 	}
+}
+
+// hostFormats are the layer formats hostUnpack's extractions read.
+func hostFormats() map[string]map[string]archive.Format {
+	return map[string]map[string]archive.Format{script.Type: sdk.StandardFormats, falcorules.Type: falco.LayerFormats}
 }
 
 // builtinTypes lists the types builtin serves.

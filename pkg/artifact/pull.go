@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -161,6 +162,10 @@ type PullOptions struct {
 	// sdk.UnpackLayers), so no plugin process is started and no plugin
 	// code sees the bytes.
 	HostUnpack func(context.Context, sdk.UnpackRequest) (sdk.UnpackResult, error)
+	// HostFormats, set with HostUnpack, says that it is the standard
+	// extraction of these layer media types: a one-layer pull is then
+	// streamed (see stream.go).
+	HostFormats map[string]archive.Format
 }
 
 // PullResult reports what Pull wrote.
@@ -212,17 +217,19 @@ func pullOnce(ctx context.Context, plugins *plugin.Manager, t *target.Target, op
 	var pluginErr error
 	var started sync.WaitGroup
 	name := "tierpack's falcoctl unpacker"
+	var formats map[string]archive.Format // the in-process unpack's, for streaming
 	switch {
 	case info.Falcoctl:
-		unpack = falco.UnpackLayers // the host knows falcoctl's format: no plugin
+		unpack, formats = falco.UnpackLayers, falco.LayerFormats // the host knows falcoctl's format: no plugin
 	case opts.HostUnpack != nil:
-		unpack, name = opts.HostUnpack, "tierpack's built-in "+info.Type+" unpacker"
+		unpack, formats, name = opts.HostUnpack, opts.HostFormats, "tierpack's built-in "+info.Type+" unpacker"
 	case standardUnpack(plugins, info.Type):
 		// The installed plugin declared, when it was probed, that its
 		// Unpack is the standard extraction: do it here, start nothing.
 		unpack = func(ctx context.Context, req sdk.UnpackRequest) (sdk.UnpackResult, error) {
 			return sdk.UnpackLayers(ctx, req, archive.Limits{})
 		}
+		formats = sdk.StandardFormats
 		name = "tierpack's standard extraction (declared by plugin " + strconv.Quote(info.Type) + ")"
 	default:
 		started.Go(func() {
@@ -237,6 +244,24 @@ func pullOnce(ctx context.Context, plugins *plugin.Manager, t *target.Target, op
 	reqs, fetch, err := st.requests(units, opts.Options)
 	if err != nil {
 		return nil, err
+	}
+	if layer, ok := streamLayer(t, units, formats); ok {
+		slog.Debug("one pass: the layer is extracted as it downloads", "layer", layer.Digest.String(), "size", layer.Size)
+		result, err := st.unpackStreamed(ctx, t, layer, formats[layer.MediaType], name, opts)
+		switch {
+		case errors.Is(err, errStreamRetry):
+			slog.Debug("the streamed download failed once: downloading, then extracting", "layer", layer.Digest.String())
+			if err := st.resetOutput(); err != nil {
+				return nil, err
+			}
+		case err != nil:
+			if errors.Is(err, ErrRefusedContent) {
+				forgetRefused(t, info, fetch)
+			}
+			return nil, err
+		default:
+			return st.finish(ctx, result, info, out, opts)
+		}
 	}
 	hits, err := fetchBlobs(ctx, t, fetch, st.blobs, opts)
 	if err != nil {
@@ -266,10 +291,15 @@ func pullOnce(ctx context.Context, plugins *plugin.Manager, t *target.Target, op
 		}
 		return nil, err
 	}
+	return st.finish(ctx, result, info, out, opts)
+}
+
+// finish moves the staging output into place as out. Pulls into one
+// folder swap their output in one after another: the check, the move
+// aside, the rename and the removal of the old content happen under a
+// lock on the parent folder (nothing is left behind).
+func (st *staging) finish(ctx context.Context, result *PullResult, info *Info, out string, opts PullOptions) (*PullResult, error) {
 	result.Info, result.OutputDir = info, out
-	// Pulls into one folder swap their output in one after another: the
-	// check, the move aside, the rename and the removal of the old content
-	// happen under a lock on the parent folder (nothing is left behind).
 	lock, err := lockParent(ctx, out)
 	if err != nil {
 		return nil, err
@@ -779,7 +809,7 @@ func fetchBlob(ctx context.Context, t *target.Target, d ocispec.Descriptor, dir 
 	}
 	fo := oci.FetchOptions{Progress: opts.Progress, Attempts: opts.Attempts}
 	if t.Cache != nil {
-		err = oci.FetchTo(ctx, t.Store, d, fo, func(r io.Reader) error { return t.Cache.PutReader(d, r) })
+		err = oci.FetchTo(ctx, t.Store, d, fo, func(r io.Reader) error { return t.Cache.PutVerified(d, r) })
 	} else {
 		err = oci.FetchFile(ctx, t.Store, d, filepath.Join(dir, blobPath(d.Digest)), fo)
 	}

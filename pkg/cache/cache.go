@@ -363,6 +363,23 @@ func (c *Cache) Adopt(desc ocispec.Descriptor, src string) error {
 // Path returns the file of a present entry.
 func (c *Cache) Path(d digest.Digest) (string, error) { return c.path(d) }
 
+// PutVerified is PutReader for a reader that checks desc's digest itself
+// and fails, instead of ending, when the content does not match (as
+// oci.FetchTo's does): the content is hashed once, not twice.
+func (c *Cache) PutVerified(desc ocispec.Descriptor, r io.Reader) error {
+	p, err := c.path(desc.Digest)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), DirMode); err != nil {
+		return err
+	}
+	return home.WriteAtomic(p, EntryMode, func(w io.Writer) error {
+		_, err := io.Copy(w, r)
+		return err
+	})
+}
+
 func (c *Cache) put(desc ocispec.Descriptor, r io.Reader) error {
 	p, err := c.path(desc.Digest)
 	if err != nil {

@@ -46,6 +46,7 @@ import (
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/pkg/trust"
 	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/archive"
 	"github.com/tierpack/tierpack/sdk/host"
 )
 
@@ -83,6 +84,10 @@ type Client struct {
 	// HostUnpack are the built-in types whose Unpack is the standard
 	// archive extraction, run in this process by pull (no plugin process).
 	HostUnpack map[string]func(context.Context, sdk.UnpackRequest) (sdk.UnpackResult, error)
+	// HostFormats are, per type in HostUnpack, the layer media types its
+	// standard extraction reads and their archive formats: a one-layer
+	// pull of such a type is streamed (download and extraction at once).
+	HostFormats map[string]map[string]archive.Format
 	// NoSandbox runs plugins unconfined ($TIERPACK_PLUGIN_SANDBOX=off).
 	NoSandbox bool
 	// RequireSandbox refuses third-party plugins this system cannot

@@ -88,6 +88,7 @@ func (c *Client) Pull(ctx context.Context, req PullRequest) (*PullResult, error)
 		Progress:     req.Progress,
 		Limits:       req.Limits,
 		HostUnpack:   c.HostUnpack[info.Type],
+		HostFormats:  c.HostFormats[info.Type],
 	})
 	if err != nil {
 		return nil, c.pluginHint(err, info.Type)

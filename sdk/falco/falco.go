@@ -99,8 +99,8 @@ func CheckFiles(ctx context.Context, dir string, files []string) ([]sdk.Diagnost
 	return diags, nil
 }
 
-// layerFormats are falcoctl's layer media types: each a tar.gz.
-var layerFormats = map[string]archive.Format{
+// LayerFormats are falcoctl's layer media types: each a tar.gz.
+var LayerFormats = map[string]archive.Format{
 	RulesfileLayerMediaType: archive.FormatGzip,
 	PluginLayerMediaType:    archive.FormatGzip,
 	AssetLayerMediaType:     archive.FormatGzip,
@@ -111,7 +111,7 @@ var layerFormats = map[string]archive.Format{
 // archive.ExtractWith's checks, spending req.Budget; a layer of another
 // media type is refused (sdk.UnpackLayersOf).
 func UnpackLayers(ctx context.Context, req sdk.UnpackRequest) (sdk.UnpackResult, error) {
-	return sdk.UnpackLayersOf(ctx, req, archive.Limits{}, layerFormats)
+	return sdk.UnpackLayersOf(ctx, req, archive.Limits{}, LayerFormats)
 }
 
 // Dependency is a name and a version: an artifact a rules file needs

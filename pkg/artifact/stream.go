@@ -1,0 +1,168 @@
+package artifact
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+
+	"github.com/tierpack/tierpack/pkg/home"
+	"github.com/tierpack/tierpack/pkg/oci"
+	"github.com/tierpack/tierpack/pkg/target"
+	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/archive"
+)
+
+// One pass over a big layer. When the unpack is the standard extraction
+// done in this process (a built-in type, falcoctl's format, or a plugin
+// that declared it) and the artifact is one layer the cache does not hold,
+// the pull is one pipeline over both cores: the download is hashed and
+// written to the cache on one goroutine while the archive is decompressed,
+// checked against the budget and written out on another, instead of
+// downloading everything and then reading it back. Nothing is trusted
+// earlier for it: the output goes to the staging folder, which is renamed
+// into place only if the layer's digest matched at its end — a mismatch,
+// like any failure, removes it (ErrRefusedContent for a mismatch, as the
+// two-pass pull says it).
+//
+// A transfer that must be retried is not: after a failed attempt the
+// stream gives up (errStreamRetry) and the pull starts again the
+// two-pass way, which retries downloads into the cache by itself.
+
+// errStreamRetry stops a streamed layer whose download must be tried
+// again: the two-pass pull takes over.
+var errStreamRetry = errors.New("the streamed download must be retried")
+
+// streamLayer is the one layer of units that a streamed pull can take,
+// when there is exactly one, of a format in formats, not cached.
+func streamLayer(t *target.Target, units []unpackUnit, formats map[string]archive.Format) (ocispec.Descriptor, bool) {
+	if len(formats) == 0 || len(units) != 1 || units[0].dir != "" {
+		return ocispec.Descriptor{}, false
+	}
+	var layer *ocispec.Descriptor
+	for i, l := range units[0].manifest.Layers {
+		if l.MediaType == ocispec.MediaTypeEmptyJSON {
+			continue
+		}
+		if layer != nil {
+			return ocispec.Descriptor{}, false
+		}
+		layer = &units[0].manifest.Layers[i]
+	}
+	if layer == nil || layer.Digest.Validate() != nil {
+		return ocispec.Descriptor{}, false
+	}
+	if _, ok := formats[layer.MediaType]; !ok || (t.Cache != nil && t.Cache.Has(*layer)) {
+		return ocispec.Descriptor{}, false
+	}
+	return *layer, true
+}
+
+// stream downloads layer and extracts it into req.OutputDir as it
+// arrives, keeping the download in the cache (or the staging blobs
+// folder), and spends budget.
+func (st *staging) stream(ctx context.Context, t *target.Target, layer ocispec.Descriptor, format archive.Format, out string, budget *archive.Budget, opts PullOptions) error {
+	attempts := 0
+	fo := oci.FetchOptions{Progress: opts.Progress, Attempts: opts.Attempts}
+	err := oci.FetchTo(ctx, t.Store, layer, fo, func(r io.Reader) error {
+		if attempts++; attempts > 1 {
+			return errStreamRetry
+		}
+		pr, pw := io.Pipe()
+		extracted := make(chan error, 1)
+		go func() {
+			err := archive.ExtractWith(ctx, pr, out, archive.ExtractOptions{Budget: budget, Format: format})
+			if err == nil {
+				// What follows the archive's end (gzip's trailer,
+				// padding) is read too: the download goes on to its end
+				// and its digest check.
+				_, err = io.Copy(io.Discard, pr)
+			}
+			if err != nil {
+				pr.CloseWithError(errExtractStopped) // the download stops too
+			}
+			extracted <- err
+		}()
+		tee := io.TeeReader(r, pw)
+		var putErr error
+		if t.Cache != nil {
+			putErr = t.Cache.PutVerified(layer, tee)
+		} else {
+			putErr = home.WriteAtomic(filepath.Join(st.blobs, blobPath(layer.Digest)), 0o644, func(w io.Writer) error {
+				_, err := io.Copy(w, tee)
+				return err
+			})
+		}
+		pw.CloseWithError(putErr)
+		exErr := <-extracted
+		if putErr != nil && !errors.Is(putErr, errExtractStopped) {
+			return putErr // the download's failure (a mismatch among them)
+		}
+		if exErr != nil {
+			return &extractError{err: exErr}
+		}
+		return nil
+	})
+	var ee *extractError
+	switch {
+	case errors.As(err, &ee):
+		return ee.err
+	case errors.Is(err, content.ErrMismatchedDigest) || errors.Is(err, content.ErrTrailingData):
+		return fmt.Errorf("%w: %s: the registry served other content for blob %s than its digest names (%v): corrupt or hostile; nothing of it was kept",
+			ErrRefusedContent, t.Ref, layer.Digest, err)
+	case errors.Is(err, errStreamRetry):
+		return errStreamRetry
+	case err != nil:
+		return fmt.Errorf("%s: fetching %s: %w", t.Ref, layer.Digest, err)
+	}
+	return nil
+}
+
+// extractError carries the extraction's failure through FetchTo, which
+// must not retry it.
+type extractError struct{ err error }
+
+func (e *extractError) Error() string { return e.err.Error() }
+
+// errExtractStopped ends the download of a layer whose extraction
+// failed.
+var errExtractStopped = errors.New("extraction stopped")
+
+// unpackStreamed is pullOnce's streamed path: layer extracted into the
+// staging output with one budget of opts.Limits, then the output checked
+// and listed as unpackAll does.
+func (st *staging) unpackStreamed(ctx context.Context, t *target.Target, layer ocispec.Descriptor, format archive.Format, name string, opts PullOptions) (*PullResult, error) {
+	budget := archive.Budget{Limits: opts.Limits.WithDefaults()}
+	if err := st.stream(ctx, t, layer, format, st.out, &budget, opts); err != nil {
+		if errors.Is(err, errStreamRetry) {
+			return nil, err
+		}
+		if errors.Is(err, archive.ErrUnsafeEntry) || errors.Is(err, archive.ErrTooLarge) || errors.Is(err, archive.ErrCorrupt) {
+			return nil, fmt.Errorf("%w: %s: layer %s: %w", ErrRefusedContent, t.Ref, layer.Digest, err)
+		}
+		return nil, err
+	}
+	check := archive.Budget{Limits: budget.Limits}
+	if err := checkPluginOutput(&check, st.out); err != nil {
+		return nil, fmt.Errorf("%w: %s unpacking %s: %w", ErrPluginOutput, name, t.Ref, err)
+	}
+	files, err := sdk.ListFiles(st.out)
+	if err != nil {
+		return nil, err
+	}
+	return &PullResult{Files: files}, nil
+}
+
+// resetOutput empties the staging output for the two-pass pull after a
+// streamed attempt gave up.
+func (st *staging) resetOutput() error {
+	if err := os.RemoveAll(st.out); err != nil {
+		return err
+	}
+	return os.MkdirAll(st.out, 0o755)
+}
