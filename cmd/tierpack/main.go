@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -42,6 +43,15 @@ func main() {
 }
 
 func runMain(args []string) int {
+	// TIERPACK_CPUPROFILE=FILE writes a CPU profile of the command
+	// (go tool pprof FILE), for the README's performance notes.
+	if path := os.Getenv("TIERPACK_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer func() { pprof.StopCPUProfile(); f.Close() }()
+			}
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	defer goplugin.CleanupClients()

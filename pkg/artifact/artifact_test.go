@@ -329,13 +329,23 @@ func TestPackCache(t *testing.T) {
 	if _, ok := pm.Lookup("script"); !ok {
 		t.Fatal("lookup")
 	}
+	// The cache decides by content: a touched file is the same input...
+	run := filepath.Join(dir, "run.sh")
 	later := time.Now().Add(time.Minute)
-	os.Chtimes(filepath.Join(dir, "run.sh"), later, later)
+	os.Chtimes(run, later, later)
 	third := pack(t, pm, dir, PackOptions{Cache: c})
-	if third.FromCache {
-		t.Error("a touched file still hit the cache")
+	if !third.FromCache || third.Root.Digest != first.Root.Digest {
+		t.Errorf("a touched file: fromCache=%v, digest %s vs %s", third.FromCache, third.Root.Digest, first.Root.Digest)
 	}
-	if third.Root.Digest != first.Root.Digest {
-		t.Error("a touched file changed the digest")
+	// ...and a file changed in place, its size and time kept (an archive
+	// extracted with its times, an editor that keeps them), is not.
+	b, _ := os.ReadFile(run)
+	b[len(b)-2] ^= 1
+	st, _ := os.Stat(run)
+	os.WriteFile(run, b, 0o755)
+	os.Chtimes(run, st.ModTime(), st.ModTime())
+	fourth := pack(t, pm, dir, PackOptions{Cache: c})
+	if fourth.FromCache || fourth.Root.Digest == first.Root.Digest {
+		t.Errorf("a file changed with its size and time kept: fromCache=%v, same digest %v", fourth.FromCache, fourth.Root.Digest == first.Root.Digest)
 	}
 }

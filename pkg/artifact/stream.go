@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
@@ -73,7 +74,7 @@ func (st *staging) stream(ctx context.Context, t *target.Target, layer ocispec.D
 		if attempts++; attempts > 1 {
 			return errStreamRetry
 		}
-		pr, pw := io.Pipe()
+		pr, pw := newChunkPipe(streamBuffer)
 		extracted := make(chan error, 1)
 		go func() {
 			err := archive.ExtractWith(ctx, pr, out, archive.ExtractOptions{Budget: budget, Format: format})
@@ -84,7 +85,7 @@ func (st *staging) stream(ctx context.Context, t *target.Target, layer ocispec.D
 				_, err = io.Copy(io.Discard, pr)
 			}
 			if err != nil {
-				pr.CloseWithError(errExtractStopped) // the download stops too
+				pr.stopReading(errExtractStopped) // the download stops too
 			}
 			extracted <- err
 		}()
@@ -165,4 +166,74 @@ func (st *staging) resetOutput() error {
 		return err
 	}
 	return os.MkdirAll(st.out, 0o755)
+}
+
+// streamBuffer bounds what the download may run ahead of the extraction,
+// in bytes: enough to keep both cores busy, and memory flat in the size of
+// the artifact.
+const streamBuffer = 16 << 20
+
+// chunkPipe is io.Pipe with a buffer: Write copies into the buffer and
+// returns at once while there is room (io.Pipe's would wait for the
+// reader, putting the two ends in lockstep).
+type chunkPipe struct {
+	ch      chan []byte
+	stopped chan struct{}
+	stop    sync.Once
+	stopErr error
+	err     error // the writer's, read after ch is closed
+	cur     []byte
+}
+
+// newChunkPipe is a pipe buffering up to size bytes (in 32 KiB chunks).
+func newChunkPipe(size int) (*chunkPipe, *chunkPipe) {
+	p := &chunkPipe{ch: make(chan []byte, max(1, size/(32<<10))), stopped: make(chan struct{})}
+	return p, p
+}
+
+// Write queues a copy of b; it fails once the reader stopped.
+func (p *chunkPipe) Write(b []byte) (int, error) {
+	select {
+	case <-p.stopped:
+		return 0, p.stopErr
+	default:
+	}
+	c := make([]byte, len(b))
+	copy(c, b)
+	select {
+	case p.ch <- c:
+		return len(b), nil
+	case <-p.stopped:
+		return 0, p.stopErr
+	}
+}
+
+// CloseWithError ends the writing side: the reader gets err, or io.EOF
+// for nil, after what is queued.
+func (p *chunkPipe) CloseWithError(err error) {
+	if err == nil {
+		err = io.EOF
+	}
+	p.err = err
+	close(p.ch)
+}
+
+// Read reads what was written, in order.
+func (p *chunkPipe) Read(b []byte) (int, error) {
+	for len(p.cur) == 0 {
+		c, ok := <-p.ch
+		if !ok {
+			return 0, p.err
+		}
+		p.cur = c
+	}
+	n := copy(b, p.cur)
+	p.cur = p.cur[n:]
+	return n, nil
+}
+
+// stopReading makes writes fail with err from now on (the reader gave
+// up).
+func (p *chunkPipe) stopReading(err error) {
+	p.stop.Do(func() { p.stopErr = err; close(p.stopped) })
 }
