@@ -42,6 +42,11 @@ type PushOptions struct {
 	Progress Progress
 	// Attempts bounds tries per blob; zero means DefaultAttempts.
 	Attempts int
+	// RootMissing says the caller knows the root manifest is not at the
+	// destination (its tag was just found missing there): it is pushed
+	// without asking first. Pushing a manifest the registry has is
+	// harmless, so this only saves a request.
+	RootMissing bool
 }
 
 // PushResult reports what PushBlobs did.
@@ -175,9 +180,12 @@ func (p *pusher) push(ctx context.Context, b Blob) (err error) {
 // pushRoot pushes the root manifest and then tags it: in one request where
 // the target can (a registry's PUT /manifests/TAG).
 func (p *pusher) pushRoot(ctx context.Context, dst oras.Target, root Blob, tag string) error {
-	exists, err := dst.Exists(ctx, root.Desc)
-	if err != nil {
-		return fmt.Errorf("checking manifest %s: %w", root.Desc.Digest, err)
+	exists := false
+	if !p.opts.RootMissing {
+		var err error
+		if exists, err = dst.Exists(ctx, root.Desc); err != nil {
+			return fmt.Errorf("checking manifest %s: %w", root.Desc.Digest, err)
+		}
 	}
 	if exists {
 		p.skipped.Add(1)
@@ -189,7 +197,7 @@ func (p *pusher) pushRoot(ctx context.Context, dst oras.Target, root Blob, tag s
 		}
 		return nil
 	}
-	err = Retry(ctx, p.opts.Attempts, func() error {
+	err := Retry(ctx, p.opts.Attempts, func() error {
 		rc, err := root.Open()
 		if err != nil {
 			return err

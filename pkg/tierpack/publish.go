@@ -9,6 +9,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore/pkg/signature"
+	"oras.land/oras-go/v2/errdef"
 
 	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/oci"
@@ -195,9 +196,11 @@ func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResul
 	// signatures are about that digest, and so is every installation of
 	// it. The local store is a working area, where a version is rebuilt
 	// freely.
-	unchanged := false
+	unchanged, missing := false, false
 	if ref.Kind != target.Local {
-		if old, err := t.Store.Resolve(ctx, ref.Tag); err == nil {
+		old, err := t.Store.Resolve(ctx, ref.Tag)
+		missing = errors.Is(err, errdef.ErrNotFound)
+		if err == nil {
 			switch {
 			case old.Digest == packed.Root.Digest:
 				// Re-pushed unchanged (by this tierpack or a newer one):
@@ -216,8 +219,15 @@ func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResul
 	if signer != nil || unchanged {
 		tag = ""
 	}
-	res, err := oci.PushBlobs(ctx, t.Store, packed.Blobs, tag, oci.PushOptions{Progress: req.Progress})
-	if err != nil {
+	// The tag was just found missing: so is, almost surely, the manifest
+	// (one request fewer, as many as oras push makes).
+	var res oci.PushResult
+	if unchanged {
+		// The registry has the manifest under this tag, so it has every
+		// blob it names: nothing to ask, nothing to send.
+		root := packed.Root
+		res = oci.PushResult{Digest: root.Digest.String(), MediaType: root.MediaType, Size: root.Size, Skipped: len(packed.Blobs)}
+	} else if res, err = oci.PushBlobs(ctx, t.Store, packed.Blobs, tag, oci.PushOptions{Progress: req.Progress, RootMissing: missing}); err != nil {
 		return nil, fmt.Errorf("pushing to %s: %w", ref, err)
 	}
 	var st artifact.SignedTier
