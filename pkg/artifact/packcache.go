@@ -9,10 +9,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tierpack/tierpack/pkg/cache"
 	"github.com/tierpack/tierpack/pkg/home"
@@ -49,6 +51,11 @@ func fingerprint(m *contrib.Manifest, src plugin.Source, epoch int64) (string, e
 		fmt.Fprintf(h, "plugin %s %q %d %d %s\n", src.Path, src.Args, st.Size(), st.ModTime().UnixNano(), buildID())
 	}
 	h.Write(m.Raw)
+	type entry struct {
+		line, path string
+		sum        []byte
+	}
+	var entries []*entry
 	err := filepath.WalkDir(m.Dir, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -65,25 +72,43 @@ func fingerprint(m *contrib.Manifest, src plugin.Source, epoch int64) (string, e
 		if info.Mode()&fs.ModeSymlink != 0 {
 			target, _ = os.Readlink(path)
 		}
-		fmt.Fprintf(h, "%q %o %d %q", rel, info.Mode(), info.Size(), target)
+		en := &entry{line: fmt.Sprintf("%q %o %d %q", rel, info.Mode(), info.Size(), target)}
 		if info.Mode().IsRegular() {
-			f, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			fh := sha256.New()
-			_, err = io.Copy(fh, f)
-			f.Close()
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(h, " %x", fh.Sum(nil))
+			en.path = path
 		}
-		h.Write([]byte{'\n'})
+		entries = append(entries, en)
 		return nil
 	})
 	if err != nil {
 		return "", err
+	}
+	// The files are read on every core; the fingerprint takes them in
+	// the walk's order.
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, en := range entries {
+		if en.path == "" {
+			continue
+		}
+		g.Go(func() error {
+			f, err := os.Open(en.path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			fh := sha256.New()
+			if _, err := io.Copy(fh, f); err != nil {
+				return err
+			}
+			en.sum = fh.Sum(nil)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return "", err
+	}
+	for _, en := range entries {
+		fmt.Fprintf(h, "%s %x\n", en.line, en.sum)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
