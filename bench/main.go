@@ -140,6 +140,11 @@ func run() error {
 		return fmt.Errorf("chart: %w", err)
 	}
 	results = append(results, chart...)
+	verified, err := verifiedCases(env, dir, host)
+	if err != nil {
+		return fmt.Errorf("verified pulls: %w", err)
+	}
+	results = append(results, verified...)
 	misc, err := miscCases(env, dir, host)
 	if err != nil {
 		return err
@@ -315,6 +320,72 @@ func chartCase(env []string, dir, host string) ([]result, error) {
 }
 
 // miscCases: start-up and plugin start.
+// verifiedCases: what users run — a 1 MiB script pushed at repository
+// (signed, with its tier record), then promoted to official, pulled with
+// --tier repository and --tier official (the trust gate reading and
+// checking records and signatures), against oras pulling the same
+// artifact with no verification at all; with each pull's requests.
+func verifiedCases(env []string, dir, host string) ([]result, error) {
+	env = append(env, "COSIGN_PASSWORD=bench")
+	data := filepath.Join(dir, "verified")
+	if err := makeContribution(data, 1<<20, "small-files"); err != nil {
+		return nil, err
+	}
+	manifest := "name: bench-verified\nversion: 1.0.0\ntype: script\ntier: repository\nlicense: Apache-2.0\n" +
+		"source: {url: https://github.com/tierpack/tierpack, revision: bench}\nowners: OWNERS\nfiles: [payload, README.md, OWNERS]\n"
+	if err := os.WriteFile(filepath.Join(data, "tierpack.yaml"), []byte(manifest), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(data, "OWNERS"), []byte("approvers: [bench-maintainer]\n"), 0o644); err != nil {
+		return nil, err
+	}
+	if out, err := runIn(env, dir, *tierpackBin, "key", "generate", "bench"); err != nil {
+		return nil, fmt.Errorf("key generate: %v\n%s", err, out)
+	}
+	key, pub := filepath.Join(dir, "bench.key"), filepath.Join(dir, "bench.pub")
+	var out []result
+	for _, t := range []string{"repository", "official"} {
+		ref := fmt.Sprintf("%s/bench/verified-%s:1.0.0", host, t)
+		if o, err := runIn(env, dir, *tierpackBin, "--no-cache", "push", data, ref, "--key", key); err != nil {
+			return nil, fmt.Errorf("push %s: %v\n%s", ref, err, o)
+		}
+		if t == "official" {
+			if o, err := runIn(env, dir, *tierpackBin, "promote", ref, "--to", "official", "--key", key, "--reason", "bench"); err != nil {
+				return nil, fmt.Errorf("promote %s: %v\n%s", ref, err, o)
+			}
+		}
+		var tp, oras []time.Duration
+		var tpRSS, orasRSS int64
+		for i := 0; i < *runs; i++ {
+			d, rss, err := timeCmd(env, dir, *tierpackBin, "-q", "--no-cache", "pull", ref, "--tier", t, "--key", pub, "-o", filepath.Join(dir, "vpull"), "--force")
+			if err != nil {
+				return nil, err
+			}
+			tp, tpRSS = append(tp, d), max(tpRSS, rss)
+			os.RemoveAll(filepath.Join(dir, "vpull-oras"))
+			d, rss, err = timeCmd(env, dir, *orasBin, "pull", "--plain-http", "-o", filepath.Join(dir, "vpull-oras"), ref)
+			if err != nil {
+				return nil, err
+			}
+			oras, orasRSS = append(oras, d), max(orasRSS, rss)
+		}
+		name := "verified pull 1M --tier " + t
+		r := compare(name+" (oras: unverified)", median(tp), median(oras), tpRSS, orasRSS, "oras")
+		r.target, r.ok = "reported", true // oras checks no tier, record or signature
+		out = append(out, r)
+		n, err := countRequests(env, dir, *tierpackBin, "-q", "--no-cache", "pull", ref, "--tier", t, "--key", pub, "-o", filepath.Join(dir, "vpull"), "--force")
+		if err != nil {
+			return nil, err
+		}
+		m, err := countRequests(env, dir, *orasBin, "pull", "--plain-http", "-o", filepath.Join(dir, "vpull-oras2"), ref)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, result{name: "requests: " + name, count: n, peerCount: m, peerName: "oras", target: "reported", ok: true, counted: true})
+	}
+	return out, nil
+}
+
 func miscCases(env []string, dir, host string) ([]result, error) {
 	times := func(n int, bin string, args ...string) (time.Duration, int64, error) {
 		var ds []time.Duration

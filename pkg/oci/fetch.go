@@ -46,9 +46,15 @@ func FetchAll(ctx context.Context, src content.Fetcher, d ocispec.Descriptor, li
 		return nil, fmt.Errorf("%s is %d bytes, more than the %d tierpack reads: %w", d.Digest, d.Size, limit, ErrTooLarge)
 	}
 	rc, _ := ctx.Value(readsKey{}).(*reads)
-	if rc != nil && rc.cache != nil {
-		if data, err := rc.cache.Get(d); err == nil {
+	if rc != nil {
+		if data, ok := rc.remembered(d); ok {
 			return data, nil
+		}
+		if rc.cache != nil {
+			if data, err := rc.cache.Get(d); err == nil {
+				rc.remember(d, data)
+				return data, nil
+			}
 		}
 	}
 	var data []byte
@@ -56,10 +62,41 @@ func FetchAll(ctx context.Context, src content.Fetcher, d ocispec.Descriptor, li
 		data, err = content.FetchAll(ctx, src, d)
 		return err
 	})
-	if err == nil && rc != nil && rc.cache != nil {
-		_ = rc.cache.PutBytes(d, data) // a cache that cannot be written is only slower
+	if err == nil && rc != nil {
+		rc.remember(d, data)
+		if rc.cache != nil {
+			_ = rc.cache.PutBytes(d, data) // a cache that cannot be written is only slower
+		}
 	}
 	return data, err
+}
+
+// maxRemembered bounds what one verification keeps in memory.
+const maxRemembered = 16 << 20
+
+// remembered is content this verification read already (verified then:
+// FetchAll and the cache check digests).
+func (rc *reads) remembered(d ocispec.Descriptor) ([]byte, bool) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	b, ok := rc.mem[d.Digest]
+	return b, ok && int64(len(b)) == d.Size
+}
+
+// remember keeps data for the rest of the verification, within
+// maxRemembered.
+func (rc *reads) remember(d ocispec.Descriptor, data []byte) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.memSize+len(data) > maxRemembered {
+		return
+	}
+	if rc.mem == nil {
+		rc.mem = map[digest.Digest][]byte{}
+	}
+	if _, ok := rc.mem[d.Digest]; !ok {
+		rc.mem[d.Digest], rc.memSize = data, rc.memSize+len(data)
+	}
 }
 
 type readsKey struct{}
@@ -71,6 +108,9 @@ type reads struct {
 	// listings are the referrer candidates of each subject listed so
 	// far, by store and subject digest.
 	listings map[listingKey][]candidate
+	// mem is content read whole in this verification, by digest.
+	mem     map[digest.Digest][]byte
+	memSize int
 }
 
 type listingKey struct {
