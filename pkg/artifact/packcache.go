@@ -41,14 +41,18 @@ const packCacheVersion = "tierpack-pack-cache-v3"
 func fingerprint(m *contrib.Manifest, src plugin.Source, epoch int64) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%d\n", packCacheVersion, epoch)
+	// The binary's size and time too: a binary changed since (tampered
+	// with, or replaced) misses the cache, so the plugin is started and
+	// its pin check refuses it, as every command that runs it does.
+	st, err := os.Stat(src.Path)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(h, "plugin %s %q %d %d\n", src.Path, src.Args, st.Size(), st.ModTime().UnixNano())
 	if src.Managed && src.Pin != nil && src.Pin.SHA256 != "" {
-		fmt.Fprintf(h, "plugin sha256 %s %q\n", src.Pin.SHA256, src.Args)
+		fmt.Fprintf(h, "pinned sha256 %s\n", src.Pin.SHA256)
 	} else {
-		st, err := os.Stat(src.Path)
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(h, "plugin %s %q %d %d %s\n", src.Path, src.Args, st.Size(), st.ModTime().UnixNano(), buildID())
+		fmt.Fprintf(h, "build %s\n", buildID())
 	}
 	h.Write(m.Raw)
 	type entry struct {
@@ -56,7 +60,7 @@ func fingerprint(m *contrib.Manifest, src plugin.Source, epoch int64) (string, e
 		sum        []byte
 	}
 	var entries []*entry
-	err := filepath.WalkDir(m.Dir, func(path string, e fs.DirEntry, err error) error {
+	err = filepath.WalkDir(m.Dir, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}

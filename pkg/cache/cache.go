@@ -367,20 +367,24 @@ func (c *Cache) Path(d digest.Digest) (string, error) { return c.path(d) }
 // and fails, instead of ending, when the content does not match (as
 // oci.FetchTo's does): the content is hashed once, not twice.
 func (c *Cache) PutVerified(desc ocispec.Descriptor, r io.Reader) error {
-	p, err := c.path(desc.Digest)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(p), DirMode); err != nil {
-		return err
-	}
-	return home.WriteAtomic(p, EntryMode, func(w io.Writer) error {
+	return c.write(desc, func(w io.Writer) error {
 		_, err := io.Copy(w, r)
 		return err
 	})
 }
 
 func (c *Cache) put(desc ocispec.Descriptor, r io.Reader) error {
+	return c.write(desc, func(w io.Writer) error {
+		vr := content.NewVerifyReader(r, desc)
+		if _, err := io.Copy(w, vr); err != nil {
+			return err
+		}
+		return vr.Verify()
+	})
+}
+
+// write makes desc's entry atomically from what fill writes.
+func (c *Cache) write(desc ocispec.Descriptor, fill func(io.Writer) error) error {
 	p, err := c.path(desc.Digest)
 	if err != nil {
 		return err
@@ -390,11 +394,5 @@ func (c *Cache) put(desc ocispec.Descriptor, r io.Reader) error {
 	}
 	// Read-only: entries are shared with plugins (run as the same user)
 	// that unpack from them; private: see the package doc.
-	return home.WriteAtomic(p, EntryMode, func(w io.Writer) error {
-		vr := content.NewVerifyReader(r, desc)
-		if _, err := io.Copy(w, vr); err != nil {
-			return err
-		}
-		return vr.Verify()
-	})
+	return home.WriteAtomic(p, EntryMode, fill)
 }
