@@ -1,6 +1,8 @@
 package main
 
 import (
+	"archive/tar"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -14,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tierpack/tierpack/sdk"
 
 	"github.com/tierpack/tierpack/internal/faultproxy"
 	"github.com/tierpack/tierpack/internal/registrytest"
@@ -514,5 +518,23 @@ func TestInstallConfigAndFalcoRequirements(t *testing.T) {
 	os.WriteFile(filepath.Join(p.home, "install.yaml"), []byte("tier: contrib\ndirs:\n  falco-rules: relative/{name}\n"), 0o644)
 	if _, errs, code := p.run("install", repo, "-o", p.path("x")); code == 0 || !strings.Contains(errs, "absolute folder with {name}") {
 		t.Errorf("a relative folder in install.yaml: exit %d\n%s", code, errs)
+	}
+}
+
+// An artifact's name is the publisher's word, and install makes a folder
+// of it: one that names itself "../../escape" is refused (exit 8), and
+// nothing is written outside the data folder.
+func TestInstallRefusesPathAsName(t *testing.T) {
+	reg := registrytest.New(t)
+	p := newTP(t)
+	repo := remoteRepo(t, reg, "run/evil")
+	pushRawScriptWith(t, repo, "1.0.0", map[string]string{sdk.AnnotationName: "../../escape"},
+		tarOf(&tar.Header{Typeflag: tar.TypeReg, Name: "f", Mode: 0o644, Size: 1}))
+	_, errs, code := p.run("install", reg.Host+"/run/evil", "--tier", "contrib")
+	if code != exitRefused || !strings.Contains(errs, `names itself "../../escape"`) {
+		t.Fatalf("install of an artifact named ../../escape: exit %d\n%s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(p.home, "..", "escape")); err == nil {
+		t.Error("the install wrote outside the data folder")
 	}
 }

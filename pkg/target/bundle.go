@@ -69,7 +69,11 @@ func (b *Bundle) Holds(ref Ref) bool {
 
 // BundleRepoDir is the layout of ref's repository in the bundle at dir.
 func BundleRepoDir(dir string, ref Ref) string {
-	return filepath.Join(dir, "repos", strings.ReplaceAll(ref.Registry, ":", "_"), filepath.FromSlash(ref.Repository))
+	host := strings.NewReplacer(":", "_", "/", "_", `\`, "_").Replace(ref.Registry)
+	if strings.Trim(host, ".") == "" {
+		host = "_" + host // never "." or "..": the folder stays under repos/
+	}
+	return filepath.Join(dir, "repos", host, filepath.FromSlash(ref.Repository))
 }
 
 // openBundle opens ref's repository in the bundle at dir for reading,

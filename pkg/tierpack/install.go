@@ -477,6 +477,12 @@ func (c *Client) installationOf(ctx context.Context, cfg *InstallConfig, repo ta
 	if name == "" {
 		name = filepath.Base(repo.Repository)
 	}
+	if !contrib.ValidName(name) {
+		// The name is the publisher's word (an annotation), and it names
+		// a folder: never a path.
+		return Installation{}, fmt.Errorf("%w: %s names itself %q, which is not a contribution name (lower-case letters, digits, '.', '_', '-'), and it would name a folder",
+			ErrRefusedName, repo, name)
+	}
 	if dest == "" {
 		var err error
 		if dest, err = c.defaultDir(ctx, cfg, cand.info.Type, name, cand.info.Falcoctl); err != nil {
@@ -832,6 +838,10 @@ func (c *Client) Uninstall(ctx context.Context, name, state string) (*UninstallR
 	})
 	return res, err
 }
+
+// ErrRefusedName is wrapped when an artifact's name could not name its
+// installation folder.
+var ErrRefusedName = fmt.Errorf("artifact name refused: %w", artifact.ErrRefusedContent)
 
 // errNotInstalled is wrapped when a name is not in the state file.
 var errNotInstalled = fmt.Errorf("not installed: %w", errdef.ErrNotFound)

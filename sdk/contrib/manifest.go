@@ -476,7 +476,7 @@ func (m *Manifest) check() Errors {
 	switch {
 	case m.Name == "":
 		add("name", "is required: a lower-case name such as falco-quickstart")
-	case len(m.Name) > 128 || !nameRE().MatchString(m.Name):
+	case !ValidName(m.Name):
 		add("name", "%q is not allowed: use lower-case letters, digits and single '.', '_' or '-' between them (it becomes part of an OCI repository name)", m.Name)
 	}
 	switch {
@@ -523,6 +523,11 @@ func (m *Manifest) check() Errors {
 	}
 	return es
 }
+
+// ValidName reports whether name is a contribution name tierpack.yaml
+// allows: lower-case letters and digits with single '.', '_' or '-'
+// between them, at most 128 characters — never a path.
+func ValidName(name string) bool { return len(name) <= 128 && nameRE().MatchString(name) }
 
 // CheckRelPath checks that p is a clean, slash-separated path inside the
 // contribution folder.
