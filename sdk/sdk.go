@@ -190,7 +190,8 @@ type Description struct {
 	// folder: an absolute path in which {name} stands for the
 	// installation's name, e.g. /etc/falco/rules.d/{name}. Empty means the
 	// host's default, $TIERPACK_HOME/installed/{name}. A hint: the host
-	// refuses one that is not absolute or leaves {name} out.
+	// refuses one that is not absolute or leaves {name} out, and takes it
+	// only from its own plugins and signed, pinned ones.
 	InstallDir string `json:"installDir,omitempty"`
 }
 

@@ -135,13 +135,21 @@ func (c *Client) defaultDir(ctx context.Context, cfg *InstallConfig, typ, name s
 }
 
 // installHint is typ's plugin's InstallDir, "" when it gives none (or a
-// malformed one, or cannot be started: the pull that follows says why).
+// malformed one, or cannot be started: the pull that follows says why),
+// or is not tierpack's own or signed.
 func (c *Client) installHint(ctx context.Context, typ string) string {
 	plugins, err := c.plugins()
 	if err != nil {
 		return ""
 	}
 	defer plugins.Close()
+	// Where the host writes is the host's to decide: a hint is taken from
+	// tierpack's own plugins and from signed, pinned ones, not from an
+	// unsigned or unmanaged binary.
+	src, ok := plugins.Lookup(typ)
+	if !ok || !(src.Builtin || (src.Managed && src.Pin != nil && src.Pin.Signer != "")) {
+		return ""
+	}
 	p, err := plugins.Get(ctx, typ)
 	if err != nil {
 		return ""
