@@ -526,6 +526,10 @@ func (c *Client) planDeps(ctx context.Context, gate trust.Gate, cfg *InstallConf
 		if err != nil {
 			return nil, fmt.Errorf("%s needs %s: %w", parent.Name, dep.Name, err)
 		}
+		if repo.Kind == target.Layout && !strings.HasPrefix(parent.Source, "oci:") {
+			// A folder on this machine is not the publisher's to name.
+			return nil, fmt.Errorf("%w: %s needs %q, a folder on this machine: a dependency is a registry reference or an index NAME", ErrRefusedName, parent.Name, dep.Name)
+		}
 		src := repo.WithTag("").String()
 		if path[src] {
 			return nil, fmt.Errorf("dependency cycle: %s needs %s, which needs it in turn: a cycle cannot be installed", parent.Name, dep.Name)
