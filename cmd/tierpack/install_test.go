@@ -373,6 +373,13 @@ func TestInstallDependencies(t *testing.T) {
 		t.Errorf("a cycle: exit %d\n%s", code, errs)
 	}
 
+	// A folder on this machine is not the publisher's to name.
+	local := reg.Host + "/run/needs-local"
+	pushVersion(t, p, local, "1.0.0", "repository", map[string][]byte{"tierpack.yaml": []byte("apiVersion: tierpack.dev/v2\nrequires:\n  artifacts: [{name: \"oci:" + p.path("layout") + "\"}]\n")})
+	if _, errs, code := p.run("install", local, "--tier", "repository"); code != exitRefused || !strings.Contains(errs, "a folder on this machine") {
+		t.Errorf("a dependency on a local folder: exit %d\n%s", code, errs)
+	}
+
 	// requires needs apiVersion v2, so an older tierpack refuses it clearly.
 	dir := p.path("v1-requires")
 	writeContribution(t, dir, "contrib", "requires:\n  runtimes: {falco: \">=0.40.0\"}\n", false)
