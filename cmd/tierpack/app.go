@@ -288,20 +288,21 @@ func client(c *cli.Context) (*tierpack.Client, error) {
 		return nil, err
 	}
 	cl := &tierpack.Client{
-		Target:         topts,
-		Builtins:       builtinTypes(),
-		Companions:     companionTypes(),
-		HostUnpack:     hostUnpack(),
-		HostFormats:    hostFormats(),
-		PluginTimeout:  c.Duration("plugin-timeout"),
-		RequireSandbox: c.Bool("require-sandbox"),
-		LogLevel:       c.String("log-level"),
-		LogOutput:      disp(c).Err(),
-		Warn:           func(msg string) { disp(c).Warnf("%s", msg) },
-		PolicyFile:     c.String("policy"),
-		NoCache:        c.Bool("no-cache"),
-		TrustMirror:    c.Bool("trust-mirror"),
-		Tool:           "tierpack/" + tierpack.Version(),
+		Target:          topts,
+		Builtins:        builtinTypes(),
+		Companions:      companionTypes(),
+		HostUnpack:      hostUnpack(),
+		HostFormats:     hostFormats(),
+		HostInstallDirs: hostInstallDirs(),
+		PluginTimeout:   c.Duration("plugin-timeout"),
+		RequireSandbox:  c.Bool("require-sandbox"),
+		LogLevel:        c.String("log-level"),
+		LogOutput:       disp(c).Err(),
+		Warn:            func(msg string) { disp(c).Warnf("%s", msg) },
+		PolicyFile:      c.String("policy"),
+		NoCache:         c.Bool("no-cache"),
+		TrustMirror:     c.Bool("trust-mirror"),
+		Tool:            "tierpack/" + tierpack.Version(),
 	}
 	return cl, cl.ReadEnvironment()
 }

@@ -40,6 +40,19 @@ func hostFormats() map[string]map[string]archive.Format {
 	return map[string]map[string]archive.Format{script.Type: sdk.StandardFormats, falcorules.Type: falco.LayerFormats}
 }
 
+// hostInstallDirs are the built-in types' install-folder hints, from
+// their own Describe answers (in this process: no plugin is started).
+func hostInstallDirs() map[string]string {
+	dirs := map[string]string{}
+	for _, typ := range builtinTypes() {
+		p, _ := builtin(typ)
+		if d, err := p.Describe(context.Background()); err == nil && d.InstallDir != "" {
+			dirs[typ] = d.InstallDir
+		}
+	}
+	return dirs
+}
+
 // builtinTypes lists the types builtin serves.
 func builtinTypes() []string { return []string{script.Type, exporter.Type, falcorules.Type} }
 

@@ -61,6 +61,11 @@ type Pin struct {
 	// (sdk.Description): kept with the binary's sha256 it was made by, so
 	// pull extracts in the host without starting this binary.
 	StandardUnpack bool `json:"standardUnpack,omitempty"`
+	// InstallDir is the plugin's Describe answer, when it was probed at
+	// install, for where `tierpack install` puts its type's artifacts
+	// (sdk.Description): read from here, so install starts no plugin to
+	// learn it.
+	InstallDir string `json:"installDir,omitempty"`
 }
 
 // Lock is the content of a managed plugin folder's lock file.

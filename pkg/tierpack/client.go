@@ -88,6 +88,9 @@ type Client struct {
 	// standard extraction reads and their archive formats: a one-layer
 	// pull of such a type is streamed (download and extraction at once).
 	HostFormats map[string]map[string]archive.Format
+	// HostInstallDirs are, per built-in type, its Describe answer's
+	// InstallDir (sdk.Description): where install puts it without -o.
+	HostInstallDirs map[string]string
 	// NoSandbox runs plugins unconfined ($TIERPACK_PLUGIN_SANDBOX=off).
 	NoSandbox bool
 	// RequireSandbox refuses third-party plugins this system cannot

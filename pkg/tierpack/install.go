@@ -429,7 +429,7 @@ func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResul
 	if err != nil {
 		return nil, err
 	}
-	inst, err := c.installationOf(ctx, cfg, repo, cand, req.Tier, req.Range, req.OutputDir)
+	inst, err := c.installationOf(cfg, repo, cand, req.Tier, req.Range, req.OutputDir)
 	if err != nil {
 		return nil, err
 	}
@@ -472,7 +472,7 @@ func runtimesOf(pairs []string) (requires.Runtimes, error) {
 
 // installationOf is the installation of cand from repo: into dest, or
 // the default folder for its type (defaultDir).
-func (c *Client) installationOf(ctx context.Context, cfg *InstallConfig, repo target.Ref, cand *candidate, want tier.Tier, rng, dest string) (Installation, error) {
+func (c *Client) installationOf(cfg *InstallConfig, repo target.Ref, cand *candidate, want tier.Tier, rng, dest string) (Installation, error) {
 	name := cand.info.Name
 	if name == "" {
 		name = filepath.Base(repo.Repository)
@@ -485,7 +485,7 @@ func (c *Client) installationOf(ctx context.Context, cfg *InstallConfig, repo ta
 	}
 	if dest == "" {
 		var err error
-		if dest, err = c.defaultDir(ctx, cfg, cand.info.Type, name, cand.info.Falcoctl); err != nil {
+		if dest, err = c.defaultDir(cfg, cand.info.Type, name, cand.info.Falcoctl); err != nil {
 			return Installation{}, err
 		}
 	}
@@ -573,7 +573,7 @@ func (c *Client) planDeps(ctx context.Context, gate trust.Gate, cfg *InstallConf
 			// The weakest link, named.
 			return nil, fmt.Errorf("%s (required at %s) needs %s %s: %w", parent.Name, want, dep.Name, orAny(dep.Version), err)
 		}
-		inst, err := c.installationOf(ctx, cfg, repo, cand, want, dep.Version, "")
+		inst, err := c.installationOf(cfg, repo, cand, want, dep.Version, "")
 		if err != nil {
 			return nil, err
 		}

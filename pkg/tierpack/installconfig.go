@@ -2,7 +2,6 @@ package tierpack
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -115,14 +114,14 @@ func checkInstallDir(dir string) error {
 // defaultDir is where an artifact of typ named name goes when -o is not
 // given: the configuration's folder for its type, its plugin's hint,
 // falcoctl's folder for falcoctl's types, or $TIERPACK_HOME/installed/NAME.
-func (c *Client) defaultDir(ctx context.Context, cfg *InstallConfig, typ, name string, falcoctl bool) (string, error) {
+func (c *Client) defaultDir(cfg *InstallConfig, typ, name string, falcoctl bool) (string, error) {
 	dir := cfg.Dirs[typ]
 	switch {
 	case dir != "":
 	case falcoctl:
 		dir = falcoctlInstallDirs[typ]
 	case typ != "":
-		dir = c.installHint(ctx, typ)
+		dir = c.installHint(typ)
 	}
 	if dir == "" {
 		h, err := c.home()
@@ -135,9 +134,10 @@ func (c *Client) defaultDir(ctx context.Context, cfg *InstallConfig, typ, name s
 }
 
 // installHint is typ's plugin's InstallDir, "" when it gives none (or a
-// malformed one, or cannot be started: the pull that follows says why),
-// or is not tierpack's own or signed.
-func (c *Client) installHint(ctx context.Context, typ string) string {
+// malformed one), or is not tierpack's own or signed. It is read from
+// what is known without starting the plugin: the built-in types' table
+// and a managed plugin's pin, recorded when it was installed.
+func (c *Client) installHint(typ string) string {
 	plugins, err := c.plugins()
 	if err != nil {
 		return ""
@@ -146,15 +146,14 @@ func (c *Client) installHint(ctx context.Context, typ string) string {
 	// Where the host writes is the host's to decide: a hint is taken from
 	// tierpack's own plugins and from signed, pinned ones, not from an
 	// unsigned or unmanaged binary.
-	src, ok := plugins.Lookup(typ)
-	if !ok || !(src.Builtin || (src.Managed && src.Pin != nil && src.Pin.Signer != "")) {
-		return ""
+	var dir string
+	switch src, ok := plugins.Lookup(typ); {
+	case !ok:
+	case src.Builtin:
+		dir = c.HostInstallDirs[typ]
+	case src.Managed && src.Pin != nil && src.Pin.Signer != "":
+		dir = src.Pin.InstallDir
 	}
-	p, err := plugins.Get(ctx, typ)
-	if err != nil {
-		return ""
-	}
-	dir := p.Describe().InstallDir
 	if dir != "" && checkInstallDir(dir) != nil {
 		return ""
 	}

@@ -104,8 +104,10 @@ type Meta struct {
 	Description  string
 	// Protocols lists the plugin protocol versions it speaks.
 	Protocols []int
-	// StandardUnpack is its Describe's declaration (sdk.Description).
+	// StandardUnpack and InstallDir are its Describe's declarations
+	// (sdk.Description).
 	StandardUnpack bool
+	InstallDir     string
 }
 
 var (
@@ -253,7 +255,7 @@ func Probe(ctx context.Context, path string, opts ProbeOptions) (Meta, error) {
 	d := p.Description
 	return Meta{
 		Type: d.Type, Version: d.Version, SDKVersion: d.SDKVersion, ArtifactType: d.ArtifactType,
-		Description: d.Description, Protocols: []int{p.Protocol()}, StandardUnpack: d.StandardUnpack,
+		Description: d.Description, Protocols: []int{p.Protocol()}, StandardUnpack: d.StandardUnpack, InstallDir: d.InstallDir,
 	}, nil
 }
 
@@ -498,7 +500,7 @@ func Install(ctx context.Context, t *target.Target, opts InstallOptions) (*Insta
 			Type: a.typ, Version: meta.Version, Source: t.Ref.String(), Digest: a.root.Digest.String(),
 			Manifest: a.md.Digest.String(), Platform: platformString(*a.md.Platform), SHA256: sum,
 			Protocols: meta.Protocols, SDKVersion: meta.SDKVersion, Installed: now().UTC().Truncate(time.Second),
-			Signer: signer, StandardUnpack: meta.StandardUnpack,
+			Signer: signer, StandardUnpack: meta.StandardUnpack, InstallDir: meta.InstallDir,
 		},
 	}
 	if err := pin(res, bin, opts); err != nil {
