@@ -155,6 +155,9 @@ type candidate struct {
 	// taken, newest first.
 	needs      contrib.Requires
 	passedOver []string
+	// plugin is set for a tierpack plugin (versionPick.plugins): it has
+	// no tier; plugin install verifies its signature.
+	plugin bool
 }
 
 // versionPick is what a version must meet besides its tier: a semver
@@ -162,6 +165,9 @@ type candidate struct {
 type versionPick struct {
 	rng      *semver.Constraints
 	runtimes requires.Runtimes
+	// plugins takes a version that is a tierpack plugin (dist.ArtifactType)
+	// as it is found: a dependency may be the plugin its type needs.
+	plugins bool
 }
 
 // source resolves install's argument to a repository reference and the
@@ -198,8 +204,8 @@ func (c *Client) resolveVersion(ctx context.Context, gate trust.Gate, repo targe
 	g := gate.For(artifact.Identity(t.Ref))
 	if repo.Reference() != "" {
 		cand, err := c.candidateAt(ctx, g, t, repo.Reference(), pick)
-		if err != nil {
-			return nil, err
+		if err != nil || cand.plugin {
+			return cand, err
 		}
 		if len(cand.passedOver) > 0 {
 			return nil, fmt.Errorf("%s: %s", t.Ref, cand.passedOver[0])
@@ -239,6 +245,10 @@ func (c *Client) candidateAt(ctx context.Context, g trust.Gate, t *target.Target
 		return nil, err
 	}
 	cand := &candidate{ref: t.Ref.String(), version: version, info: info}
+	if pick.plugins && info.ArtifactType == dist.ArtifactType {
+		cand.plugin = true
+		return cand, nil
+	}
 	if cand.needs, err = c.needsOf(ctx, t, info, pick.runtimes != nil); err != nil {
 		return nil, err
 	}
@@ -318,7 +328,7 @@ func (c *Client) newestAt(ctx context.Context, t *target.Target, g trust.Gate, w
 			seen = append(seen, v+": "+err.Error())
 		case len(cand.passedOver) > 0:
 			seen = append(seen, cand.passedOver...)
-		case cand.verdict.Admits(want):
+		case cand.plugin || cand.verdict.Admits(want):
 			cand.passedOver = seen
 			return cand, seen, nil
 		default:
@@ -558,20 +568,20 @@ func (c *Client) planDeps(ctx context.Context, gate trust.Gate, cfg *InstallConf
 			chosen = append(chosen, kept)
 			continue
 		}
-		if plug, err := c.pluginDep(ctx, repo, rng); err != nil {
-			return nil, fmt.Errorf("%s needs %s: %w", parent.Name, dep.Name, err)
-		} else if plug != nil {
-			// The plugin a type needs: installed as plugin install
-			// installs one (signed by a key trusted for plugins, never
-			// unsigned), not recorded as an installation.
-			plug.RequiredBy = []string{parent.Name}
-			chosen = append(chosen, *plug)
-			continue
-		}
-		cand, err := c.resolveVersion(ctx, gate, repo, versionPick{rng: rng, runtimes: rt}, want)
+		cand, err := c.resolveVersion(ctx, gate, repo, versionPick{rng: rng, runtimes: rt, plugins: true}, want)
 		if err != nil {
 			// The weakest link, named.
 			return nil, fmt.Errorf("%s (required at %s) needs %s %s: %w", parent.Name, want, dep.Name, orAny(dep.Version), err)
+		}
+		if cand.plugin {
+			// The plugin a type needs: installed as plugin install
+			// installs one (signed by a key trusted for plugins, never
+			// unsigned), not recorded as an installation.
+			a := cand.info.Annotations
+			chosen = append(chosen, Installation{Name: cmp.Or(a[sdk.AnnotationPluginType], filepath.Base(repo.Repository)), Source: src,
+				Version: cmp.Or(a[ocispec.AnnotationVersion], cand.version), Digest: cand.info.Digest, Type: "plugin",
+				Plugin: true, Dependency: true, RequiredBy: []string{parent.Name}})
+			continue
 		}
 		inst, err := c.installationOf(cfg, repo, cand, want, dep.Version, "")
 		if err != nil {
@@ -588,35 +598,6 @@ func (c *Client) planDeps(ctx context.Context, gate trust.Gate, cfg *InstallConf
 		chosen = more
 	}
 	return chosen, nil
-}
-
-// pluginDep is the newest version of repo within rng when repo holds
-// tierpack plugins (dist.ArtifactType), as an installation marked Plugin;
-// nil when it holds something else. A plugin installed from that digest
-// already is left as it is.
-func (c *Client) pluginDep(ctx context.Context, repo target.Ref, rng *semver.Constraints) (*Installation, error) {
-	t, err := c.openRef(ctx, repo, true)
-	if err != nil {
-		return nil, err
-	}
-	defer t.Close()
-	if repo.Reference() == "" {
-		versions, err := versionTags(ctx, t, rng, "")
-		if err != nil {
-			return nil, err
-		}
-		if len(versions) == 0 {
-			return nil, nil // resolveVersion says what is wrong
-		}
-		t.Ref = t.Ref.WithTag(versions[0])
-	}
-	info, err := artifact.Resolve(ctx, t, nil)
-	if err != nil || info.ArtifactType != dist.ArtifactType {
-		return nil, nil
-	}
-	version := cmp.Or(info.Annotations[ocispec.AnnotationVersion], t.Ref.Tag)
-	return &Installation{Name: cmp.Or(info.Annotations[sdk.AnnotationPluginType], filepath.Base(repo.Repository)), Source: repo.WithTag("").String(),
-		Version: version, Digest: info.Digest, Type: "plugin", Plugin: true, Dependency: true}, nil
 }
 
 // meets checks that inst's version is within rng (nil: any).
