@@ -30,19 +30,38 @@ func falcoctlType(m *ocispec.Manifest) string {
 	return falco.LayerTypes[m.Layers[0].MediaType]
 }
 
-// FalcoctlConfigOf reads the config of info, a falcoctl artifact of t (for
-// a plugin, its resolved platform's).
+// falcoctlConfig is the descriptor of info's config in falcoctl's format:
+// a falcoctl artifact's (for a plugin, its resolved platform's), or the
+// config tierpack's own falco-rules type pushes in that format; nil for
+// anything else.
+func falcoctlConfig(info *Info) *ocispec.Descriptor {
+	switch {
+	case info.Falcoctl && info.falcoctlManifest != nil:
+		return &info.falcoctlManifest.Config
+	case info.Config != nil && falco.ConfigTypes[info.Config.MediaType] != "":
+		return info.Config
+	}
+	return nil
+}
+
+// HasFalcoctlConfig reports whether info carries a config in falcoctl's
+// format (FalcoctlConfigOf reads it).
+func HasFalcoctlConfig(info *Info) bool { return falcoctlConfig(info) != nil }
+
+// FalcoctlConfigOf reads info's config in falcoctl's format: a falcoctl
+// artifact's, or one pushed by tierpack's falco-rules type.
 func FalcoctlConfigOf(ctx context.Context, t *target.Target, info *Info) (falco.Config, error) {
 	var c falco.Config
-	if !info.Falcoctl || info.falcoctlManifest == nil {
+	desc := falcoctlConfig(info)
+	if desc == nil {
 		return c, fmt.Errorf("%s is not one of falcoctl's artifacts", t.Ref)
 	}
-	b, err := fetchManifest(ctx, t, info.falcoctlManifest.Config)
+	b, err := fetchManifest(ctx, t, *desc)
 	if err != nil {
 		return c, err
 	}
 	if err := json.Unmarshal(b, &c); err != nil {
-		return c, fmt.Errorf("falcoctl config: %w", err)
+		return c, fmt.Errorf("%s: falcoctl config: %w", t.Ref, err)
 	}
 	return c, nil
 }

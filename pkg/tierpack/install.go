@@ -22,7 +22,6 @@ import (
 	"github.com/tierpack/tierpack/pkg/artifact"
 	"github.com/tierpack/tierpack/pkg/home"
 	"github.com/tierpack/tierpack/pkg/index"
-	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/plugin/dist"
 	"github.com/tierpack/tierpack/pkg/promotion"
 	"github.com/tierpack/tierpack/pkg/requires"
@@ -30,7 +29,6 @@ import (
 	"github.com/tierpack/tierpack/pkg/trust"
 	"github.com/tierpack/tierpack/sdk"
 	"github.com/tierpack/tierpack/sdk/contrib"
-	"github.com/tierpack/tierpack/sdk/falco"
 	"github.com/tierpack/tierpack/sdk/tier"
 )
 
@@ -267,33 +265,19 @@ func (c *Client) candidateAt(ctx context.Context, g trust.Gate, t *target.Target
 }
 
 // needsOf is what info requires: tierpack's annotation, or — when
-// runtimes are checked — a falcoctl artifact's requirements, read from
-// its config.
+// runtimes are checked — the requirements in a config in falcoctl's
+// format (falcoctl's artifacts, tierpack's falco-rules type).
 func (c *Client) needsOf(ctx context.Context, t *target.Target, info *artifact.Info, runtimes bool) (contrib.Requires, error) {
 	r, err := requires.FromAnnotations(info.Annotations)
 	if err != nil {
 		return r, fmt.Errorf("%s: %w", t.Ref, err)
 	}
-	var cfg falco.Config
-	switch {
-	case !runtimes:
+	if !runtimes || !artifact.HasFalcoctlConfig(info) {
 		return r, nil
-	case info.Falcoctl:
-		if cfg, err = artifact.FalcoctlConfigOf(ctx, t, info); err != nil {
-			return r, err
-		}
-	case info.Config != nil && falco.ConfigTypes[info.Config.MediaType] != "":
-		// tierpack's falco-rules type pushes falcoctl's format: its
-		// config carries the requirements too.
-		b, err := oci.FetchManifest(ctx, t, *info.Config)
-		if err != nil {
-			return r, err
-		}
-		if err := json.Unmarshal(b, &cfg); err != nil {
-			return r, fmt.Errorf("%s: falcoctl config: %w", t.Ref, err)
-		}
-	default:
-		return r, nil
+	}
+	cfg, err := artifact.FalcoctlConfigOf(ctx, t, info)
+	if err != nil {
+		return r, err
 	}
 	rt, unknown := requires.FromFalcoctl(cfg.Requirements)
 	if len(unknown) > 0 {
