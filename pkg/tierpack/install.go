@@ -168,23 +168,36 @@ type versionPick struct {
 	plugins bool
 }
 
-// source resolves install's argument to a repository reference and the
-// version it names, if any.
-func (c *Client) source(ctx context.Context, arg string) (repo target.Ref, err error) {
+// sources resolves install's argument and the names dependencies give to
+// repository references, reading the configured indexes once.
+type sources struct {
+	c *Client
+	// names maps an index NAME to its repository, the first index's
+	// entry first; nil until the indexes are read.
+	names map[string]string
+}
+
+// resolve is arg's repository reference (and the version it names, if
+// any): arg itself when it has a registry host, an oci: layout, a tag or a
+// digest; a bare NAME is looked up in the configured indexes first
+// (including falcoctl's), then taken as a name in the local store.
+func (s *sources) resolve(arg string) (target.Ref, error) {
 	ref, err := parseRef(arg)
-	if err != nil {
+	if err != nil || ref.Kind != target.Local || ref.Reference() != "" {
 		return ref, err
 	}
-	if ref.Kind != target.Local || ref.Reference() != "" {
-		return ref, nil
-	}
-	// A bare NAME: the configured indexes first.
-	if named, _, err := c.readIndexes(SearchRequest{}); err == nil {
-		for _, e := range index.Merge(named...).Entries {
-			if e.Name == arg {
-				return parseRef(e.Repository)
+	if s.names == nil {
+		s.names = map[string]string{}
+		if named, _, err := s.c.readIndexes(SearchRequest{}); err == nil {
+			for _, e := range index.Merge(named...).Entries {
+				if _, ok := s.names[e.Name]; !ok {
+					s.names[e.Name] = e.Repository
+				}
 			}
 		}
+	}
+	if repo, ok := s.names[arg]; ok {
+		return parseRef(repo)
 	}
 	return ref, nil
 }
@@ -408,7 +421,8 @@ func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResul
 	if err != nil {
 		return nil, err
 	}
-	repo, err := c.source(ctx, req.Name)
+	srcs := &sources{c: c}
+	repo, err := srcs.resolve(req.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -437,10 +451,11 @@ func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResul
 			}
 		}
 		steps := []Installation{inst}
-		deps, err := c.planDeps(ctx, gate, cfg, st, inst, cand.needs, req.Tier, rt, map[string]bool{inst.Source: true}, nil)
-		if err != nil {
+		pl := &planner{c: c, gate: gate, cfg: cfg, st: st, srcs: srcs, want: req.Tier, rt: rt, path: map[string]bool{inst.Source: true}}
+		if err := pl.deps(ctx, inst, cand.needs); err != nil {
 			return false, err
 		}
+		deps := pl.chosen
 		steps = append(steps, deps...)
 		if err := c.apply(ctx, st, steps, req.KeyFiles); err != nil {
 			return false, err
@@ -505,83 +520,99 @@ func (st *installState) find(name string) *Installation {
 // maxDependencies bounds the artifacts one install brings along.
 const maxDependencies = 64
 
-// planDeps resolves what parent needs (needs.Artifacts), transitively:
-// for each, the newest version within its range that this machine can run
-// and the gate verifies at want or higher — the tier required of parent,
-// so a tier holds through the graph. An artifact already installed
-// within range at that tier stays as it is. path holds the sources on the
-// way here (a cycle is an error), chosen what this plan already took.
-func (c *Client) planDeps(ctx context.Context, gate trust.Gate, cfg *InstallConfig, st *installState, parent Installation, needs contrib.Requires, want tier.Tier, rt requires.Runtimes, path map[string]bool, chosen []Installation) ([]Installation, error) {
+// planner resolves the dependency graph of one install or update.
+type planner struct {
+	c    *Client
+	gate trust.Gate
+	cfg  *InstallConfig
+	st   *installState
+	srcs *sources
+	// want is the tier required of the root, so of everything it needs;
+	// rt this machine's runtimes.
+	want tier.Tier
+	rt   requires.Runtimes
+	// path holds the sources on the way to the artifact being planned (a
+	// cycle is an error); chosen is what the plan took so far.
+	path   map[string]bool
+	chosen []Installation
+}
+
+// deps adds what parent needs (needs.Artifacts) to the plan,
+// transitively: for each, the newest version within its range that this
+// machine can run and the gate verifies at p.want or higher — the tier
+// required of the root, so a tier holds through the graph. An artifact
+// already installed within range at that tier stays as it is.
+func (p *planner) deps(ctx context.Context, parent Installation, needs contrib.Requires) error {
 	for _, dep := range needs.Artifacts {
-		if len(chosen) >= maxDependencies {
-			return nil, fmt.Errorf("%s needs more than %d artifacts in all: tierpack stops there", parent.Name, maxDependencies)
+		if len(p.chosen) >= maxDependencies {
+			return fmt.Errorf("%s needs more than %d artifacts in all: tierpack stops there", parent.Name, maxDependencies)
 		}
-		repo, err := c.source(ctx, dep.Name)
+		repo, err := p.srcs.resolve(dep.Name)
 		if err != nil {
-			return nil, fmt.Errorf("%s needs %s: %w", parent.Name, dep.Name, err)
+			return fmt.Errorf("%s needs %s: %w", parent.Name, dep.Name, err)
 		}
 		if repo.Kind == target.Layout && !strings.HasPrefix(parent.Source, "oci:") {
 			// A folder on this machine is not the publisher's to name.
-			return nil, fmt.Errorf("%w: %s needs %q, a folder on this machine: a dependency is a registry reference or an index NAME", ErrRefusedName, parent.Name, dep.Name)
+			return fmt.Errorf("%w: %s needs %q, a folder on this machine: a dependency is a registry reference or an index NAME", ErrRefusedName, parent.Name, dep.Name)
 		}
 		src := repo.WithTag("").String()
-		if path[src] {
-			return nil, fmt.Errorf("dependency cycle: %s needs %s, which needs it in turn: a cycle cannot be installed", parent.Name, dep.Name)
+		if p.path[src] {
+			return fmt.Errorf("dependency cycle: %s needs %s, which needs it in turn: a cycle cannot be installed", parent.Name, dep.Name)
 		}
 		var rng *semver.Constraints
 		if dep.Version != "" {
 			if rng, err = semver.NewConstraint(dep.Version); err != nil {
-				return nil, fmt.Errorf("%s needs %s %q, which is not a semver range: %w", parent.Name, dep.Name, dep.Version, err)
+				return fmt.Errorf("%s needs %s %q, which is not a semver range: %w", parent.Name, dep.Name, dep.Version, err)
 			}
 		}
-		if i := slices.IndexFunc(chosen, func(x Installation) bool { return x.Source == src }); i >= 0 {
+		if i := slices.IndexFunc(p.chosen, func(x Installation) bool { return x.Source == src }); i >= 0 {
 			// Already in this plan: it must suit this dependent too.
-			if err := meets(chosen[i], rng); err != nil {
-				return nil, fmt.Errorf("dependency conflict: %s needs %s %s, but %s: %w", parent.Name, dep.Name, dep.Version, chosen[i].RequiredBy[0]+" takes "+chosen[i].Version, err)
+			took := &p.chosen[i]
+			if err := meets(*took, rng); err != nil {
+				return fmt.Errorf("dependency conflict: %s needs %s %s, but %s: %w", parent.Name, dep.Name, dep.Version, took.RequiredBy[0]+" takes "+took.Version, err)
 			}
-			chosen[i].RequiredBy = appendNew(chosen[i].RequiredBy, parent.Name)
+			took.RequiredBy = appendNew(took.RequiredBy, parent.Name)
 			continue
 		}
-		if old := installedFrom(st, src); old != nil && meets(*old, rng) == nil && tierAtLeast(old.VerifiedTier, want) {
+		if old := installedFrom(p.st, src); old != nil && meets(*old, rng) == nil && tierOf(old.VerifiedTier) >= p.want {
 			// Installed already, within range and tier: kept (update
 			// moves it, within every range recorded).
 			kept := *old
 			kept.RequiredBy = appendNew(kept.RequiredBy, parent.Name)
 			kept.Range = joinRanges(kept.Range, dep.Version)
-			kept.RequiredTier = max(tierOf(kept.RequiredTier), want).String()
-			chosen = append(chosen, kept)
+			kept.RequiredTier = max(tierOf(kept.RequiredTier), p.want).String()
+			p.chosen = append(p.chosen, kept)
 			continue
 		}
-		cand, err := c.resolveVersion(ctx, gate, repo, versionPick{rng: rng, runtimes: rt, plugins: true}, want)
+		cand, err := p.c.resolveVersion(ctx, p.gate, repo, versionPick{rng: rng, runtimes: p.rt, plugins: true}, p.want)
 		if err != nil {
 			// The weakest link, named.
-			return nil, fmt.Errorf("%s (required at %s) needs %s %s: %w", parent.Name, want, dep.Name, orAny(dep.Version), err)
+			return fmt.Errorf("%s (required at %s) needs %s %s: %w", parent.Name, p.want, dep.Name, orAny(dep.Version), err)
 		}
 		if cand.plugin {
 			// The plugin a type needs: installed as plugin install
 			// installs one (signed by a key trusted for plugins, never
 			// unsigned), not recorded as an installation.
 			a := cand.info.Annotations
-			chosen = append(chosen, Installation{Name: cmp.Or(a[sdk.AnnotationPluginType], filepath.Base(repo.Repository)), Source: src,
+			p.chosen = append(p.chosen, Installation{Name: cmp.Or(a[sdk.AnnotationPluginType], filepath.Base(repo.Repository)), Source: src,
 				Version: cmp.Or(a[ocispec.AnnotationVersion], cand.version), Digest: cand.info.Digest, Type: "plugin",
 				Plugin: true, Dependency: true, RequiredBy: []string{parent.Name}})
 			continue
 		}
-		inst, err := c.installationOf(cfg, repo, cand, want, dep.Version, "")
+		inst, err := p.c.installationOf(p.cfg, repo, cand, p.want, dep.Version, "")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		inst.RequiredBy, inst.Dependency = []string{parent.Name}, true
-		chosen = append(chosen, inst)
-		path[src] = true
-		more, err := c.planDeps(ctx, gate, cfg, st, inst, cand.needs, want, rt, path, chosen)
-		delete(path, src)
+		p.chosen = append(p.chosen, inst)
+		p.path[src] = true
+		err = p.deps(ctx, inst, cand.needs)
+		delete(p.path, src)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		chosen = more
 	}
-	return chosen, nil
+	return nil
 }
 
 // meets checks that inst's version is within rng (nil: any).
@@ -618,8 +649,6 @@ func joinRanges(a, b string) string {
 }
 
 func tierOf(s string) tier.Tier { t, _ := tier.Parse(s); return t }
-
-func tierAtLeast(s string, want tier.Tier) bool { return tierOf(s) >= want }
 
 func orAny(rng string) string {
 	if rng == "" {
@@ -885,6 +914,7 @@ func (c *Client) Update(ctx context.Context, req UpdateRequest) (*UpdateResult, 
 		return nil, err
 	}
 	res := &UpdateResult{Updates: []UpdateRow{}, DryRun: req.DryRun}
+	srcs := &sources{c: c}
 	var failed []error
 	err = c.withState(ctx, req.State, func(st *installState) (bool, error) {
 		for _, n := range req.Names {
@@ -903,7 +933,7 @@ func (c *Client) Update(ctx context.Context, req UpdateRequest) (*UpdateResult, 
 			if inst == nil {
 				continue
 			}
-			row, err := c.updateOne(ctx, gate, cfg, st, *inst, req, rt)
+			row, err := c.updateOne(ctx, gate, cfg, srcs, st, *inst, req, rt)
 			res.Updates = append(res.Updates, row)
 			if err != nil {
 				failed = append(failed, fmt.Errorf("%s: %w", n, err))
@@ -919,7 +949,7 @@ func (c *Client) Update(ctx context.Context, req UpdateRequest) (*UpdateResult, 
 
 // updateOne decides, and unless a dry run does, what happens to inst,
 // changing st accordingly.
-func (c *Client) updateOne(ctx context.Context, gate trust.Gate, cfg *InstallConfig, st *installState, inst Installation, req UpdateRequest, rt requires.Runtimes) (UpdateRow, error) {
+func (c *Client) updateOne(ctx context.Context, gate trust.Gate, cfg *InstallConfig, srcs *sources, st *installState, inst Installation, req UpdateRequest, rt requires.Runtimes) (UpdateRow, error) {
 	row := UpdateRow{Name: inst.Name, From: inst.Version + " (" + promotion.ShortDigest(inst.Digest) + ")", Action: "unchanged"}
 	fail := func(err error) (UpdateRow, error) {
 		row.Action, row.Why = "failed", err.Error()
@@ -981,15 +1011,15 @@ func (c *Client) updateOne(ctx context.Context, gate trust.Gate, cfg *InstallCon
 	if demoted {
 		row.Action, row.Why = "rolled back", now.Problem
 	}
-	deps, err := c.planDeps(ctx, gate, cfg, st, next, cand.needs, want, rt, map[string]bool{next.Source: true}, nil)
-	if err != nil {
+	pl := &planner{c: c, gate: gate, cfg: cfg, st: st, srcs: srcs, want: want, rt: rt, path: map[string]bool{next.Source: true}}
+	if err := pl.deps(ctx, next, cand.needs); err != nil {
 		// Its dependencies cannot be had at the tier: it stays.
 		return fail(fmt.Errorf("%s stays at %s: %w", inst.Name, inst.Version, err))
 	}
 	if req.DryRun {
 		return row, nil
 	}
-	if err := c.apply(ctx, st, append([]Installation{next}, deps...), req.KeyFiles); err != nil {
+	if err := c.apply(ctx, st, append([]Installation{next}, pl.chosen...), req.KeyFiles); err != nil {
 		return fail(err)
 	}
 	return row, nil
