@@ -168,9 +168,9 @@ type versionPick struct {
 	plugins bool
 }
 
-// sources resolves install's argument and the names dependencies give to
+// nameResolver resolves install's argument and the names dependencies give to
 // repository references, reading the configured indexes once.
-type sources struct {
+type nameResolver struct {
 	c *Client
 	// names maps an index NAME to its repository, the first index's
 	// entry first; nil until the indexes are read.
@@ -181,7 +181,7 @@ type sources struct {
 // any): arg itself when it has a registry host, an oci: layout, a tag or a
 // digest; a bare NAME is looked up in the configured indexes first
 // (including falcoctl's), then taken as a name in the local store.
-func (s *sources) resolve(arg string) (target.Ref, error) {
+func (s *nameResolver) resolve(arg string) (target.Ref, error) {
 	ref, err := parseRef(arg)
 	if err != nil || ref.Kind != target.Local || ref.Reference() != "" {
 		return ref, err
@@ -421,7 +421,7 @@ func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResul
 	if err != nil {
 		return nil, err
 	}
-	srcs := &sources{c: c}
+	srcs := &nameResolver{c: c}
 	repo, err := srcs.resolve(req.Name)
 	if err != nil {
 		return nil, err
@@ -526,7 +526,7 @@ type planner struct {
 	gate trust.Gate
 	cfg  *InstallConfig
 	st   *installState
-	srcs *sources
+	srcs *nameResolver
 	// want is the tier required of the root, so of everything it needs;
 	// rt this machine's runtimes.
 	want tier.Tier
@@ -914,7 +914,7 @@ func (c *Client) Update(ctx context.Context, req UpdateRequest) (*UpdateResult, 
 		return nil, err
 	}
 	res := &UpdateResult{Updates: []UpdateRow{}, DryRun: req.DryRun}
-	srcs := &sources{c: c}
+	srcs := &nameResolver{c: c}
 	var failed []error
 	err = c.withState(ctx, req.State, func(st *installState) (bool, error) {
 		for _, n := range req.Names {
@@ -949,7 +949,7 @@ func (c *Client) Update(ctx context.Context, req UpdateRequest) (*UpdateResult, 
 
 // updateOne decides, and unless a dry run does, what happens to inst,
 // changing st accordingly.
-func (c *Client) updateOne(ctx context.Context, gate trust.Gate, cfg *InstallConfig, srcs *sources, st *installState, inst Installation, req UpdateRequest, rt requires.Runtimes) (UpdateRow, error) {
+func (c *Client) updateOne(ctx context.Context, gate trust.Gate, cfg *InstallConfig, srcs *nameResolver, st *installState, inst Installation, req UpdateRequest, rt requires.Runtimes) (UpdateRow, error) {
 	row := UpdateRow{Name: inst.Name, From: inst.Version + " (" + promotion.ShortDigest(inst.Digest) + ")", Action: "unchanged"}
 	fail := func(err error) (UpdateRow, error) {
 		row.Action, row.Why = "failed", err.Error()
