@@ -74,22 +74,22 @@ func (st *staging) stream(ctx context.Context, t *target.Target, layer ocispec.D
 		if attempts++; attempts > 1 {
 			return errStreamRetry
 		}
-		pr, pw := newChunkPipe(streamBuffer)
+		pipe := newChunkPipe(streamBuffer)
 		extracted := make(chan error, 1)
 		go func() {
-			err := archive.ExtractWith(ctx, pr, out, archive.ExtractOptions{Budget: budget, Format: format})
+			err := archive.ExtractWith(ctx, pipe, out, archive.ExtractOptions{Budget: budget, Format: format})
 			if err == nil {
 				// What follows the archive's end (gzip's trailer,
 				// padding) is read too: the download goes on to its end
 				// and its digest check.
-				_, err = io.Copy(io.Discard, pr)
+				_, err = io.Copy(io.Discard, pipe)
 			}
 			if err != nil {
-				pr.stopReading(errExtractStopped) // the download stops too
+				pipe.stopReading(errExtractStopped) // the download stops too
 			}
 			extracted <- err
 		}()
-		tee := io.TeeReader(r, pw)
+		tee := io.TeeReader(r, pipe)
 		var putErr error
 		if t.Cache != nil {
 			putErr = t.Cache.PutVerified(layer, tee)
@@ -99,7 +99,7 @@ func (st *staging) stream(ctx context.Context, t *target.Target, layer ocispec.D
 				return err
 			})
 		}
-		pw.CloseWithError(putErr)
+		pipe.CloseWithError(putErr)
 		exErr := <-extracted
 		if putErr != nil && !errors.Is(putErr, errExtractStopped) {
 			return putErr // the download's failure (a mismatch among them)
@@ -186,9 +186,8 @@ type chunkPipe struct {
 }
 
 // newChunkPipe is a pipe buffering up to size bytes (in 32 KiB chunks).
-func newChunkPipe(size int) (*chunkPipe, *chunkPipe) {
-	p := &chunkPipe{ch: make(chan []byte, max(1, size/(32<<10))), stopped: make(chan struct{})}
-	return p, p
+func newChunkPipe(size int) *chunkPipe {
+	return &chunkPipe{ch: make(chan []byte, max(1, size/(32<<10))), stopped: make(chan struct{})}
 }
 
 // Write queues a copy of b; it fails once the reader stopped.

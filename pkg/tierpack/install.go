@@ -466,19 +466,6 @@ func (c *Client) Install(ctx context.Context, req InstallRequest) (*InstallResul
 	return res, err
 }
 
-// runtimesOf reads NAME=VERSION pairs; nil (not checked) when there are
-// none.
-func runtimesOf(pairs []string) (requires.Runtimes, error) {
-	if len(pairs) == 0 {
-		return nil, nil
-	}
-	rt, err := requires.ParseRuntimes(pairs)
-	if err != nil {
-		return nil, usagef("{Runtime} %v", err)
-	}
-	return rt, nil
-}
-
 // installationOf is the installation of cand from repo: into dest, or
 // the default folder for its type (defaultDir).
 func (c *Client) installationOf(cfg *InstallConfig, repo target.Ref, cand *candidate, want tier.Tier, rng, dest string) (Installation, error) {

@@ -100,7 +100,15 @@ func (cfg *InstallConfig) runtimes(pairs []string) (requires.Runtimes, error) {
 	for _, name := range slices.Sorted(maps.Keys(cfg.Runtimes)) {
 		all = append(all, name+"="+cfg.Runtimes[name])
 	}
-	return runtimesOf(append(all, pairs...))
+	all = append(all, pairs...)
+	if len(all) == 0 {
+		return nil, nil
+	}
+	rt, err := requires.ParseRuntimes(all)
+	if err != nil {
+		return nil, usagef("{Runtime} %v", err)
+	}
+	return rt, nil
 }
 
 // checkInstallDir checks a per-type folder: absolute, with {name}.

@@ -221,11 +221,13 @@ func (c *Client) mirrorRepo(ctx context.Context, gate trust.Gate, ref, dst targe
 // unchanged. For a bundle it is the root layout's tag latest; on a
 // registry, the source's repository, or tierpack-mirror/NAME.
 func (c *Client) mirrorIndex(ctx context.Context, src index.Source, data []byte, bundleDir, host string) (string, error) {
+	sref, perr := parseRef(src.Location)
+	artifact := src.Kind == index.OCISource && perr == nil
 	var dst target.Ref
 	var err error
 	if bundleDir != "" {
 		dst, err = parseRef("oci:" + bundleDir + ":" + index.DefaultTag)
-	} else if sref, perr := parseRef(src.Location); src.Kind == index.OCISource && perr == nil && sref.Kind == target.Remote {
+	} else if artifact && sref.Kind == target.Remote {
 		dst = sref
 		dst.Registry = host
 	} else {
@@ -239,7 +241,7 @@ func (c *Client) mirrorIndex(ctx context.Context, src index.Source, data []byte,
 		return "", err
 	}
 	defer d.Close()
-	if sref, err := parseRef(src.Location); src.Kind == index.OCISource && err == nil {
+	if artifact {
 		s, err := c.openWith(ctx, sref, true, true)
 		if err != nil {
 			return "", err
