@@ -42,6 +42,8 @@ type Bundle struct {
 	Updated time.Time `json:"updated"`
 	// Repositories are the repositories held, HOST/PATH, sorted.
 	Repositories []string `json:"repositories"`
+	// Dir is the bundle's folder (not in the file).
+	Dir string `json:"-"`
 }
 
 // ReadBundle reads dir's BundleFile; an error wrapping os.ErrNotExist when
@@ -58,6 +60,7 @@ func ReadBundle(dir string) (*Bundle, error) {
 	if bu.APIVersion != BundleAPIVersion {
 		return nil, fmt.Errorf("%s: apiVersion %q is not %q: a newer tierpack wrote it", filepath.Join(dir, BundleFile), bu.APIVersion, BundleAPIVersion)
 	}
+	bu.Dir = dir
 	return &bu, nil
 }
 
@@ -93,9 +96,9 @@ func bundleFor(ref Ref, opts Options) string {
 	if m, ok := strings.CutPrefix(opts.Settings(ref.Registry).Mirror, "oci:"); ok {
 		return m
 	}
-	for _, dir := range opts.Bundles {
-		if b, err := ReadBundle(dir); err == nil && b.Holds(ref) {
-			return dir
+	for _, b := range opts.Bundles {
+		if b.Holds(ref) {
+			return b.Dir
 		}
 	}
 	return ""

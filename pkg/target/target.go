@@ -80,7 +80,7 @@ type Options struct {
 	NoMirror bool
 	// Bundles are mirror bundles (see BundleFile) that stand in for the
 	// registries they hold, for reading.
-	Bundles []string
+	Bundles []*Bundle
 }
 
 // Target is an opened reference: where to read and write, and which tag or

@@ -27,9 +27,9 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -116,6 +116,10 @@ type Client struct {
 	// Created stamps org.opencontainers.image.created; zero omits it, so the
 	// same content always gives the same digest.
 	Created time.Time
+
+	// bundleList is bundles' answer, read once.
+	bundlesOnce sync.Once
+	bundleList  []*target.Bundle
 }
 
 // UsageError marks a request that cannot run as given (a malformed
@@ -205,28 +209,31 @@ func (c *Client) targetOptions(readOnly bool) (target.Options, error) {
 
 // bundles are the mirror bundles among the configured indexes (added with
 // `tierpack index add NAME oci:DIR`): each stands in for the registries
-// its index names.
-func (c *Client) bundles() []string {
-	h, err := c.home()
-	if err != nil {
-		return nil
-	}
-	srcs, err := (&index.Config{Dir: h.Root()}).Sources()
-	if err != nil {
-		return nil
-	}
-	out := []string{}
-	for _, src := range srcs {
-		if src.Kind != index.OCISource {
-			continue
+// its index names. They are read once per Client (every registry opened
+// for reading asks).
+func (c *Client) bundles() []*target.Bundle {
+	c.bundlesOnce.Do(func() {
+		c.bundleList = []*target.Bundle{}
+		h, err := c.home()
+		if err != nil {
+			return
 		}
-		if ref, err := target.Parse(src.Location); err == nil && ref.Kind == target.Layout {
-			if _, err := os.Stat(filepath.Join(ref.Path, target.BundleFile)); err == nil {
-				out = append(out, ref.Path)
+		srcs, err := (&index.Config{Dir: h.Root()}).Sources()
+		if err != nil {
+			return
+		}
+		for _, src := range srcs {
+			if src.Kind != index.OCISource {
+				continue
+			}
+			if ref, err := target.Parse(src.Location); err == nil && ref.Kind == target.Layout {
+				if b, err := target.ReadBundle(ref.Path); err == nil {
+					c.bundleList = append(c.bundleList, b)
+				}
 			}
 		}
-	}
-	return out
+	})
+	return c.bundleList
 }
 
 // parseRef parses a reference, reporting a malformed one as a usage error.

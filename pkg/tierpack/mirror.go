@@ -89,7 +89,7 @@ func (c *Client) Mirror(ctx context.Context, req MirrorRequest) (*MirrorResult, 
 		return nil, err
 	}
 	fetch := cfg.Fetch
-	fetch.Target.Bundles = []string{} // the index's own source, never a bundle
+	fetch.Target.Bundles = []*target.Bundle{} // the index's own source, never a bundle
 	ix, data, err := index.Fetch(ctx, src, fetch)
 	if err != nil {
 		return nil, err
