@@ -328,12 +328,6 @@ func (c *Cache) GetByDigest(d digest.Digest) ([]byte, error) {
 	return c.Get(ocispec.Descriptor{Digest: d, Size: st.Size()})
 }
 
-// PutReader adds the content read from r, which must match desc; nothing
-// is added when it does not.
-func (c *Cache) PutReader(desc ocispec.Descriptor, r io.Reader) error {
-	return c.put(desc, r)
-}
-
 // Adopt adds the file at src, which the caller has just hashed to desc,
 // without reading it again: it is hard-linked (or, across file systems,
 // copied and verified) into place.
@@ -363,9 +357,10 @@ func (c *Cache) Adopt(desc ocispec.Descriptor, src string) error {
 // Path returns the file of a present entry.
 func (c *Cache) Path(d digest.Digest) (string, error) { return c.path(d) }
 
-// PutVerified is PutReader for a reader that checks desc's digest itself
-// and fails, instead of ending, when the content does not match (as
-// oci.FetchTo's does): the content is hashed once, not twice.
+// PutVerified adds the content read from r, for a reader that checks
+// desc's digest itself and fails, instead of ending, when the content does
+// not match (as oci.FetchTo's does): the content is hashed once, here not
+// at all. Nothing is added when r fails.
 func (c *Cache) PutVerified(desc ocispec.Descriptor, r io.Reader) error {
 	return c.write(desc, func(w io.Writer) error {
 		_, err := io.Copy(w, r)

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
 	"oras.land/oras-go/v2/content"
@@ -25,7 +24,7 @@ func TestPutGetAndCorruption(t *testing.T) {
 	// Content that does not match its descriptor is never stored.
 	bad := d
 	bad.Size = int64(len("other bytes!"))
-	if err := c.PutReader(bad, strings.NewReader("other bytes!")); err == nil {
+	if err := c.PutBytes(bad, []byte("other bytes!")); err == nil {
 		t.Fatal("mismatching content stored")
 	}
 	if c.Has(d) {

@@ -198,7 +198,7 @@ func FetchJSON(ctx context.Context, src content.Fetcher, d ocispec.Descriptor, l
 // transient failures. The reader put gets yields exactly d's content and
 // fails — instead of ending — if what arrived does not match d, so put must
 // read it to the end and write atomically (home.WriteAtomic,
-// cache.PutReader): then nothing unverified is ever kept. put is called
+// cache.PutVerified): then nothing unverified is ever kept. put is called
 // afresh for each attempt.
 func FetchTo(ctx context.Context, src content.Fetcher, d ocispec.Descriptor, opts FetchOptions, put func(r io.Reader) error) (err error) {
 	if err := d.Digest.Validate(); err != nil {
