@@ -36,10 +36,12 @@ func installCommand() *cli.Command {
 the local store; a reference with a registry, an oci: layout, a tag or a digest is used as
 given. Without a tag, install takes the newest semver tag within --version whose tier the
 trust gate verifies at --tier or higher (an index's word is not enough), unpacks it
-atomically into -o DIR (default $TIERPACK_HOME/installed/NAME), and records it in the
-state file: name, source, version, digest, verified and required tier, range, folder,
-time. --tier is required: nothing is installed at contrib unless asked. Installing what
-is installed already does nothing.
+atomically into -o DIR, and records it in the state file: name, source, version, digest,
+verified and required tier, range, folder, time. Without -o, the folder is the one
+$TIERPACK_HOME/install.yaml gives its type (dirs:), else the one its plugin names (the
+falco-rules type: /etc/falco/rules.d/NAME), else $TIERPACK_HOME/installed/NAME. The tier
+is required, from --tier or install.yaml's tier: nothing is installed at contrib unless
+asked. Installing what is installed already does nothing.
 
 What it requires (tierpack.yaml's requires.artifacts) is installed with it, each the
 newest version within its range verified at --tier or higher too: an official artifact
@@ -54,7 +56,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "tier", EnvVars: []string{"TIERPACK_INSTALL_TIER"}, Usage: "the `TIER` required of it (and of everything it requires), now and on every update: contrib, repository, official"},
 			runtimeFlag,
 			&cli.StringFlag{Name: "version", Usage: "semver `RANGE` of versions to consider (^1.2, ~0.3, >=1.0 <2.0)"},
-			&cli.StringFlag{Name: "dir", Aliases: []string{"o"}, Usage: "install into `DIR` (default $TIERPACK_HOME/installed/NAME)"},
+			&cli.StringFlag{Name: "dir", Aliases: []string{"o"}, Usage: "install into `DIR` (default: install.yaml's folder for the type, its plugin's, or $TIERPACK_HOME/installed/NAME)"},
 		),
 		Action: action(1, 1, "needs exactly one NAME or reference", func(c *cli.Context, cl *tierpack.Client) error {
 			t, err := tierFlag(c, "tier")
