@@ -87,6 +87,11 @@ const (
 	// MediaTypeLayerTarGzip is the standard OCI gzip layer media type; use it
 	// unless an ecosystem fixes another (registries accept it everywhere).
 	MediaTypeLayerTarGzip = "application/vnd.oci.image.layer.v1.tar+gzip"
+	// MediaTypeLayerTarZstd is the standard OCI zstd layer media type. A
+	// plugin lists it in Description.MediaTypes to be asked for zstd layers
+	// (PackageRequest.Compression); keep gzip for content other clients
+	// read (Helm charts, container images, falcoctl's artifacts).
+	MediaTypeLayerTarZstd = "application/vnd.oci.image.layer.v1.tar+zstd"
 	// MediaTypeLayerTar is the standard OCI uncompressed layer media type.
 	MediaTypeLayerTar = "application/vnd.oci.image.layer.v1.tar"
 	// MediaTypeEmptyJSON is the OCI empty config descriptor's media type.

@@ -96,6 +96,7 @@ func (s *grpcServer) Package(ctx context.Context, req *pluginv1.PackageRequest) 
 		Contribution:    contributionFromPB(req.GetContribution()),
 		StagingDir:      req.GetStagingDir(),
 		SourceDateEpoch: req.GetSourceDateEpoch(),
+		Compression:     archive.Compression(req.GetCompression()),
 	})
 	if err != nil {
 		return nil, err
@@ -197,6 +198,7 @@ func (c *grpcClient) Package(ctx context.Context, req PackageRequest) (PackageRe
 		Contribution:    contributionToPB(req.Contribution),
 		StagingDir:      req.StagingDir,
 		SourceDateEpoch: req.SourceDateEpoch,
+		Compression:     string(req.Compression),
 	}, callOpts...)
 	if err != nil {
 		return PackageResult{}, err

@@ -18,40 +18,49 @@ import (
 const AnnotationTitle = "org.opencontainers.image.title"
 
 // PackageFiles packages the given files of the contribution (relative to
-// req.Dir) as one deterministic tar+gzip layer in req.StagingDir: the common
+// req.Dir) as one deterministic tar layer in req.StagingDir, compressed as
+// req.Compression asks (gzip unless the host asked for zstd): the common
 // case for a type whose artifact is "these files". The layer is titled
-// <name>-<version>.tar.gz.
+// <name>-<version>.tar.gz, or .tar.zst.
 func PackageFiles(ctx context.Context, req PackageRequest, files []string) (PackageResult, error) {
 	if err := ctx.Err(); err != nil {
 		return PackageResult{}, err
 	}
-	const layerPath = "layer.tar.gz"
+	layerPath, mediaType, ext := "layer.tar.gz", MediaTypeLayerTarGzip, ".tar.gz"
+	switch req.Compression {
+	case archive.Gzip:
+	case archive.Zstd:
+		layerPath, mediaType, ext = "layer.tar.zst", MediaTypeLayerTarZstd, ".tar.zst"
+	default:
+		return PackageResult{}, fmt.Errorf("packaging %s: the host asked for %q compression, which this plugin's SDK does not know", req.Contribution.Name, string(req.Compression))
+	}
 	f, err := os.Create(filepath.Join(req.StagingDir, layerPath))
 	if err != nil {
 		return PackageResult{}, err
 	}
-	_, err = archive.WriteTarGz(f, req.Dir, files, archive.WriteOptions{ModTime: time.Unix(req.SourceDateEpoch, 0)})
+	_, err = archive.Write(f, req.Dir, files, archive.WriteOptions{ModTime: time.Unix(req.SourceDateEpoch, 0), Compression: req.Compression})
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return PackageResult{}, fmt.Errorf("packaging %s: %w", req.Contribution.Name, err)
 	}
-	title := req.Contribution.Name + "-" + req.Contribution.Version + ".tar.gz"
+	title := req.Contribution.Name + "-" + req.Contribution.Version + ext
 	return PackageResult{Manifests: []Manifest{{
 		Layers: []Blob{{
-			MediaType:   MediaTypeLayerTarGzip,
+			MediaType:   mediaType,
 			Path:        layerPath,
 			Annotations: map[string]string{AnnotationTitle: title},
 		}},
 	}}}, nil
 }
 
-// UnpackLayers extracts every tar or tar+gzip layer of req into
+// UnpackLayers extracts every tar, tar+gzip or tar+zstd layer of req into
 // req.OutputDir with archive.ExtractWith's checks, spending req.Budget, the
 // host's budget for the whole pull, across all of them: a layer whose media
-// type says gzip must be gzip. limits are the plugin's own: a non-zero
-// field tightens the host's limit, never raises it. It lists the files
+// type says gzip must be gzip, and one that says zstd must be zstd. limits
+// are the plugin's own: a non-zero field tightens the host's limit, never
+// raises it. It lists the files
 // written. Layers of other media types are refused: a plugin should not
 // silently drop content it does not understand.
 func UnpackLayers(ctx context.Context, req UnpackRequest, limits archive.Limits) (UnpackResult, error) {
@@ -60,7 +69,11 @@ func UnpackLayers(ctx context.Context, req UnpackRequest, limits archive.Limits)
 
 // StandardFormats are the layer media types UnpackLayers extracts, with
 // the archive format of each.
-var StandardFormats = map[string]archive.Format{MediaTypeLayerTarGzip: archive.FormatGzip, MediaTypeLayerTar: archive.FormatTar}
+var StandardFormats = map[string]archive.Format{
+	MediaTypeLayerTarGzip: archive.FormatGzip,
+	MediaTypeLayerTarZstd: archive.FormatZstd,
+	MediaTypeLayerTar:     archive.FormatTar,
+}
 
 // UnpackLayersOf is UnpackLayers for layers of the media types formats
 // lists, each extracted as the archive format it maps to (a plugin whose

@@ -178,8 +178,8 @@ type Description struct {
 	FilePatterns []string `json:"filePatterns,omitempty"`
 	// Description is one line for `tierpack plugin list`.
 	Description string `json:"description,omitempty"`
-	// StandardUnpack declares that Unpack is UnpackLayers (tar and
-	// tar+gzip layers extracted as they are, nothing else): the host,
+	// StandardUnpack declares that Unpack is UnpackLayers (tar, tar+gzip
+	// and tar+zstd layers extracted as they are, nothing else): the host,
 	// which records it with the plugin's pin, then pulls such artifacts by
 	// extracting them itself with sdk/archive, without starting the plugin
 	// (one process instead of two, and no plugin code sees the bytes).
@@ -252,6 +252,13 @@ type PackageRequest struct {
 	// SourceDateEpoch is the time to stamp into archives, in seconds since
 	// the Unix epoch (SOURCE_DATE_EPOCH); 0 means the epoch.
 	SourceDateEpoch int64
+	// Compression is how the host asks for tar layers to be compressed:
+	// archive.Zstd, or archive.Gzip (the zero value). The host asks for zstd
+	// only when the plugin's Description.MediaTypes lists
+	// MediaTypeLayerTarZstd; PackageFiles honours it. Packaging must stay a
+	// function of the request: the host re-packages with gzip to recognise
+	// a version published before zstd, so that its digest does not move.
+	Compression archive.Compression
 }
 
 // Platform names an OS and CPU architecture, as in the OCI image spec.

@@ -1,10 +1,10 @@
-// Package archive writes and extracts the tar+gzip layers that carry tierpack
-// contributions.
+// Package archive writes and extracts the tar+gzip and tar+zstd layers
+// that carry tierpack contributions.
 //
 // # Writing
 //
-// [WriteTarGz] packages files below a root directory as a reproducible
-// tar+gzip stream. For a given tree and [WriteOptions] the output is
+// [Write] packages files below a root directory as a reproducible tar
+// stream, compressed with gzip ([WriteTarGz]) or zstd. For a given tree and [WriteOptions] the output is
 // byte-for-byte identical on every run and machine, whatever the files'
 // modification times, owners or the process umask (Windows has no execute
 // bits, so there every file is stored with mode 0644):
@@ -18,16 +18,17 @@
 //   - headers use the USTAR format unless a path, link target, size or time
 //     cannot be represented in it, in which case that header alone uses PAX;
 //   - the gzip header has no name, no modification time and OS byte 255
-//     ("unknown").
+//     ("unknown"); a zstd stream is one frame with its content checksum.
 //
 // [Result.DiffID] is the sha256 digest of the uncompressed tar, the value an
 // OCI image config lists in rootfs.diff_ids. The DiffID depends only on the
 // tree and the options. The compressed bytes additionally depend on the
-// version of the gzip implementation (klauspost/pgzip, 1 MiB blocks
-// compressed in parallel), so they are stable for a given build of tierpack
-// but may change when its dependencies are upgraded.
+// version of the compressor (klauspost/pgzip, 1 MiB blocks compressed in
+// parallel; klauspost/compress/zstd), so they are stable for a given build
+// of tierpack but may change when its dependencies are upgraded: the
+// tierpack host never moves a published version's tag for that reason.
 //
-// WriteTarGz refuses, with an error wrapping [ErrUnsafeEntry], anything
+// Write refuses, with an error wrapping [ErrUnsafeEntry], anything
 // that [Extract] would refuse: absolute paths, ".." components, names with
 // backslashes, paths that pass through a symlink, symlinks that are absolute
 // or point outside the root, and device files, sockets and named pipes. A layer it writes can

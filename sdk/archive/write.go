@@ -16,11 +16,56 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
 	digest "github.com/opencontainers/go-digest"
 )
 
-// WriteOptions configures WriteTarGz. The zero value is ready to use.
+// Compression is how Write compresses the tar stream.
+type Compression string
+
+// Compressions of WriteOptions.Compression.
+const (
+	// Gzip (the zero value) writes a tar+gzip stream, which every OCI
+	// client reads.
+	Gzip Compression = ""
+	// Zstd writes a tar+zstd stream (media type
+	// application/vnd.oci.image.layer.v1.tar+zstd): it decompresses several
+	// times faster than gzip and compresses about twice as fast, but older
+	// clients (and tierpack before it) cannot read it.
+	Zstd Compression = "zstd"
+)
+
+// ParseCompression returns the Compression named s: "gzip" (or empty) or
+// "zstd".
+func ParseCompression(s string) (Compression, error) {
+	switch s {
+	case "", "gzip":
+		return Gzip, nil
+	case "zstd":
+		return Zstd, nil
+	}
+	return Gzip, fmt.Errorf("archive: unknown compression %q: use gzip or zstd", s)
+}
+
+// String returns "gzip" or "zstd".
+func (c Compression) String() string {
+	if c == Gzip {
+		return "gzip"
+	}
+	return string(c)
+}
+
+// Format returns the Format an archive written with c is extracted as.
+func (c Compression) Format() Format {
+	if c == Zstd {
+		return FormatZstd
+	}
+	return FormatGzip
+}
+
+// WriteOptions configures Write and WriteTarGz. The zero value is ready to
+// use.
 type WriteOptions struct {
 	// Prefix is a directory inside the archive under which the paths are
 	// stored, for example "chart/"; the trailing slash is optional. Its
@@ -39,7 +84,11 @@ type WriteOptions struct {
 	// github.com/klauspost/compress/gzip.NewWriterLevel may be given, such
 	// as gzip.BestSpeed (1) to gzip.BestCompression (9). Level 0 (no
 	// compression) cannot be selected because it is the zero value.
+	// It applies to gzip only.
 	Level int
+	// Compression is Gzip (the zero value) or Zstd. WriteTarGz ignores
+	// it and always writes gzip.
+	Compression Compression
 }
 
 // Result describes the archive WriteTarGz wrote.
@@ -62,8 +111,15 @@ type writeEntry struct {
 	linkname string
 }
 
-// WriteTarGz writes the given paths below root to w as a deterministic
-// tar+gzip stream. Each path is slash-separated and relative to root and
+// WriteTarGz is Write with gzip compression, whatever opts.Compression
+// says.
+func WriteTarGz(w io.Writer, root string, paths []string, opts WriteOptions) (Result, error) {
+	opts.Compression = Gzip
+	return Write(w, root, paths, opts)
+}
+
+// Write writes the given paths below root to w as a deterministic tar
+// stream, compressed as opts.Compression says. Each path is slash-separated and relative to root and
 // names a regular file, a symlink or a directory, whose contents are
 // included recursively; "." names root itself. The parent directories of
 // every path are included as well, but not their other contents.
@@ -76,7 +132,7 @@ type writeEntry struct {
 // tree are stored as independent regular files.
 //
 // On error, w may have received a partial stream, which must be discarded.
-func WriteTarGz(w io.Writer, root string, paths []string, opts WriteOptions) (Result, error) {
+func Write(w io.Writer, root string, paths []string, opts WriteOptions) (Result, error) {
 	prefix := ""
 	if opts.Prefix != "" {
 		clean, reason := cleanName(opts.Prefix)
@@ -93,6 +149,9 @@ func WriteTarGz(w io.Writer, root string, paths []string, opts WriteOptions) (Re
 		// a percent of level 6 at two to three times the speed; measured on
 		// the bench data (bench/) with klauspost/compress.
 		level = gzip.BestSpeed
+	}
+	if opts.Compression != Gzip && opts.Compression != Zstd {
+		return Result{}, fmt.Errorf("archive: WriteOptions.Compression %q is invalid: use archive.Gzip or archive.Zstd", string(opts.Compression))
 	}
 	if level < gzip.StatelessCompression || level > gzip.BestCompression {
 		return Result{}, fmt.Errorf("archive: WriteOptions.Level %d is invalid: use 0 for the default or a level from %d to %d", opts.Level, gzip.StatelessCompression, gzip.BestCompression)
@@ -125,21 +184,12 @@ func WriteTarGz(w io.Writer, root string, paths []string, opts WriteOptions) (Re
 	// directory's name is a prefix of theirs.
 	slices.Sort(names)
 
-	// pgzip compresses 1 MiB blocks on every core. Its output depends only
-	// on the bytes, the level and the block size, never on scheduling or
-	// the number of cores, so archives stay reproducible.
-	gz, err := pgzip.NewWriterLevel(w, level)
+	zw, err := compressor(w, opts.Compression, level)
 	if err != nil {
-		return Result{}, fmt.Errorf("archive: creating gzip writer: %w", err)
+		return Result{}, err
 	}
-	if err := gz.SetConcurrency(1<<20, 2*runtime.GOMAXPROCS(0)); err != nil {
-		return Result{}, fmt.Errorf("archive: creating gzip writer: %w", err)
-	}
-	gz.Name, gz.Comment, gz.Extra = "", "", nil
-	gz.ModTime = time.Unix(0, 0) // pgzip writes the zero Time as a nonsense date; 0 means "none"
-	gz.OS = 255                  // unknown
 	diff := sha256.New()
-	chunks := &chunker{w: gz, buf: make([]byte, 0, 32<<10)}
+	chunks := &chunker{w: zw, buf: make([]byte, 0, 32<<10)}
 	tw := tar.NewWriter(io.MultiWriter(chunks, diff))
 
 	var res Result
@@ -173,13 +223,44 @@ func WriteTarGz(w io.Writer, root string, paths []string, opts WriteOptions) (Re
 		return Result{}, fmt.Errorf("archive: finishing tar stream: %w", err)
 	}
 	if err := chunks.flush(); err != nil {
-		return Result{}, fmt.Errorf("archive: writing gzip stream: %w", err)
+		return Result{}, fmt.Errorf("archive: writing %s stream: %w", opts.Compression, err)
 	}
-	if err := gz.Close(); err != nil {
-		return Result{}, fmt.Errorf("archive: finishing gzip stream: %w", err)
+	if err := zw.Close(); err != nil {
+		return Result{}, fmt.Errorf("archive: finishing %s stream: %w", opts.Compression, err)
 	}
 	res.DiffID = digest.NewDigest(digest.SHA256, diff)
 	return res, nil
+}
+
+// compressor returns the writer that compresses into w.
+func compressor(w io.Writer, c Compression, level int) (io.WriteCloser, error) {
+	if c == Zstd {
+		// The fastest level compresses the bench's half-compressible data
+		// as well as the default one at two thirds of the time. The output
+		// depends on the bytes, the options and the library's version,
+		// never on scheduling or the number of cores (blocks are encoded
+		// ahead on another goroutine, in order), so archives stay
+		// reproducible. The frame carries its content checksum.
+		zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(true))
+		if err != nil {
+			return nil, fmt.Errorf("archive: creating zstd writer: %w", err)
+		}
+		return zw, nil
+	}
+	// pgzip compresses 1 MiB blocks on every core. Its output depends only
+	// on the bytes, the level and the block size, never on scheduling or
+	// the number of cores, so archives stay reproducible.
+	gz, err := pgzip.NewWriterLevel(w, level)
+	if err != nil {
+		return nil, fmt.Errorf("archive: creating gzip writer: %w", err)
+	}
+	if err := gz.SetConcurrency(1<<20, 2*runtime.GOMAXPROCS(0)); err != nil {
+		return nil, fmt.Errorf("archive: creating gzip writer: %w", err)
+	}
+	gz.Name, gz.Comment, gz.Extra = "", "", nil
+	gz.ModTime = time.Unix(0, 0) // pgzip writes the zero Time as a nonsense date; 0 means "none"
+	gz.OS = 255                  // unknown
+	return gz, nil
 }
 
 // CheckTree checks the given paths below root as WriteTarGz does, without

@@ -153,7 +153,7 @@ type DescribeResponse struct {
 	// One line for `tierpack plugin list`.
 	Description string `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
 	// The plugin's Unpack is the standard archive extraction (the sdk's
-	// UnpackLayers: tar and tar+gzip layers extracted as they are): a host
+	// UnpackLayers: tar, tar+gzip and tar+zstd layers extracted as they are): a host
 	// that knows this (it records it with the plugin's pin) extracts such
 	// artifacts itself, without starting the plugin.
 	StandardUnpack bool `protobuf:"varint,8,opt,name=standard_unpack,json=standardUnpack,proto3" json:"standard_unpack,omitempty"`
@@ -568,8 +568,13 @@ type PackageRequest struct {
 	// Seconds since the Unix epoch to stamp into archives (SOURCE_DATE_EPOCH
 	// semantics); 0 means the epoch itself.
 	SourceDateEpoch int64 `protobuf:"varint,4,opt,name=source_date_epoch,json=sourceDateEpoch,proto3" json:"source_date_epoch,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// How the host asks for tar layers to be compressed: "zstd" (tar+zstd
+	// layers), or empty for gzip. The host asks for zstd only of a plugin
+	// whose Describe lists the tar+zstd layer media type; a plugin that
+	// cannot honour it writes gzip, which the host accepts.
+	Compression   string `protobuf:"bytes,5,opt,name=compression,proto3" json:"compression,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PackageRequest) Reset() {
@@ -628,6 +633,13 @@ func (x *PackageRequest) GetSourceDateEpoch() int64 {
 		return x.SourceDateEpoch
 	}
 	return 0
+}
+
+func (x *PackageRequest) GetCompression() string {
+	if x != nil {
+		return x.Compression
+	}
+	return ""
 }
 
 type PackageResponse struct {
@@ -1517,13 +1529,14 @@ const file_tierpack_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eSEVERITY_ERROR\x10\x01\x12\x14\n" +
 	"\x10SEVERITY_WARNING\x10\x02\x12\x11\n" +
-	"\rSEVERITY_INFO\x10\x03\"\xb5\x01\n" +
+	"\rSEVERITY_INFO\x10\x03\"\xd7\x01\n" +
 	"\x0ePackageRequest\x12\x10\n" +
 	"\x03dir\x18\x01 \x01(\tR\x03dir\x12D\n" +
 	"\fcontribution\x18\x02 \x01(\v2 .tierpack.plugin.v1.ContributionR\fcontribution\x12\x1f\n" +
 	"\vstaging_dir\x18\x03 \x01(\tR\n" +
 	"stagingDir\x12*\n" +
-	"\x11source_date_epoch\x18\x04 \x01(\x03R\x0fsourceDateEpoch\"\xa7\x02\n" +
+	"\x11source_date_epoch\x18\x04 \x01(\x03R\x0fsourceDateEpoch\x12 \n" +
+	"\vcompression\x18\x05 \x01(\tR\vcompression\"\xa7\x02\n" +
 	"\x0fPackageResponse\x12:\n" +
 	"\tmanifests\x18\x01 \x03(\v2\x1c.tierpack.plugin.v1.ManifestR\tmanifests\x12V\n" +
 	"\vannotations\x18\x02 \x03(\v24.tierpack.plugin.v1.PackageResponse.AnnotationsEntryR\vannotations\x12@\n" +
