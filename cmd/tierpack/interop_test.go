@@ -19,6 +19,8 @@ import (
 	"oras.land/oras-go/v2/content/file"
 	"oras.land/oras-go/v2/registry/remote"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/tierpack/tierpack/internal/registrytest"
 )
 
@@ -90,7 +92,7 @@ func TestORASGoReadsTierpackArtifacts(t *testing.T) {
 	if _, err := oras.Copy(ctx, repo, "0.1.0", fs, "0.1.0", oras.DefaultCopyOptions); err != nil {
 		t.Fatal(err)
 	}
-	names := tarNames(t, filepath.Join(dir, "falco-quickstart-0.1.0.tar.gz"))
+	names := tarNames(t, filepath.Join(dir, "falco-quickstart-0.1.0.tar.zst"))
 	want := []string{"README.md", "falco-local.yaml", "install.sh", "tierpack.yaml"}
 	if strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Errorf("layer holds %v, want %v", names, want)
@@ -123,12 +125,14 @@ func TestORASCLIReadsTierpackArtifacts(t *testing.T) {
 	if out, err := pull.CombinedOutput(); err != nil {
 		t.Fatalf("oras pull: %v\n%s", err, out)
 	}
-	names := tarNames(t, filepath.Join(dir, "falco-debug-bundle-1.2.0.tar.gz"))
+	names := tarNames(t, filepath.Join(dir, "falco-debug-bundle-1.2.0.tar.zst"))
 	if len(names) != 4 || names[0] != "OWNERS" {
 		t.Errorf("oras pull got a layer holding %v", names)
 	}
 }
 
+// tarNames lists the regular files of the tar+gzip or, by its .zst name,
+// tar+zstd archive at path.
 func tarNames(t *testing.T, path string) []string {
 	t.Helper()
 	f, err := os.Open(path)
@@ -136,8 +140,15 @@ func tarNames(t *testing.T, path string) []string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
+	var zr io.Reader
+	if strings.HasSuffix(path, ".zst") {
+		zd, err := zstd.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer zd.Close()
+		zr = zd
+	} else if zr, err = gzip.NewReader(f); err != nil {
 		t.Fatal(err)
 	}
 	tr := tar.NewReader(zr)

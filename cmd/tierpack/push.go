@@ -104,7 +104,7 @@ it back with tierpack pull NAME:VERSION.
 EXAMPLES:
    tierpack package ./falco-quickstart
    tierpack inspect falco-quickstart:0.1.0`,
-		Flags: append([]cli.Flag{option.Output()}, signFlags()...),
+		Flags: append([]cli.Flag{option.Output()}, packFlags()...),
 		Action: action(1, 1, "needs exactly one folder argument", func(c *cli.Context, cl *tierpack.Client) error {
 			return publish(c, cl, c.Args().First(), "")
 		}),
@@ -129,6 +129,12 @@ it has. Publish a new version, or give --replace to move the tag on purpose. Pus
 again unchanged uploads nothing, signs nothing again and moves no tag. The local store
 is a working area: a version there is replaced freely.
 
+Scripts are packaged as tar+zstd layers (they pull several times faster than gzip);
+charts, exporter images and falcoctl's artifacts keep tar+gzip, which helm, container
+runtimes and falcoctl read. A version published with gzip by an older tierpack is
+recognised and keeps its digest. --compression gzip writes gzip for clients that read
+nothing else (tierpacks older than tar+zstd support among them).
+
 ` + helpReferences + `
 
 EXAMPLES:
@@ -138,16 +144,17 @@ EXAMPLES:
    tierpack push --output json ./falco-quickstart ghcr.io/org/falco-quickstart:0.1.0`,
 		Flags: append(append([]cli.Flag{option.Output(),
 			&cli.BoolFlag{Name: "replace", Usage: "move the version's tag even when it names other content (its records and signatures stay with the old digest)"}},
-			signFlags()...), option.Registry()...),
+			packFlags()...), option.Registry()...),
 		Action: action(2, 2, "needs a contribution folder and a reference", func(c *cli.Context, cl *tierpack.Client) error {
 			return publish(c, cl, c.Args().Get(0), c.Args().Get(1))
 		}),
 	}
 }
 
-// signFlags sign what push and package write.
-func signFlags() []cli.Flag {
+// packFlags sign and compress what push and package write.
+func packFlags() []cli.Flag {
 	return []cli.Flag{
+		&cli.StringFlag{Name: "compression", Value: "auto", Usage: "how tar layers are compressed: `auto` (zstd where the type's plugin writes it — scripts — else gzip, which charts, images and falcoctl's artifacts need), gzip or zstd"},
 		&cli.StringFlag{Name: "key", Usage: "cosign private `KEY` that signs the artifact and its tier record; the repository tier needs one", EnvVars: []string{"TIERPACK_SIGNING_KEY"}},
 		&cli.StringFlag{Name: "by", Usage: "who signs, recorded in the tier record (default: $USER)"},
 	}
@@ -157,5 +164,5 @@ func signFlags() []cli.Flag {
 func publish(c *cli.Context, cl *tierpack.Client, dir, ref string) error {
 	e, done := transferEnv(c, cl)
 	defer done()
-	return run.Publish(e, tierpack.PublishRequest{Dir: dir, Ref: ref, Key: key(c), By: c.String("by"), Replace: c.Bool("replace")})
+	return run.Publish(e, tierpack.PublishRequest{Dir: dir, Ref: ref, Key: key(c), By: c.String("by"), Replace: c.Bool("replace"), Compression: c.String("compression")})
 }

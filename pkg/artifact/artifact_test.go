@@ -208,7 +208,7 @@ func TestPullRejectsCorruptBlob(t *testing.T) {
 	}
 	var layer ocispec.Descriptor
 	for _, b := range p.Blobs {
-		if b.Desc.MediaType == sdk.MediaTypeLayerTarGzip {
+		if b.Desc.MediaType == sdk.MediaTypeLayerTarZstd {
 			layer = b.Desc
 		}
 	}

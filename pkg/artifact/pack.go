@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -203,6 +204,54 @@ type PackOptions struct {
 	// budget per platform, and refuses with ErrValidation what a pull would
 	// refuse, so nothing is pushed that cannot be pulled.
 	Limits archive.Limits
+	// Compression is how tar layers are compressed: CompressionAuto (the
+	// zero value) asks for zstd of a plugin whose Describe lists the
+	// tar+zstd layer media type (tierpack's script type) and gzip of every
+	// other (charts, exporter images and falcoctl's artifacts keep gzip,
+	// which their own clients need); CompressionGzip asks every plugin for
+	// gzip; CompressionZstd insists on zstd and refuses a plugin that does
+	// not list it.
+	Compression string
+}
+
+// Compressions of PackOptions.Compression.
+const (
+	CompressionAuto = ""
+	CompressionGzip = "gzip"
+	CompressionZstd = "zstd"
+)
+
+// ParseCompression checks a --compression value: auto, gzip or zstd.
+func ParseCompression(s string) (string, error) {
+	switch s {
+	case "", "auto":
+		return CompressionAuto, nil
+	case CompressionGzip, CompressionZstd:
+		return s, nil
+	}
+	return "", fmt.Errorf("%w: unknown compression %q: use auto (zstd where the type's plugin writes it, else gzip), gzip or zstd", ErrValidation, s)
+}
+
+// compressionFor is what Pack asks plugin d for under option opt.
+func compressionFor(opt string, d sdk.Description) (archive.Compression, error) {
+	writesZstd := slices.Contains(d.MediaTypes, sdk.MediaTypeLayerTarZstd)
+	switch opt {
+	case CompressionAuto:
+		if writesZstd {
+			return archive.Zstd, nil
+		}
+		return archive.Gzip, nil
+	case CompressionGzip:
+		return archive.Gzip, nil
+	case CompressionZstd:
+		if writesZstd {
+			return archive.Zstd, nil
+		}
+		return archive.Gzip, fmt.Errorf("%w: the %s type's plugin does not write tar+zstd layers (its media types: %s), so this contribution cannot be packaged with zstd; use --compression auto or gzip",
+			ErrValidation, d.Type, strings.Join(d.MediaTypes, ", "))
+	}
+	_, err := ParseCompression(opt)
+	return archive.Gzip, err
 }
 
 // Packed is a built artifact waiting in a staging directory. Close removes
@@ -221,6 +270,8 @@ type Packed struct {
 	// FromCache reports that the packaged files came from the cache: the
 	// input had not changed since they were made.
 	FromCache bool
+	// Zstd reports that a layer is tar+zstd.
+	Zstd bool
 	staging   string
 	// known holds blobs already hashed, by their path in the plugin output.
 	known map[string]oci.Blob
@@ -262,9 +313,10 @@ func Pack(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest, opt
 	var key string
 	if opts.Cache != nil {
 		if src, found := plugins.Lookup(m.Type); found {
-			if key, err = fingerprint(m, src, epoch); err != nil {
+			if key, err = fingerprint(m, src, epoch, opts.Compression); err != nil {
 				key = ""
 			} else if packed.fromRecord(opts, key, out) {
+				packed.Zstd = hasZstd(packed.Blobs)
 				ok = true
 				return packed, nil
 			}
@@ -280,7 +332,11 @@ func Pack(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest, opt
 	if sdk.Count(v.diags, sdk.SeverityError) > 0 {
 		return nil, &ValidationError{Name: m.Name, Diagnostics: v.diags}
 	}
-	res, err := p.Package(ctx, sdk.PackageRequest{Dir: m.Dir, Contribution: c, StagingDir: out, SourceDateEpoch: epoch})
+	compression, err := compressionFor(opts.Compression, packed.Plugin)
+	if err != nil {
+		return nil, err
+	}
+	res, err := p.Package(ctx, sdk.PackageRequest{Dir: m.Dir, Contribution: c, StagingDir: out, SourceDateEpoch: epoch, Compression: compression})
 	if err != nil {
 		return nil, err
 	}
@@ -299,12 +355,18 @@ func Pack(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest, opt
 	if err := <-pullable; err != nil {
 		return nil, err
 	}
+	packed.Zstd = hasZstd(packed.Blobs)
 	if key != "" {
 		// A cache that cannot be written only makes the next push slower.
 		_ = savePackRecord(opts.Cache, key, v.diags, res, packed)
 	}
 	ok = true
 	return packed, nil
+}
+
+// hasZstd reports whether a blob is a tar+zstd layer.
+func hasZstd(blobs []oci.Blob) bool {
+	return slices.ContainsFunc(blobs, func(b oci.Blob) bool { return b.Desc.MediaType == sdk.MediaTypeLayerTarZstd })
 }
 
 // checkPullable scans the tar layers of each manifest the plugin packaged

@@ -38,9 +38,9 @@ const packCacheVersion = "tierpack-pack-cache-v3"
 // not publish a stale validation. Reading is the cost (sha256 runs at
 // about 1.5 GB/s here); what it saves is the plugin, validation and
 // compression.
-func fingerprint(m *contrib.Manifest, src plugin.Source, epoch int64) (string, error) {
+func fingerprint(m *contrib.Manifest, src plugin.Source, epoch int64, compression string) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%d\n", packCacheVersion, epoch)
+	fmt.Fprintf(h, "%s\n%d\ncompression %q\n", packCacheVersion, epoch, compression)
 	// The binary's size and time too: a binary changed since (tampered
 	// with, or replaced) misses the cache, so the plugin is started and
 	// its pin check refuses it, as every command that runs it does.

@@ -109,6 +109,11 @@ type PublishRequest struct {
 	// already names another digest. Without it such a push is refused
 	// (ErrVersionExists): a published version keeps its digest.
 	Replace bool
+	// Compression is artifact.PackOptions.Compression: auto (empty), gzip
+	// or zstd. With auto, a version published with gzip layers (by a
+	// tierpack from before zstd) is recognised by packaging it again with
+	// gzip, so it keeps its digest and tag.
+	Compression string
 }
 
 // ErrVersionExists is wrapped when a push would move a published
@@ -148,6 +153,10 @@ type PublishResult struct {
 // A *artifact.ValidationError carries the diagnostics of a refused
 // contribution.
 func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResult, error) {
+	compression, err := artifact.ParseCompression(req.Compression)
+	if err != nil {
+		return nil, err
+	}
 	m, err := contrib.Load(req.Dir)
 	if err != nil {
 		return nil, err
@@ -166,13 +175,13 @@ func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResul
 		return nil, err
 	}
 	defer plugins.Close()
-	popts := artifact.PackOptions{Created: c.Created}
+	popts := artifact.PackOptions{Created: c.Created, Compression: compression}
 	popts.Cache, _ = c.cache() // without a cache, packaging is only slower
 	packed, err := artifact.Pack(ctx, plugins, m, popts)
 	if err != nil {
 		return nil, c.pluginHint(err, m.Type)
 	}
-	defer packed.Close()
+	defer func() { packed.Close() }() // packed may be replaced below
 	var signer signature.SignerVerifier
 	keyID := ""
 	if req.Key.File != "" {
@@ -201,6 +210,21 @@ func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResul
 		old, err := t.Store.Resolve(ctx, ref.Tag)
 		missing = errors.Is(err, errdef.ErrNotFound)
 		if err == nil {
+			if old.Digest != packed.Root.Digest && packed.Zstd && compression == artifact.CompressionAuto {
+				// Published before zstd was this type's default? Package
+				// it as then, with gzip: unchanged content gives the
+				// published digest back.
+				gopts := popts
+				gopts.Compression = artifact.CompressionGzip
+				if again, err := artifact.Pack(ctx, plugins, m, gopts); err == nil {
+					if again.Root.Digest == old.Digest {
+						packed.Close()
+						packed = again
+					} else {
+						again.Close()
+					}
+				}
+			}
 			switch {
 			case old.Digest == packed.Root.Digest:
 				// Re-pushed unchanged (by this tierpack or a newer one):

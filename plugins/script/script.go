@@ -7,9 +7,10 @@
 // if given, is one of the scripts. A missing README is a warning.
 //
 // Packaging: the listed files plus tierpack.yaml, with their modes, as one
-// deterministic tar+gzip layer (standard OCI layer media type) under an OCI
-// empty config, artifactType application/vnd.tierpack.script.v1. Unpack
-// restores the folder.
+// deterministic tar+zstd layer (standard OCI layer media type; tar+gzip
+// when the host asks for gzip) under an OCI empty config, artifactType
+// application/vnd.tierpack.script.v1. Unpack restores the folder from
+// either.
 package script
 
 import (
@@ -59,7 +60,7 @@ func (Plugin) Describe(context.Context) (sdk.Description, error) {
 		Type:         Type,
 		Version:      Version,
 		ArtifactType: ArtifactType,
-		MediaTypes:   []string{sdk.MediaTypeEmptyJSON, sdk.MediaTypeLayerTarGzip},
+		MediaTypes:   []string{sdk.MediaTypeEmptyJSON, sdk.MediaTypeLayerTarZstd, sdk.MediaTypeLayerTarGzip},
 		FilePatterns: []string{"*.sh", "*.yaml", "*.yml", "*.md"},
 		Description:  "shell scripts, YAML and markdown (convenience scripts, example configuration, docs)",
 	}, nil
