@@ -45,6 +45,19 @@ func WriteAtomic(path string, perm fs.FileMode, write func(w io.Writer) error) e
 // the temporary file's name once it is complete and on disk and before it
 // is renamed over path: the window a crash test kills a writer in.
 func WriteAtomicHook(path string, perm fs.FileMode, write func(w io.Writer) error, beforeRename func(tmp string)) (err error) {
+	return writeAtomic(path, perm, write, beforeRename, true)
+}
+
+// WriteAtomicUnsynced is WriteAtomic without the flushes to disk: readers
+// and a killed writer get the same guarantees, but after a crash of the
+// machine itself path may hold a part of the content. Use it only for
+// content every reader checks against its digest and can fetch again,
+// such as cache entries: there a flush per file buys nothing.
+func WriteAtomicUnsynced(path string, perm fs.FileMode, write func(w io.Writer) error) error {
+	return writeAtomic(path, perm, write, nil, false)
+}
+
+func writeAtomic(path string, perm fs.FileMode, write func(w io.Writer) error, beforeRename func(tmp string), sync bool) (err error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -65,8 +78,10 @@ func WriteAtomicHook(path string, perm fs.FileMode, write func(w io.Writer) erro
 	if err := f.Chmod(perm); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+	if sync {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
@@ -77,7 +92,9 @@ func WriteAtomicHook(path string, perm fs.FileMode, write func(w io.Writer) erro
 	if err := os.Rename(f.Name(), path); err != nil {
 		return err
 	}
-	syncDir(dir)
+	if sync {
+		syncDir(dir)
+	}
 	return nil
 }
 

@@ -200,6 +200,10 @@ type Manager struct {
 	warned map[string]bool
 	// plugins counts the plugin folders made in runDir.
 	plugins int
+	// cleaned is closed when the cleanup of what killed hosts left is
+	// done; it runs beside the command, which waits for it before its
+	// first plugin starts and in Close.
+	cleaned chan struct{}
 }
 
 // NewManager returns a Manager; it starts nothing until Get.
@@ -230,12 +234,18 @@ func NewManager(opts Options) (*Manager, error) {
 	if opts.Warn == nil {
 		opts.Warn = func(msg string) { fmt.Fprintln(os.Stderr, "tierpack: warning:", msg) }
 	}
-	// What killed hosts left: their plugins' descendants, sockets and
-	// pinned copies.
 	becomeSubreaper()
-	reapStale()
-	home.RemoveStale(os.TempDir(), RunDirPrefix)
-	return &Manager{opts: opts, started: map[string]*Plugin{}, warned: map[string]bool{}}, nil
+	// What killed hosts left — their plugins' descendants, sockets and
+	// pinned copies — is found by reading every process's environment:
+	// a few milliseconds that a command which starts no plugin (a script
+	// pull) need not wait for, so it runs beside the command.
+	cleaned := make(chan struct{})
+	go func() {
+		defer close(cleaned)
+		reapStale()
+		home.RemoveStale(os.TempDir(), RunDirPrefix)
+	}()
+	return &Manager{opts: opts, started: map[string]*Plugin{}, warned: map[string]bool{}, cleaned: cleaned}, nil
 }
 
 // ensureRunDir makes the Manager's private folder (NewManager has removed
@@ -244,6 +254,7 @@ func (m *Manager) ensureRunDir() (string, error) {
 	if m.runDir != "" {
 		return m.runDir, nil
 	}
+	<-m.cleaned
 	// Short names (tierpack-run-PID-N): a plugin's unix socket is made in
 	// a folder in here, and a socket's path may not exceed 107 bytes.
 	var dir string
@@ -686,6 +697,7 @@ func (m *Manager) Close() {
 		killMarked(dir)
 		os.RemoveAll(dir)
 	}
+	<-m.cleaned
 }
 
 // TypeNotFoundError is a contribution type no plugin serves; it wraps
