@@ -43,15 +43,30 @@ func TestStreamedPull(t *testing.T) {
 		t.Fatal("content after the fallback differs")
 	}
 
-	// Corrupted past the gzip header, deep in the stream.
-	p.ok("cache", "clean")
-	proxy.Set(faultproxy.Rule{Kind: faultproxy.Corrupt, Method: "GET", Path: faultproxy.Blob, After: 2 << 20})
-	_, errs, code = p.run("pull", repo+":1.0.0", "-o", p.path("c"))
-	if code != exitRefused || !strings.Contains(errs, "the registry served other content for blob") {
-		t.Fatalf("a corrupt stream: exit %d\n%s", code, errs)
+	// Corrupted past the header, deep in the stream: with the cache, and
+	// without (where the download is hashed and not kept).
+	for _, args := range [][]string{{"pull"}, {"--no-cache", "pull"}} {
+		p.ok("cache", "clean")
+		proxy.Set(faultproxy.Rule{Kind: faultproxy.Corrupt, Method: "GET", Path: faultproxy.Blob, After: 2 << 20})
+		_, errs, code = p.run(append(args, repo+":1.0.0", "-o", p.path("c"))...)
+		if code != exitRefused || !strings.Contains(errs, "the registry served other content for blob") {
+			t.Fatalf("a corrupt stream (%v): exit %d\n%s", args, code, errs)
+		}
+		if _, err := os.Stat(p.path("c")); err == nil {
+			t.Errorf("a corrupt stream (%v) left its output", args)
+		}
+		if left, _ := filepath.Glob(filepath.Join(p.dir, ".tierpack-*")); len(left) > 0 {
+			t.Errorf("a corrupt stream (%v) left %v", args, left)
+		}
 	}
-	if _, err := os.Stat(p.path("c")); err == nil {
-		t.Error("a corrupt stream left its output")
+	// Cut mid-stream without a cache: the two-pass pull takes over too.
+	proxy.Set(faultproxy.Rule{Kind: faultproxy.ResetDownload, Method: "GET", Path: faultproxy.Blob, After: 1 << 20, Times: 1})
+	_, errs, code = p.runEnv(nil, "--no-cache", "--log-level", "debug", "pull", repo+":1.0.0", "-o", p.path("e"))
+	if code != 0 || !strings.Contains(errs, "failed once") {
+		t.Fatalf("a --no-cache pull cut mid-stream: exit %d\n%s", code, errs)
+	}
+	if b, _ := os.ReadFile(filepath.Join(p.path("e"), "big.bin")); !bytes.Equal(b, big) {
+		t.Fatal("content after the --no-cache fallback differs")
 	}
 	proxy.Set()
 	p.ok("pull", repo+":1.0.0", "-o", p.path("d"))

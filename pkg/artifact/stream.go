@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 
-	"github.com/tierpack/tierpack/pkg/home"
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/target"
 	"github.com/tierpack/tierpack/sdk"
@@ -65,8 +63,8 @@ func streamLayer(t *target.Target, units []unpackUnit, formats map[string]archiv
 }
 
 // stream downloads layer and extracts it into req.OutputDir as it
-// arrives, keeping the download in the cache (or the staging blobs
-// folder), and spends budget.
+// arrives, keeping the download in the cache if there is one, and spends
+// budget.
 func (st *staging) stream(ctx context.Context, t *target.Target, layer ocispec.Descriptor, format archive.Format, out string, budget *archive.Budget, opts PullOptions) error {
 	attempts := 0
 	fo := oci.FetchOptions{Progress: opts.Progress, Attempts: opts.Attempts}
@@ -94,10 +92,10 @@ func (st *staging) stream(ctx context.Context, t *target.Target, layer ocispec.D
 		if t.Cache != nil {
 			putErr = t.Cache.PutVerified(layer, tee)
 		} else {
-			putErr = home.WriteAtomic(filepath.Join(st.blobs, blobPath(layer.Digest)), 0o644, func(w io.Writer) error {
-				_, err := io.Copy(w, tee)
-				return err
-			})
+			// Without a cache the download is not kept: nothing reads it
+			// after the stream (a retry downloads it again, two-pass).
+			// r checks the digest at its end, as PutVerified relies on.
+			_, putErr = io.Copy(io.Discard, tee)
 		}
 		pipe.CloseWithError(putErr)
 		exErr := <-extracted
