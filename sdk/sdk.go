@@ -76,7 +76,8 @@
 //   - Write only inside the staging or output directory the host names.
 //   - Be deterministic: the same contribution must give byte-identical files,
 //     so re-pushing unchanged content uploads nothing. The helpers in
-//     sdk/archive do this for tar+gzip layers.
+//     sdk/archive do this for tar+gzip and tar+zstd layers. Honour
+//     PackageRequest.Compression if Describe lists MediaTypeLayerTarZstd.
 //
 // Everything the host and a plugin must agree on is defined under sdk/ and
 // nowhere else: the go-plugin handshake and protocol version (Handshake,
