@@ -72,6 +72,7 @@ import (
 	"time"
 
 	"github.com/tierpack/tierpack/sdk"
+	"github.com/tierpack/tierpack/sdk/archive"
 	"github.com/tierpack/tierpack/sdk/contrib"
 	"github.com/tierpack/tierpack/sdk/host"
 )
@@ -817,7 +818,12 @@ func (c *checker) pack(dir, staging string) (*packageRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := p.Package(c.ctx, sdk.PackageRequest{Dir: dir, Contribution: c.goodC, StagingDir: staging})
+	// Asked as the host asks: for zstd layers when Describe lists them.
+	compression := archive.Gzip
+	if slices.Contains(c.desc.MediaTypes, sdk.MediaTypeLayerTarZstd) {
+		compression = archive.Zstd
+	}
+	res, err := p.Package(c.ctx, sdk.PackageRequest{Dir: dir, Contribution: c.goodC, StagingDir: staging, Compression: compression})
 	if err != nil {
 		c.callFailed(err)
 		return nil, err
