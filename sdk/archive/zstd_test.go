@@ -3,10 +3,13 @@ package archive
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +79,37 @@ func TestWriteZstd(t *testing.T) {
 	}
 	if _, err := Write(io.Discard, a, []string{"."}, WriteOptions{Compression: "xz"}); err == nil {
 		t.Fatal("Write with Compression xz succeeded")
+	}
+}
+
+// TestZstdSameOnEveryMachine: an archive big enough to be compressed in
+// several concurrent sections gives the same bytes with one core as with
+// several, so a version pushed from a laptop and from CI has one digest.
+func TestZstdSameOnEveryMachine(t *testing.T) {
+	dir := t.TempDir()
+	big := make([]byte, 24<<20)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < len(big); i += 4096 {
+		copy(big[i:], strings.Repeat("falco rule: detect shell in container\n", 60)[:2048])
+		for j := i + 2048; j < i+4096; j += 8 {
+			binary.LittleEndian.PutUint64(big[j:], rng.Uint64())
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "big.bin"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	write := func(procs int) []byte {
+		prev := runtime.GOMAXPROCS(procs)
+		defer runtime.GOMAXPROCS(prev)
+		var buf bytes.Buffer
+		if _, err := Write(&buf, dir, []string{"."}, WriteOptions{Compression: Zstd}); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	one, four := write(1), write(4)
+	if !bytes.Equal(one, four) {
+		t.Fatalf("zstd archives of one tree differ with 1 and 4 cores (%d and %d bytes)", len(one), len(four))
 	}
 }
 
