@@ -154,3 +154,27 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestCompressionFlag: --compression takes auto, gzip or zstd; anything
+// else, or zstd for a type whose plugin writes only gzip (falcoctl's rules
+// format), is a usage error (exit 2) and writes nothing; auto keeps gzip
+// for such a type.
+func TestCompressionFlag(t *testing.T) {
+	p := newTP(t)
+	rules := filepath.Join(examplesDir(t), "rules", "falco-shell-rules")
+	layout := p.path("layout")
+	if _, errs, code := p.run("push", "--compression", "xz", rules, "oci:"+layout); code != 2 || !strings.Contains(errs, `--compression "xz"`) {
+		t.Fatalf("--compression xz: exit %d\n%s", code, errs)
+	}
+	if _, errs, code := p.run("push", "--compression", "zstd", rules, "oci:"+layout); code != 2 || !strings.Contains(errs, "does not write tar+zstd layers") {
+		t.Fatalf("--compression zstd for falco-rules: exit %d\n%s", code, errs)
+	}
+	if _, err := os.Stat(layout); err == nil {
+		t.Fatal("a refused push created the layout")
+	}
+	p.ok("push", rules, "oci:"+layout)
+	inspect := p.ok("inspect", "oci:"+layout+":0.1.0")
+	if !strings.Contains(inspect, "tar+gzip") || strings.Contains(inspect, "zstd") {
+		t.Fatalf("falco-rules pushed with auto:\n%s", inspect)
+	}
+}

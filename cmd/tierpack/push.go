@@ -141,7 +141,8 @@ EXAMPLES:
    tierpack push ./falco-quickstart falco-quickstart                 # local store
    tierpack push ./falco-quickstart localhost:5000/contrib/falco-quickstart
    tierpack push ./falco-quickstart oci:./layout:0.1.0
-   tierpack push --output json ./falco-quickstart ghcr.io/org/falco-quickstart:0.1.0`,
+   tierpack push --output json ./falco-quickstart ghcr.io/org/falco-quickstart:0.1.0
+   tierpack push --compression gzip ./falco-quickstart ghcr.io/org/falco-quickstart  # for older clients`,
 		Flags: append(append([]cli.Flag{option.Output(),
 			&cli.BoolFlag{Name: "replace", Usage: "move the version's tag even when it names other content (its records and signatures stay with the old digest)"}},
 			packFlags()...), option.Registry()...),
@@ -154,7 +155,7 @@ EXAMPLES:
 // packFlags sign and compress what push and package write.
 func packFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "compression", Value: "auto", Usage: "how tar layers are compressed: `auto` (zstd where the type's plugin writes it — scripts — else gzip, which charts, images and falcoctl's artifacts need), gzip or zstd"},
+		&cli.StringFlag{Name: "compression", Value: "auto", Usage: "how tar layers are compressed, `MODE`: auto (zstd where the type's plugin writes it — scripts — else gzip, which charts, images and falcoctl's artifacts need), gzip or zstd"},
 		&cli.StringFlag{Name: "key", Usage: "cosign private `KEY` that signs the artifact and its tier record; the repository tier needs one", EnvVars: []string{"TIERPACK_SIGNING_KEY"}},
 		&cli.StringFlag{Name: "by", Usage: "who signs, recorded in the tier record (default: $USER)"},
 	}

@@ -221,6 +221,10 @@ const (
 	CompressionZstd = "zstd"
 )
 
+// ErrNoZstd is wrapped when zstd is insisted on for a type whose plugin
+// does not write it.
+var ErrNoZstd = errors.New("--compression zstd")
+
 // ParseCompression checks a --compression value: auto, gzip or zstd.
 func ParseCompression(s string) (string, error) {
 	switch s {
@@ -229,7 +233,7 @@ func ParseCompression(s string) (string, error) {
 	case CompressionGzip, CompressionZstd:
 		return s, nil
 	}
-	return "", fmt.Errorf("%w: unknown compression %q: use auto (zstd where the type's plugin writes it, else gzip), gzip or zstd", ErrValidation, s)
+	return "", fmt.Errorf("--compression %q: use auto (zstd where the type's plugin writes it, else gzip), gzip or zstd", s)
 }
 
 // compressionFor is what Pack asks plugin d for under option opt.
@@ -247,8 +251,8 @@ func compressionFor(opt string, d sdk.Description) (archive.Compression, error) 
 		if writesZstd {
 			return archive.Zstd, nil
 		}
-		return archive.Gzip, fmt.Errorf("%w: the %s type's plugin does not write tar+zstd layers (its media types: %s), so this contribution cannot be packaged with zstd; use --compression auto or gzip",
-			ErrValidation, d.Type, strings.Join(d.MediaTypes, ", "))
+		return archive.Gzip, fmt.Errorf("%w: the %s type's plugin does not write tar+zstd layers (its media types: %s); use --compression auto or gzip",
+			ErrNoZstd, d.Type, strings.Join(d.MediaTypes, ", "))
 	}
 	_, err := ParseCompression(opt)
 	return archive.Gzip, err

@@ -155,7 +155,7 @@ type PublishResult struct {
 func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResult, error) {
 	compression, err := artifact.ParseCompression(req.Compression)
 	if err != nil {
-		return nil, err
+		return nil, &UsageError{Err: err}
 	}
 	m, err := contrib.Load(req.Dir)
 	if err != nil {
@@ -178,6 +178,9 @@ func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResul
 	popts := artifact.PackOptions{Created: c.Created, Compression: compression}
 	popts.Cache, _ = c.cache() // without a cache, packaging is only slower
 	packed, err := artifact.Pack(ctx, plugins, m, popts)
+	if errors.Is(err, artifact.ErrNoZstd) {
+		return nil, &UsageError{Err: err}
+	}
 	if err != nil {
 		return nil, c.pluginHint(err, m.Type)
 	}
