@@ -174,7 +174,7 @@ func TestCompressionFlag(t *testing.T) {
 	}
 	p.ok("push", rules, "oci:"+layout)
 	inspect := p.ok("inspect", "oci:"+layout+":0.1.0")
-	if !strings.Contains(inspect, "tar+gzip") || strings.Contains(inspect, "zstd") {
+	if !strings.Contains(inspect, "rulesfile.layer.v1+tar.gz") || strings.Contains(inspect, "zstd") {
 		t.Fatalf("falco-rules pushed with auto:\n%s", inspect)
 	}
 }
