@@ -7,6 +7,7 @@ import (
 
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/run"
+	"github.com/tierpack/tierpack/internal/gcstart"
 	"github.com/tierpack/tierpack/pkg/catalog"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 )
@@ -46,6 +47,7 @@ EXAMPLES:
 				&cli.BoolFlag{Name: "public", Usage: "allow --listen on an address other machines can reach"},
 			),
 			Action: action(0, -1, "", func(c *cli.Context, cl *tierpack.Client) error {
+				gcstart.Default() // long-running: Go's usual GC target
 				if err := catalog.CheckListen(c.String("listen"), c.Bool("public")); err != nil {
 					return usagef(c, "%v", err)
 				}

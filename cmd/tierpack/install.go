@@ -9,6 +9,7 @@ import (
 
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/option"
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/run"
+	"github.com/tierpack/tierpack/internal/gcstart"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 )
 
@@ -139,6 +140,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "exec", Usage: "run `CMD` (sh -c) after a check that changed something"},
 			&cli.BoolFlag{Name: "once", Usage: "check once and exit"}, onDemotionFlag, runtimeFlag),
 		Action: action(0, 0, "takes no arguments", func(c *cli.Context, cl *tierpack.Client) error {
+			gcstart.Default() // long-running: Go's usual GC target, for a sidecar's memory limit
 			pct, err := strconv.ParseFloat(strings.TrimSuffix(c.String("jitter"), "%"), 64)
 			if err != nil || pct < 0 || pct >= 100 {
 				return usagef(c, "--jitter %q: a percentage below 100, e.g. 10%%", c.String("jitter"))

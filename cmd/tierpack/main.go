@@ -22,7 +22,6 @@ import (
 
 	"github.com/tierpack/tierpack/cmd/tierpack/internal/display"
 	"github.com/tierpack/tierpack/internal/cliargs"
-	_ "github.com/tierpack/tierpack/internal/gcstart" // a later GC during start-up: see its doc
 	"github.com/tierpack/tierpack/pkg/plugin"
 	"github.com/tierpack/tierpack/pkg/tierpack"
 	"github.com/tierpack/tierpack/sdk"

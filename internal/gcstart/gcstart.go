@@ -14,6 +14,10 @@
 // peak memory, not a multiple of the artifact. GOGC in the environment
 // still wins.
 //
+// Long-running commands (follow, catalog serve) call Default when they
+// start: a sidecar's memory limit is set for Go's usual target, and a
+// daemon's start-up is paid once.
+//
 // Package initialisation runs in import-path order among packages whose
 // imports are ready, so this one runs before the gRPC, protobuf, YAML and
 // oras-go packages (paths after github.com/tierpack) but after those
@@ -32,5 +36,12 @@ const Percent = 400
 func init() {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(Percent)
+	}
+}
+
+// Default puts Go's usual GC target (100 %) back, unless GOGC is set.
+func Default() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(100)
 	}
 }
