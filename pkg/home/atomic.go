@@ -108,6 +108,21 @@ func syncDir(dir string) {
 	}
 }
 
+// HasStale reports whether dir holds a file or folder RemoveStale would
+// remove: one named prefix<pid>- for a process that no longer runs.
+func HasStale(dir, prefix string) bool {
+	if prefix == "" {
+		prefix = TempPrefix
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if pid := proc.PidFromName(e.Name(), prefix); pid > 0 && !proc.Alive(pid) {
+			return true
+		}
+	}
+	return false
+}
+
 // RemoveStale removes the temporary files (and folders) in dir whose names
 // start with prefix<pid>- for a process that no longer runs: what writers
 // killed mid-way left behind. An empty prefix means TempPrefix.

@@ -236,14 +236,19 @@ func NewManager(opts Options) (*Manager, error) {
 	}
 	becomeSubreaper()
 	// What killed hosts left — their plugins' descendants, sockets and
-	// pinned copies — is found by reading every process's environment:
-	// a few milliseconds that a command which starts no plugin (a script
-	// pull) need not wait for, so it runs beside the command.
+	// pinned copies — runs beside the command, which need not wait for it
+	// unless it starts a plugin. A killed host leaves its run folder in
+	// TMPDIR, and its plugins' descendants are marked with it, so every
+	// process's environment is read (a millisecond or two) only when such
+	// a folder is there. (Descendants of a host killed under another
+	// TMPDIR are reaped by the next tierpack run with that TMPDIR.)
 	cleaned := make(chan struct{})
 	go func() {
 		defer close(cleaned)
-		reapStale()
-		home.RemoveStale(os.TempDir(), RunDirPrefix)
+		if home.HasStale(os.TempDir(), RunDirPrefix) {
+			reapStale()
+			home.RemoveStale(os.TempDir(), RunDirPrefix)
+		}
 	}()
 	return &Manager{opts: opts, started: map[string]*Plugin{}, warned: map[string]bool{}, cleaned: cleaned}, nil
 }
