@@ -275,8 +275,8 @@ type Packed struct {
 	// input had not changed since they were made.
 	FromCache bool
 	// Zstd reports that a layer is tar+zstd.
-	Zstd bool
-	staging   string
+	Zstd    bool
+	staging string
 	// known holds blobs already hashed, by their path in the plugin output.
 	known map[string]oci.Blob
 }
