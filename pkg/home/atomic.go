@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/tierpack/tierpack/internal/proc"
 )
@@ -114,10 +115,18 @@ func HasStale(dir, prefix string) bool {
 	if prefix == "" {
 		prefix = TempPrefix
 	}
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if pid := proc.PidFromName(e.Name(), prefix); pid > 0 && !proc.Alive(pid) {
-			return true
+	// Names only, unsorted: TMPDIR may hold thousands of entries.
+	d, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(-1)
+	for _, name := range names {
+		if strings.HasPrefix(name, prefix) {
+			if pid := proc.PidFromName(name, prefix); pid > 0 && !proc.Alive(pid) {
+				return true
+			}
 		}
 	}
 	return false
