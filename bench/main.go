@@ -387,26 +387,23 @@ func verifiedCases(env []string, dir, host string) ([]result, error) {
 }
 
 func miscCases(env []string, dir, host string) ([]result, error) {
-	times := func(n int, bin string, args ...string) (time.Duration, int64, error) {
-		var ds []time.Duration
-		var peak int64
-		for i := 0; i < n; i++ {
-			d, rss, err := timeCmd(env, dir, bin, args...)
-			if err != nil {
-				return 0, 0, err
-			}
-			ds, peak = append(ds, d), max(peak, rss)
+	// Start-up takes milliseconds, so the machine's drift is as large as
+	// the difference: the two are timed in pairs, one after the other,
+	// 25 times, and the medians compared.
+	var tpVersions, orasVersions []time.Duration
+	var tpRSS, orasRSS int64
+	for range 25 {
+		d, rss, err := timeCmd(env, dir, *tierpackBin, "--version")
+		if err != nil {
+			return nil, err
 		}
-		return median(ds), peak, nil
+		tpVersions, tpRSS = append(tpVersions, d), max(tpRSS, rss)
+		if d, rss, err = timeCmd(env, dir, *orasBin, "version"); err != nil {
+			return nil, err
+		}
+		orasVersions, orasRSS = append(orasVersions, d), max(orasRSS, rss)
 	}
-	tpVersion, tpRSS, err := times(15, *tierpackBin, "--version")
-	if err != nil {
-		return nil, err
-	}
-	orasVersion, orasRSS, err := times(15, *orasBin, "version")
-	if err != nil {
-		return nil, err
-	}
+	tpVersion, orasVersion := median(tpVersions), median(orasVersions)
 	// Plugin start: exec + go-plugin handshake + Describe of a built-in,
 	// measured in-process through the host's own plugin manager, against a
 	// bare exec of the same binary.
