@@ -140,9 +140,9 @@ type ExtractOptions struct {
 }
 
 // Extract extracts the tar stream r, optionally gzip- or zstd-compressed
-// (detected from its magic bytes), into the existing directory dest, treating the
-// archive as hostile, within limits. It is ExtractWith with a fresh Budget
-// of limits.
+// (detected from its magic bytes), into the existing directory dest,
+// treating the archive as hostile, within limits. It is ExtractWith with a
+// fresh Budget of limits.
 func Extract(ctx context.Context, r io.Reader, dest string, limits Limits) error {
 	return ExtractWith(ctx, r, dest, ExtractOptions{Budget: &Budget{Limits: limits}})
 }
