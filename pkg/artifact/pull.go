@@ -472,7 +472,7 @@ func unpackAll(ctx context.Context, unpack func(context.Context, sdk.UnpackReque
 		if err != nil {
 			// A plugin built with this SDK sends a refusal typed
 			// (sdk.RefusedContentError, wrapping the archive sentinel).
-			if errors.Is(err, archive.ErrUnsafeEntry) || errors.Is(err, archive.ErrTooLarge) || errors.Is(err, archive.ErrCorrupt) {
+			if archiveRefused(err) {
 				return nil, fmt.Errorf("%w: %s: %w", ErrRefusedContent, where, err)
 			}
 			// One built with an older SDK sends text only: scan the layers
@@ -519,7 +519,7 @@ func scanLayers(ctx context.Context, req sdk.UnpackRequest, budget archive.Budge
 		}
 		err = archive.Scan(ctx, f, archive.ExtractOptions{Budget: &budget, Format: format})
 		f.Close()
-		if errors.Is(err, archive.ErrUnsafeEntry) || errors.Is(err, archive.ErrTooLarge) || errors.Is(err, archive.ErrCorrupt) {
+		if archiveRefused(err) {
 			return fmt.Errorf("layer %s: %w", l.Digest, err)
 		}
 		if err != nil {
@@ -813,14 +813,26 @@ func fetchBlob(ctx context.Context, t *target.Target, d ocispec.Descriptor, dir 
 	} else {
 		err = oci.FetchFile(ctx, t.Store, d, filepath.Join(dir, blobPath(d.Digest)), fo)
 	}
-	if errors.Is(err, content.ErrMismatchedDigest) || errors.Is(err, content.ErrTrailingData) {
-		return false, fmt.Errorf("%w: %s: the registry served other content for blob %s than its digest names (%v): corrupt or hostile; nothing of it was kept",
-			ErrRefusedContent, t.Ref, d.Digest, err)
-	}
 	if err != nil {
-		return false, fmt.Errorf("%s: fetching %s: %w", t.Ref, d.Digest, err)
+		return false, fetchError(t, d, err)
 	}
 	return false, nil
+}
+
+// fetchError is what a pull says of a failed download of blob d: refused
+// content when what arrived did not match its digest, else the failure.
+func fetchError(t *target.Target, d ocispec.Descriptor, err error) error {
+	if errors.Is(err, content.ErrMismatchedDigest) || errors.Is(err, content.ErrTrailingData) {
+		return fmt.Errorf("%w: %s: the registry served other content for blob %s than its digest names (%v): corrupt or hostile; nothing of it was kept",
+			ErrRefusedContent, t.Ref, d.Digest, err)
+	}
+	return fmt.Errorf("%s: fetching %s: %w", t.Ref, d.Digest, err)
+}
+
+// archiveRefused reports whether err is sdk/archive's refusal of content:
+// an unsafe entry, a limit exceeded or a corrupt archive.
+func archiveRefused(err error) bool {
+	return errors.Is(err, archive.ErrUnsafeEntry) || errors.Is(err, archive.ErrTooLarge) || errors.Is(err, archive.ErrCorrupt)
 }
 
 // verifyCached re-reads cache entries against their digests; corrupt

@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
 
 	"github.com/tierpack/tierpack/pkg/oci"
 	"github.com/tierpack/tierpack/pkg/target"
@@ -62,10 +61,10 @@ func streamLayer(t *target.Target, units []unpackUnit, formats map[string]archiv
 	return *layer, true
 }
 
-// stream downloads layer and extracts it into req.OutputDir as it
+// stream downloads layer and extracts it into the staging output as it
 // arrives, keeping the download in the cache if there is one, and spends
 // budget.
-func (st *staging) stream(ctx context.Context, t *target.Target, layer ocispec.Descriptor, format archive.Format, out string, budget *archive.Budget, opts PullOptions) error {
+func (st *staging) stream(ctx context.Context, t *target.Target, layer ocispec.Descriptor, format archive.Format, budget *archive.Budget, opts PullOptions) error {
 	attempts := 0
 	fo := oci.FetchOptions{Progress: opts.Progress, Attempts: opts.Attempts}
 	err := oci.FetchTo(ctx, t.Store, layer, fo, func(r io.Reader) error {
@@ -75,7 +74,7 @@ func (st *staging) stream(ctx context.Context, t *target.Target, layer ocispec.D
 		pipe := newChunkPipe(streamBuffer)
 		extracted := make(chan error, 1)
 		go func() {
-			err := archive.ExtractWith(ctx, pipe, out, archive.ExtractOptions{Budget: budget, Format: format})
+			err := archive.ExtractWith(ctx, pipe, st.out, archive.ExtractOptions{Budget: budget, Format: format})
 			if err == nil {
 				// What follows the archive's end (gzip's trailer,
 				// padding) is read too: the download goes on to its end
@@ -111,13 +110,10 @@ func (st *staging) stream(ctx context.Context, t *target.Target, layer ocispec.D
 	switch {
 	case errors.As(err, &ee):
 		return ee.err
-	case errors.Is(err, content.ErrMismatchedDigest) || errors.Is(err, content.ErrTrailingData):
-		return fmt.Errorf("%w: %s: the registry served other content for blob %s than its digest names (%v): corrupt or hostile; nothing of it was kept",
-			ErrRefusedContent, t.Ref, layer.Digest, err)
 	case errors.Is(err, errStreamRetry):
 		return errStreamRetry
 	case err != nil:
-		return fmt.Errorf("%s: fetching %s: %w", t.Ref, layer.Digest, err)
+		return fetchError(t, layer, err)
 	}
 	return nil
 }
@@ -137,11 +133,11 @@ var errExtractStopped = errors.New("extraction stopped")
 // and listed as unpackAll does.
 func (st *staging) unpackStreamed(ctx context.Context, t *target.Target, layer ocispec.Descriptor, format archive.Format, name string, opts PullOptions) (*PullResult, error) {
 	budget := archive.Budget{Limits: opts.Limits.WithDefaults()}
-	if err := st.stream(ctx, t, layer, format, st.out, &budget, opts); err != nil {
+	if err := st.stream(ctx, t, layer, format, &budget, opts); err != nil {
 		if errors.Is(err, errStreamRetry) {
 			return nil, err
 		}
-		if errors.Is(err, archive.ErrUnsafeEntry) || errors.Is(err, archive.ErrTooLarge) || errors.Is(err, archive.ErrCorrupt) {
+		if archiveRefused(err) {
 			return nil, fmt.Errorf("%w: %s: layer %s: %w", ErrRefusedContent, t.Ref, layer.Digest, err)
 		}
 		return nil, err
