@@ -219,14 +219,24 @@ func Signatures(ctx context.Context, store oras.ReadOnlyGraphTarget, subject oci
 	if err != nil {
 		return nil, err
 	}
-	tag := SignatureTag(subject.Digest)
-	m, err := readSignatureManifest(ctx, store, tag)
+	legacy, err := legacySignatures(ctx, store, subject)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, legacy...), nil
+}
+
+// legacySignatures are the signatures in subject's legacy .sig tag (none
+// when there is no such tag).
+func legacySignatures(ctx context.Context, store oras.ReadOnlyGraphTarget, subject ocispec.Descriptor) ([]Signature, error) {
+	m, err := readSignatureManifest(ctx, store, SignatureTag(subject.Digest))
 	if errors.Is(err, errdef.ErrNotFound) {
-		return out, nil
+		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
+	var out []Signature
 	for _, l := range m.Layers {
 		s, err := fetchSignature(ctx, store, l)
 		if err != nil {
@@ -264,32 +274,28 @@ func Verify(ctx context.Context, store oras.ReadOnlyGraphTarget, subject ocispec
 	}
 	// The bundle referrers first: when one of them verifies, the legacy
 	// tag need not be asked for (a request saved on every check).
-	sigs, err := bundleSignatures(ctx, store, subject)
-	if err != nil {
-		return Verified{}, fmt.Errorf("reading signatures of %s: %w", subject.Digest, err)
-	}
-	for _, s := range sigs {
-		if k, ok := s.SignedBy(keys); ok && s.Digest == subject.Digest.String() {
-			return Verified{KeyID: k.ID, KeySource: k.Source, Identity: s.Identity, Format: s.Format}, nil
+	var sigs []Signature
+	var problems []string
+	for _, read := range []func(context.Context, oras.ReadOnlyGraphTarget, ocispec.Descriptor) ([]Signature, error){bundleSignatures, legacySignatures} {
+		found, err := read(ctx, store, subject)
+		if err != nil {
+			return Verified{}, fmt.Errorf("reading signatures of %s: %w", subject.Digest, err)
 		}
-	}
-	if sigs, err = Signatures(ctx, store, subject); err != nil {
-		return Verified{}, fmt.Errorf("reading signatures of %s: %w", subject.Digest, err)
+		for _, s := range found {
+			if s.Digest != subject.Digest.String() {
+				problems = append(problems, fmt.Sprintf("a %s signature names %s, not this manifest", s.Format, s.Digest))
+				continue
+			}
+			if k, ok := s.SignedBy(keys); ok {
+				return Verified{KeyID: k.ID, KeySource: k.Source, Identity: s.Identity, Format: s.Format}, nil
+			}
+			problems = append(problems, fmt.Sprintf("a %s signature by a key that is not trusted", s.Format))
+		}
+		sigs = append(sigs, found...)
 	}
 	if len(sigs) == 0 {
 		return Verified{}, fmt.Errorf("%w: %s has no cosign signature (neither a %s referrer nor the tag %s)",
 			ErrNoSignature, subject.Digest, BundleMediaType, SignatureTag(subject.Digest))
-	}
-	var problems []string
-	for _, s := range sigs {
-		if s.Digest != subject.Digest.String() {
-			problems = append(problems, fmt.Sprintf("a %s signature names %s, not this manifest", s.Format, s.Digest))
-			continue
-		}
-		if k, ok := s.SignedBy(keys); ok {
-			return Verified{KeyID: k.ID, KeySource: k.Source, Identity: s.Identity, Format: s.Format}, nil
-		}
-		problems = append(problems, fmt.Sprintf("a %s signature by a key that is not trusted", s.Format))
 	}
 	return Verified{}, fmt.Errorf("%w: %s has %d signature(s), none valid for the trusted key(s) %s: %s",
 		ErrUntrusted, subject.Digest, len(sigs), keyIDs(keys), strings.Join(problems, "; "))
