@@ -274,9 +274,7 @@ type Packed struct {
 	// FromCache reports that the packaged files came from the cache: the
 	// input had not changed since they were made.
 	FromCache bool
-	// Zstd reports that a layer is tar+zstd.
-	Zstd    bool
-	staging string
+	staging   string
 	// known holds blobs already hashed, by their path in the plugin output.
 	known map[string]oci.Blob
 }
@@ -320,7 +318,6 @@ func Pack(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest, opt
 			if key, err = fingerprint(m, src, epoch, opts.Compression); err != nil {
 				key = ""
 			} else if packed.fromRecord(opts, key, out) {
-				packed.Zstd = hasZstd(packed.Blobs)
 				ok = true
 				return packed, nil
 			}
@@ -359,7 +356,6 @@ func Pack(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest, opt
 	if err := <-pullable; err != nil {
 		return nil, err
 	}
-	packed.Zstd = hasZstd(packed.Blobs)
 	if key != "" {
 		// A cache that cannot be written only makes the next push slower.
 		_ = savePackRecord(opts.Cache, key, v.diags, res, packed)
@@ -368,9 +364,9 @@ func Pack(ctx context.Context, plugins *plugin.Manager, m *contrib.Manifest, opt
 	return packed, nil
 }
 
-// hasZstd reports whether a blob is a tar+zstd layer.
-func hasZstd(blobs []oci.Blob) bool {
-	return slices.ContainsFunc(blobs, func(b oci.Blob) bool { return b.Desc.MediaType == sdk.MediaTypeLayerTarZstd })
+// Zstd reports whether a layer is tar+zstd.
+func (p *Packed) Zstd() bool {
+	return slices.ContainsFunc(p.Blobs, func(b oci.Blob) bool { return b.Desc.MediaType == sdk.MediaTypeLayerTarZstd })
 }
 
 // checkPullable scans the tar layers of each manifest the plugin packaged

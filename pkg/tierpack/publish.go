@@ -213,7 +213,7 @@ func (c *Client) Publish(ctx context.Context, req PublishRequest) (*PublishResul
 		old, err := t.Store.Resolve(ctx, ref.Tag)
 		missing = errors.Is(err, errdef.ErrNotFound)
 		if err == nil {
-			if old.Digest != packed.Root.Digest && packed.Zstd && compression == artifact.CompressionAuto {
+			if old.Digest != packed.Root.Digest && packed.Zstd() && compression == artifact.CompressionAuto {
 				// Published before zstd was this type's default? Package
 				// it as then, with gzip: unchanged content gives the
 				// published digest back.
