@@ -146,16 +146,11 @@ func (c *Client) defaultDir(cfg *InstallConfig, typ, name string, falcoctl bool)
 // what is known without starting the plugin: the built-in types' table
 // and a managed plugin's pin, recorded when it was installed.
 func (c *Client) installHint(typ string) string {
-	plugins, err := c.plugins()
-	if err != nil {
-		return ""
-	}
-	defer plugins.Close()
 	// Where the host writes is the host's to decide: a hint is taken from
 	// tierpack's own plugins and from signed, pinned ones, not from an
 	// unsigned or unmanaged binary.
 	var dir string
-	switch src, ok := plugins.Lookup(typ); {
+	switch src, ok := c.pluginSource(typ); {
 	case !ok:
 	case src.Builtin:
 		dir = c.HostInstallDirs[typ]
