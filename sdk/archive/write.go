@@ -36,18 +36,6 @@ const (
 	Zstd Compression = "zstd"
 )
 
-// ParseCompression returns the Compression named s: "gzip" (or empty) or
-// "zstd".
-func ParseCompression(s string) (Compression, error) {
-	switch s {
-	case "", "gzip":
-		return Gzip, nil
-	case "zstd":
-		return Zstd, nil
-	}
-	return Gzip, fmt.Errorf("archive: unknown compression %q: use gzip or zstd", s)
-}
-
 // String returns "gzip" or "zstd".
 func (c Compression) String() string {
 	if c == Gzip {
