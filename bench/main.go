@@ -319,7 +319,6 @@ func chartCase(env []string, dir, host string) ([]result, error) {
 	}, nil
 }
 
-// miscCases: start-up and plugin start.
 // verifiedCases: what users run — a 1 MiB script pushed at repository
 // (signed, with its tier record), then promoted to official, pulled with
 // --tier repository and --tier official (the trust gate reading and
@@ -386,6 +385,7 @@ func verifiedCases(env []string, dir, host string) ([]result, error) {
 	return out, nil
 }
 
+// miscCases: start-up and plugin start.
 func miscCases(env []string, dir, host string) ([]result, error) {
 	// Start-up takes milliseconds, so the machine's drift is as large as
 	// the difference: the two are timed in pairs, one after the other,
