@@ -159,7 +159,9 @@ func memoized(ctx context.Context, store any, subject ocispec.Descriptor, list f
 // cache when it holds that manifest (its media type read from it), else
 // from store.
 func ResolveDigest(ctx context.Context, store content.Resolver, d digest.Digest) (ocispec.Descriptor, error) {
-	if rc, _ := ctx.Value(readsKey{}).(*reads); rc != nil && rc.cache != nil {
+	rc, _ := ctx.Value(readsKey{}).(*reads)
+	cached := rc != nil && rc.cache != nil
+	if cached {
 		if data, err := rc.cache.GetByDigest(d); err == nil {
 			var m struct {
 				MediaType string `json:"mediaType"`
@@ -170,12 +172,10 @@ func ResolveDigest(ctx context.Context, store content.Resolver, d digest.Digest)
 		}
 	}
 	desc, err := store.Resolve(ctx, d.String())
-	if err == nil && desc.Size <= MaxManifestSize {
-		if rc, _ := ctx.Value(readsKey{}).(*reads); rc != nil && rc.cache != nil {
-			if f, ok := store.(content.Fetcher); ok {
-				// Kept, so that the next verification asks nothing.
-				FetchAll(ctx, f, desc, MaxManifestSize)
-			}
+	if err == nil && desc.Size <= MaxManifestSize && cached {
+		if f, ok := store.(content.Fetcher); ok {
+			// Kept, so that the next verification asks nothing.
+			FetchAll(ctx, f, desc, MaxManifestSize)
 		}
 	}
 	return desc, err
