@@ -111,38 +111,40 @@ func syncDir(dir string) {
 
 // HasStale reports whether dir holds a file or folder RemoveStale would
 // remove: one named prefix<pid>- for a process that no longer runs.
-func HasStale(dir, prefix string) bool {
+func HasStale(dir, prefix string) bool { return len(stale(dir, prefix, true)) > 0 }
+
+// RemoveStale removes the temporary files (and folders) in dir whose names
+// start with prefix<pid>- for a process that no longer runs: what writers
+// killed mid-way left behind. An empty prefix means TempPrefix.
+func RemoveStale(dir, prefix string) {
+	for _, name := range stale(dir, prefix, false) {
+		os.RemoveAll(filepath.Join(dir, name))
+	}
+}
+
+// stale lists the entries of dir named prefix<pid>- (TempPrefix for "")
+// for a process that no longer runs; only the first when first is set.
+func stale(dir, prefix string, first bool) []string {
 	if prefix == "" {
 		prefix = TempPrefix
 	}
 	// Names only, unsorted: TMPDIR may hold thousands of entries.
 	d, err := os.Open(dir)
 	if err != nil {
-		return false
+		return nil
 	}
 	defer d.Close()
 	names, _ := d.Readdirnames(-1)
+	var out []string
 	for _, name := range names {
-		if strings.HasPrefix(name, prefix) {
-			if pid := proc.PidFromName(name, prefix); pid > 0 && !proc.Alive(pid) {
-				return true
+		if !strings.HasPrefix(name, prefix) {
+			continue
+		}
+		if pid := proc.PidFromName(name, prefix); pid > 0 && !proc.Alive(pid) {
+			if out = append(out, name); first {
+				break
 			}
 		}
 	}
-	return false
-}
-
-// RemoveStale removes the temporary files (and folders) in dir whose names
-// start with prefix<pid>- for a process that no longer runs: what writers
-// killed mid-way left behind. An empty prefix means TempPrefix.
-func RemoveStale(dir, prefix string) {
-	if prefix == "" {
-		prefix = TempPrefix
-	}
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if pid := proc.PidFromName(e.Name(), prefix); pid > 0 && !proc.Alive(pid) {
-			os.RemoveAll(filepath.Join(dir, e.Name()))
-		}
-	}
+	return out
 }
